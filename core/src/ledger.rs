@@ -1,0 +1,289 @@
+//! Apply a decision to a member snapshot (all-or-nothing), and compute compensating decisions
+//! for refunds and reversals.
+//!
+//! Clawback policy (when a reversal takes back value the member already spent): the member's
+//! account gives what it still holds, the lots of the reversed operation first, then other lots
+//! soonest-expiring first; the rest is recorded as a debt (`points_debt` / `credit_debt`, the only
+//! holder accounts allowed below zero), which the member's next earnings repay before anything
+//! reaches their balance. No holder balance ever goes negative, and nothing is lost: the debt is
+//! in the journal. Lottery entries already drawn are not clawed back (a draw is final); referral
+//! rewards stay with the introducer.
+
+use std::collections::BTreeMap;
+
+use crate::account::{AccountKey, Kind, Scope, Unit};
+use crate::errors::CoreError;
+use crate::model::{
+    AccountState, BudgetUse, CounterDelta, DayStat, Decision, DecisionKind, Lot, LotUse, MemberSnapshot, SplitLeg,
+};
+
+/// Apply `d` to `s`; returns the new snapshot, or a rejection and no change.
+pub fn apply(s: &MemberSnapshot, d: &Decision) -> Result<MemberSnapshot, CoreError> {
+    if d.member_id != s.member_id {
+        return Err(CoreError::new("wrong_member"));
+    }
+    if !d.is_balanced() {
+        return Err(CoreError::new("decision_unbalanced"));
+    }
+    let mut next = s.clone();
+
+    // Lots drawn: each must still exist, be spendable then, and valid at the merchant.
+    for used in &d.lots_consumed {
+        let lot = next.lots.iter_mut().find(|l| l.id == used.lot_id).ok_or_else(|| CoreError::new("lot_not_found"))?;
+        if d.kind == DecisionKind::Purchase || d.kind == DecisionKind::Hold {
+            if let (Scope::Merchant(m), Some(here)) = (lot.account.scope, d.merchant_id) {
+                if m != here {
+                    return Err(CoreError::new("credit_not_valid_at_merchant"));
+                }
+            }
+            if lot.expires_at.is_some_and(|e| e <= d.now) {
+                return Err(CoreError::new("lot_expired"));
+            }
+        }
+        if lot.remaining < used.amount {
+            return Err(CoreError::new("insufficient_balance")
+                .with("account", lot.account)
+                .with("needed", used.amount)
+                .with("available", lot.remaining));
+        }
+        lot.remaining -= used.amount;
+    }
+    next.lots.retain(|l| l.remaining > 0);
+    next.lots.extend(d.lots_created.iter().filter(|l| next_owns(s, &l.account)).cloned());
+
+    // Balances, with each account's floor checked after the whole decision.
+    for (account, delta) in d.deltas() {
+        if !next_owns(s, &account) {
+            continue;
+        }
+        let state = match next.accounts.iter_mut().position(|a| a.account == account) {
+            Some(i) => &mut next.accounts[i],
+            None => {
+                next.accounts.push(AccountState { account, balance: 0, credit_limit: 0 });
+                next.accounts.last_mut().expect("just pushed")
+            }
+        };
+        state.balance += delta;
+        if let Some(floor) = account.floor(state.credit_limit) {
+            if state.balance < floor {
+                let code = if account.kind == Kind::CreditLine { "credit_limit_exceeded" } else { "insufficient_balance" };
+                return Err(CoreError::new(code)
+                    .with("account", account)
+                    .with("needed", -delta)
+                    .with("available", state.balance - delta - floor));
+            }
+        }
+    }
+
+    for b in &d.budget_use {
+        let used = next.budget_used.entry(b.key.clone()).or_insert(0);
+        if b.amount > 0 && *used + b.amount > b.limit {
+            return Err(CoreError::new("budget_exhausted").with("rule", b.key.split('|').next().unwrap_or("")));
+        }
+        *used = (*used + b.amount).max(0);
+    }
+
+    if let Some(code) = &d.voucher_used {
+        let v = next.vouchers.iter_mut().find(|v| &v.code == code).ok_or_else(|| CoreError::new("voucher_not_found"))?;
+        if v.used {
+            return Err(CoreError::new("voucher_already_used"));
+        }
+        v.used = true;
+    }
+    if let Some(code) = &d.voucher_restored {
+        if let Some(v) = next.vouchers.iter_mut().find(|v| &v.code == code) {
+            v.used = false;
+        }
+    }
+    apply_counters(&mut next, d);
+    Ok(next)
+}
+
+fn next_owns(s: &MemberSnapshot, account: &AccountKey) -> bool {
+    s.owns(account)
+}
+
+fn apply_counters(next: &mut MemberSnapshot, d: &Decision) {
+    let c = d.counters;
+    if c.purchases == 0 && c.spend_rial == 0 {
+        return;
+    }
+    next.purchase_count = (next.purchase_count + c.purchases).max(0);
+    next.merchant_purchase_count = (next.merchant_purchase_count + c.purchases).max(0);
+    if let Some(at) = c.last_purchase_at {
+        next.last_purchase_at = Some(next.last_purchase_at.map_or(at, |l| l.max(at)));
+    }
+    match next.history.iter_mut().find(|h| h.day == c.day) {
+        Some(h) => {
+            h.count = (h.count + c.purchases).max(0);
+            h.spend_rial = (h.spend_rial + c.spend_rial).max(0);
+        }
+        None if c.purchases > 0 || c.spend_rial > 0 => {
+            next.history.push(DayStat { day: c.day, count: c.purchases.max(0), spend_rial: c.spend_rial.max(0) })
+        }
+        None => {}
+    }
+}
+
+/// The part of `x` that belongs to the slice (before, after] of `total`: summing it over
+/// successive partial refunds gives exactly `x` once the whole purchase is refunded.
+fn slice(x: i64, before: i64, after: i64, total: i64) -> i64 {
+    let at = |n: i64| i64::try_from(i128::from(x) * i128::from(n) / i128::from(total)).expect("slice fits");
+    at(after) - at(before)
+}
+
+/// Working copy of a member's value while a reversal is computed.
+struct Holdings {
+    balances: BTreeMap<AccountKey, i64>,
+    lots: Vec<Lot>,
+}
+
+impl Holdings {
+    /// Take up to `amount` from `account`, the reversed operation's own lots first.
+    fn take(&mut self, account: AccountKey, amount: i64, own_prefix: &str, used: &mut Vec<LotUse>) -> i64 {
+        let balance = self.balances.entry(account).or_insert(0);
+        let mut need = amount.min((*balance).max(0));
+        let taken = need;
+        *balance -= taken;
+        if account.kind.has_lots() {
+            let mut order: Vec<usize> = (0..self.lots.len()).filter(|i| self.lots[*i].account == account && self.lots[*i].remaining > 0).collect();
+            order.sort_by(|a, b| {
+                let (la, lb) = (&self.lots[*a], &self.lots[*b]);
+                lb.id.starts_with(own_prefix).cmp(&la.id.starts_with(own_prefix)).then(la.spend_order().cmp(&lb.spend_order()))
+            });
+            for i in order {
+                if need == 0 {
+                    break;
+                }
+                let lot = &mut self.lots[i];
+                let t = lot.remaining.min(need);
+                lot.remaining -= t;
+                need -= t;
+                used.push(LotUse { lot_id: lot.id.clone(), account, amount: t, expires_at: lot.expires_at });
+            }
+        }
+        taken
+    }
+}
+
+/// A refund of `refund_rial` (or, with `None`, a reversal of everything not yet refunded) of the
+/// purchase decided as `original`. `refunded_before_rial` is what earlier refunds already took back.
+pub fn reverse(
+    original: &Decision,
+    s: &MemberSnapshot,
+    op_id: i64,
+    now: i64,
+    refund_rial: Option<i64>,
+    refunded_before_rial: i64,
+) -> Result<Decision, CoreError> {
+    if original.member_id != s.member_id {
+        return Err(CoreError::new("wrong_member"));
+    }
+    let total = original.amount_rial;
+    let remaining = total - refunded_before_rial;
+    if total <= 0 || remaining <= 0 {
+        return Err(CoreError::new("nothing_to_reverse"));
+    }
+    let refund = refund_rial.unwrap_or(remaining);
+    if refund <= 0 {
+        return Err(CoreError::new("amount_must_be_positive").at("refund_rial"));
+    }
+    if refund > remaining {
+        return Err(CoreError::new("refund_exceeds_purchase"));
+    }
+    let (before, after) = (refunded_before_rial, refunded_before_rial + refund);
+    let kind = if refund_rial.is_none() { DecisionKind::Reversal } else { DecisionKind::Refund };
+    let mut d = Decision::empty(kind, op_id, s.member_id, now);
+    d.merchant_id = original.merchant_id;
+    d.amount_rial = -refund;
+    let own_prefix = format!("{}:", original.op_id);
+    let mut h = Holdings {
+        balances: s.accounts.iter().map(|a| (a.account, a.balance)).collect(),
+        lots: s.lots.clone(),
+    };
+
+    // Credit the member spent comes back as new lots with the original expiry.
+    let mut restored: BTreeMap<AccountKey, i64> = BTreeMap::new();
+    let mut seq = 0_u32;
+    for used in &original.lots_consumed {
+        let back = slice(used.amount, before, after, total);
+        if back > 0 {
+            *restored.entry(used.account).or_insert(0) += back;
+            d.lots_created.push(Lot {
+                id: format!("{op_id}:{seq}"),
+                account: used.account,
+                remaining: back,
+                expires_at: used.expires_at,
+                pending_until: None,
+            });
+            seq += 1;
+        }
+    }
+    for (account, amount) in &restored {
+        let merchant_side = original.postings.iter().find(|p| p.from == *account).map(|p| p.to);
+        if let Some(to) = merchant_side {
+            d.post(to, *account, *amount, "restore_spent_credit");
+        }
+    }
+
+    for posting in &original.postings {
+        let back = slice(posting.amount, before, after, total);
+        if back == 0 || restored.contains_key(&posting.from) {
+            continue;
+        }
+        let (from, to) = (posting.from, posting.to);
+        if s.owns(&to) {
+            // Earned value goes back; what was already spent becomes a debt (clawback).
+            let mut used = Vec::new();
+            let taken = h.take(to, back, &own_prefix, &mut used);
+            d.lots_consumed.extend(used);
+            d.post(to, from, taken, "reversal");
+            let owed = back - taken;
+            let debt = match to.unit() {
+                Unit::Point => Some(Kind::PointsDebt),
+                Unit::Rial => Some(Kind::CreditDebt),
+                Unit::Entry => None,
+            };
+            if let (Some(debt_kind), true) = (debt, owed > 0) {
+                d.post(AccountKey::plain(to.owner, debt_kind), from, owed, "clawback");
+            }
+        } else if to.is_holder() {
+            // Another holder's reward (referral) stays with them, by policy.
+            continue;
+        } else {
+            d.post(to, from, back, "reversal");
+        }
+    }
+
+    d.discount_rial = -slice(original.discount_rial, before, after, total);
+    d.credit_used_rial = -slice(original.credit_used_rial, before, after, total);
+    d.points_earned = -slice(original.points_earned, before, after, total);
+    d.split = original
+        .split
+        .iter()
+        .map(|l| SplitLeg { role: l.role, beneficiary_id: l.beneficiary_id, amount_rial: -slice(l.amount_rial, before, after, total) })
+        .filter(|l| l.amount_rial != 0)
+        .collect();
+    d.payable_rial = d.split.iter().map(|l| l.amount_rial).sum();
+    if d.split.is_empty() {
+        d.payable_rial = 0;
+    }
+    d.budget_use = original
+        .budget_use
+        .iter()
+        .map(|b| BudgetUse { key: b.key.clone(), amount: -slice(b.amount, before, after, total), limit: b.limit })
+        .filter(|b| b.amount != 0)
+        .collect();
+    let whole_done = after == total;
+    d.counters = CounterDelta {
+        purchases: if whole_done { -original.counters.purchases } else { 0 },
+        spend_rial: -slice(original.counters.spend_rial, before, after, total),
+        day: original.counters.day,
+        last_purchase_at: None,
+    };
+    if whole_done {
+        d.voucher_restored = original.voucher_used.clone();
+    }
+    debug_assert!(d.is_balanced());
+    Ok(d)
+}

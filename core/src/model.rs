@@ -1,0 +1,438 @@
+//! Plain data that crosses the boundary: a purchase, a member snapshot, and the
+//! decision the core makes about them. All amounts are integers (rials, points,
+//! entries); all instants are Unix seconds passed in by the caller.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::{AccountKey, Kind, Owner, Unit};
+
+/// Upper bound on any single amount: 10^15 rials (far above any real purchase), so
+/// that sums of many amounts stay far from `i64::MAX`.
+pub const MAX_AMOUNT: i64 = 1_000_000_000_000_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentMethod {
+    #[default]
+    Card,
+    Cash,
+    /// Part card, part cash (SPEC M7).
+    Mixed,
+    /// Paid entirely with club credit.
+    Credit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    #[default]
+    Pos,
+    Pcpos,
+    App,
+    Web,
+    Api,
+    Panel,
+}
+
+/// One line of a PC-POS basket (SPEC CH4, R2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BasketLine {
+    pub goods_id: String,
+    #[serde(default)]
+    pub group: String,
+    #[serde(default = "one")]
+    pub quantity: i64,
+    pub amount_rial: i64,
+}
+
+fn one() -> i64 {
+    1
+}
+
+/// A purchase as the service sees it after resolving the terminal to its merchant.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purchase {
+    /// The operation number the service assigned (names the lots and holds it creates).
+    pub op_id: i64,
+    pub club_id: i64,
+    /// The club and every sub-club above it, innermost first (SPEC C2).
+    #[serde(default)]
+    pub club_path: Vec<i64>,
+    pub merchant_id: i64,
+    #[serde(default)]
+    pub merchant_groups: Vec<i64>,
+    #[serde(default)]
+    pub branch_id: Option<i64>,
+    /// The merchant's business type, for the fee tariff (SPEC C6).
+    #[serde(default)]
+    pub business_type: Option<String>,
+    /// The marketer credited for this merchant (split share S3).
+    #[serde(default)]
+    pub marketer_id: Option<i64>,
+    /// The merchant that enrolled this member, when it is another merchant (split share S4).
+    #[serde(default)]
+    pub enrolling_merchant_id: Option<i64>,
+    pub amount_rial: i64,
+    #[serde(default)]
+    pub basket: Vec<BasketLine>,
+    #[serde(default)]
+    pub payment_method: PaymentMethod,
+    #[serde(default)]
+    pub channel: Channel,
+    /// Rials of credit the member wants to pay with (0: none). Drawn soonest-expiring first.
+    #[serde(default)]
+    pub redeem_credit_rial: i64,
+    /// A voucher to use with this purchase.
+    #[serde(default)]
+    pub voucher_code: Option<String>,
+}
+
+/// A lot: value earned at one time, with its own expiry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lot {
+    /// `"{op_id}:{n}"`: the operation that created it and its index there.
+    pub id: String,
+    pub account: AccountKey,
+    pub remaining: i64,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    /// Not spendable before this instant (earned points pending a return window).
+    #[serde(default)]
+    pub pending_until: Option<i64>,
+}
+
+impl Lot {
+    pub fn spendable(&self, now: i64) -> bool {
+        self.remaining > 0 && self.expires_at.is_none_or(|e| e > now) && self.pending_until.is_none_or(|p| p <= now)
+    }
+
+    /// Order of spending: soonest-expiring first, never-expiring last, then oldest id.
+    pub fn spend_order(&self) -> (i64, &str) {
+        (self.expires_at.unwrap_or(i64::MAX), self.id.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountState {
+    pub account: AccountKey,
+    pub balance: i64,
+    /// For a credit line: how far below zero it may go.
+    #[serde(default)]
+    pub credit_limit: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Voucher {
+    pub code: String,
+    /// Fixed rial discount, or percent in basis points of the purchase, capped.
+    #[serde(default)]
+    pub discount_rial: i64,
+    #[serde(default)]
+    pub discount_bp: i64,
+    #[serde(default)]
+    pub cap_rial: Option<i64>,
+    #[serde(default)]
+    pub valid_from: Option<i64>,
+    #[serde(default)]
+    pub valid_to: Option<i64>,
+    /// Empty: any merchant of the club.
+    #[serde(default)]
+    pub merchants: Vec<i64>,
+    #[serde(default)]
+    pub used: bool,
+    /// Who bears the voucher's discount.
+    #[serde(default)]
+    pub funder: Option<Funder>,
+}
+
+/// One day of a member's purchase history (for recency, frequency and monetary segments).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayStat {
+    /// Local day number (days since 1970-01-01 in the club's time zone).
+    pub day: i64,
+    pub count: i64,
+    pub spend_rial: i64,
+}
+
+/// Everything the core needs to know about a member to decide a purchase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSnapshot {
+    pub member_id: i64,
+    #[serde(default)]
+    pub tier: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<i64>,
+    /// The member who introduced this one (SPEC M6).
+    #[serde(default)]
+    pub referrer_id: Option<i64>,
+    /// The shared wallet this member spends from too (SPEC M5).
+    #[serde(default)]
+    pub shared_group_id: Option<i64>,
+    #[serde(default)]
+    pub purchase_count: i64,
+    /// Purchases at the merchant of the purchase being decided (for "every nth purchase here").
+    #[serde(default)]
+    pub merchant_purchase_count: i64,
+    #[serde(default)]
+    pub last_purchase_at: Option<i64>,
+    /// Recent days with purchases, any order (the service keeps about a year).
+    #[serde(default)]
+    pub history: Vec<DayStat>,
+    #[serde(default)]
+    pub accounts: Vec<AccountState>,
+    #[serde(default)]
+    pub lots: Vec<Lot>,
+    #[serde(default)]
+    pub vouchers: Vec<Voucher>,
+    /// Budget use so far, by budget key (see `Rulebook::budget_keys`).
+    #[serde(default)]
+    pub budget_used: BTreeMap<String, i64>,
+}
+
+impl MemberSnapshot {
+    pub fn balance(&self, account: &AccountKey) -> i64 {
+        self.accounts.iter().find(|a| a.account == *account).map_or(0, |a| a.balance)
+    }
+
+    pub fn credit_limit(&self, account: &AccountKey) -> i64 {
+        self.accounts.iter().find(|a| a.account == *account).map_or(0, |a| a.credit_limit)
+    }
+
+    pub fn points(&self) -> i64 {
+        self.balance(&AccountKey::plain(Owner::Member(self.member_id), Kind::Points))
+    }
+
+    /// Whether an account's value belongs to this member (their own or their shared wallet's).
+    pub fn owns(&self, account: &AccountKey) -> bool {
+        match account.owner {
+            Owner::Member(id) => id == self.member_id,
+            Owner::Group(id) => Some(id) == self.shared_group_id,
+            _ => false,
+        }
+    }
+}
+
+/// Who bears the cost of an effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Funder {
+    Merchant,
+    ClubOwner,
+    Platform,
+    Marketer,
+}
+
+/// One movement of value: `amount` leaves `from` and arrives in `to`.
+/// A posting is a balanced journal entry by construction (−amount, +amount, same unit).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Posting {
+    pub from: AccountKey,
+    pub to: AccountKey,
+    pub amount: i64,
+    pub unit: Unit,
+    /// Which rule or step produced it (for the journal's memo and the explanation).
+    pub memo: Arc<str>,
+}
+
+/// A part of a lot drawn by a decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LotUse {
+    pub lot_id: String,
+    pub account: AccountKey,
+    pub amount: i64,
+    /// Kept so a reversal can restore the value with its original expiry.
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SplitRole {
+    Merchant,
+    Marketer,
+    MerchantMarketer,
+    ClubOwner,
+    PlatformFee,
+}
+
+/// One beneficiary's part of a payment (SPEC S1–S5).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitLeg {
+    pub role: SplitRole,
+    /// Merchant, marketer or club id; 0 for the platform.
+    pub beneficiary_id: i64,
+    pub amount_rial: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LotteryEntry {
+    pub lottery_id: i64,
+    pub entries: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoucherIssue {
+    pub template_id: i64,
+    pub rule_id: String,
+}
+
+/// One line of the explanation: a code and the numbers behind it. Messages in Persian and English
+/// are rendered on demand (`explain::render`), so the batch path never formats text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explain {
+    pub rule_id: String,
+    pub name_en: String,
+    pub name_fa: String,
+    /// One of `errors::EXPLANATIONS`.
+    pub code: String,
+    /// For `condition_failed`: one of `errors::CONDITIONS`.
+    #[serde(default)]
+    pub condition: Option<String>,
+    /// For `lost_to_better_rule` / `after_first_match`: the winning rule's name (en, fa).
+    #[serde(default)]
+    pub winner: Option<(String, String)>,
+    #[serde(default)]
+    pub discount_rial: i64,
+    #[serde(default)]
+    pub points: i64,
+    #[serde(default)]
+    pub credit_rial: i64,
+    #[serde(default)]
+    pub entries: i64,
+    /// Points given to the member who introduced this one.
+    #[serde(default)]
+    pub referral_points: i64,
+}
+
+/// Use of a budget by a decision (negative in a reversal).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetUse {
+    pub key: String,
+    pub amount: i64,
+    pub limit: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    Purchase,
+    Refund,
+    Reversal,
+    Conversion,
+    VoucherPurchase,
+    Charge,
+    Expiry,
+    Adjustment,
+    Hold,
+}
+
+/// Counters a decision moves (purchase count, spend per day).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct CounterDelta {
+    pub purchases: i64,
+    pub spend_rial: i64,
+    pub day: i64,
+    /// Set on a purchase: becomes the member's last purchase time.
+    pub last_purchase_at: Option<i64>,
+}
+
+/// The whole outcome of one operation, decided by the core and written by the service in one
+/// database transaction. Applying it to the snapshot it was decided on is all-or-nothing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Decision {
+    pub kind: DecisionKind,
+    pub op_id: i64,
+    pub member_id: i64,
+    pub merchant_id: Option<i64>,
+    pub now: i64,
+    pub amount_rial: i64,
+    pub discount_rial: i64,
+    pub credit_used_rial: i64,
+    /// What the member pays by card or cash: amount − discount − credit used.
+    pub payable_rial: i64,
+    pub points_earned: i64,
+    pub postings: Vec<Posting>,
+    pub lots_created: Vec<Lot>,
+    pub lots_consumed: Vec<LotUse>,
+    pub split: Vec<SplitLeg>,
+    pub lottery_entries: Vec<LotteryEntry>,
+    pub vouchers_issued: Vec<VoucherIssue>,
+    pub voucher_used: Option<String>,
+    pub budget_use: Vec<BudgetUse>,
+    /// A reversal gives a used voucher back.
+    pub voucher_restored: Option<String>,
+    pub counters: CounterDelta,
+    pub explanation: Vec<Explain>,
+    /// The rules that applied, in order.
+    pub applied_rules: Vec<Arc<str>>,
+}
+
+impl Decision {
+    pub fn empty(kind: DecisionKind, op_id: i64, member_id: i64, now: i64) -> Self {
+        Decision {
+            kind,
+            op_id,
+            member_id,
+            merchant_id: None,
+            now,
+            amount_rial: 0,
+            discount_rial: 0,
+            credit_used_rial: 0,
+            payable_rial: 0,
+            points_earned: 0,
+            postings: Vec::new(),
+            lots_created: Vec::new(),
+            lots_consumed: Vec::new(),
+            split: Vec::new(),
+            lottery_entries: Vec::new(),
+            vouchers_issued: Vec::new(),
+            voucher_used: None,
+            budget_use: Vec::new(),
+            voucher_restored: None,
+            counters: CounterDelta::default(),
+            explanation: Vec::new(),
+            applied_rules: Vec::new(),
+        }
+    }
+
+    /// Append a posting unless it is zero. Panics on a negative amount or mixed units, which would
+    /// be a bug in the core, never the caller's input.
+    pub fn post(&mut self, from: AccountKey, to: AccountKey, amount: i64, memo: &str) {
+        if amount > 0 {
+            self.post_memo(from, to, amount, &Arc::from(memo));
+        }
+    }
+
+    /// Like `post`, sharing the memo text (a rule id) instead of copying it.
+    pub fn post_memo(&mut self, from: AccountKey, to: AccountKey, amount: i64, memo: &Arc<str>) {
+        assert!(amount >= 0, "negative posting");
+        assert_eq!(from.unit(), to.unit(), "posting mixes units: {from} -> {to}");
+        if amount > 0 {
+            self.postings.push(Posting { from, to, amount, unit: from.unit(), memo: memo.clone() });
+        }
+    }
+
+    /// Net change of every account this decision touches.
+    pub fn deltas(&self) -> BTreeMap<AccountKey, i64> {
+        let mut deltas = BTreeMap::new();
+        for p in &self.postings {
+            *deltas.entry(p.from).or_insert(0) -= p.amount;
+            *deltas.entry(p.to).or_insert(0) += p.amount;
+        }
+        deltas
+    }
+
+    /// Invariant: every unit nets to zero across the decision.
+    pub fn is_balanced(&self) -> bool {
+        let mut per_unit: BTreeMap<Unit, i128> = BTreeMap::new();
+        for (account, delta) in self.deltas() {
+            *per_unit.entry(account.unit()).or_insert(0) += i128::from(delta);
+        }
+        per_unit.values().all(|v| *v == 0)
+            && self.split.iter().map(|l| l.amount_rial).sum::<i64>() == if self.split.is_empty() { 0 } else { self.payable_rial }
+    }
+}

@@ -1,0 +1,500 @@
+//! The PyO3 bindings: the private module `kimia._core`, re-exported by `kimia/__init__.py`.
+//!
+//! Plain Python data (dicts, lists, ints) crosses the boundary through serde (pythonize).
+//! Rejections become `kimia.errors.RuleError` / `kimia.errors.Rejected` with a stable code.
+//! Long calls (evaluation, batches, tier close) release the GIL.
+
+use std::sync::Arc;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::account::AccountKey;
+use crate::backtest::BatchInput;
+use crate::errors::{self, CoreError, Lang};
+use crate::explain::render;
+use crate::model::{Decision, MemberSnapshot, Purchase};
+use crate::rules::compile::Rulebook as CoreRulebook;
+use crate::rules::spec::RuleSet;
+use crate::tiers::{self, TierConfig, TierInput};
+use crate::value::{self, ChargeSource, ConversionConfig, VoucherPrice};
+use crate::{calendar, ledger, money};
+
+/// Raise `kimia.errors.<class_name>` carrying the code, both messages, the path and the params.
+fn raise(py: Python<'_>, class_name: &str, e: &CoreError) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let class = py.import("kimia.errors")?.getattr(class_name)?;
+        let params = PyDict::new(py);
+        for (name, value) in &e.params {
+            params.set_item(*name, value)?;
+        }
+        let instance = class.call1((e.code, e.message(Lang::En), e.message(Lang::Fa), e.path.clone(), params))?;
+        Ok(PyErr::from_value(instance))
+    };
+    build().unwrap_or_else(|err| err)
+}
+
+fn rejected(py: Python<'_>, e: &CoreError) -> PyErr {
+    raise(py, "Rejected", e)
+}
+
+/// Python data → a serde type; a shape error names the field path.
+fn from_py<T: DeserializeOwned>(py: Python<'_>, obj: &Bound<'_, PyAny>, class_name: &str, code: &'static str) -> PyResult<T> {
+    let mut de = pythonize::Depythonizer::from_object(obj);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let err = CoreError::new(code).with("detail", e.into_inner()).at(path);
+        raise(py, class_name, &err)
+    })
+}
+
+fn to_py<'py, T: Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
+    pythonize::pythonize(py, value).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+fn member_of(py: Python<'_>, obj: &Bound<'_, PyAny>) -> PyResult<Arc<MemberSnapshot>> {
+    if let Ok(m) = obj.cast::<Member>() {
+        return Ok(m.get().inner.clone());
+    }
+    Ok(Arc::new(from_py(py, obj, "Rejected", "invalid_input")?))
+}
+
+/// A member snapshot: balances, lots, history and groups, as the core sees them.
+#[pyclass(frozen, module = "kimia._core")]
+pub struct Member {
+    inner: Arc<MemberSnapshot>,
+}
+
+#[pymethods]
+impl Member {
+    #[new]
+    fn new(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Member { inner: Arc::new(from_py(py, data, "Rejected", "invalid_input")?) })
+    }
+
+    #[getter]
+    fn member_id(&self) -> i64 {
+        self.inner.member_id
+    }
+
+    /// Balance of one account, by its text name (e.g. "member:42/points").
+    fn balance(&self, py: Python<'_>, account: &str) -> PyResult<i64> {
+        let key: AccountKey = account.parse().map_err(|_| rejected(py, &CoreError::new("unknown_account").with("account", account)))?;
+        Ok(self.inner.balance(&key))
+    }
+
+    #[getter]
+    fn points(&self) -> i64 {
+        self.inner.points()
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &*self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Member(member_id={}, points={}, lots={})", self.inner.member_id, self.inner.points(), self.inner.lots.len())
+    }
+}
+
+/// The outcome of one operation: discount, postings, lots, split, entries and the explanation.
+#[pyclass(frozen, name = "Decision", module = "kimia._core")]
+pub struct DecisionObj {
+    inner: Arc<Decision>,
+}
+
+fn decision(d: Decision) -> DecisionObj {
+    DecisionObj { inner: Arc::new(d) }
+}
+
+#[pymethods]
+impl DecisionObj {
+    #[getter]
+    fn kind<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.kind)
+    }
+    #[getter]
+    fn op_id(&self) -> i64 {
+        self.inner.op_id
+    }
+    #[getter]
+    fn member_id(&self) -> i64 {
+        self.inner.member_id
+    }
+    #[getter]
+    fn merchant_id(&self) -> Option<i64> {
+        self.inner.merchant_id
+    }
+    #[getter]
+    fn now(&self) -> i64 {
+        self.inner.now
+    }
+    #[getter]
+    fn amount_rial(&self) -> i64 {
+        self.inner.amount_rial
+    }
+    #[getter]
+    fn discount_rial(&self) -> i64 {
+        self.inner.discount_rial
+    }
+    #[getter]
+    fn credit_used_rial(&self) -> i64 {
+        self.inner.credit_used_rial
+    }
+    #[getter]
+    fn payable_rial(&self) -> i64 {
+        self.inner.payable_rial
+    }
+    #[getter]
+    fn points_earned(&self) -> i64 {
+        self.inner.points_earned
+    }
+    #[getter]
+    fn applied_rules(&self) -> Vec<String> {
+        self.inner.applied_rules.iter().map(|r| r.to_string()).collect()
+    }
+    #[getter]
+    fn voucher_used(&self) -> Option<String> {
+        self.inner.voucher_used.clone()
+    }
+    #[getter]
+    fn postings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.postings)
+    }
+    #[getter]
+    fn lots_created<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.lots_created)
+    }
+    #[getter]
+    fn lots_consumed<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.lots_consumed)
+    }
+    #[getter]
+    fn split<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.split)
+    }
+    #[getter]
+    fn lottery_entries<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.lottery_entries)
+    }
+    #[getter]
+    fn vouchers_issued<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.vouchers_issued)
+    }
+    #[getter]
+    fn budget_use<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.budget_use)
+    }
+    #[getter]
+    fn counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &self.inner.counters)
+    }
+    /// Net change per account, keyed by account name.
+    #[getter]
+    fn deltas(&self) -> Vec<(String, i64)> {
+        self.inner.deltas().into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    /// The explanation lines, each with `code`, `rule_id`, `message_en` and `message_fa`.
+    #[getter]
+    fn explanation<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for e in &self.inner.explanation {
+            let item = to_py(py, e)?;
+            let item = item.cast::<PyDict>()?;
+            item.set_item("message_en", render(e, Lang::En))?;
+            item.set_item("message_fa", render(e, Lang::Fa))?;
+            list.append(item)?;
+        }
+        Ok(list)
+    }
+
+    /// The explanation as sentences in one language ("fa" or "en").
+    #[pyo3(signature = (lang = "fa"))]
+    fn explain(&self, lang: &str) -> Vec<String> {
+        let lang = if lang == "en" { Lang::En } else { Lang::Fa };
+        self.inner.explanation.iter().map(|e| render(e, lang)).collect()
+    }
+
+    fn is_balanced(&self) -> bool {
+        self.inner.is_balanced()
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_py(py, &*self.inner)
+    }
+
+    /// JSON text of the whole decision (what the service stores, to reverse it later).
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string(&*self.inner).map_err(|e| PyValueError::new_err(e.to_string()))
+    }
+
+    #[staticmethod]
+    fn from_json(py: Python<'_>, text: &str) -> PyResult<DecisionObj> {
+        let d: Decision = serde_json::from_str(text)
+            .map_err(|e| rejected(py, &CoreError::new("invalid_input").with("detail", e)))?;
+        if !d.is_balanced() {
+            return Err(rejected(py, &CoreError::new("decision_unbalanced")));
+        }
+        Ok(decision(d))
+    }
+
+    fn __repr__(&self) -> String {
+        let d = &self.inner;
+        format!(
+            "Decision(kind={:?}, op_id={}, amount_rial={}, discount_rial={}, credit_used_rial={}, payable_rial={}, points_earned={}, rules={:?})",
+            d.kind, d.op_id, d.amount_rial, d.discount_rial, d.credit_used_rial, d.payable_rial, d.points_earned, d.applied_rules
+        )
+    }
+}
+
+/// A club's rule set compiled once into a frozen, thread-safe object.
+#[pyclass(frozen, module = "kimia._core")]
+pub struct Rulebook {
+    inner: Arc<CoreRulebook>,
+}
+
+#[pymethods]
+impl Rulebook {
+    /// Compile a rule set given as a dict (or JSON text). Raises `RuleError` with a code and path.
+    #[new]
+    fn new(py: Python<'_>, rules: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let compiled = if let Ok(text) = rules.cast::<PyString>() {
+            let text = text.to_str()?.to_owned();
+            py.detach(|| CoreRulebook::from_json(&text))
+        } else {
+            let set: RuleSet = from_py(py, rules, "RuleError", "rule_invalid_json")?;
+            py.detach(|| CoreRulebook::compile(&set))
+        };
+        compiled.map(|r| Rulebook { inner: Arc::new(r) }).map_err(|e| raise(py, "RuleError", &e))
+    }
+
+    #[getter]
+    fn club_id(&self) -> i64 {
+        self.inner.club_id
+    }
+
+    #[getter]
+    fn version(&self) -> i64 {
+        self.inner.version
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    /// Decide a purchase for a member at instant `now` (Unix seconds).
+    #[pyo3(signature = (purchase, member, now, *, explain = true))]
+    fn evaluate(&self, py: Python<'_>, purchase: &Bound<'_, PyAny>, member: &Bound<'_, PyAny>, now: i64, explain: bool) -> PyResult<DecisionObj> {
+        let p: Purchase = from_py(py, purchase, "Rejected", "invalid_input")?;
+        let m = member_of(py, member)?;
+        let book = &self.inner;
+        py.detach(|| book.evaluate(&p, &m, now, explain)).map(decision).map_err(|e| rejected(py, &e))
+    }
+
+    /// The budget keys this purchase may use; load their use into the member's `budget_used`.
+    fn budget_keys(&self, py: Python<'_>, purchase: &Bound<'_, PyAny>, member_id: i64, now: i64) -> PyResult<Vec<String>> {
+        let p: Purchase = from_py(py, purchase, "Rejected", "invalid_input")?;
+        Ok(self.inner.budget_keys(&p, member_id, now))
+    }
+
+    /// Evaluate many purchases (columns of equal length) and return the totals.
+    #[pyo3(signature = (*, merchant_id, amount_rial, at, merchant_group = None, tier = None, tier_names = None, purchase_count = None))]
+    #[allow(clippy::too_many_arguments)]
+    fn backtest<'py>(
+        &self,
+        py: Python<'py>,
+        merchant_id: Vec<i64>,
+        amount_rial: Vec<i64>,
+        at: Vec<i64>,
+        merchant_group: Option<Vec<i64>>,
+        tier: Option<Vec<i32>>,
+        tier_names: Option<Vec<String>>,
+        purchase_count: Option<Vec<i64>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let n = merchant_id.len();
+        let merchant_group = merchant_group.unwrap_or_else(|| vec![-1; n]);
+        let tier = tier.unwrap_or_else(|| vec![-1; n]);
+        let tier_names = tier_names.unwrap_or_default();
+        let purchase_count = purchase_count.unwrap_or_else(|| vec![0; n]);
+        let input = BatchInput {
+            merchant_id: &merchant_id,
+            merchant_group: &merchant_group,
+            amount_rial: &amount_rial,
+            at: &at,
+            tier: &tier,
+            tier_names: &tier_names,
+            purchase_count: &purchase_count,
+        };
+        let book = &self.inner;
+        let totals = py.detach(|| book.backtest(&input)).map_err(|e| rejected(py, &e))?;
+        to_py(py, &totals)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Rulebook(club_id={}, version={}, rules={})", self.inner.club_id, self.inner.version, self.inner.len())
+    }
+}
+
+/// Apply a decision to a member snapshot: the new snapshot, or `Rejected` and no change.
+#[pyfunction]
+fn apply(py: Python<'_>, member: &Bound<'_, PyAny>, decision: &Bound<'_, DecisionObj>) -> PyResult<Member> {
+    let m = member_of(py, member)?;
+    let d = decision.get().inner.clone();
+    py.detach(|| ledger::apply(&m, &d)).map(|s| Member { inner: Arc::new(s) }).map_err(|e| rejected(py, &e))
+}
+
+/// The compensating decision of a refund (`refund_rial`) or a full reversal (`refund_rial=None`).
+#[pyfunction]
+#[pyo3(signature = (original, member, *, op_id, now, refund_rial = None, refunded_before_rial = 0))]
+fn reverse(
+    py: Python<'_>,
+    original: &Bound<'_, DecisionObj>,
+    member: &Bound<'_, PyAny>,
+    op_id: i64,
+    now: i64,
+    refund_rial: Option<i64>,
+    refunded_before_rial: i64,
+) -> PyResult<DecisionObj> {
+    let m = member_of(py, member)?;
+    ledger::reverse(&original.get().inner, &m, op_id, now, refund_rial, refunded_before_rial).map(decision).map_err(|e| rejected(py, &e))
+}
+
+#[pyfunction]
+#[pyo3(signature = (config, member, *, op_id, now, points))]
+fn convert_points(py: Python<'_>, config: &Bound<'_, PyAny>, member: &Bound<'_, PyAny>, op_id: i64, now: i64, points: i64) -> PyResult<DecisionObj> {
+    let c: ConversionConfig = from_py(py, config, "Rejected", "invalid_input")?;
+    let m = member_of(py, member)?;
+    value::convert_points(&c, &m, op_id, now, points).map(decision).map_err(|e| rejected(py, &e))
+}
+
+#[pyfunction]
+#[pyo3(signature = (club_id, price, member, *, op_id, now))]
+fn buy_voucher(py: Python<'_>, club_id: i64, price: &Bound<'_, PyAny>, member: &Bound<'_, PyAny>, op_id: i64, now: i64) -> PyResult<DecisionObj> {
+    let p: VoucherPrice = from_py(py, price, "Rejected", "invalid_input")?;
+    let m = member_of(py, member)?;
+    value::buy_voucher(club_id, &p, &m, op_id, now).map(decision).map_err(|e| rejected(py, &e))
+}
+
+fn account_of(py: Python<'_>, text: &str) -> PyResult<AccountKey> {
+    text.parse().map_err(|_| rejected(py, &CoreError::new("unknown_account").with("account", text)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (member, *, op_id, now, account, amount, source, expires_days = None))]
+#[allow(clippy::too_many_arguments)]
+fn charge(
+    py: Python<'_>,
+    member: &Bound<'_, PyAny>,
+    op_id: i64,
+    now: i64,
+    account: &str,
+    amount: i64,
+    source: &Bound<'_, PyAny>,
+    expires_days: Option<i64>,
+) -> PyResult<DecisionObj> {
+    let m = member_of(py, member)?;
+    let src: ChargeSource = from_py(py, source, "Rejected", "invalid_input")?;
+    value::charge(&m, op_id, now, account_of(py, account)?, amount, src, expires_days).map(decision).map_err(|e| rejected(py, &e))
+}
+
+#[pyfunction]
+#[pyo3(signature = (club_id, member, *, op_id, now, account, delta, expires_days = None))]
+#[allow(clippy::too_many_arguments)]
+fn adjust(py: Python<'_>, club_id: i64, member: &Bound<'_, PyAny>, op_id: i64, now: i64, account: &str, delta: i64, expires_days: Option<i64>) -> PyResult<DecisionObj> {
+    let m = member_of(py, member)?;
+    value::adjust(club_id, &m, op_id, now, account_of(py, account)?, delta, expires_days).map(decision).map_err(|e| rejected(py, &e))
+}
+
+#[pyfunction]
+#[pyo3(signature = (club_id, member, *, op_id, now))]
+fn expire(py: Python<'_>, club_id: i64, member: &Bound<'_, PyAny>, op_id: i64, now: i64) -> PyResult<DecisionObj> {
+    let m = member_of(py, member)?;
+    Ok(decision(value::expire(club_id, &m, op_id, now)))
+}
+
+/// Close a tier period for a whole club; columns in, columns out (`tier`, `reason`, `grace_used`,
+/// `deducted_points`), with reasons as names.
+#[pyfunction]
+#[pyo3(signature = (config, *, tier, period_points, period_end, grace_used = None, frozen_until = None, manual_tier = None))]
+#[allow(clippy::too_many_arguments)]
+fn close_tier_period<'py>(
+    py: Python<'py>,
+    config: &Bound<'py, PyAny>,
+    tier: Vec<i32>,
+    period_points: Vec<i64>,
+    period_end: i64,
+    grace_used: Option<Vec<i32>>,
+    frozen_until: Option<Vec<i64>>,
+    manual_tier: Option<Vec<i32>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let c: TierConfig = from_py(py, config, "Rejected", "invalid_tier_config")?;
+    let n = tier.len();
+    let grace_used = grace_used.unwrap_or_else(|| vec![0; n]);
+    let frozen_until = frozen_until.unwrap_or_else(|| vec![0; n]);
+    let manual_tier = manual_tier.unwrap_or_else(|| vec![-1; n]);
+    let input = TierInput { tier: &tier, period_points: &period_points, grace_used: &grace_used, frozen_until: &frozen_until, manual_tier: &manual_tier };
+    let out = py.detach(|| tiers::close_period(&c, &input, period_end)).map_err(|e| rejected(py, &e))?;
+    let result = PyDict::new(py);
+    result.set_item("tier", out.tier)?;
+    result.set_item("reason", out.reason.iter().map(|r| tiers::REASONS[*r as usize]).collect::<Vec<_>>())?;
+    result.set_item("grace_used", out.grace_used)?;
+    result.set_item("deducted_points", out.deducted_points)?;
+    Ok(result)
+}
+
+/// Split `total` by `weights`, adding up exactly (largest remainder, ties to the earlier weight).
+#[pyfunction]
+fn split_amount(py: Python<'_>, total: i64, weights: Vec<i64>) -> PyResult<Vec<i64>> {
+    if total < 0 || weights.iter().any(|w| *w < 0) {
+        return Err(rejected(py, &CoreError::new("amount_must_be_positive")));
+    }
+    Ok(money::split_largest_remainder(total, &weights))
+}
+
+/// Every rejection code with its English and Persian message templates.
+#[pyfunction]
+fn error_codes() -> Vec<(&'static str, &'static str, &'static str)> {
+    errors::ERRORS.to_vec()
+}
+
+/// Every explanation code and every condition name, with English and Persian templates.
+#[pyfunction]
+fn explanation_codes() -> (Vec<(&'static str, &'static str, &'static str)>, Vec<(&'static str, &'static str, &'static str)>) {
+    (errors::EXPLANATIONS.to_vec(), errors::CONDITIONS.to_vec())
+}
+
+#[pyfunction]
+fn jalali_to_gregorian(year: i64, month: i64, day: i64) -> (i64, i64, i64) {
+    calendar::jalali_to_gregorian(year, month, day)
+}
+
+#[pyfunction]
+fn gregorian_to_jalali(year: i64, month: i64, day: i64) -> (i64, i64, i64) {
+    calendar::gregorian_to_jalali(year, month, day)
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Rulebook>()?;
+    m.add_class::<Member>()?;
+    m.add_class::<DecisionObj>()?;
+    m.add_function(wrap_pyfunction!(apply, m)?)?;
+    m.add_function(wrap_pyfunction!(reverse, m)?)?;
+    m.add_function(wrap_pyfunction!(convert_points, m)?)?;
+    m.add_function(wrap_pyfunction!(buy_voucher, m)?)?;
+    m.add_function(wrap_pyfunction!(charge, m)?)?;
+    m.add_function(wrap_pyfunction!(adjust, m)?)?;
+    m.add_function(wrap_pyfunction!(expire, m)?)?;
+    m.add_function(wrap_pyfunction!(close_tier_period, m)?)?;
+    m.add_function(wrap_pyfunction!(split_amount, m)?)?;
+    m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(explanation_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(jalali_to_gregorian, m)?)?;
+    m.add_function(wrap_pyfunction!(gregorian_to_jalali, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

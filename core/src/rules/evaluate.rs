@@ -1,0 +1,630 @@
+//! Evaluate one purchase against a compiled rulebook: the whole decision, exact and explained.
+//!
+//! Order of work: validate the purchase → visit candidate rules (index) → scope, validity,
+//! conditions → what each rule would give → budgets → stacking → discount, voucher, credit spent,
+//! credit-spend discounts → postings, lots, split, counters. No I/O, no clock.
+
+use crate::account::{AccountKey, Kind, Owner, Scope};
+use crate::calendar::{self, Local};
+use crate::errors::CoreError;
+use crate::model::{
+    BudgetUse, CounterDelta, Decision, DecisionKind, Explain, Funder, Lot, LotUse, LotteryEntry, MemberSnapshot, Purchase, VoucherIssue,
+    MAX_AMOUNT,
+};
+use crate::money::{mul_div, percent_bp, split_largest_remainder, Rounding, BP_ONE};
+use crate::rules::compile::{CompiledRule, Cond, Rulebook};
+use crate::rules::spec::{BudgetPer, BudgetPeriod, CreditKind, Effect, StackingMode};
+use crate::split::split_payment;
+
+/// Facts about the purchase and member, computed once per evaluation.
+struct Ctx<'a> {
+    p: &'a Purchase,
+    s: &'a MemberSnapshot,
+    local: Local,
+    points: i64,
+}
+
+/// A credit a rule grants: kind, merchant set, amount, expiry days, pending days.
+type CreditGrant = (CreditKind, Option<i64>, i64, Option<i64>, Option<i64>);
+
+/// What one rule would give.
+#[derive(Default)]
+struct Grant {
+    discount: i64,
+    credits: Vec<CreditGrant>,
+    points: i64,
+    points_expires_days: Option<i64>,
+    points_pending_days: Option<i64>,
+    lottery: Vec<(i64, i64)>,
+    vouchers: Vec<i64>,
+    referral_points: i64,
+    has_spend_discount: bool,
+}
+
+impl Grant {
+    fn credit_total(&self) -> i64 {
+        self.credits.iter().map(|c| c.2).sum()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.discount == 0
+            && self.credit_total() == 0
+            && self.points == 0
+            && self.lottery.iter().all(|l| l.1 == 0)
+            && self.vouchers.is_empty()
+            && self.referral_points == 0
+            && !self.has_spend_discount
+    }
+
+    /// Rial value to the member, used to pick the best rule and to cost budgets.
+    fn value(&self, point_value_rial: i64) -> i64 {
+        self.discount + self.credit_total() + (self.points + self.referral_points).saturating_mul(point_value_rial)
+    }
+}
+
+fn contains<T: Ord>(sorted: &[T], item: &T) -> bool {
+    sorted.binary_search(item).is_ok()
+}
+
+fn window(ctx: &Ctx<'_>, days: i64) -> (i64, i64) {
+    let first_day = ctx.local.day - days + 1;
+    ctx.s.history.iter().filter(|d| d.day >= first_day && d.day <= ctx.local.day).fold((0, 0), |(c, s), d| (c + d.count, s + d.spend_rial))
+}
+
+fn holds(c: &Cond, ctx: &Ctx<'_>, utc_offset_min: i32) -> bool {
+    let p = ctx.p;
+    match c {
+        Cond::Merchant(ids) => contains(ids, &p.merchant_id),
+        Cond::MerchantGroup(ids) => p.merchant_groups.iter().any(|g| contains(ids, g)),
+        Cond::Branch(ids) => p.branch_id.is_some_and(|b| contains(ids, &b)),
+        Cond::Club(ids) => contains(ids, &p.club_id) || p.club_path.iter().any(|c| contains(ids, c)),
+        Cond::Goods(ids) => p.basket.iter().any(|l| contains(ids, &l.goods_id)),
+        Cond::GoodsGroup(ids) => p.basket.iter().any(|l| contains(ids, &l.group)),
+        Cond::MemberGroup(ids) => ctx.s.groups.iter().any(|g| contains(ids, g)),
+        Cond::Tier(names) => ctx.s.tier.as_ref().is_some_and(|t| contains(names, t)),
+        Cond::DaysSince(range) => {
+            ctx.s.last_purchase_at.is_some_and(|last| range.contains(ctx.local.day - calendar::local(last, utc_offset_min).day))
+        }
+        Cond::Spend { days, range } => range.contains(window(ctx, *days).1),
+        Cond::Count { days, range } => range.contains(window(ctx, *days).0),
+        Cond::PointsHeld(range) => range.contains(ctx.points),
+        Cond::Dates { from_day, to_day } => {
+            from_day.is_none_or(|f| ctx.local.day >= f) && to_day.is_none_or(|t| ctx.local.day <= t)
+        }
+        Cond::Hours { from_s, to_s } => {
+            let t = ctx.local.second_of_day;
+            match from_s.cmp(to_s) {
+                std::cmp::Ordering::Less => t >= *from_s && t < *to_s,
+                std::cmp::Ordering::Greater => t >= *from_s || t < *to_s,
+                std::cmp::Ordering::Equal => true,
+            }
+        }
+        Cond::Weekdays(mask) => mask & (1 << ctx.local.weekday) != 0,
+        Cond::Amount(range) => range.contains(p.amount_rial),
+        Cond::Nth { n, at_merchant } => {
+            let number = if *at_merchant { ctx.s.merchant_purchase_count } else { ctx.s.purchase_count } + 1;
+            number % n == 0
+        }
+        Cond::First => ctx.s.purchase_count == 0,
+        Cond::Payment(methods) => methods.contains(&p.payment_method),
+        Cond::Channel(channels) => channels.contains(&p.channel),
+        Cond::All(list) => list.iter().all(|c| holds(c, ctx, utc_offset_min)),
+        Cond::Any(list) => list.iter().any(|c| holds(c, ctx, utc_offset_min)),
+        Cond::Not(inner) => !holds(inner, ctx, utc_offset_min),
+    }
+}
+
+fn in_scope(rule: &CompiledRule, p: &Purchase) -> bool {
+    let s = &rule.scope;
+    (s.merchants.is_empty() || contains(&s.merchants, &p.merchant_id))
+        && (s.merchant_groups.is_empty() || p.merchant_groups.iter().any(|g| contains(&s.merchant_groups, g)))
+        && (s.branches.is_empty() || p.branch_id.is_some_and(|b| contains(&s.branches, &b)))
+        && (s.clubs.is_empty() || contains(&s.clubs, &p.club_id) || p.club_path.iter().any(|c| contains(&s.clubs, c)))
+}
+
+fn base_amount(rule: &CompiledRule, p: &Purchase) -> i64 {
+    if rule.line_goods.is_empty() && rule.line_groups.is_empty() {
+        return p.amount_rial;
+    }
+    p.basket
+        .iter()
+        .filter(|l| contains(&rule.line_goods, &l.goods_id) || contains(&rule.line_groups, &l.group))
+        .map(|l| l.amount_rial)
+        .sum()
+}
+
+fn amount_of(base: i64, percent: i64, fixed: i64, cap: Option<i64>) -> i64 {
+    let v = percent_bp(base, percent).saturating_add(fixed);
+    cap.map_or(v, |c| v.min(c))
+}
+
+fn rate(base: i64, per_rial: i64, amount: i64, fixed: i64, rounding: Rounding) -> i64 {
+    let by_rate = if per_rial > 0 && amount > 0 { mul_div(base, amount, per_rial, rounding) } else { 0 };
+    by_rate.saturating_add(fixed)
+}
+
+fn grant_of(rule: &CompiledRule, ctx: &Ctx<'_>) -> Grant {
+    let base = base_amount(rule, ctx.p);
+    let mut g = Grant::default();
+    for effect in &rule.effects {
+        match effect {
+            Effect::Discount { percent_bp, fixed_rial, cap_rial } => g.discount += amount_of(base, *percent_bp, *fixed_rial, *cap_rial),
+            Effect::Points {
+                per_rial,
+                points,
+                fixed,
+                rounding,
+                tier_multipliers_bp,
+                group_multipliers_bp,
+                expires_days,
+                pending_days,
+            } => {
+                let plain = rate(base, *per_rial, *points, *fixed, *rounding);
+                let tier_m = ctx.s.tier.as_ref().and_then(|t| tier_multipliers_bp.get(t)).copied();
+                let group_m = ctx.s.groups.iter().filter_map(|gid| group_multipliers_bp.get(gid)).copied().max();
+                let multiplier = match (tier_m, group_m) {
+                    (None, None) => BP_ONE,
+                    (a, b) => a.unwrap_or(0).max(b.unwrap_or(0)),
+                };
+                g.points += mul_div(plain, multiplier, BP_ONE, *rounding);
+                g.points_expires_days = *expires_days;
+                g.points_pending_days = *pending_days;
+            }
+            Effect::Credit { kind, percent_bp, fixed_rial, cap_rial, spendable_at, expires_days, pending_days } => {
+                let amount = amount_of(base, *percent_bp, *fixed_rial, *cap_rial);
+                g.credits.push((*kind, *spendable_at, amount, *expires_days, *pending_days));
+            }
+            Effect::Lottery { lottery_id, per_rial, entries, fixed } => {
+                g.lottery.push((*lottery_id, rate(base, *per_rial, *entries, *fixed, Rounding::Floor)));
+            }
+            Effect::Voucher { template_id } => g.vouchers.push(*template_id),
+            Effect::Referral { per_rial, points, fixed } => {
+                if ctx.s.referrer_id.is_some() {
+                    g.referral_points += rate(base, *per_rial, *points, *fixed, Rounding::Floor);
+                }
+            }
+            Effect::CreditSpendDiscount { .. } => g.has_spend_discount |= ctx.p.redeem_credit_rial > 0,
+        }
+    }
+    g
+}
+
+fn budget_period_key(period: BudgetPeriod, local_day: i64) -> String {
+    match period {
+        BudgetPeriod::Day => format!("d:{local_day}"),
+        BudgetPeriod::Month => {
+            let (y, m, _) = calendar::civil_from_days(local_day);
+            format!("m:{y:04}-{m:02}")
+        }
+        BudgetPeriod::Total => "total".to_string(),
+    }
+}
+
+/// The budget keys a rule uses for this purchase, with how much one use counts against each:
+/// `(key, limit, is_count)`.
+fn budget_keys(rule: &CompiledRule, p: &Purchase, member_id: i64, local_day: i64) -> Vec<(String, i64, bool)> {
+    rule.budgets
+        .iter()
+        .map(|b| {
+            let who = match b.per {
+                BudgetPer::Rule => "rule".to_string(),
+                BudgetPer::Member => format!("member:{member_id}"),
+                BudgetPer::Merchant => format!("merchant:{}", p.merchant_id),
+            };
+            let key = format!("{}|{}|{}", rule.id, who, budget_period_key(b.period, local_day));
+            match (b.limit_rial, b.limit_count) {
+                (_, Some(count)) => (key, count, true),
+                (limit, None) => (key, limit.unwrap_or(0), false),
+            }
+        })
+        .collect()
+}
+
+fn funder_owner(funder: Funder, p: &Purchase, club_id: i64) -> Owner {
+    match funder {
+        Funder::Merchant => Owner::Merchant(p.merchant_id),
+        Funder::ClubOwner => Owner::Club(club_id),
+        Funder::Platform => Owner::Platform,
+        // A marketer funds only when the purchase names one; otherwise the club owner stands in.
+        Funder::Marketer => p.marketer_id.map_or(Owner::Club(club_id), Owner::Marketer),
+    }
+}
+
+fn explain_line(rule: &CompiledRule, code: &str) -> Explain {
+    Explain {
+        rule_id: rule.id.to_string(),
+        name_en: rule.name_en.to_string(),
+        name_fa: rule.name_fa.to_string(),
+        code: code.to_string(),
+        condition: None,
+        winner: None,
+        discount_rial: 0,
+        points: 0,
+        credit_rial: 0,
+        entries: 0,
+        referral_points: 0,
+    }
+}
+
+/// Everything decided about one applied rule, kept until postings are written.
+struct Applied<'r> {
+    rule: &'r CompiledRule,
+    grant: Grant,
+    budget: Vec<(String, i64, bool)>,
+}
+
+/// Reusable buffers, so the batch path does not allocate per purchase for the index walk.
+#[derive(Default)]
+pub struct Scratch {
+    candidates: Vec<u32>,
+}
+
+/// Validate a purchase before anything is decided.
+pub fn check_purchase(p: &Purchase) -> Result<(), CoreError> {
+    if p.amount_rial <= 0 {
+        return Err(CoreError::new("amount_must_be_positive").at("amount_rial"));
+    }
+    if p.amount_rial > MAX_AMOUNT || p.redeem_credit_rial > MAX_AMOUNT {
+        return Err(CoreError::new("amount_too_large").at("amount_rial"));
+    }
+    if p.redeem_credit_rial < 0 {
+        return Err(CoreError::new("amount_must_be_positive").at("redeem_credit_rial"));
+    }
+    if !p.basket.is_empty() {
+        if p.basket.len() > 1000 {
+            return Err(CoreError::new("invalid_input").with("detail", "at most 1000 basket lines").at("basket"));
+        }
+        for (i, line) in p.basket.iter().enumerate() {
+            if line.amount_rial < 0 || line.amount_rial > MAX_AMOUNT || line.quantity <= 0 {
+                return Err(CoreError::new("amount_must_be_positive").at(format!("basket[{i}]")));
+            }
+        }
+        let total: i64 = p.basket.iter().map(|l| l.amount_rial).sum();
+        if total != p.amount_rial {
+            return Err(CoreError::new("basket_mismatch").with("basket", total).with("amount", p.amount_rial).at("basket"));
+        }
+    }
+    Ok(())
+}
+
+impl Rulebook {
+    /// Decide a purchase. `explain` adds the per-rule explanation (skip it on the batch path).
+    pub fn evaluate(&self, p: &Purchase, s: &MemberSnapshot, now: i64, explain: bool) -> Result<Decision, CoreError> {
+        self.evaluate_with(p, s, now, explain, &mut Scratch::default())
+    }
+
+    pub fn evaluate_with(
+        &self,
+        p: &Purchase,
+        s: &MemberSnapshot,
+        now: i64,
+        explain: bool,
+        scratch: &mut Scratch,
+    ) -> Result<Decision, CoreError> {
+        check_purchase(p)?;
+        let ctx = Ctx { p, s, local: calendar::local(now, self.utc_offset_min), points: s.points() };
+        let mut decision = Decision::empty(DecisionKind::Purchase, p.op_id, s.member_id, now);
+        decision.merchant_id = Some(p.merchant_id);
+        decision.amount_rial = p.amount_rial;
+
+        let applied = self.select_rules(&ctx, explain, scratch, &mut decision);
+        self.write_effects(&ctx, applied, explain, &mut decision)?;
+        decision.split = split_payment(self, p, decision.payable_rial);
+        decision.counters =
+            CounterDelta { purchases: 1, spend_rial: p.amount_rial, day: ctx.local.day, last_purchase_at: Some(now) };
+        debug_assert!(decision.is_balanced());
+        Ok(decision)
+    }
+
+    /// Visit candidate rules and pick the ones that apply, honouring budgets and stacking.
+    fn select_rules<'r>(&'r self, ctx: &Ctx<'_>, explain: bool, scratch: &mut Scratch, decision: &mut Decision) -> Vec<Applied<'r>> {
+        self.candidates(ctx.p.merchant_id, &ctx.p.merchant_groups, &mut scratch.candidates);
+        let mut applied: Vec<Applied<'r>> = Vec::new();
+        let mut group_start = 0; // index into `applied` where the current stacking group begins
+        let mut current_group = usize::MAX;
+        for &index in &scratch.candidates {
+            let rule = &self.rules[index as usize];
+            if rule.group != current_group {
+                current_group = rule.group;
+                group_start = applied.len();
+            }
+            let mode = self.group_modes[rule.group].1;
+            if mode == StackingMode::FirstMatch && applied.len() > group_start {
+                if explain {
+                    let mut line = explain_line(rule, "after_first_match");
+                    let w = applied[group_start].rule;
+                    line.winner = Some((w.name_en.to_string(), w.name_fa.to_string()));
+                    decision.explanation.push(line);
+                }
+                continue;
+            }
+            if !rule.enabled || rule.valid_from.is_some_and(|f| decision.now < f) || rule.valid_to.is_some_and(|t| decision.now > t) {
+                if explain {
+                    decision.explanation.push(explain_line(rule, "outside_validity"));
+                }
+                continue;
+            }
+            if !in_scope(rule, ctx.p) {
+                if explain {
+                    decision.explanation.push(explain_line(rule, "not_in_scope"));
+                }
+                continue;
+            }
+            if let Some(failed) = rule.conds.iter().find(|c| !holds(c, ctx, self.utc_offset_min)) {
+                if explain {
+                    let mut line = explain_line(rule, "condition_failed");
+                    line.condition = Some(failed.name().to_string());
+                    decision.explanation.push(line);
+                }
+                continue;
+            }
+            let grant = grant_of(rule, ctx);
+            if grant.is_empty() {
+                if explain {
+                    decision.explanation.push(explain_line(rule, "nothing_to_give"));
+                }
+                continue;
+            }
+            let budget = budget_keys(rule, ctx.p, ctx.s.member_id, ctx.local.day);
+            let cost = grant.value(self.point_value_rial);
+            let exhausted = budget.iter().any(|(key, limit, is_count)| {
+                let used = ctx.s.budget_used.get(key).copied().unwrap_or(0);
+                used.saturating_add(if *is_count { 1 } else { cost }) > *limit
+            });
+            if exhausted {
+                if explain {
+                    decision.explanation.push(explain_line(rule, "budget_exhausted"));
+                }
+                continue;
+            }
+            if mode == StackingMode::Exclusive && applied.len() > group_start {
+                let best = &applied[group_start];
+                let better = grant.value(self.point_value_rial) > best.grant.value(self.point_value_rial);
+                let (winner, loser) = if better { (rule, best.rule) } else { (best.rule, rule) };
+                if explain {
+                    let mut line = explain_line(loser, "lost_to_better_rule");
+                    line.winner = Some((winner.name_en.to_string(), winner.name_fa.to_string()));
+                    decision.explanation.push(line);
+                }
+                if better {
+                    applied[group_start] = Applied { rule, grant, budget };
+                }
+                continue;
+            }
+            applied.push(Applied { rule, grant, budget });
+        }
+        applied
+    }
+
+    /// Turn the applied rules into discount, credit spending, postings, lots and budget use.
+    fn write_effects(&self, ctx: &Ctx<'_>, mut applied: Vec<Applied<'_>>, explain: bool, d: &mut Decision) -> Result<(), CoreError> {
+        let p = ctx.p;
+        let member = Owner::Member(ctx.s.member_id);
+        let merchant_discount = AccountKey::plain(Owner::Merchant(p.merchant_id), Kind::DiscountGiven);
+
+        // 1. Cash discounts, capped so the total never exceeds the amount.
+        let mut left = p.amount_rial;
+        for a in &mut applied {
+            a.grant.discount = a.grant.discount.min(left);
+            left -= a.grant.discount;
+        }
+        let voucher_discount = self.voucher_discount(ctx, left, d)?;
+        left -= voucher_discount;
+        d.discount_rial = p.amount_rial - left;
+
+        // 2. Credit the member pays with, soonest-expiring lots first.
+        let want = p.redeem_credit_rial.min(left);
+        if want > 0 {
+            self.draw_credit(ctx, want, d)?;
+        }
+        left -= d.credit_used_rial;
+
+        // 3. Discounts on the part paid with credit (R13), within what is left to pay.
+        if d.credit_used_rial > 0 {
+            for a in &mut applied {
+                for effect in &a.rule.effects {
+                    if let Effect::CreditSpendDiscount { percent_bp, fixed_rial, cap_rial } = effect {
+                        let extra = amount_of(d.credit_used_rial, *percent_bp, *fixed_rial, *cap_rial).min(left);
+                        a.grant.discount += extra;
+                        left -= extra;
+                        d.discount_rial += extra;
+                    }
+                }
+            }
+        }
+        d.payable_rial = left;
+        debug_assert_eq!(d.payable_rial + d.discount_rial + d.credit_used_rial, p.amount_rial);
+
+        // 4. Postings and lots for every applied rule.
+        let mut lot_seq = 0_u32;
+        for a in &applied {
+            let rule = a.rule;
+            let memo = &rule.id;
+            let funders: Vec<AccountKey> = rule.funding.iter().map(|(f, _)| AccountKey::plain(funder_owner(*f, p, self.club_id), Kind::Expense)).collect();
+            let weights: Vec<i64> = rule.funding.iter().map(|(_, bp)| *bp).collect();
+            let mut fund = |d: &mut Decision, to: AccountKey, amount: i64, source_kind: Kind| {
+                for (funder, part) in funders.iter().zip(split_largest_remainder(amount, &weights)) {
+                    d.post_memo(AccountKey::plain(funder.owner, source_kind), to, part, memo);
+                }
+            };
+            fund(d, merchant_discount, a.grant.discount, Kind::Expense);
+            for (kind, set, amount, expires_days, pending_days) in &a.grant.credits {
+                let (kind, scope) = match kind {
+                    CreditKind::Merchant => (Kind::MerchantCredit, Scope::Merchant(p.merchant_id)),
+                    CreditKind::Club => (Kind::ClubCredit, set.map_or(Scope::None, Scope::Set)),
+                    CreditKind::Virtual => (Kind::VirtualCredit, set.map_or(Scope::None, Scope::Set)),
+                    CreditKind::Cashback => (Kind::Cashback, set.map_or(Scope::None, Scope::Set)),
+                    CreditKind::Gift => (Kind::GiftCredit, set.map_or(Scope::None, Scope::Set)),
+                    CreditKind::Welfare => (Kind::WelfareCredit, set.map_or(Scope::None, Scope::Set)),
+                };
+                let account = AccountKey::new(member, kind, scope);
+                let to_lot = repay_debt(ctx.s, d, AccountKey::plain(member, Kind::CreditDebt), *amount, Kind::Expense, &mut fund);
+                fund(d, account, to_lot, Kind::Expense);
+                push_lot(d, &mut lot_seq, account, to_lot, *expires_days, *pending_days);
+            }
+            if a.grant.points > 0 {
+                let account = AccountKey::plain(member, Kind::Points);
+                let to_lot = repay_debt(ctx.s, d, AccountKey::plain(member, Kind::PointsDebt), a.grant.points, Kind::PointsIssued, &mut fund);
+                fund(d, account, to_lot, Kind::PointsIssued);
+                push_lot(d, &mut lot_seq, account, to_lot, a.grant.points_expires_days, a.grant.points_pending_days);
+                d.points_earned += a.grant.points;
+            }
+            if a.grant.referral_points > 0 {
+                if let Some(referrer) = ctx.s.referrer_id {
+                    let account = AccountKey::plain(Owner::Member(referrer), Kind::Points);
+                    fund(d, account, a.grant.referral_points, Kind::PointsIssued);
+                    push_lot(d, &mut lot_seq, account, a.grant.referral_points, None, None);
+                }
+            }
+            for (lottery_id, entries) in &a.grant.lottery {
+                if *entries > 0 {
+                    let account = AccountKey::new(member, Kind::LotteryEntries, Scope::Lottery(*lottery_id));
+                    let source = AccountKey::new(Owner::Club(self.club_id), Kind::EntriesIssued, Scope::Lottery(*lottery_id));
+                    d.post_memo(source, account, *entries, memo);
+                    push_lot(d, &mut lot_seq, account, *entries, None, None);
+                    d.lottery_entries.push(LotteryEntry { lottery_id: *lottery_id, entries: *entries });
+                }
+            }
+            for template_id in &a.grant.vouchers {
+                d.vouchers_issued.push(VoucherIssue { template_id: *template_id, rule_id: rule.id.to_string() });
+            }
+            let cost = a.grant.value(self.point_value_rial);
+            for (key, limit, is_count) in &a.budget {
+                d.budget_use.push(BudgetUse { key: key.clone(), amount: if *is_count { 1 } else { cost }, limit: *limit });
+            }
+            d.applied_rules.push(rule.id.clone());
+            if explain {
+                let mut line = explain_line(rule, "applied");
+                line.discount_rial = a.grant.discount;
+                line.points = a.grant.points;
+                line.referral_points = a.grant.referral_points;
+                line.credit_rial = a.grant.credit_total();
+                line.entries = a.grant.lottery.iter().map(|l| l.1).sum();
+                d.explanation.push(line);
+            }
+        }
+        Ok(())
+    }
+
+    fn voucher_discount(&self, ctx: &Ctx<'_>, left: i64, d: &mut Decision) -> Result<i64, CoreError> {
+        let Some(code) = &ctx.p.voucher_code else { return Ok(0) };
+        let v = ctx.s.vouchers.iter().find(|v| &v.code == code).ok_or_else(|| CoreError::new("voucher_not_found").at("voucher_code"))?;
+        if v.used {
+            return Err(CoreError::new("voucher_already_used").at("voucher_code"));
+        }
+        if v.valid_from.is_some_and(|f| d.now < f) || v.valid_to.is_some_and(|t| d.now > t) {
+            return Err(CoreError::new("voucher_not_active").at("voucher_code"));
+        }
+        if !v.merchants.is_empty() && !v.merchants.contains(&ctx.p.merchant_id) {
+            return Err(CoreError::new("voucher_not_valid_at_merchant").at("voucher_code"));
+        }
+        let amount = amount_of(ctx.p.amount_rial, v.discount_bp, v.discount_rial, v.cap_rial).min(left);
+        let funder = funder_owner(v.funder.unwrap_or(Funder::ClubOwner), ctx.p, self.club_id);
+        d.post(
+            AccountKey::plain(funder, Kind::Expense),
+            AccountKey::plain(Owner::Merchant(ctx.p.merchant_id), Kind::DiscountGiven),
+            amount,
+            "voucher",
+        );
+        d.voucher_used = Some(code.clone());
+        Ok(amount)
+    }
+
+    /// Whether a holder's credit account may be spent at this purchase's merchant.
+    pub(crate) fn credit_valid_here(&self, account: &AccountKey, p: &Purchase) -> bool {
+        match account.scope {
+            Scope::None => true,
+            Scope::Merchant(m) => m == p.merchant_id,
+            Scope::Set(set) => self.merchant_in_set(set, p.merchant_id, &p.merchant_groups),
+            Scope::Lottery(_) | Scope::Hold(_) => false,
+        }
+    }
+
+    fn draw_credit(&self, ctx: &Ctx<'_>, want: i64, d: &mut Decision) -> Result<(), CoreError> {
+        let s = ctx.s;
+        let merchant_accept = AccountKey::plain(Owner::Merchant(ctx.p.merchant_id), Kind::CreditAccepted);
+        let mut lots: Vec<&Lot> = s
+            .lots
+            .iter()
+            .filter(|l| s.owns(&l.account) && l.account.kind.is_spendable_credit() && self.credit_valid_here(&l.account, ctx.p) && l.spendable(d.now))
+            .collect();
+        lots.sort_by(|a, b| a.spend_order().cmp(&b.spend_order()));
+        let mut need = want;
+        for lot in lots {
+            if need == 0 {
+                break;
+            }
+            let take = lot.remaining.min(need);
+            need -= take;
+            d.lots_consumed.push(LotUse { lot_id: lot.id.clone(), account: lot.account, amount: take, expires_at: lot.expires_at });
+            d.post(lot.account, merchant_accept, take, "credit_spent");
+        }
+        for state in s.accounts.iter().filter(|a| a.account.kind == Kind::CreditLine && s.owns(&a.account)) {
+            if need == 0 {
+                break;
+            }
+            let available = (state.balance + state.credit_limit).max(0);
+            let take = available.min(need);
+            need -= take;
+            d.post(state.account, merchant_accept, take, "credit_line_spent");
+        }
+        if need > 0 {
+            let available = want - need;
+            // Name the reason a member can act on: the credit exists but not here, or has expired.
+            let owned_anywhere: i64 = s.lots.iter().filter(|l| s.owns(&l.account) && l.account.kind.is_spendable_credit() && l.spendable(d.now)).map(|l| l.remaining).sum();
+            let owned_unexpired_or_not: i64 = s.lots.iter().filter(|l| s.owns(&l.account) && l.account.kind.is_spendable_credit() && self.credit_valid_here(&l.account, ctx.p)).map(|l| l.remaining).sum();
+            let code = if owned_anywhere >= want {
+                "credit_not_valid_at_merchant"
+            } else if owned_unexpired_or_not >= want {
+                "lot_expired"
+            } else {
+                "insufficient_balance"
+            };
+            return Err(CoreError::new(code).with("account", "credit").with("needed", want).with("available", available).at("redeem_credit_rial"));
+        }
+        d.credit_used_rial = want;
+        Ok(())
+    }
+
+    /// The budget keys a purchase may touch, so the service can load their use before evaluating.
+    pub fn budget_keys(&self, p: &Purchase, member_id: i64, now: i64) -> Vec<String> {
+        let day = calendar::local(now, self.utc_offset_min).day;
+        let mut candidates = Vec::new();
+        self.candidates(p.merchant_id, &p.merchant_groups, &mut candidates);
+        candidates.iter().flat_map(|i| budget_keys(&self.rules[*i as usize], p, member_id, day).into_iter().map(|k| k.0)).collect()
+    }
+}
+
+/// Pay back what a member owes after a clawback before anything new reaches their balance.
+/// Returns the part left for the member's own account.
+fn repay_debt(
+    s: &MemberSnapshot,
+    d: &mut Decision,
+    debt_account: AccountKey,
+    amount: i64,
+    source_kind: Kind,
+    fund: &mut dyn FnMut(&mut Decision, AccountKey, i64, Kind),
+) -> i64 {
+    let owed_before = -s.balance(&debt_account).min(0);
+    let repaid_here: i64 = d.postings.iter().filter(|p| p.to == debt_account).map(|p| p.amount).sum();
+    let repay = (owed_before - repaid_here).clamp(0, amount);
+    if repay > 0 {
+        fund(d, debt_account, repay, source_kind);
+    }
+    amount - repay
+}
+
+fn push_lot(d: &mut Decision, seq: &mut u32, account: AccountKey, amount: i64, expires_days: Option<i64>, pending_days: Option<i64>) {
+    if amount <= 0 {
+        return;
+    }
+    let id = format!("{}:{}", d.op_id, *seq);
+    *seq += 1;
+    d.lots_created.push(Lot {
+        id,
+        account,
+        remaining: amount,
+        expires_at: expires_days.map(|days| d.now + days * 86_400),
+        pending_until: pending_days.filter(|days| *days > 0).map(|days| d.now + days * 86_400),
+    });
+}

@@ -1,0 +1,304 @@
+"""Validation and normalisation of Iranian identifiers.
+
+Covers the national code (کد ملی), bank card numbers (PAN), Sheba (IBAN),
+mobile numbers and club card numbers. Standard library only.
+
+Every validator returns the canonical form or raises :class:`IdentifierError`
+with a stable ``code`` and messages in English and Persian. Error messages
+never contain the rejected value, so they are safe to log and to return to
+clients (the value may be a card number).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+__all__ = [
+    "IDENTIFIER_ERRORS",
+    "IdentifierError",
+    "card_hash",
+    "identifier_error_codes",
+    "mask_card",
+    "mask_pans_in_text",
+    "normalize_digits",
+    "normalize_mobile",
+    "validate_card_number",
+    "validate_club_card",
+    "validate_national_code",
+    "validate_sheba",
+]
+
+# code -> (English message, Persian message). Codes are part of the public
+# API (clients switch on them); messages may be reworded.
+IDENTIFIER_ERRORS: dict[str, tuple[str, str]] = {
+    "invalid_national_code_format": (
+        "National code must be 10 digits.",
+        "کد ملی باید ۱۰ رقم باشد.",
+    ),
+    "invalid_national_code_checksum": (
+        "National code is not valid.",
+        "کد ملی معتبر نیست.",
+    ),
+    "invalid_card_number_format": (
+        # Shown only on failure; 16 is the right guidance for Iranian cards
+        # even though 13-19 digits are accepted.
+        "Card number must be 16 digits.",
+        "شماره کارت باید ۱۶ رقم باشد.",
+    ),
+    "invalid_card_number_checksum": (
+        "Card number is not valid.",
+        "شماره کارت معتبر نیست.",
+    ),
+    "invalid_sheba_format": (
+        "Sheba number must be IR followed by 24 digits.",
+        "شماره شبا باید با IR شروع شود و پس از آن ۲۴ رقم داشته باشد.",
+    ),
+    "invalid_sheba_checksum": (
+        "Sheba number is not valid.",
+        "شماره شبا معتبر نیست.",
+    ),
+    "invalid_mobile": (
+        "Mobile number is not a valid Iranian mobile number (e.g. 09121234567).",
+        "شماره موبایل معتبر نیست (نمونه: ۰۹۱۲۱۲۳۴۵۶۷).",
+    ),
+    "invalid_club_card": (
+        "Club card number must be 8 to 19 digits.",
+        "شماره کارت باشگاه باید بین ۸ تا ۱۹ رقم باشد.",
+    ),
+}
+
+
+def identifier_error_codes() -> list[str]:
+    """All error codes this module can raise, in definition order."""
+    return list(IDENTIFIER_ERRORS)
+
+
+class IdentifierError(ValueError):
+    """An identifier failed validation; ``code`` is stable, messages are bilingual."""
+
+    code: str
+    message_en: str
+    message_fa: str
+    field: str
+
+    def __init__(self, code: str, field: str) -> None:
+        # args == (code, field) so the exception pickles and re-raises across
+        # processes (Exception.__reduce__ calls cls(*args)).
+        super().__init__(code, field)
+        message_en, message_fa = IDENTIFIER_ERRORS[code]
+        self.code = code
+        self.message_en = message_en
+        self.message_fa = message_fa
+        self.field = field
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message_en}"
+
+
+# --- normalisation ---------------------------------------------------------
+
+_PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"  # U+06F0..U+06F9
+_ARABIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"  # U+0660..U+0669
+_ANY_DIGIT = "0-9\u0660-\u0669\u06f0-\u06f9"
+
+# Characters people (and copy-paste from Persian UIs) put inside numbers:
+# dashes of every flavour, ZWNJ/ZWJ/ZWSP, bidi marks and the BOM. None of them
+# is matched by str.isspace(), so they are listed explicitly.
+_DROPPED = (
+    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d"
+    "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2066\u2067\u2068\u2069\ufeff"
+)
+
+_TRANSLATION: dict[int, int | None] = {
+    **str.maketrans(_PERSIAN_DIGITS, "0123456789"),
+    **str.maketrans(_ARABIC_DIGITS, "0123456789"),
+    **{ord(ch): None for ch in _DROPPED},
+}
+
+# Explicit [0-9]: str.isdigit() and \d also accept superscripts and other
+# scripts' digits, which int() or the checksums would mishandle.
+_ASCII_DIGITS = re.compile(r"[0-9]+")
+
+
+def normalize_digits(text: str) -> str:
+    """Persian/Arabic-Indic digits to ASCII; drop whitespace, dashes and ZWNJ."""
+    translated = text.translate(_TRANSLATION)
+    return "".join(ch for ch in translated if not ch.isspace())
+
+
+def _digits(text: object, code: str, field: str) -> str:
+    """Normalise ``text`` and require a non-empty run of ASCII digits."""
+    # Non-str (None, int, ...) is rejected rather than coerced: an int has
+    # already lost leading zeros, which matter for national codes.
+    if not isinstance(text, str):
+        raise IdentifierError(code, field)
+    value = normalize_digits(text)
+    if not _ASCII_DIGITS.fullmatch(value):
+        raise IdentifierError(code, field)
+    return value
+
+
+# --- national code ---------------------------------------------------------
+
+
+def validate_national_code(text: str | None, *, field: str = "national_code") -> str:
+    """Validate an Iranian national code; return its 10-digit form."""
+    code = _digits(text, "invalid_national_code_format", field)
+    if not 8 <= len(code) <= 10:
+        raise IdentifierError("invalid_national_code_format", field)
+    # Older codes are printed without leading zeros; the official rule pads.
+    code = code.zfill(10)
+    # Same-digit codes pass the checksum but are placeholders, never issued.
+    if len(set(code)) == 1:
+        raise IdentifierError("invalid_national_code_checksum", field)
+    total = sum(int(code[i]) * (10 - i) for i in range(9))
+    remainder = total % 11
+    check = int(code[9])
+    expected = remainder if remainder < 2 else 11 - remainder
+    if check != expected:
+        raise IdentifierError("invalid_national_code_checksum", field)
+    return code
+
+
+# --- bank cards ------------------------------------------------------------
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    # Double every second digit counting from the rightmost (check) digit.
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _pan_digits(text: object, field: str) -> str:
+    pan = _digits(text, "invalid_card_number_format", field)
+    if not 13 <= len(pan) <= 19:
+        raise IdentifierError("invalid_card_number_format", field)
+    return pan
+
+
+def validate_card_number(text: str | None, *, field: str = "card_number") -> str:
+    """Validate a bank card number (13-19 digits, Luhn); return its digits."""
+    pan = _pan_digits(text, field)
+    if not _luhn_ok(pan):
+        raise IdentifierError("invalid_card_number_checksum", field)
+    return pan
+
+
+def _mask_digits(digits: str) -> str:
+    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+
+
+def mask_card(pan: str) -> str:
+    """Mask a PAN for display: first 6, one ``*`` per hidden digit, last 4."""
+    # Format check only, no Luhn: a mistyped number must still never be shown
+    # in clear, and masking must not fail on a display path.
+    return _mask_digits(_pan_digits(pan, "card_number"))
+
+
+def card_hash(pan: str, key: bytes) -> str:
+    """Keyed HMAC-SHA256 (hex) of the validated PAN, for lookup without storing it."""
+    # Keyed, not a plain hash: the PAN space is small enough (BIN + ~9 digits)
+    # that an unkeyed SHA-256 is reversible by brute force.
+    if not isinstance(key, (bytes, bytearray)):
+        raise TypeError("card hash key must be bytes")
+    if not key:
+        raise ValueError("card hash key must not be empty")
+    digits = validate_card_number(pan)
+    return hmac.new(bytes(key), digits.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+_D = f"[{_ANY_DIGIT}]"
+# A bare run of 13-19 digits, or 16 digits printed in 4-digit groups with one
+# consistent space/dash separator (how card numbers usually reach logs).
+_PAN_IN_TEXT = re.compile(
+    rf"(?<!{_D})(?:{_D}{{13,19}}|{_D}{{4}}([ -]){_D}{{4}}\1{_D}{{4}}\1{_D}{{4}})(?!{_D})"
+)
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    digits = normalize_digits(match.group(0))
+    if not _luhn_ok(digits):
+        return match.group(0)
+    return _mask_digits(digits)
+
+
+def mask_pans_in_text(text: str) -> str:
+    """Mask every Luhn-valid 13-19 digit run in ``text`` (for log filters)."""
+    # Luhn gate: keeps STANs, RRNs, timestamps etc. readable in logs; a
+    # random digit run still passes 1 time in 10, which errs on the safe side.
+    return _PAN_IN_TEXT.sub(_mask_match, text)
+
+
+# --- Sheba (IBAN) ----------------------------------------------------------
+
+_SHEBA = re.compile(r"IR[0-9]{24}")
+
+
+def validate_sheba(text: str | None, *, field: str = "sheba") -> str:
+    """Validate an Iranian Sheba (IBAN, ``IR`` + 24 digits); return it uppercase."""
+    if not isinstance(text, str):
+        raise IdentifierError("invalid_sheba_format", field)
+    sheba = normalize_digits(text).upper()
+    if not _SHEBA.fullmatch(sheba):
+        raise IdentifierError("invalid_sheba_format", field)
+    # ISO 13616: move country code + check digits to the end, letters become
+    # 10..35 (I=18, R=27), and the whole number mod 97 must be 1.
+    rearranged = sheba[4:] + "1827" + sheba[2:4]
+    if int(rearranged) % 97 != 1:
+        raise IdentifierError("invalid_sheba_checksum", field)
+    return sheba
+
+
+# --- mobile ----------------------------------------------------------------
+
+_NATIONAL_MOBILE = re.compile(r"9[0-9]{9}")
+
+
+def normalize_mobile(text: str | None, *, field: str = "mobile") -> str:
+    """Normalise an Iranian mobile number to E.164 (``+989121234567``)."""
+    if not isinstance(text, str):
+        raise IdentifierError("invalid_mobile", field)
+    value = normalize_digits(text)
+    with_country_code = True
+    if value.startswith("+98"):
+        national = value[3:]
+    elif value.startswith("+"):
+        # After "+" only the Iranian country code is acceptable.
+        raise IdentifierError("invalid_mobile", field)
+    elif value.startswith("0098"):
+        national = value[4:]
+    elif value.startswith("98") and len(value) >= 12:
+        # Length guard: a 10-digit "98..." is a national number, not 98 + 8.
+        national = value[2:]
+    else:
+        with_country_code = False
+        # Local form keeps the trunk zero ("0912..."); it may also be omitted.
+        national = value[1:] if value.startswith("0") else value
+    if with_country_code and len(national) == 11 and national.startswith("0"):
+        # "+98 0912..." (trunk zero kept after the country code) is common in
+        # copy-pasted numbers and unambiguous.
+        national = national[1:]
+    if not _NATIONAL_MOBILE.fullmatch(national):
+        raise IdentifierError("invalid_mobile", field)
+    return "+98" + national
+
+
+# --- club cards ------------------------------------------------------------
+
+
+def validate_club_card(text: str | None, *, field: str = "club_card") -> str:
+    """Validate a club (non-bank) card number: 8-19 digits; return the digits."""
+    number = _digits(text, "invalid_club_card", field)
+    if not 8 <= len(number) <= 19:
+        raise IdentifierError("invalid_club_card", field)
+    return number
