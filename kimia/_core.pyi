@@ -12,13 +12,16 @@ __all__ = [
     "adjust",
     "apply",
     "buy_voucher",
+    "cancel_hold",
     "charge",
     "close_tier_period",
+    "complete_hold",
     "convert_points",
     "error_codes",
     "expire",
     "explanation_codes",
     "gregorian_to_jalali",
+    "hold",
     "jalali_to_gregorian",
     "reverse",
     "split_amount",
@@ -64,6 +67,8 @@ class Decision:
     def applied_rules(self) -> list[str]: ...
     @property
     def voucher_used(self) -> str | None: ...
+    @property
+    def voucher_restored(self) -> str | None: ...
     @property
     def postings(self) -> list[dict[str, Any]]: ...
     @property
@@ -127,6 +132,9 @@ def reverse(
     refund_rial: int | None = None,
     refunded_before_rial: int = 0,
 ) -> Decision: ...
+def hold(purchase: Decision) -> Decision: ...
+def complete_hold(purchase: Decision, *, op_id: int, now: int) -> Decision: ...
+def cancel_hold(hold_decision: Decision, *, op_id: int, now: int) -> Decision: ...
 def convert_points(
     config: dict[str, Any], member: Member | dict[str, Any], *, op_id: int, now: int, points: int
 ) -> Decision: ...

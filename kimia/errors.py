@@ -50,8 +50,49 @@ class Rejected(KimiaError):
     """An operation the core refused (bad input, not enough balance, an exhausted budget, ...)."""
 
 
+#: Codes raised by the Python layers (service, store, terminal, web), with English and Persian
+#: templates. The core's own codes come from ``kimia._core.error_codes()``.
+SERVICE_ERRORS: dict[str, tuple[str, str]] = {
+    "unknown_club": ("No such club", "چنین باشگاهی وجود ندارد"),
+    "unknown_merchant": ("No such merchant in this club", "چنین پذیرنده‌ای در این باشگاه وجود ندارد"),
+    "unknown_terminal": ("This terminal is not registered", "این پایانه ثبت نشده است"),
+    "unknown_member": ("No member is known by this identifier", "عضوی با این شناسه یافت نشد"),
+    "unknown_operation": ("No such operation", "چنین تراکنشی یافت نشد"),
+    "unknown_voucher_template": ("No such voucher offer", "چنین پیشنهاد ووچری وجود ندارد"),
+    "unknown_lottery": ("No such lottery", "چنین قرعه‌کشی‌ای وجود ندارد"),
+    "identifier_taken": ("This identifier already belongs to another member", "این شناسه متعلق به عضو دیگری است"),
+    "no_identifier": ("Give at least one identifier (card, mobile, national code, club card or account)", "حداقل یک شناسه (کارت، موبایل، کد ملی، کارت باشگاه یا حساب) لازم است"),
+    "exists_with_different_amount": ("This idempotency key was used for a different amount", "این کلید یکتایی قبلاً با مبلغ دیگری استفاده شده است"),
+    "exists_with_different_request": ("This idempotency key was used for a different request", "این کلید یکتایی قبلاً برای درخواست دیگری استفاده شده است"),
+    "missing_idempotency_key": ("An idempotency key is required", "کلید یکتایی لازم است"),
+    "not_refundable": ("This operation cannot be refunded or reversed", "این تراکنش قابل برگشت نیست"),
+    "already_reversed": ("This operation was already reversed", "این تراکنش قبلاً برگشت خورده است"),
+    "hold_not_pending": ("This hold is no longer pending", "این رزرو دیگر در انتظار نیست"),
+    "lottery_not_open": ("This lottery is not open", "این قرعه‌کشی باز نیست"),
+    "seed_mismatch": ("The revealed seed does not match the committed hash", "بذر اعلام‌شده با هش ثبت‌شده مطابقت ندارد"),
+    "no_entries": ("The lottery has no entries", "قرعه‌کشی هیچ شرکت‌کننده‌ای ندارد"),
+    "reason_required": ("A manual action needs a reason", "برای اقدام دستی ذکر دلیل لازم است"),
+    "service_unavailable": ("The service could not finish in time; retry with the same key", "سرویس در زمان مقرر پاسخ نداد؛ با همان کلید دوباره تلاش کنید"),
+    "invalid_request": ("Invalid request: {detail}", "درخواست نامعتبر: {detail}"),
+}
+
+
+def reject(code: str, path: str | None = None, **params: Any) -> Rejected:
+    """A ``Rejected`` for a service-level code, with both messages filled from ``params``."""
+    en, fa = SERVICE_ERRORS[code]
+    values = {k: str(v) for k, v in params.items()}
+    return Rejected(code, en.format_map(_Keep(values)), fa.format_map(_Keep(values)), path, values)
+
+
+class _Keep(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 def error_codes() -> list[tuple[str, str, str]]:
-    """Every rejection code of the core with its English and Persian message templates."""
+    """Every rejection code kimia can give (core and service), with English and Persian templates."""
     from kimia import _core
 
-    return list(_core.error_codes())
+    codes = list(_core.error_codes())
+    codes.extend((code, en, fa) for code, (en, fa) in SERVICE_ERRORS.items())
+    return codes

@@ -287,3 +287,80 @@ pub fn reverse(
     debug_assert!(d.is_balanced());
     Ok(d)
 }
+
+fn is_credit_spend(p: &crate::model::Posting, member_id: i64) -> bool {
+    let holder = match p.from.owner {
+        crate::account::Owner::Member(id) => id == member_id,
+        crate::account::Owner::Group(_) => true,
+        _ => false,
+    };
+    holder && p.to.kind == Kind::CreditAccepted
+}
+
+fn held_account(member_id: i64, hold_op: i64) -> AccountKey {
+    AccountKey::new(crate::account::Owner::Member(member_id), Kind::Held, Scope::Hold(hold_op))
+}
+
+/// A hold: the credit a purchase would spend moves into the member's held account (named by the
+/// hold's operation), so it is reserved before the bank sale. Nothing else happens yet.
+pub fn hold(purchase: &Decision) -> Decision {
+    let mut d = Decision::empty(DecisionKind::Hold, purchase.op_id, purchase.member_id, purchase.now);
+    d.merchant_id = purchase.merchant_id;
+    d.amount_rial = purchase.amount_rial;
+    d.credit_used_rial = purchase.credit_used_rial;
+    d.discount_rial = purchase.discount_rial;
+    d.payable_rial = purchase.payable_rial;
+    let held = held_account(purchase.member_id, purchase.op_id);
+    for p in purchase.postings.iter().filter(|p| is_credit_spend(p, purchase.member_id)) {
+        d.post_memo(p.from, held, p.amount, &p.memo);
+    }
+    d.lots_consumed = purchase.lots_consumed.clone();
+    d.split = Vec::new();
+    d
+}
+
+/// Completion of a hold (the bank sale went through): the held credit goes to the merchant and
+/// everything else the purchase decided (discount funding, earnings, split, counters, budgets) is
+/// written now, under the completion's operation.
+pub fn complete_hold(purchase: &Decision, op_id: i64, now: i64) -> Decision {
+    let mut d = purchase.clone();
+    d.op_id = op_id;
+    d.now = now;
+    d.lots_consumed = Vec::new();
+    let held = held_account(purchase.member_id, purchase.op_id);
+    let mut postings = Vec::with_capacity(d.postings.len());
+    for p in &purchase.postings {
+        if is_credit_spend(p, purchase.member_id) {
+            postings.push(crate::model::Posting { from: held, ..p.clone() });
+        } else {
+            postings.push(p.clone());
+        }
+    }
+    d.postings = postings;
+    // Lots earned are named after the completing operation.
+    for (n, lot) in d.lots_created.iter_mut().enumerate() {
+        lot.id = format!("{op_id}:{n}");
+    }
+    d
+}
+
+/// Cancellation of a hold: the held credit returns to the accounts it came from, as new lots with
+/// the original expiries.
+pub fn cancel_hold(hold_decision: &Decision, op_id: i64, now: i64) -> Decision {
+    let mut d = Decision::empty(DecisionKind::Reversal, op_id, hold_decision.member_id, now);
+    d.merchant_id = hold_decision.merchant_id;
+    let held = held_account(hold_decision.member_id, hold_decision.op_id);
+    for p in &hold_decision.postings {
+        d.post_memo(held, p.from, p.amount, &p.memo);
+    }
+    for (n, used) in hold_decision.lots_consumed.iter().enumerate() {
+        d.lots_created.push(Lot {
+            id: format!("{op_id}:{n}"),
+            account: used.account,
+            remaining: used.amount,
+            expires_at: used.expires_at,
+            pending_until: None,
+        });
+    }
+    d
+}

@@ -161,6 +161,10 @@ impl DecisionObj {
         self.inner.voucher_used.clone()
     }
     #[getter]
+    fn voucher_restored(&self) -> Option<String> {
+        self.inner.voucher_restored.clone()
+    }
+    #[getter]
     fn postings<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py(py, &self.inner.postings)
     }
@@ -363,6 +367,26 @@ fn reverse(
     ledger::reverse(&original.get().inner, &m, op_id, now, refund_rial, refunded_before_rial).map(decision).map_err(|e| rejected(py, &e))
 }
 
+/// A hold of the credit a purchase would spend (before the bank sale).
+#[pyfunction]
+fn hold(purchase: &Bound<'_, DecisionObj>) -> DecisionObj {
+    decision(ledger::hold(&purchase.get().inner))
+}
+
+/// The completion of a hold: the rest of the purchase, under operation `op_id`.
+#[pyfunction]
+#[pyo3(signature = (purchase, *, op_id, now))]
+fn complete_hold(purchase: &Bound<'_, DecisionObj>, op_id: i64, now: i64) -> DecisionObj {
+    decision(ledger::complete_hold(&purchase.get().inner, op_id, now))
+}
+
+/// The cancellation of a hold: the held credit goes back as lots with the original expiries.
+#[pyfunction]
+#[pyo3(signature = (hold_decision, *, op_id, now))]
+fn cancel_hold(hold_decision: &Bound<'_, DecisionObj>, op_id: i64, now: i64) -> DecisionObj {
+    decision(ledger::cancel_hold(&hold_decision.get().inner, op_id, now))
+}
+
 #[pyfunction]
 #[pyo3(signature = (config, member, *, op_id, now, points))]
 fn convert_points(py: Python<'_>, config: &Bound<'_, PyAny>, member: &Bound<'_, PyAny>, op_id: i64, now: i64, points: i64) -> PyResult<DecisionObj> {
@@ -461,9 +485,12 @@ fn error_codes() -> Vec<(&'static str, &'static str, &'static str)> {
     errors::ERRORS.to_vec()
 }
 
+/// (code, English template, Persian template).
+type Template = (&'static str, &'static str, &'static str);
+
 /// Every explanation code and every condition name, with English and Persian templates.
 #[pyfunction]
-fn explanation_codes() -> (Vec<(&'static str, &'static str, &'static str)>, Vec<(&'static str, &'static str, &'static str)>) {
+fn explanation_codes() -> (Vec<Template>, Vec<Template>) {
     (errors::EXPLANATIONS.to_vec(), errors::CONDITIONS.to_vec())
 }
 
@@ -485,6 +512,9 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(apply, m)?)?;
     m.add_function(wrap_pyfunction!(reverse, m)?)?;
     m.add_function(wrap_pyfunction!(convert_points, m)?)?;
+    m.add_function(wrap_pyfunction!(hold, m)?)?;
+    m.add_function(wrap_pyfunction!(complete_hold, m)?)?;
+    m.add_function(wrap_pyfunction!(cancel_hold, m)?)?;
     m.add_function(wrap_pyfunction!(buy_voucher, m)?)?;
     m.add_function(wrap_pyfunction!(charge, m)?)?;
     m.add_function(wrap_pyfunction!(adjust, m)?)?;

@@ -1,0 +1,933 @@
+"""The kimia service: every operation is one database transaction, exactly once per key.
+
+The core decides (``kimia._core``), this layer loads the data it decides on and writes the
+decision. Value operations go through the group-commit writer; reads (quote, balances) use their
+own connections. Used by the terminal server, the JSON API, the panel and the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import kimia._core as core
+from kimia import identifiers as ids
+from kimia.errors import KimiaError, Rejected, reject
+from kimia.service.context import Caches, MerchantContext
+from kimia.service.record import issue_voucher, write_decision
+from kimia.service.snapshot import is_holder, load_member
+from kimia.service.sql import Tx
+from kimia.service.writer import Writer
+from kimia.store.engine import connect_url, is_sqlite, make_engine, raw_connect
+from kimia.store.models import Base, utc_now_s
+
+log = logging.getLogger(__name__)
+
+#: The key used to hash card numbers when none is configured: fine for a demo, never for production.
+DEV_CARD_KEY = b"kimia-development-card-hash-key"
+MAX_AMOUNT_RIAL = 10**15
+UTC_OFFSET_S = 210 * 60
+
+
+def local_day(now: int, utc_offset_min: int = 210) -> int:
+    return (now + utc_offset_min * 60) // 86_400
+
+
+def request_hash(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """How a request names a member: by id, or by an identifier (card, mobile, national code, ...)."""
+
+    kind: str  # "id" | "card" | "mobile" | "national_code" | "club_card" | "account"
+    value: str
+
+    @staticmethod
+    def of(value: MemberRef | int | dict[str, Any] | None) -> MemberRef | None:
+        if value is None or isinstance(value, MemberRef):
+            return value
+        if isinstance(value, int):
+            return MemberRef("id", str(value))
+        return MemberRef(str(value.get("kind", "")), str(value.get("value", "")))
+
+
+@dataclass
+class PurchaseRequest:
+    """A purchase as a channel submits it."""
+
+    idem_key: str
+    merchant_id: int
+    member: MemberRef | int | dict[str, Any]
+    amount_rial: int
+    basket: list[dict[str, Any]] = field(default_factory=list)
+    payment_method: str = "card"
+    channel: str = "api"
+    redeem_credit_rial: int = 0
+    voucher_code: str | None = None
+    branch_id: int | None = None
+    terminal_id: int | None = None
+    reference: str | None = None
+
+    def body(self, member_key: list[str]) -> dict[str, Any]:
+        """What the idempotency hash covers; ``member_key`` is the normalised member reference."""
+        return {
+            "merchant_id": self.merchant_id,
+            "member": member_key,
+            "amount_rial": self.amount_rial,
+            "basket": self.basket,
+            "payment_method": self.payment_method,
+            "channel": self.channel,
+            "redeem_credit_rial": self.redeem_credit_rial,
+            "voucher_code": self.voucher_code,
+            "branch_id": self.branch_id,
+        }
+
+
+def _check_amount(value: Any, field_name: str, *, allow_zero: bool = False) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise reject("invalid_request", path=field_name, detail=f"{field_name} must be an integer number of rials")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise Rejected("amount_must_be_positive", "The amount must be a positive number of rials", "مبلغ باید یک عدد مثبت به ریال باشد", field_name)
+    if value > MAX_AMOUNT_RIAL:
+        raise Rejected("amount_too_large", "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است", field_name)
+    return value
+
+
+def _check_key(key: Any) -> str:
+    if not isinstance(key, str) or not key or len(key) > 200:
+        raise reject("missing_idempotency_key", path="idem_key")
+    return key
+
+
+class Kimia:
+    """The service. One instance per process; thread-safe."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        *,
+        card_key: bytes | None = None,
+        max_batch: int = 64,
+        max_wait_s: float = 0.0,
+        clock: Callable[[], int] = utc_now_s,
+        create: bool = True,
+    ) -> None:
+        self.url = connect_url(url)
+        self.sqlite = is_sqlite(self.url)
+        self.engine = make_engine(self.url)
+        if create:
+            from kimia.store.migrate import upgrade
+
+            upgrade(self.url)
+        env_key = os.environ.get("KIMIA_CARD_HASH_KEY")
+        self.card_key = card_key or (env_key.encode() if env_key else DEV_CARD_KEY)
+        self.clock = clock
+        self.caches = Caches()
+        self.writer = Writer(lambda: raw_connect(self.url), max_batch=max_batch, max_wait_s=max_wait_s)
+        self._local = threading.local()
+        self._readers: list[Any] = []
+        self._readers_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.writer.close()
+        with self._readers_lock:
+            for conn in self._readers:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+            self._readers.clear()
+        self.engine.dispose()
+
+    def __enter__(self) -> Kimia:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[Tx]:
+        """A read transaction on this thread's own connection (never the writer's)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = raw_connect(self.url)
+            if not self.sqlite:
+                conn.autocommit = False
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        tx = Tx(conn)
+        tx.begin_read()
+        try:
+            yield tx
+        finally:
+            tx.rollback()
+
+    def write(self, work: Callable[[Tx], Any]) -> Any:
+        """Run ``work`` as one operation in the writer (one savepoint inside a group commit)."""
+        result = self.writer.submit(work)
+        if isinstance(result, KimiaError):
+            raise result
+        return result
+
+    def _existing(self, tx: Tx, club_id: int, idem_key: str, body_hash: str, amount: int) -> dict[str, Any] | None:
+        """The stored answer for a retried key, or a conflict if the key was used for something else."""
+        row = tx.one(
+            "SELECT request_hash, response, amount_rial FROM operations WHERE club_id = ? AND idem_key = ?",
+            (club_id, idem_key),
+        )
+        if row is None:
+            return None
+        if row[0] != body_hash:
+            raise reject("exists_with_different_amount" if row[2] != amount else "exists_with_different_request", path="idem_key")
+        response = row[1] if isinstance(row[1], dict) else json.loads(row[1])
+        return {**response, "replayed": True}
+
+    def _new_op(
+        self,
+        tx: Tx,
+        *,
+        club_id: int,
+        idem_key: str,
+        body_hash: str,
+        kind: str,
+        member_id: int | None,
+        merchant_id: int | None = None,
+        terminal_id: int | None = None,
+        original_op_id: int | None = None,
+        amount_rial: int = 0,
+        reference: str | None = None,
+        now: int,
+    ) -> int:
+        row = tx.one(
+            "INSERT INTO operations (club_id, idem_key, request_hash, kind, status, member_id, merchant_id, terminal_id,"
+            " original_op_id, amount_rial, refunded_rial, reference, response, decision, day, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?,NULL,?,?) RETURNING id",
+            (club_id, idem_key, body_hash, kind, "pending", member_id, merchant_id, terminal_id, original_op_id,
+             amount_rial, reference, "{}", local_day(now), now),
+        )
+        return int(row[0])
+
+    def _finish_op(self, tx: Tx, op_id: int, status: str, response: dict[str, Any], decision: core.Decision | None) -> None:
+        tx.execute(
+            "UPDATE operations SET status = ?, response = ?, decision = ? WHERE id = ?",
+            (status, json.dumps(response, ensure_ascii=False), decision.to_json() if decision is not None else None, op_id),
+        )
+
+    # --- members (M1–M5) ------------------------------------------------------------------------
+
+    def member_key(self, member: MemberRef | int | dict[str, Any] | None) -> list[str]:
+        """A member reference in normal form (a card as its keyed hash), for idempotency hashes."""
+        ref = MemberRef.of(member)
+        if ref is None:
+            raise reject("unknown_member")
+        if ref.kind == "id":
+            return ["id", ids.normalize_digits(ref.value)]
+        return [ref.kind, self.normalize_identifier(ref.kind, ref.value)[0]]
+
+    def normalize_identifier(self, kind: str, value: str) -> tuple[str, str]:
+        """(lookup, display) for an identifier; card numbers become a keyed hash and a mask."""
+        if kind == "card":
+            pan = ids.validate_card_number(value)
+            return ids.card_hash(pan, self.card_key), ids.mask_card(pan)
+        if kind == "mobile":
+            mobile = ids.normalize_mobile(value)
+            return mobile, mobile
+        if kind == "national_code":
+            code = ids.validate_national_code(value)
+            return code, code[:3] + "****" + code[-3:]
+        if kind == "club_card":
+            card = ids.validate_club_card(value)
+            return card, card
+        if kind == "account":
+            account = ids.normalize_digits(value)
+            if not account.isdigit() or not 1 <= len(account) <= 20:
+                raise reject("invalid_request", path="account", detail="an account number is 1 to 20 digits")
+            return account, account
+        raise reject("invalid_request", path="kind", detail=f"unknown identifier kind {kind!r}")
+
+    def _clubs_sharing_members(self, tx: Tx, root_club: int) -> list[int]:
+        """The club itself plus clubs sharing members with it through a meta-club (C3)."""
+        rows = tx.all(
+            "SELECT DISTINCT b.club_id FROM meta_club_members a JOIN meta_club_members b ON a.meta_club_id = b.meta_club_id"
+            " JOIN meta_clubs m ON m.id = a.meta_club_id WHERE a.club_id = ? AND m.share_members = ?",
+            (root_club, True),
+        )
+        return [root_club] + [c for (c,) in rows if c != root_club]
+
+    def _resolve_member(self, tx: Tx, root_club: int, ref: MemberRef | None) -> tuple[int, int]:
+        """(member_id, member's root club) for a reference, searching clubs that share members."""
+        if ref is None:
+            raise reject("unknown_member")
+        clubs = self._clubs_sharing_members(tx, root_club)
+        marks = tx.placeholders(len(clubs))
+        if ref.kind == "id":
+            if not ref.value.isdigit():
+                raise reject("unknown_member")
+            row = tx.one(f"SELECT id, club_id FROM members WHERE id = ? AND club_id IN ({marks})", (int(ref.value), *clubs))
+            if row is None:
+                row = tx.one("SELECT id, club_id FROM members WHERE id = ?", (int(ref.value),))
+                if row is None or self.caches.root_club(tx, row[1]) not in clubs:
+                    raise reject("unknown_member")
+            return int(row[0]), self.caches.root_club(tx, row[1])
+        lookup, _ = self.normalize_identifier(ref.kind, ref.value)
+        row = tx.one(
+            f"SELECT member_id, club_id FROM member_identifiers WHERE kind = ? AND lookup = ? AND club_id IN ({marks})",
+            (ref.kind, lookup, *clubs),
+        )
+        if row is None:
+            raise reject("unknown_member")
+        return int(row[0]), int(row[1])
+
+    def identify(self, club_id: int, member: MemberRef | int | dict[str, Any]) -> int:
+        """The member id known by an identifier in a club (or a club sharing members with it)."""
+        with self.reading() as tx:
+            root = self.caches.root_club(tx, club_id)
+            return self._resolve_member(tx, root, MemberRef.of(member))[0]
+
+    def enroll(
+        self,
+        club_id: int,
+        *,
+        idem_key: str,
+        identifiers: list[tuple[str, str]],
+        name_fa: str = "",
+        referrer: MemberRef | int | dict[str, Any] | None = None,
+        groups: list[int] | None = None,
+        via: str = "api",
+        merchant_id: int | None = None,
+        shared_wallet_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Enrol a member (at a POS, in the panel, through the app or API: M1–M3)."""
+        idem_key = _check_key(idem_key)
+        if via not in ("pos", "panel", "app", "web", "api"):
+            raise reject("invalid_request", path="via", detail="via is pos, panel, app, web or api")
+        normalized = [(kind, *self.normalize_identifier(kind, value)) for kind, value in identifiers]
+        body = {"op": "enroll", "club": club_id, "ids": [(k, l) for k, l, _ in normalized], "name": name_fa,
+                "referrer": str(referrer), "groups": groups or [], "via": via}
+        body_hash = request_hash(body)
+        ref = MemberRef.of(referrer)
+
+        def work(tx: Tx) -> dict[str, Any]:
+            now = self.clock()
+            root = self.caches.root_club(tx, club_id)
+            existing = self._existing(tx, root, idem_key, body_hash, 0)
+            if existing is not None:
+                return existing
+            for kind, lookup, _ in normalized:
+                if tx.one("SELECT 1 FROM member_identifiers WHERE club_id = ? AND kind = ? AND lookup = ?", (root, kind, lookup)):
+                    raise reject("identifier_taken", path=kind)
+            referrer_id = self._resolve_member(tx, root, ref)[0] if ref is not None else None
+            row = tx.one(
+                "INSERT INTO members (club_id, name_fa, tier, referrer_id, shared_wallet_id, enrolled_by_merchant_id,"
+                " enrolled_via, purchase_count, last_purchase_at, period_points, grace_used, frozen_until, manual_tier,"
+                " created_at) VALUES (?,?,NULL,?,?,?,?,0,NULL,0,0,0,NULL,?) RETURNING id",
+                (club_id, name_fa, referrer_id, shared_wallet_id, merchant_id, via, now),
+            )
+            member_id = int(row[0])
+            rows = list(normalized) or [("account", str(member_id), str(member_id))]
+            tx.executemany(
+                "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at) VALUES (?,?,?,?,?,?)",
+                [(root, member_id, kind, lookup, display, now) for kind, lookup, display in rows],
+            )
+            tx.executemany("INSERT INTO member_group_members (group_id, member_id) VALUES (?,?)", [(g, member_id) for g in groups or []])
+            response = {"member_id": member_id, "identifiers": [{"kind": k, "display": d} for k, _, d in rows]}
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="enroll", member_id=member_id, merchant_id=merchant_id, now=now)
+            self._finish_op(tx, op_id, "done", {**response, "op_id": op_id}, None)
+            return {**response, "op_id": op_id}
+
+        return self.write(work)  # type: ignore[no-any-return]
+
+    def bind_identifier(self, club_id: int, member_id: int, kind: str, value: str) -> dict[str, Any]:
+        """Bind another identifier (e.g. a second bank card, M5) to a member."""
+        lookup, display = self.normalize_identifier(kind, value)
+
+        def work(tx: Tx) -> dict[str, Any]:
+            root = self.caches.root_club(tx, club_id)
+            owner = tx.one("SELECT member_id FROM member_identifiers WHERE club_id = ? AND kind = ? AND lookup = ?", (root, kind, lookup))
+            if owner is not None:
+                if int(owner[0]) == member_id:
+                    return {"member_id": member_id, "kind": kind, "display": display}
+                raise reject("identifier_taken", path=kind)
+            if tx.one("SELECT 1 FROM members WHERE id = ?", (member_id,)) is None:
+                raise reject("unknown_member")
+            tx.execute(
+                "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at) VALUES (?,?,?,?,?,?)",
+                (root, member_id, kind, lookup, display, self.clock()),
+            )
+            return {"member_id": member_id, "kind": kind, "display": display}
+
+        return self.write(work)  # type: ignore[no-any-return]
+
+    # --- purchases ------------------------------------------------------------------------------
+
+    def _purchase_input(self, tx: Tx, req: PurchaseRequest, op_id: int) -> tuple[MerchantContext, dict[str, Any], int, int]:
+        merchant = self.caches.merchant(tx, req.merchant_id)
+        if not merchant.active:
+            raise reject("unknown_merchant")
+        member_id, member_club = self._resolve_member(tx, merchant.root_club_id, MemberRef.of(req.member))
+        enrolled_by = tx.one("SELECT enrolled_by_merchant_id FROM members WHERE id = ?", (member_id,))
+        purchase = {
+            "op_id": op_id,
+            "club_id": merchant.club_id,
+            "club_path": list(merchant.club_path),
+            "merchant_id": merchant.merchant_id,
+            "merchant_groups": list(merchant.groups),
+            "branch_id": req.branch_id,
+            "business_type": merchant.business_type,
+            "marketer_id": merchant.marketer_id,
+            "enrolling_merchant_id": enrolled_by[0] if enrolled_by else None,
+            "amount_rial": req.amount_rial,
+            "basket": req.basket,
+            "payment_method": req.payment_method,
+            "channel": req.channel,
+            "redeem_credit_rial": req.redeem_credit_rial,
+            "voucher_code": req.voucher_code,
+        }
+        return merchant, purchase, member_id, member_club
+
+    def _validate_purchase(self, req: PurchaseRequest) -> None:
+        _check_key(req.idem_key)
+        _check_amount(req.amount_rial, "amount_rial")
+        _check_amount(req.redeem_credit_rial, "redeem_credit_rial", allow_zero=True)
+        if req.payment_method not in ("card", "cash", "mixed", "credit"):
+            raise reject("invalid_request", path="payment_method", detail="card, cash, mixed or credit")
+        if req.channel not in ("pos", "pcpos", "app", "web", "api", "panel"):
+            raise reject("invalid_request", path="channel", detail="pos, pcpos, app, web, api or panel")
+        if not isinstance(req.basket, list) or len(req.basket) > 1000:
+            raise reject("invalid_request", path="basket", detail="at most 1000 lines")
+
+    def _decide(self, tx: Tx, req: PurchaseRequest, op_id: int, now: int) -> tuple[core.Decision, dict[str, Any], MerchantContext, int]:
+        merchant, purchase, member_id, member_club = self._purchase_input(tx, req, op_id)
+        book = self.caches.rulebook(tx, merchant.root_club_id)
+        snapshot = load_member(
+            tx,
+            member_id,
+            merchant_id=merchant.merchant_id,
+            today=local_day(now),
+            budget_keys=book.budget_keys(purchase, member_id, now),
+            voucher_code=req.voucher_code,
+            club_id=merchant.root_club_id,
+        )
+        decision = book.evaluate(purchase, snapshot, now)
+        return decision, snapshot, merchant, member_club
+
+    @staticmethod
+    def _receipt(d: core.Decision, snapshot: dict[str, Any], op_id: int, status: str = "done") -> dict[str, Any]:
+        """The answer a channel shows: amounts, balances after, explanation in both languages."""
+        balances: dict[str, int] = {a["account"]: a["balance"] for a in snapshot.get("accounts", [])}
+        for account, delta in d.deltas:
+            if is_holder(account):
+                balances[account] = balances.get(account, 0) + delta
+        member = f"member:{d.member_id}/"
+        points = sum(v for k, v in balances.items() if k.startswith(member + "points"))
+        credit = sum(
+            v for k, v in balances.items()
+            if k.split("/", 1)[1].split("@", 1)[0] in ("merchant_credit", "club_credit", "virtual_credit", "cashback", "gift_credit", "welfare_credit")
+        )
+        return {
+            "op_id": op_id,
+            "status": status,
+            "kind": d.kind,
+            "member_id": d.member_id,
+            "merchant_id": d.merchant_id,
+            "amount_rial": d.amount_rial,
+            "discount_rial": d.discount_rial,
+            "credit_used_rial": d.credit_used_rial,
+            "payable_rial": d.payable_rial,
+            "points_earned": d.points_earned,
+            "applied_rules": d.applied_rules,
+            "lottery_entries": d.lottery_entries,
+            "split": d.split,
+            "balance_points": points,
+            "balance_credit_rial": credit,
+            "explanation_fa": [e for e in d.explain("fa") if "اعمال شد" in e] or d.explain("fa")[:3],
+            "explanation_en": [e for e in d.explain("en") if " applied:" in e] or d.explain("en")[:3],
+        }
+
+    def quote(self, req: PurchaseRequest) -> dict[str, Any]:
+        """What a purchase would give, without writing anything (a dry run)."""
+        self._validate_purchase(req)
+        now = self.clock()
+        with self.reading() as tx:
+            d, snapshot, _, _ = self._decide(tx, req, 0, now)
+            return {**self._receipt(d, snapshot, 0, "quote"), "explanation": d.explanation}
+
+    def purchase(self, req: PurchaseRequest) -> dict[str, Any]:
+        """A purchase: discount, credit spent, points and credit earned, split. Exactly once per key."""
+        self._validate_purchase(req)
+        body_hash = request_hash(req.body(self.member_key(req.member)))
+
+        def work(tx: Tx) -> dict[str, Any]:
+            now = self.clock()
+            merchant = self.caches.merchant(tx, req.merchant_id)
+            existing = self._existing(tx, merchant.root_club_id, req.idem_key, body_hash, req.amount_rial)
+            if existing is not None:
+                return existing
+            op_id = self._new_op(tx, club_id=merchant.root_club_id, idem_key=req.idem_key, body_hash=body_hash, kind="purchase",
+                                 member_id=None, merchant_id=req.merchant_id, terminal_id=req.terminal_id,
+                                 amount_rial=req.amount_rial, reference=req.reference, now=now)
+            d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
+            write_decision(tx, d, op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
+            receipt = self._receipt(d, snapshot, op_id)
+            tx.execute("UPDATE operations SET member_id = ? WHERE id = ?", (d.member_id, op_id))
+            self._finish_op(tx, op_id, "done", receipt, d)
+            return receipt
+
+        return self.write(work)  # type: ignore[no-any-return]
+
+    # --- holds (a redemption fixed before the bank sale) ------------------------------------------
+
+    def hold(self, req: PurchaseRequest) -> dict[str, Any]:
+        """Reserve the credit a purchase would spend and fix its discount; complete or cancel later."""
+        self._validate_purchase(req)
+        body_hash = request_hash({"op": "hold", **req.body(self.member_key(req.member))})
+
+        def work(tx: Tx) -> dict[str, Any]:
+            now = self.clock()
+            merchant = self.caches.merchant(tx, req.merchant_id)
+            existing = self._existing(tx, merchant.root_club_id, req.idem_key, body_hash, req.amount_rial)
+            if existing is not None:
+                return existing
+            op_id = self._new_op(tx, club_id=merchant.root_club_id, idem_key=req.idem_key, body_hash=body_hash, kind="hold",
+                                 member_id=None, merchant_id=req.merchant_id, terminal_id=req.terminal_id,
+                                 amount_rial=req.amount_rial, reference=req.reference, now=now)
+            d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
+            write_decision(tx, core.hold(d), op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
+            receipt = {**self._receipt(d, snapshot, op_id, "held"), "hold_id": op_id, "points_earned": 0}
+            tx.execute("UPDATE operations SET member_id = ? WHERE id = ?", (d.member_id, op_id))
+            self._finish_op(tx, op_id, "held", receipt, d)
+            return receipt
+
+        return self.write(work)  # type: ignore[no-any-return]
+
+    def _load_op(self, tx: Tx, op_id: int | None = None, *, reference: str | None = None, club_id: int | None = None) -> dict[str, Any]:
+        if op_id is not None:
+            row = tx.one(tx.lock("SELECT id, club_id, kind, status, member_id, merchant_id, amount_rial, refunded_rial, decision, reference FROM operations WHERE id = ?"), (op_id,))
+        else:
+            row = tx.one(
+                tx.lock("SELECT id, club_id, kind, status, member_id, merchant_id, amount_rial, refunded_rial, decision, reference"
+                        " FROM operations WHERE club_id = ? AND reference = ? AND kind IN ('purchase', 'completion') ORDER BY id DESC LIMIT 1"),
+                (club_id, reference),
+            )
+        if row is None:
+            raise reject("unknown_operation")
+        keys = ("id", "club_id", "kind", "status", "member_id", "merchant_id", "amount_rial", "refunded_rial", "decision", "reference")
+        return dict(zip(keys, row))
+
+    def complete_hold(self, hold_id: int, *, idem_key: str, reference: str | None = None) -> dict[str, Any]:
+        """The bank sale went through: pay the merchant from the hold and write the rest of the purchase."""
+        _check_key(idem_key)
+        body_hash = request_hash({"op": "complete", "hold": hold_id, "reference": reference})
+
+        def work(tx: Tx) -> dict[str, Any]:
+            now = self.clock()
+            held = self._load_op(tx, hold_id)
+            existing = self._existing(tx, held["club_id"], idem_key, body_hash, held["amount_rial"])
+            if existing is not None:
+                return existing
+            if held["kind"] != "hold" or held["status"] != "held":
+                raise reject("hold_not_pending")
+            original = core.Decision.from_json(held["decision"])
+            op_id = self._new_op(tx, club_id=held["club_id"], idem_key=idem_key, body_hash=body_hash, kind="completion",
+                                 member_id=held["member_id"], merchant_id=held["merchant_id"], original_op_id=hold_id,
+                                 amount_rial=held["amount_rial"], reference=reference, now=now)
+            d = core.complete_hold(original, op_id=op_id, now=now)
+            member_club = self._member_club(tx, held["member_id"])
+            snapshot = load_member(tx, held["member_id"], merchant_id=held["merchant_id"], today=local_day(now), club_id=held["club_id"])
+            write_decision(tx, d, op_id=op_id, op_club=held["club_id"], member_club=member_club, now=now)
+            tx.execute("UPDATE operations SET status = 'completed' WHERE id = ?", (hold_id,))
+            receipt = {**self._receipt(d, snapshot, op_id), "hold_id": hold_id}
+            self._finish_op(tx, op_id, "done", receipt, d)
+            return receipt
+
+        return self.write(work)  # type: ignore[no-any-return]
+
+    def cancel_hold(self, hold_id: int, *, idem_key: str) -> dict[str, Any]:
+        """The bank sale did not happen (or was reversed): the held credit goes back."""
+        _check_key(idem_key)
+        body_hash = request_hash({"op": "cancel", "hold": hold_id})
+
+        def work(tx: Tx) -> dict[str, Any]:
+            now = self.clock()
+            held = self._load_op(tx, hold_id)
+            existing = self._existing(tx, held["club_id"], idem_key, body_hash, 0)
+            if existing is not None:
+                return existing
+            if held["kind"] != "hold" or held["status"] != "held":
+                raise reject("hold_not_pending")
+            original = core.Decision.from_json(held["decision"])
+            op_id = self._new_op(tx, club_id=held["club_id"], idem_key=idem_key, body_hash=body_hash, kind="cancel",
+                                 member_id=held["member_id"], merchant_id=held["merchant_id"], original_op_id=hold_id, now=now)
+            d = core.cancel_hold(core.hold(original), op_id=op_id, now=now)
+            write_decision(tx, d, op_id=op_id, op_club=held["club_id"], member_club=self._member_club(tx, held["member_id"]), now=now)
+            tx.execute("UPDATE operations SET status = 'cancelled' WHERE id = ?", (hold_id,))
+            response = {"op_id": op_id, "status": "cancelled", "hold_id": hold_id, "credit_returned_rial": original.credit_used_rial}
+            self._finish_op(tx, op_id, "done", response, d)
+            return response
+
+        return self.write(work)  # type: ignore[no-any-return]
+
+    def _member_club(self, tx: Tx, member_id: int) -> int:
+        row = tx.one("SELECT club_id FROM members WHERE id = ?", (member_id,))
+        if row is None:
+            raise reject("unknown_member")
+        return self.caches.root_club(tx, int(row[0]))
+
+    # --- refunds and reversals --------------------------------------------------------------------
+
+    def refund(
+        self,
+        *,
+        idem_key: str,
+        op_id: int | None = None,
+        reference: str | None = None,
+        club_id: int | None = None,
+        amount_rial: int | None = None,
+    ) -> dict[str, Any]:
+        """Refund part of a purchase (``amount_rial``) or reverse what is left of it (``None``).
+        The purchase is named by its operation id, or by its reference (RRN) within a club."""
+        _check_key(idem_key)
+        if amount_rial is not None:
+            _check_amount(amount_rial, "amount_rial")
+        if op_id is None and (reference is None or club_id is None):
+            raise reject("invalid_request", path="op_id", detail="give op_id, or reference and club_id")
+        body_hash = request_hash({"op": "refund", "of": op_id, "reference": reference, "amount": amount_rial})
+
+        def work(tx: Tx) -> dict[str, Any]:
+            now = self.clock()
+            root = self.caches.root_club(tx, club_id) if club_id is not None else None
+            original = self._load_op(tx, op_id, reference=reference, club_id=root)
+            existing = self._existing(tx, original["club_id"], idem_key, body_hash, amount_rial or 0)
+            if existing is not None:
+                return existing
+            if original["kind"] not in ("purchase", "completion") or original["status"] != "done" or not original["decision"]:
+                raise reject("not_refundable")
+            if original["refunded_rial"] >= original["amount_rial"]:
+                raise reject("already_reversed")
+            decided = core.Decision.from_json(original["decision"])
+            member_club = self._member_club(tx, original["member_id"])
+            snapshot = load_member(tx, original["member_id"], merchant_id=original["merchant_id"], today=local_day(now), club_id=original["club_id"])
+            new_id = self._new_op(tx, club_id=original["club_id"], idem_key=idem_key, body_hash=body_hash,
+                                  kind="refund" if amount_rial is not None else "reversal", member_id=original["member_id"],
+                                  merchant_id=original["merchant_id"], original_op_id=original["id"],
+                                  amount_rial=amount_rial or original["amount_rial"] - original["refunded_rial"], now=now)
+            d = core.reverse(decided, snapshot, op_id=new_id, now=now, refund_rial=amount_rial, refunded_before_rial=original["refunded_rial"])
+            write_decision(tx, d, op_id=new_id, op_club=original["club_id"], member_club=member_club, now=now)
+            tx.execute("UPDATE operations SET refunded_rial = refunded_rial + ? WHERE id = ?", (-d.amount_rial, original["id"]))
+            receipt = {**self._receipt(d, snapshot, new_id), "original_op_id": original["id"]}
+            self._finish_op(tx, new_id, "done", receipt, d)
+            return receipt
+
+        return self.write(work)  # type: ignore[no-any-return]
+
+    # --- value operations (V1–V5, manual adjustments, expiry) ---------------------------------------
+
+    def _member_value_op(
+        self,
+        *,
+        club_id: int,
+        member: MemberRef | int | dict[str, Any],
+        idem_key: str,
+        kind: str,
+        body: dict[str, Any],
+        amount: int,
+        decide: Callable[[Tx, dict[str, Any], int, int, int], core.Decision],
+        audit: tuple[str, str, str] | None = None,
+    ) -> dict[str, Any]:
+        """An operation on one member's value decided by ``decide(tx, snapshot, op_id, now, root)``."""
+        _check_key(idem_key)
+        body_hash = request_hash({"op": kind, **body, "member": self.member_key(member)})
+        ref = MemberRef.of(member)
+
+        def work(tx: Tx) -> dict[str, Any]:
+            now = self.clock()
+            root = self.caches.root_club(tx, club_id)
+            existing = self._existing(tx, root, idem_key, body_hash, amount)
+            if existing is not None:
+                return existing
+            member_id, member_club = self._resolve_member(tx, root, ref)
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind=kind, member_id=member_id, amount_rial=amount, now=now)
+            snapshot = load_member(tx, member_id, merchant_id=None, today=local_day(now), club_id=root)
+            d = decide(tx, snapshot, op_id, now, root)
+            write_decision(tx, d, op_id=op_id, op_club=root, member_club=member_club, now=now)
+            receipt = self._receipt(d, snapshot, op_id)
+            codes = [issue_voucher_code for issue_voucher_code in tx.all("SELECT code FROM vouchers WHERE issued_op_id = ?", (op_id,))]
+            if codes:
+                receipt["vouchers"] = [c for (c,) in codes]
+            if audit is not None:
+                actor, action, reason = audit
+                tx.execute(
+                    "INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
+                    (root, actor, action, reason, json.dumps({**body, "op_id": op_id}, ensure_ascii=False), now),
+                )
+            self._finish_op(tx, op_id, "done", receipt, d)
+            return receipt
+
+        return self.write(work)  # type: ignore[no-any-return]
+
+    def _settings(self, tx: Tx, club_id: int) -> dict[str, Any]:
+        row = tx.one("SELECT settings FROM clubs WHERE id = ?", (club_id,))
+        if row is None:
+            raise reject("unknown_club")
+        return row[0] if isinstance(row[0], dict) else json.loads(row[0] or "{}")
+
+    def convert_points(self, club_id: int, member: MemberRef | int | dict[str, Any], points: int, *, idem_key: str) -> dict[str, Any]:
+        """Convert points to credit at the member's tier/group ratio (V1)."""
+        _check_amount(points, "points")
+
+        def decide(tx: Tx, snapshot: dict[str, Any], op_id: int, now: int, root: int) -> core.Decision:
+            conversion = {"club_id": root, **self._settings(tx, root).get("conversion", {})}
+            return core.convert_points(conversion, snapshot, op_id=op_id, now=now, points=points)
+
+        return self._member_value_op(club_id=club_id, member=member, idem_key=idem_key, kind="conversion",
+                                     body={"member": str(member), "points": points}, amount=points, decide=decide)
+
+    def charge(
+        self,
+        club_id: int,
+        member: MemberRef | int | dict[str, Any],
+        *,
+        idem_key: str,
+        kind: str,
+        amount_rial: int,
+        source: dict[str, Any],
+        expires_days: int | None = None,
+    ) -> dict[str, Any]:
+        """Charge credit: welfare from an organisation (V3), a gift card (V4), a credit-line repayment (V2)."""
+        _check_amount(amount_rial, "amount_rial")
+        if kind not in ("gift_credit", "welfare_credit", "virtual_credit", "credit_line"):
+            raise reject("invalid_request", path="kind", detail="gift_credit, welfare_credit, virtual_credit or credit_line")
+
+        def decide(tx: Tx, snapshot: dict[str, Any], op_id: int, now: int, root: int) -> core.Decision:
+            account = f"member:{snapshot['member_id']}/{kind}"
+            return core.charge(snapshot, op_id=op_id, now=now, account=account, amount=amount_rial, source=source, expires_days=expires_days)
+
+        return self._member_value_op(club_id=club_id, member=member, idem_key=idem_key, kind="charge",
+                                     body={"member": str(member), "kind": kind, "amount": amount_rial, "source": source, "expires": expires_days},
+                                     amount=amount_rial, decide=decide)
+
+    def charge_many(self, club_id: int, org_id: int, charges: list[tuple[int, int]], *, batch_key: str, kind: str = "welfare_credit", expires_days: int | None = None) -> list[dict[str, Any]]:
+        """Closed-loop bulk charge of staff accounts by an organisation (V3): one operation per member,
+        keyed ``{batch_key}:{member_id}`` so a re-run of the same batch charges nobody twice."""
+        return [
+            self.charge(club_id, member_id, idem_key=f"{batch_key}:{member_id}", kind=kind, amount_rial=amount,
+                        source={"type": "org", "id": org_id}, expires_days=expires_days)
+            for member_id, amount in charges
+        ]
+
+    def set_credit_limit(self, club_id: int, member_id: int, limit_rial: int, *, actor: str, reason: str) -> None:
+        """Open or change a member's credit line (V2); audited."""
+        _check_amount(limit_rial, "limit_rial", allow_zero=True)
+        if not reason.strip():
+            raise reject("reason_required")
+
+        def work(tx: Tx) -> None:
+            root = self.caches.root_club(tx, club_id)
+            account = f"member:{member_id}/credit_line"
+            tx.execute(
+                "INSERT INTO balances (club_id, account, owner, balance, credit_limit) VALUES (?,?,?,0,?)"
+                " ON CONFLICT (club_id, account) DO UPDATE SET credit_limit = excluded.credit_limit",
+                (root, account, f"member:{member_id}", limit_rial),
+            )
+            row = tx.one("SELECT balance FROM balances WHERE club_id = ? AND account = ?", (root, account))
+            if row[0] < -limit_rial:
+                raise Rejected("credit_limit_exceeded", "The credit line limit would be exceeded", "سقف خط اعتباری رد می‌شود")
+            tx.execute(
+                "INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
+                (root, actor, "set_credit_limit", reason, json.dumps({"member_id": member_id, "limit_rial": limit_rial}), self.clock()),
+            )
+
+        self.write(work)
+
+    def buy_voucher(self, club_id: int, member: MemberRef | int | dict[str, Any], template_id: int, *, idem_key: str) -> dict[str, Any]:
+        """Buy a voucher with points or credit (V5); the answer carries the voucher code."""
+
+        def decide(tx: Tx, snapshot: dict[str, Any], op_id: int, now: int, root: int) -> core.Decision:
+            row = tx.one("SELECT price_points, price_credit_rial, min_balance FROM voucher_templates WHERE id = ? AND club_id = ?", (template_id, root))
+            if row is None:
+                raise reject("unknown_voucher_template")
+            price = {"template_id": template_id, "points": row[0], "credit_rial": row[1], "min_balance": row[2]}
+            return core.buy_voucher(root, price, snapshot, op_id=op_id, now=now)
+
+        return self._member_value_op(club_id=club_id, member=member, idem_key=idem_key, kind="voucher",
+                                     body={"member": str(member), "template": template_id}, amount=0, decide=decide)
+
+    def adjust(
+        self,
+        club_id: int,
+        member: MemberRef | int | dict[str, Any],
+        *,
+        idem_key: str,
+        account_kind: str,
+        delta: int,
+        actor: str,
+        reason: str,
+        expires_days: int | None = None,
+    ) -> dict[str, Any]:
+        """A manual adjustment by staff, with who and why in the audit log."""
+        if not reason.strip():
+            raise reject("reason_required")
+        if not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_AMOUNT_RIAL:
+            raise Rejected("amount_must_be_positive", "The amount must be a non-zero integer", "مبلغ باید عددی غیرصفر باشد", "delta")
+
+        def decide(tx: Tx, snapshot: dict[str, Any], op_id: int, now: int, root: int) -> core.Decision:
+            account = f"member:{snapshot['member_id']}/{account_kind}"
+            return core.adjust(root, snapshot, op_id=op_id, now=now, account=account, delta=delta, expires_days=expires_days)
+
+        return self._member_value_op(club_id=club_id, member=member, idem_key=idem_key, kind="adjustment",
+                                     body={"member": str(member), "account": account_kind, "delta": delta, "reason": reason},
+                                     amount=abs(delta), decide=decide, audit=(actor, "adjust", reason))
+
+    def expire_sweep(self, club_id: int) -> int:
+        """Retire every expired lot of a club; returns how many members were swept. Re-runnable."""
+        now = self.clock()
+        with self.reading() as tx:
+            root = self.caches.root_club(tx, club_id)
+            owners = [o for (o,) in tx.all(
+                "SELECT DISTINCT owner FROM lots WHERE club_id = ? AND remaining > 0 AND expires_at IS NOT NULL AND expires_at <= ?",
+                (root, now))]
+            members: list[int] = []
+            for owner in owners:
+                kind, _, number = owner.partition(":")
+                if kind == "member":
+                    members.append(int(number))
+                else:
+                    row = tx.one("SELECT id FROM members WHERE shared_wallet_id = ? ORDER BY id LIMIT 1", (int(number),))
+                    if row:
+                        members.append(int(row[0]))
+
+        def decide(tx: Tx, snapshot: dict[str, Any], op_id: int, now_: int, root_: int) -> core.Decision:
+            return core.expire(root_, snapshot, op_id=op_id, now=now_)
+
+        for member_id in members:
+            self._member_value_op(club_id=root, member=member_id, idem_key=f"expire:{member_id}:{now}", kind="expiry",
+                                  body={"member": member_id, "at": now}, amount=0, decide=decide)
+        return len(members)
+
+    # --- tiers (V6–V11) ----------------------------------------------------------------------------
+
+    def close_period(self, club_id: int, period_end: int, *, actor: str = "system") -> dict[str, int]:
+        """Close a tier period for the whole club: moves, grace, deductions; returns counts per reason."""
+        with self.reading() as tx:
+            root = self.caches.root_club(tx, club_id)
+            config = self._settings(tx, root).get("tiers")
+            if not config:
+                raise Rejected("invalid_tier_config", "Invalid tier configuration: no tiers", "پیکربندی طبقات نامعتبر است: طبقه‌ای تعریف نشده")
+            names = [t["name"] for t in config["tiers"]]
+            rows = tx.all(
+                "SELECT id, tier, period_points, grace_used, frozen_until, manual_tier FROM members WHERE club_id = ? ORDER BY id",
+                (root,),
+            )
+        index = {n: i for i, n in enumerate(names)}
+        result = core.close_tier_period(
+            config,
+            tier=[index.get(r[1], 0) for r in rows],
+            period_points=[r[2] for r in rows],
+            grace_used=[r[3] for r in rows],
+            frozen_until=[r[4] for r in rows],
+            manual_tier=[index.get(r[5], -1) if r[5] else -1 for r in rows],
+            period_end=period_end,
+        )
+        counts: dict[str, int] = {}
+
+        def work(tx: Tx) -> None:
+            for i, r in enumerate(rows):
+                new_tier = names[result["tier"][i]]
+                reason = result["reason"][i]
+                counts[reason] = counts.get(reason, 0) + 1
+                tx.execute(
+                    "UPDATE members SET tier = ?, grace_used = ?, period_points = 0, manual_tier = NULL WHERE id = ?",
+                    (new_tier, result["grace_used"][i], r[0]),
+                )
+                tx.execute(
+                    "INSERT INTO tier_history (club_id, member_id, period_end, from_tier, to_tier, reason, period_points, deducted_points)"
+                    " VALUES (?,?,?,?,?,?,?,?)",
+                    (root, r[0], period_end, r[1], new_tier, reason, r[2], result["deducted_points"][i]),
+                )
+
+        self.write(work)
+        for i, r in enumerate(rows):
+            deducted = result["deducted_points"][i]
+            if deducted > 0:
+                try:
+                    self.adjust(root, r[0], idem_key=f"period:{period_end}:deduct:{r[0]}", account_kind="points", delta=-deducted,
+                                actor=actor, reason=f"period end deduction {period_end}")
+                except Rejected as exc:
+                    if exc.code != "insufficient_balance":
+                        raise
+                    log.info("member %s holds fewer points than the deduction; skipped", r[0])
+        self.caches.clear()
+        return counts
+
+    # --- lotteries (R10) ------------------------------------------------------------------------------
+
+    def draw_lottery(self, lottery_id: int, seed: str, *, actor: str) -> list[dict[str, Any]]:
+        """Draw winners, reproducibly: the seed's SHA-256 was committed when the lottery opened, and
+        the winners follow from the seed and the entries alone (weighted by entries, without repeats)."""
+
+        def work(tx: Tx) -> list[dict[str, Any]]:
+            row = tx.one(tx.lock("SELECT club_id, prizes, seed_commitment, status FROM lotteries WHERE id = ?"), (lottery_id,))
+            if row is None:
+                raise reject("unknown_lottery")
+            club_id, prizes, commitment, status = row
+            prizes = prizes if isinstance(prizes, list) else json.loads(prizes or "[]")
+            if status != "open":
+                raise reject("lottery_not_open")
+            if hashlib.sha256(seed.encode()).hexdigest() != commitment:
+                raise reject("seed_mismatch")
+            winners = draw_winners(tx, club_id, lottery_id, seed, len(prizes) or 1)
+            if not winners:
+                raise reject("no_entries")
+            result = []
+            for rank, member_id in enumerate(winners, start=1):
+                prize = str(prizes[rank - 1]) if rank - 1 < len(prizes) else ""
+                tx.execute("INSERT INTO lottery_winners (lottery_id, rank, member_id, prize) VALUES (?,?,?,?)", (lottery_id, rank, member_id, prize))
+                result.append({"rank": rank, "member_id": member_id, "prize": prize})
+            now = self.clock()
+            tx.execute("UPDATE lotteries SET status = 'drawn', seed = ?, drawn_at = ? WHERE id = ?", (seed, now, lottery_id))
+            tx.execute(
+                "INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
+                (club_id, actor, "draw_lottery", "", json.dumps({"lottery_id": lottery_id, "winners": result}), now),
+            )
+            return result
+
+        return self.write(work)  # type: ignore[no-any-return]
+
+
+def draw_winners(tx: Tx, club_id: int, lottery_id: int, seed: str, count: int) -> list[int]:
+    """Winners of a lottery from its entries and the revealed seed (deterministic, auditable)."""
+    suffix = f"/lottery_entries@lottery:{lottery_id}"
+    rows = tx.all(
+        "SELECT owner, balance FROM balances WHERE club_id = ? AND account LIKE ? AND balance > 0 ORDER BY owner",
+        (club_id, "member:%" + suffix),
+    )
+    pool = [(int(owner.split(":")[1]), int(balance)) for owner, balance in rows]
+    pool.sort()
+    rng = random.Random(hashlib.sha256(f"{seed}:{lottery_id}".encode()).digest())
+    winners: list[int] = []
+    while pool and len(winners) < count:
+        total = sum(w for _, w in pool)
+        pick = rng.randrange(total)
+        for i, (member_id, weight) in enumerate(pool):
+            if pick < weight:
+                winners.append(member_id)
+                pool.pop(i)
+                break
+            pick -= weight
+    return winners
+
+
+__all__ = ["Base", "Kimia", "MemberRef", "PurchaseRequest", "draw_winners", "local_day", "request_hash"]

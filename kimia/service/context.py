@@ -1,0 +1,116 @@
+"""Per-process caches of slowly changing data: merchants, clubs, terminals and compiled rulebooks.
+
+Entries live for a short time (``TTL_S``) so several processes sharing one database see each
+other's changes soon; changes made through this process invalidate its own caches at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kimia._core import Rulebook
+from kimia.errors import reject
+from kimia.service.sql import Tx
+
+TTL_S = 5.0
+
+
+@dataclass(frozen=True)
+class MerchantContext:
+    merchant_id: int
+    club_id: int  # the merchant's own club or sub-club
+    root_club_id: int  # the club whose rule set and ledger the merchant belongs to
+    club_path: tuple[int, ...]  # innermost first
+    groups: tuple[int, ...]
+    business_type: str | None
+    marketer_id: int | None
+    active: bool
+
+
+@dataclass(frozen=True)
+class TerminalContext:
+    terminal_id: int
+    merchant_id: int
+    branch_id: int | None
+    kind: str
+    mac_key_hex: str | None
+
+
+class Caches:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[tuple[str, Any], tuple[float, Any]] = {}
+
+    def get(self, key: tuple[str, Any]) -> Any:
+        with self._lock:
+            hit = self._items.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        return None
+
+    def put(self, key: tuple[str, Any], value: Any) -> Any:
+        with self._lock:
+            self._items[key] = (time.monotonic() + TTL_S, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def club_path(self, tx: Tx, club_id: int) -> tuple[int, ...]:
+        cached = self.get(("club_path", club_id))
+        if cached is not None:
+            return tuple(cached)
+        path: list[int] = []
+        current: int | None = club_id
+        while current is not None and len(path) < 32:
+            row = tx.one("SELECT parent_id FROM clubs WHERE id = ?", (current,))
+            if row is None:
+                raise reject("unknown_club")
+            path.append(current)
+            current = row[0]
+        return tuple(self.put(("club_path", club_id), tuple(path)))
+
+    def root_club(self, tx: Tx, club_id: int) -> int:
+        return self.club_path(tx, club_id)[-1]
+
+    def merchant(self, tx: Tx, merchant_id: int) -> MerchantContext:
+        cached = self.get(("merchant", merchant_id))
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        row = tx.one("SELECT club_id, business_type, marketer_id, active FROM merchants WHERE id = ?", (merchant_id,))
+        if row is None:
+            raise reject("unknown_merchant")
+        path = self.club_path(tx, row[0])
+        groups = tuple(g for (g,) in tx.all("SELECT group_id FROM merchant_group_members WHERE merchant_id = ?", (merchant_id,)))
+        ctx = MerchantContext(merchant_id, row[0], path[-1], path, groups, row[1], row[2], bool(row[3]))
+        return self.put(("merchant", merchant_id), ctx)  # type: ignore[no-any-return]
+
+    def terminal(self, tx: Tx, terminal_code: str, merchant_code: str) -> TerminalContext:
+        key = ("terminal", (terminal_code, merchant_code))
+        cached = self.get(key)
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        row = tx.one(
+            "SELECT id, merchant_id, branch_id, kind, mac_key_hex FROM terminals"
+            " WHERE terminal_code = ? AND merchant_code = ? AND active = ?",
+            (terminal_code, merchant_code, True),
+        )
+        if row is None:
+            raise reject("unknown_terminal")
+        return self.put(key, TerminalContext(row[0], row[1], row[2], row[3], row[4]))  # type: ignore[no-any-return]
+
+    def rulebook(self, tx: Tx, club_id: int) -> Rulebook:
+        cached = self.get(("rulebook", club_id))
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        row = tx.one("SELECT body FROM rule_sets WHERE club_id = ? ORDER BY version DESC LIMIT 1", (club_id,))
+        if row is None:
+            body: Any = {"club_id": club_id, "rules": []}
+        else:
+            body = row[0]
+        book = Rulebook(body if isinstance(body, (dict, str)) else str(body))
+        return self.put(("rulebook", club_id), book)  # type: ignore[no-any-return]

@@ -1,0 +1,145 @@
+"""Write a decision: journal legs, balances, lots, budgets, split legs, counters, vouchers.
+
+Called inside the writer's transaction, after the core decided on a snapshot read in that same
+transaction. Every write that could contradict the snapshot is conditional (a lot is drawn only if
+it still holds enough; a holder balance must stay at or above its floor; a budget must stay within
+its limit), so even a bug upstream cannot make the database disagree with the invariants: the
+operation is rejected and its savepoint rolled back.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from kimia._core import Decision
+from kimia.errors import Rejected
+from kimia.service.snapshot import is_holder, owner_of
+from kimia.service.sql import Tx
+
+_MESSAGES = {
+    "insufficient_balance": ("Not enough balance in {account}", "موجودی {account} کافی نیست"),
+    "lot_not_found": ("A lot used by this operation no longer exists", "بخشی از اعتبار مورد استفاده دیگر وجود ندارد"),
+    "budget_exhausted": ("The budget of rule {rule} is exhausted", "بودجه قانون {rule} تمام شده است"),
+    "voucher_already_used": ("This voucher has already been used", "این ووچر قبلاً استفاده شده است"),
+}
+
+
+def _rejected(code: str, **params: str) -> Rejected:
+    en, fa = _MESSAGES[code]
+    return Rejected(code, en.format(**params), fa.format(**params), None, dict(params))
+
+
+def floor_of(account: str, credit_limit: int) -> int | None:
+    """The lowest balance an account may reach (mirrors ``AccountKey::floor`` in the core)."""
+    if not is_holder(account):
+        return None
+    kind = account.split("/", 1)[1].split("@", 1)[0]
+    if kind == "credit_line":
+        return -credit_limit
+    if kind in ("points_debt", "credit_debt"):
+        return None
+    return 0
+
+
+def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club: int, now: int) -> None:
+    """Persist every effect of ``d`` under operation ``op_id``."""
+    postings = d.postings
+    legs: list[tuple[Any, ...]] = []
+    for seq, p in enumerate(postings):
+        club_from = member_club if is_holder(p["from"]) else op_club
+        club_to = member_club if is_holder(p["to"]) else op_club
+        legs.append((club_from, op_id, seq, p["from"], -p["amount"], p["unit"], p["memo"][:120], now))
+        legs.append((club_to, op_id, seq, p["to"], p["amount"], p["unit"], p["memo"][:120], now))
+    tx.executemany(
+        "INSERT INTO journal (club_id, op_id, seq, account, amount, unit, memo, created_at) VALUES (?,?,?,?,?,?,?,?)",
+        legs,
+    )
+    for account, delta in d.deltas:
+        club = member_club if is_holder(account) else op_club
+        row = tx.one(
+            "INSERT INTO balances (club_id, account, owner, balance, credit_limit) VALUES (?,?,?,?,0)"
+            " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance"
+            " RETURNING balance, credit_limit",
+            (club, account, owner_of(account), delta),
+        )
+        floor = floor_of(account, row[1])
+        if floor is not None and row[0] < floor:
+            raise _rejected("insufficient_balance", account=account)
+    for used in d.lots_consumed:
+        tx.execute(
+            "UPDATE lots SET remaining = remaining - ? WHERE id = ? AND club_id = ? AND remaining >= ?",
+            (used["amount"], used["lot_id"], member_club, used["amount"]),
+        )
+        if tx.rowcount() != 1:
+            raise _rejected("lot_not_found")
+    tx.executemany(
+        "INSERT INTO lots (id, club_id, owner, account, original, remaining, expires_at, pending_until)"
+        " VALUES (?,?,?,?,?,?,?,?)",
+        [
+            (lot["id"], member_club, owner_of(lot["account"]), lot["account"], lot["remaining"], lot["remaining"], lot["expires_at"], lot["pending_until"])
+            for lot in d.lots_created
+        ],
+    )
+    for use in d.budget_use:
+        row = tx.one(
+            "INSERT INTO budget_usage (club_id, key, used) VALUES (?,?,?)"
+            " ON CONFLICT (club_id, key) DO UPDATE SET used = budget_usage.used + excluded.used RETURNING used",
+            (op_club, use["key"], use["amount"]),
+        )
+        if use["amount"] > 0 and row[0] > use["limit"]:
+            raise _rejected("budget_exhausted", rule=str(use["key"]).split("|", 1)[0])
+    counters = d.counters
+    day = counters["day"]
+    tx.executemany(
+        "INSERT INTO split_legs (club_id, op_id, role, beneficiary_id, amount_rial, day) VALUES (?,?,?,?,?,?)",
+        [(op_club, op_id, leg["role"], leg["beneficiary_id"], leg["amount_rial"], day) for leg in d.split],
+    )
+    if counters["purchases"] or counters["spend_rial"]:
+        last = counters["last_purchase_at"]
+        if last is None:
+            tx.execute("UPDATE members SET purchase_count = purchase_count + ? WHERE id = ?", (counters["purchases"], d.member_id))
+        else:
+            tx.execute(
+                "UPDATE members SET purchase_count = purchase_count + ?,"
+                " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < ? THEN ? ELSE last_purchase_at END"
+                " WHERE id = ?",
+                (counters["purchases"], last, last, d.member_id),
+            )
+        tx.execute(
+            "INSERT INTO member_days (member_id, day, count, spend_rial) VALUES (?,?,?,?)"
+            " ON CONFLICT (member_id, day) DO UPDATE SET count = member_days.count + excluded.count,"
+            " spend_rial = member_days.spend_rial + excluded.spend_rial",
+            (d.member_id, day, counters["purchases"], counters["spend_rial"]),
+        )
+        if d.merchant_id is not None:
+            tx.execute(
+                "INSERT INTO merchant_visits (member_id, merchant_id, count) VALUES (?,?,?)"
+                " ON CONFLICT (member_id, merchant_id) DO UPDATE SET count = merchant_visits.count + excluded.count",
+                (d.member_id, d.merchant_id, counters["purchases"]),
+            )
+    if d.points_earned:
+        tx.execute("UPDATE members SET period_points = period_points + ? WHERE id = ?", (d.points_earned, d.member_id))
+    if d.voucher_used:
+        tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))
+        if tx.rowcount() != 1:
+            raise _rejected("voucher_already_used")
+    restored = d.voucher_restored
+    if restored:
+        tx.execute("UPDATE vouchers SET used_op_id = NULL WHERE code = ?", (restored,))
+    for issue in d.vouchers_issued:
+        issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
+
+
+def issue_voucher(tx: Tx, *, member_id: int, template_id: int, op_id: int, now: int) -> str | None:
+    """Create a voucher from a template for a member; returns its code (None if no such template)."""
+    row = tx.one("SELECT club_id, valid_days FROM voucher_templates WHERE id = ?", (template_id,))
+    if row is None:
+        return None
+    code = "V" + secrets.token_hex(6).upper()
+    tx.execute(
+        "INSERT INTO vouchers (club_id, code, template_id, member_id, issued_op_id, used_op_id, valid_from, valid_to)"
+        " VALUES (?,?,?,?,?,NULL,?,?)",
+        (row[0], code, template_id, member_id, op_id, now, now + int(row[1]) * 86_400),
+    )
+    return code

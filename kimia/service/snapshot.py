@@ -1,0 +1,123 @@
+"""Load what the core needs to decide: a member snapshot and the merchant's context."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kimia.service.sql import Tx
+
+#: Days of purchase history loaded for window conditions (rules may look back at most this far).
+HISTORY_DAYS = 400
+
+
+def owner_of(account: str) -> str:
+    """``member:42/points`` → ``member:42``."""
+    return account.split("/", 1)[0]
+
+
+def is_holder(account: str) -> bool:
+    return account.startswith(("member:", "group:"))
+
+
+def load_member(
+    tx: Tx,
+    member_id: int,
+    *,
+    merchant_id: int | None,
+    today: int,
+    budget_keys: list[str] | None = None,
+    voucher_code: str | None = None,
+    club_id: int,
+) -> dict[str, Any]:
+    """The member's snapshot, read inside the write transaction (row-locked on PostgreSQL)."""
+    row = tx.one(
+        tx.lock(
+            "SELECT tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, club_id"
+            " FROM members WHERE id = ?"
+        ),
+        (member_id,),
+    )
+    if row is None:
+        from kimia.errors import reject
+
+        raise reject("unknown_member")
+    tier, referrer_id, wallet_id, purchase_count, last_purchase_at, member_club = row
+    owners = [f"member:{member_id}"] + ([f"group:{wallet_id}"] if wallet_id else [])
+    marks = tx.placeholders(len(owners))
+    accounts = [
+        {"account": a, "balance": b, "credit_limit": c}
+        for a, b, c in tx.all(
+            f"SELECT account, balance, credit_limit FROM balances WHERE club_id = ? AND owner IN ({marks})",
+            (member_club, *owners),
+        )
+    ]
+    lots = [
+        {"id": i, "account": a, "remaining": r, "expires_at": e, "pending_until": p}
+        for i, a, r, e, p in tx.all(
+            "SELECT id, account, remaining, expires_at, pending_until FROM lots"
+            f" WHERE club_id = ? AND owner IN ({marks}) AND remaining > 0",
+            (member_club, *owners),
+        )
+    ]
+    history = [
+        {"day": d, "count": c, "spend_rial": s}
+        for d, c, s in tx.all(
+            "SELECT day, count, spend_rial FROM member_days WHERE member_id = ? AND day > ?",
+            (member_id, today - HISTORY_DAYS),
+        )
+    ]
+    groups = [g for (g,) in tx.all("SELECT group_id FROM member_group_members WHERE member_id = ?", (member_id,))]
+    merchant_count = 0
+    if merchant_id is not None:
+        visit = tx.one("SELECT count FROM merchant_visits WHERE member_id = ? AND merchant_id = ?", (member_id, merchant_id))
+        merchant_count = visit[0] if visit else 0
+    snapshot: dict[str, Any] = {
+        "member_id": member_id,
+        "tier": tier,
+        "groups": groups,
+        "referrer_id": referrer_id,
+        "shared_group_id": wallet_id,
+        "purchase_count": purchase_count,
+        "merchant_purchase_count": merchant_count,
+        "last_purchase_at": last_purchase_at,
+        "history": history,
+        "accounts": accounts,
+        "lots": lots,
+    }
+    if budget_keys:
+        keys = sorted(set(budget_keys))
+        rows = tx.all(
+            tx.lock(f"SELECT key, used FROM budget_usage WHERE club_id = ? AND key IN ({tx.placeholders(len(keys))})"),
+            (club_id, *keys),
+        )
+        snapshot["budget_used"] = {k: u for k, u in rows}
+    if voucher_code:
+        snapshot["vouchers"] = load_vouchers(tx, member_id, voucher_code)
+    return snapshot
+
+
+def load_vouchers(tx: Tx, member_id: int, code: str) -> list[dict[str, Any]]:
+    row = tx.one(
+        "SELECT v.code, t.discount_rial, t.discount_bp, t.cap_rial, v.valid_from, v.valid_to, t.merchants,"
+        " v.used_op_id, t.funder FROM vouchers v JOIN voucher_templates t ON t.id = v.template_id"
+        " WHERE v.code = ? AND v.member_id = ?",
+        (code, member_id),
+    )
+    if row is None:
+        return []
+    import json
+
+    merchants = row[6] if isinstance(row[6], list) else json.loads(row[6] or "[]")
+    return [
+        {
+            "code": row[0],
+            "discount_rial": row[1],
+            "discount_bp": row[2],
+            "cap_rial": row[3],
+            "valid_from": row[4],
+            "valid_to": row[5],
+            "merchants": merchants,
+            "used": row[7] is not None,
+            "funder": row[8],
+        }
+    ]

@@ -1,0 +1,88 @@
+"""Driver-level SQL for the purchase path, one dialect layer for SQLite and PostgreSQL.
+
+Statements are written once with ``?`` placeholders and translated for psycopg (``%s``).
+Row locks (``FOR UPDATE``) are added on PostgreSQL only; SQLite serialises writers with
+``BEGIN IMMEDIATE`` and the single writer thread.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=512)
+def _to_pg(statement: str) -> str:
+    return statement.replace("%", "%%").replace("?", "%s")
+
+
+class Tx:
+    """A thin wrapper of one driver connection used inside a write or read transaction."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.sqlite = isinstance(conn, sqlite3.Connection)
+        self.cur = conn.cursor()
+
+    def _sql(self, statement: str) -> str:
+        return statement if self.sqlite else _to_pg(statement)
+
+    def lock(self, statement: str) -> str:
+        """Add a row lock to a SELECT on PostgreSQL."""
+        return statement if self.sqlite else statement + " FOR UPDATE"
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        self.cur.execute(self._sql(statement), params)
+        return self.cur
+
+    def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            self.cur.executemany(self._sql(statement), rows)
+
+    def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self.execute(statement, params).fetchone()
+
+    def all(self, statement: str, params: Sequence[Any] = ()) -> list[Any]:
+        return list(self.execute(statement, params).fetchall())
+
+    def rowcount(self) -> int:
+        return int(self.cur.rowcount)
+
+    def placeholders(self, n: int) -> str:
+        return ",".join("?" * n)
+
+    # --- transactions ---
+    def begin_write(self) -> None:
+        if self.sqlite:
+            self.cur.execute("BEGIN IMMEDIATE")
+        # psycopg opens a transaction implicitly (autocommit off).
+
+    def begin_read(self) -> None:
+        if self.sqlite:
+            self.cur.execute("BEGIN")
+
+    def savepoint(self, name: str) -> None:
+        self.cur.execute(f"SAVEPOINT {name}")
+
+    def release(self, name: str) -> None:
+        self.cur.execute(f"RELEASE SAVEPOINT {name}")
+
+    def rollback_to(self, name: str) -> None:
+        self.cur.execute(f"ROLLBACK TO SAVEPOINT {name}")
+        self.cur.execute(f"RELEASE SAVEPOINT {name}")
+
+    def commit(self) -> None:
+        if self.sqlite:
+            self.cur.execute("COMMIT")
+        else:
+            self.conn.commit()
+
+    def rollback(self) -> None:
+        if self.sqlite:
+            if self.conn.in_transaction:
+                self.cur.execute("ROLLBACK")
+        else:
+            self.conn.rollback()

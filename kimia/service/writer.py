@@ -1,0 +1,168 @@
+"""Group commit: one thread owns the write connection and commits operations in batches.
+
+Each operation runs inside its own SAVEPOINT within the batch's transaction, so a rejected
+operation is rolled back alone and changes nothing; the batch is then committed once and only
+after COMMIT returns is any caller answered. While one batch is being made durable (fsync), new
+operations queue up and form the next batch, so durable throughput is not capped at one fsync per
+operation, and a lone caller waits no longer than its own commit (no artificial delay unless
+``max_wait_s`` asks for one; it is bounded).
+
+If COMMIT itself fails, every operation of the batch gets the error and none is acknowledged;
+retrying with the same idempotency keys is safe (the operations either all landed or none did).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from kimia.errors import KimiaError
+from kimia.service.sql import Tx
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[Tx], Any]
+
+#: Most operations one commit may carry (a limit on everything).
+MAX_BATCH = 256
+#: How long a caller waits for its answer before giving up (the operation may still land; retry with the same key).
+DEFAULT_TIMEOUT_S = 30.0
+
+
+class WriterClosed(RuntimeError):
+    pass
+
+
+class Writer:
+    """Runs write operations one at a time on a single connection, committing them in groups."""
+
+    def __init__(
+        self,
+        connect: Callable[[], Any],
+        *,
+        max_batch: int = 64,
+        max_wait_s: float = 0.0,
+        name: str = "kimia-writer",
+    ) -> None:
+        if not 1 <= max_batch <= MAX_BATCH:
+            raise ValueError(f"max_batch must be between 1 and {MAX_BATCH}")
+        if not 0.0 <= max_wait_s <= 0.010:
+            raise ValueError("max_wait_s must be between 0 and 10 ms")
+        self._connect = connect
+        self._max_batch = max_batch
+        self._max_wait_s = max_wait_s
+        self._queue: queue.Queue[tuple[Work, Future[Any]] | None] = queue.Queue(maxsize=10_000)
+        self._closed = False
+        self.batches = 0
+        self.operations = 0
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            raise self._startup_error
+
+    def submit(self, work: Work, timeout_s: float = DEFAULT_TIMEOUT_S) -> Any:
+        """Run ``work(tx)`` in the next batch; return its result once it is durable, or raise."""
+        if self._closed:
+            raise WriterClosed("the writer is closed")
+        future: Future[Any] = Future()
+        self._queue.put((work, future))
+        return future.result(timeout=timeout_s)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _collect(self, first: tuple[Work, Future[Any]]) -> tuple[list[tuple[Work, Future[Any]]], bool]:
+        batch = [first]
+        deadline = time.monotonic() + self._max_wait_s
+        stop = False
+        while len(batch) < self._max_batch:
+            try:
+                remaining = deadline - time.monotonic()
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                stop = True
+                break
+            batch.append(item)
+        return batch, stop
+
+    def _run(self) -> None:
+        try:
+            conn = self._connect()
+            tx = Tx(conn)
+        except BaseException as exc:  # reported to the constructor's caller
+            self._startup_error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        try:
+            while True:
+                first = self._queue.get()
+                if first is None:
+                    break
+                batch, stop = self._collect(first)
+                self._run_batch(tx, batch)
+                if stop:
+                    break
+        finally:
+            conn.close()
+            # Anything still queued after close gets a clear error rather than hanging.
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[1].set_exception(WriterClosed("the writer closed before this operation ran"))
+
+    def _run_batch(self, tx: Tx, batch: list[tuple[Work, Future[Any]]]) -> None:
+        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+        try:
+            tx.begin_write()
+            for index, (work, future) in enumerate(batch):
+                savepoint = f"op{index}"
+                tx.savepoint(savepoint)
+                try:
+                    result = work(tx)
+                except KimiaError as exc:
+                    tx.rollback_to(savepoint)
+                    outcomes.append((future, None, exc))
+                    continue
+                except Exception as exc:  # a bug or a database error: this operation only
+                    log.exception("operation failed")
+                    tx.rollback_to(savepoint)
+                    outcomes.append((future, None, exc))
+                    continue
+                tx.release(savepoint)
+                outcomes.append((future, result, None))
+            tx.commit()
+        except BaseException as exc:
+            log.exception("batch of %d failed", len(batch))
+            try:
+                tx.rollback()
+            except Exception:
+                log.exception("rollback failed")
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.batches += 1
+        self.operations += len(batch)
+        for future, result, error in outcomes:
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)

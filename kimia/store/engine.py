@@ -1,0 +1,93 @@
+"""Database engines. SQLite is the embedded default; PostgreSQL is used at scale.
+
+SQLite connections run in WAL mode with ``synchronous=FULL`` and foreign keys on, and these are
+read back and asserted on every new connection: a silently different setting would make
+"acknowledged" mean less than it says. Writes take the write lock up front (``BEGIN IMMEDIATE``)
+so a read-then-write can never be upgraded into a lost update or a ``SQLITE_BUSY`` storm.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import NullPool
+
+DEFAULT_URL = "sqlite:///.kimia/kimia.db"
+BUSY_TIMEOUT_MS = 10_000
+
+
+def connect_url(url: str | None = None) -> str:
+    """The database URL: the argument, else ``KIMIA_DATABASE_URL``, else the embedded SQLite file."""
+    return url or os.environ.get("KIMIA_DATABASE_URL") or DEFAULT_URL
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def configure_sqlite(dbapi_connection: sqlite3.Connection) -> None:
+    """Set and verify the durability settings of one SQLite connection."""
+    # Autocommit at the driver level: kimia issues BEGIN / BEGIN IMMEDIATE itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+        sync = cursor.execute("PRAGMA synchronous").fetchone()[0]
+        fks = cursor.execute("PRAGMA foreign_keys").fetchone()[0]
+    finally:
+        cursor.close()
+    in_memory = mode == "memory"
+    if not ((mode == "wal" or in_memory) and sync == 2 and fks == 1):
+        raise RuntimeError(f"SQLite settings not applied: journal_mode={mode} synchronous={sync} foreign_keys={fks}")
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for an in-memory database)."""
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    return Path(path) if path and path != ":memory:" else None
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for the panel, migrations and tools (the purchase path uses its own connections)."""
+    url = connect_url(url)
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, poolclass=NullPool, **kwargs)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            configure_sqlite(dbapi_connection)
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def raw_connect(url: str | None = None) -> Any:
+    """A driver-level connection for the purchase path: sqlite3 (autocommit, pragmas checked)
+    or psycopg (autocommit off, READ COMMITTED with explicit row locks)."""
+    url = connect_url(url)
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        configure_sqlite(conn)
+        return conn
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    return psycopg.connect(dsn, autocommit=False)

@@ -1,0 +1,452 @@
+"""The domain schema (SQLAlchemy 2.0 typed models).
+
+The journal is append-only double-entry: every posting of a decision is two rows (−amount on the
+account it leaves, +amount on the account it reaches) under the operation that made it. Balances
+are a projection of the journal kept in ``balances`` in the same transaction; ``kimia check``
+recomputes them. Money is integer rials (BigInteger), points and entries are integers.
+
+The purchase path writes with driver-level SQL (kimia/service/sql.py) for speed; the models are
+the single definition of the schema, used by migrations, the panel and the tools.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Constraint names are stable across SQLite and PostgreSQL, so migrations can refer to them.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+intpk = Annotated[int, mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)]
+rial = Annotated[int, mapped_column(BigInteger, nullable=False, default=0)]
+ts = Annotated[int, mapped_column(BigInteger, nullable=False)]  # Unix seconds
+name = Annotated[str, mapped_column(String(200), nullable=False, default="")]
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+# --- platform, owners, clubs -------------------------------------------------------------
+
+
+class ClubOwner(Base):
+    """A business that opens clubs on the platform (باشگاه‌دار)."""
+
+    __tablename__ = "club_owners"
+    id: Mapped[intpk]
+    name_fa: Mapped[name]
+    name_en: Mapped[name]
+    sheba: Mapped[str | None] = mapped_column(String(26))
+    created_at: Mapped[ts]
+
+
+class Club(Base):
+    """A club (باشگاه) or, with a parent, a sub-club (زیرباشگاه), nested to any depth (C1, C2)."""
+
+    __tablename__ = "clubs"
+    id: Mapped[intpk]
+    owner_id: Mapped[int] = mapped_column(ForeignKey("club_owners.id"), nullable=False)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("clubs.id"))
+    name_fa: Mapped[name]
+    name_en: Mapped[name]
+    business_type: Mapped[str | None] = mapped_column(String(50))
+    utc_offset_min: Mapped[int] = mapped_column(Integer, nullable=False, default=210)
+    # Settlement shares, conversion ratios and tier configuration as plain data (validated by the core).
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[ts]
+
+
+class MetaClub(Base):
+    """A meta-club (فراباشگاه): clubs that share members and/or merchants and value (C3)."""
+
+    __tablename__ = "meta_clubs"
+    id: Mapped[intpk]
+    name_fa: Mapped[name]
+    name_en: Mapped[name]
+    share_members: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    share_merchants: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    share_value: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    created_at: Mapped[ts]
+
+
+class MetaClubMember(Base):
+    __tablename__ = "meta_club_members"
+    meta_club_id: Mapped[int] = mapped_column(ForeignKey("meta_clubs.id"), primary_key=True)
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), primary_key=True)
+
+
+class FeeTariff(Base):
+    """The platform's fee (کارمزد) per business type (C6); business_type NULL is the default."""
+
+    __tablename__ = "fee_tariffs"
+    id: Mapped[intpk]
+    business_type: Mapped[str | None] = mapped_column(String(50), unique=True)
+    percent_bp: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    fixed_rial: Mapped[rial]
+    cap_rial: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# --- merchants and terminals ---------------------------------------------------------------
+
+
+class Marketer(Base):
+    """A marketer (بازاریاب) who brings merchants and takes a share of their payments (S3)."""
+
+    __tablename__ = "marketers"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False, index=True)
+    name_fa: Mapped[name]
+    sheba: Mapped[str | None] = mapped_column(String(26))
+    created_at: Mapped[ts]
+
+
+class Merchant(Base):
+    """A merchant (پذیرنده) of a club or sub-club (C4)."""
+
+    __tablename__ = "merchants"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False, index=True)
+    name_fa: Mapped[name]
+    name_en: Mapped[name]
+    business_type: Mapped[str | None] = mapped_column(String(50))
+    sheba: Mapped[str | None] = mapped_column(String(26))
+    marketer_id: Mapped[int | None] = mapped_column(ForeignKey("marketers.id"))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[ts]
+
+
+class Branch(Base):
+    __tablename__ = "branches"
+    id: Mapped[intpk]
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), nullable=False, index=True)
+    name_fa: Mapped[name]
+
+
+class MerchantGroup(Base):
+    __tablename__ = "merchant_groups"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False, index=True)
+    name_fa: Mapped[name]
+    name_en: Mapped[name]
+
+
+class MerchantGroupMember(Base):
+    __tablename__ = "merchant_group_members"
+    group_id: Mapped[int] = mapped_column(ForeignKey("merchant_groups.id"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+
+
+class Terminal(Base):
+    """A POS terminal (کارتخوان) or cash register bound to one merchant (field 41 + 42)."""
+
+    __tablename__ = "terminals"
+    __table_args__ = (UniqueConstraint("terminal_code", "merchant_code"),)
+    id: Mapped[intpk]
+    terminal_code: Mapped[str] = mapped_column(String(8), nullable=False)
+    merchant_code: Mapped[str] = mapped_column(String(15), nullable=False)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), nullable=False, index=True)
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    kind: Mapped[str] = mapped_column(String(10), nullable=False, default="pos")  # pos | pcpos
+    mac_key_hex: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+
+
+# --- members ---------------------------------------------------------------------------------
+
+
+class SharedWallet(Base):
+    """A group wallet shared by several members or cards, e.g. a family (M5)."""
+
+    __tablename__ = "shared_wallets"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False, index=True)
+    name_fa: Mapped[name]
+
+
+class Member(Base):
+    """A member (عضو / دارنده). Counters here are kept with each purchase for the rules (R3, R5)."""
+
+    __tablename__ = "members"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False, index=True)
+    name_fa: Mapped[name]
+    tier: Mapped[str | None] = mapped_column(String(50))
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    shared_wallet_id: Mapped[int | None] = mapped_column(ForeignKey("shared_wallets.id"))
+    enrolled_by_merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    enrolled_via: Mapped[str] = mapped_column(String(10), nullable=False, default="panel")
+    purchase_count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    last_purchase_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Tier period state (V6–V8).
+    period_points: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    grace_used: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    frozen_until: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    manual_tier: Mapped[str | None] = mapped_column(String(50))
+    created_at: Mapped[ts]
+
+
+class MemberIdentifier(Base):
+    """How a member is known: bank card (keyed hash + mask, never the number), mobile, national
+    code, club card or a card-less account (M4); several bank cards per member (M5)."""
+
+    __tablename__ = "member_identifiers"
+    __table_args__ = (UniqueConstraint("club_id", "kind", "lookup"),)
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    lookup: Mapped[str] = mapped_column(String(100), nullable=False)
+    display: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[ts]
+
+
+class MemberGroup(Base):
+    __tablename__ = "member_groups"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False, index=True)
+    name_fa: Mapped[name]
+    name_en: Mapped[name]
+
+
+class MemberGroupMember(Base):
+    __tablename__ = "member_group_members"
+    group_id: Mapped[int] = mapped_column(ForeignKey("member_groups.id"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True, index=True)
+
+
+class MemberDay(Base):
+    """A member's purchases per local day: the history behind recency/frequency/monetary rules."""
+
+    __tablename__ = "member_days"
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    spend_rial: Mapped[rial]
+
+
+class MerchantVisit(Base):
+    """Purchases of a member at a merchant (for "every nth purchase here")."""
+
+    __tablename__ = "merchant_visits"
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+# --- rules -----------------------------------------------------------------------------------
+
+
+class RuleSetVersion(Base):
+    """A version of a club's rule set; the newest is compiled and used."""
+
+    __tablename__ = "rule_sets"
+    __table_args__ = (UniqueConstraint("club_id", "version"),)
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    created_by: Mapped[str] = mapped_column(String(100), nullable=False, default="system")
+    created_at: Mapped[ts]
+
+
+# --- value: operations, journal, balances, lots ------------------------------------------------
+
+
+class Operation(Base):
+    """One operation (purchase, refund, charge, ...), exactly once per idempotency key."""
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        UniqueConstraint("club_id", "idem_key"),
+        Index("ix_operations_club_day", "club_id", "day"),
+    )
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False)
+    idem_key: Mapped[str] = mapped_column(String(200), nullable=False)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False)  # done | rejected | held | cancelled | completed
+    member_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    merchant_id: Mapped[int | None] = mapped_column(BigInteger)
+    terminal_id: Mapped[int | None] = mapped_column(BigInteger)
+    original_op_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    amount_rial: Mapped[rial]
+    refunded_rial: Mapped[rial]
+    reference: Mapped[str | None] = mapped_column(String(40), index=True)  # e.g. the bank sale's RRN
+    response: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    decision: Mapped[str | None] = mapped_column(Text)
+    day: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[ts]
+
+
+class JournalLeg(Base):
+    """One leg of a posting. Append-only: never updated or deleted."""
+
+    __tablename__ = "journal"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    op_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), nullable=False, index=True)
+    seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    account: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    unit: Mapped[str] = mapped_column(String(6), nullable=False)
+    memo: Mapped[str] = mapped_column(String(120), nullable=False, default="")
+    created_at: Mapped[ts]
+
+
+class Balance(Base):
+    """The projection of the journal per account, updated in the same transaction."""
+
+    __tablename__ = "balances"
+    __table_args__ = (UniqueConstraint("club_id", "account"), Index("ix_balances_owner", "club_id", "owner"))
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    account: Mapped[str] = mapped_column(String(100), nullable=False)
+    owner: Mapped[str] = mapped_column(String(40), nullable=False)  # "member:42", "group:3", "club:1", ...
+    balance: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    credit_limit: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class LotRow(Base):
+    """A lot of earned value with its own expiry; spending draws the soonest-expiring first."""
+
+    __tablename__ = "lots"
+    __table_args__ = (Index("ix_lots_owner", "club_id", "owner"), Index("ix_lots_expiry", "club_id", "expires_at"))
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # "{op_id}:{n}"
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    owner: Mapped[str] = mapped_column(String(40), nullable=False)
+    account: Mapped[str] = mapped_column(String(100), nullable=False)
+    original: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    remaining: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    pending_until: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class BudgetUsage(Base):
+    __tablename__ = "budget_usage"
+    club_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    used: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class SplitLegRow(Base):
+    """A beneficiary's part of a payment (S1), the input of the daily settlement file."""
+
+    __tablename__ = "split_legs"
+    __table_args__ = (Index("ix_split_legs_club_day", "club_id", "day"),)
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    op_id: Mapped[int] = mapped_column(ForeignKey("operations.id"), nullable=False)
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    beneficiary_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    amount_rial: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    day: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+# --- vouchers, lotteries, tiers, audit -----------------------------------------------------------
+
+
+class VoucherTemplate(Base):
+    __tablename__ = "voucher_templates"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False, index=True)
+    name_fa: Mapped[name]
+    name_en: Mapped[name]
+    discount_rial: Mapped[rial]
+    discount_bp: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    cap_rial: Mapped[int | None] = mapped_column(BigInteger)
+    valid_days: Mapped[int] = mapped_column(Integer, nullable=False, default=30)
+    merchants: Mapped[list[Any]] = mapped_column(JSON, nullable=False, default=list)
+    price_points: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    price_credit_rial: Mapped[rial]
+    min_balance: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    funder: Mapped[str] = mapped_column(String(20), nullable=False, default="club_owner")
+
+
+class Voucher(Base):
+    __tablename__ = "vouchers"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False)
+    code: Mapped[str] = mapped_column(String(40), nullable=False, unique=True)
+    template_id: Mapped[int] = mapped_column(ForeignKey("voucher_templates.id"), nullable=False)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), nullable=False, index=True)
+    issued_op_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    used_op_id: Mapped[int | None] = mapped_column(BigInteger)
+    valid_from: Mapped[ts]
+    valid_to: Mapped[ts]
+
+
+class Lottery(Base):
+    """A lottery (قرعه‌کشی). The seed's SHA-256 is committed before the draw, so the draw can be audited."""
+
+    __tablename__ = "lotteries"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False, index=True)
+    name_fa: Mapped[name]
+    name_en: Mapped[name]
+    prizes: Mapped[list[Any]] = mapped_column(JSON, nullable=False, default=list)
+    seed_commitment: Mapped[str | None] = mapped_column(String(64))
+    seed: Mapped[str | None] = mapped_column(String(128))
+    status: Mapped[str] = mapped_column(String(12), nullable=False, default="open")
+    drawn_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class LotteryWinner(Base):
+    __tablename__ = "lottery_winners"
+    lottery_id: Mapped[int] = mapped_column(ForeignKey("lotteries.id"), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), nullable=False)
+    prize: Mapped[str] = mapped_column(String(200), nullable=False, default="")
+
+
+class TierHistory(Base):
+    __tablename__ = "tier_history"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), nullable=False, index=True)
+    period_end: Mapped[ts]
+    from_tier: Mapped[str | None] = mapped_column(String(50))
+    to_tier: Mapped[str | None] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(String(10), nullable=False)
+    period_points: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    deducted_points: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class AuditLog(Base):
+    """Every manual action: who, when, why."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[intpk]
+    club_id: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    actor: Mapped[str] = mapped_column(String(100), nullable=False)
+    action: Mapped[str] = mapped_column(String(50), nullable=False)
+    reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    at: Mapped[ts]
+
+
+def utc_now_s() -> int:
+    """The current time in Unix seconds (the core never reads the clock; the service does)."""
+    return int(dt.datetime.now(dt.timezone.utc).timestamp())
