@@ -5,6 +5,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
+echo "== PostgreSQL (from Debian's packages, on loopback)"
+KIMIA_TEST_PG_URL=$(bash scripts/pg.sh)
+export KIMIA_TEST_PG_URL
+echo "   $KIMIA_TEST_PG_URL"
+
 echo "== cargo test (core, no Python)"
 cargo test --manifest-path core/Cargo.toml --quiet
 echo "== cargo clippy"

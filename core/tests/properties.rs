@@ -82,7 +82,10 @@ fn purchase(amount: i64, merchant: i64, redeem: i64, marketer: bool) -> Purchase
 }
 
 /// What a member holds, independent of lot ids: balances, and lot amounts per (account, expiry).
-fn holdings(s: &MemberSnapshot) -> (BTreeMap<AccountKey, i64>, BTreeMap<(AccountKey, Option<i64>), i64>) {
+/// Balances by account, and lot amounts by (account, expiry).
+type Holdings = (BTreeMap<AccountKey, i64>, BTreeMap<(AccountKey, Option<i64>), i64>);
+
+fn holdings(s: &MemberSnapshot) -> Holdings {
     let balances = s.accounts.iter().filter(|a| a.balance != 0).map(|a| (a.account, a.balance)).collect();
     let mut lots = BTreeMap::new();
     for l in s.lots.iter().filter(|l| l.remaining > 0) {

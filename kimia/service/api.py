@@ -872,6 +872,23 @@ class Kimia:
         self.caches.clear()
         return counts
 
+    # --- settlement and checks ------------------------------------------------------------------------
+
+    def settlement(self, club_id: int, day: int) -> str:
+        """The settlement CSV of one local day of a club (S1)."""
+        from kimia.service.settlement import settlement_csv, settlement_lines
+
+        with self.reading() as tx:
+            root = self.caches.root_club(tx, club_id)
+            return settlement_csv(settlement_lines(tx, root, day), club_id=root, day=day)
+
+    def check(self) -> Any:
+        """Recompute every balance from the journal and verify every invariant (``kimia check``)."""
+        from kimia.service.check import run_check
+
+        with self.reading() as tx:
+            return run_check(tx)
+
     # --- lotteries (R10) ------------------------------------------------------------------------------
 
     def draw_lottery(self, lottery_id: int, seed: str, *, actor: str) -> list[dict[str, Any]]:

@@ -1,0 +1,51 @@
+"""Shared fixtures: every database test runs on SQLite and on PostgreSQL.
+
+PostgreSQL is started by scripts/test.sh (scripts/pg.sh), which exports KIMIA_TEST_PG_URL.
+A PostgreSQL test never skips: without the server it fails, so CI cannot go green without it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_URL = os.environ.get("KIMIA_TEST_PG_URL", "")
+
+
+def _pg_admin_dsn() -> str:
+    return PG_URL.replace("postgresql+psycopg://", "postgresql://", 1).rsplit("/", 1)[0] + "/postgres"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    if not PG_URL:
+        pytest.fail("KIMIA_TEST_PG_URL is not set: run the tests through ./scripts/test.sh, which starts PostgreSQL")
+    import psycopg
+
+    name = "kimia_t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(_pg_admin_dsn(), autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path}/kimia.db"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each test using this runs twice: on an SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/kimia.db"
+    url: str = request.getfixturevalue("pg_url")
+    return url
