@@ -216,11 +216,12 @@ impl DecisionObj {
         Ok(list)
     }
 
-    /// The explanation as sentences in one language ("fa" or "en").
-    #[pyo3(signature = (lang = "fa"))]
-    fn explain(&self, lang: &str) -> Vec<String> {
+    /// The explanation as sentences in one language ("fa" or "en"); `applied_only` keeps the lines
+    /// of rules that gave something (what a receipt prints).
+    #[pyo3(signature = (lang = "fa", *, applied_only = false))]
+    fn explain(&self, lang: &str, applied_only: bool) -> Vec<String> {
         let lang = if lang == "en" { Lang::En } else { Lang::Fa };
-        self.inner.explanation.iter().map(|e| render(e, lang)).collect()
+        self.inner.explanation.iter().filter(|e| !applied_only || e.code == "applied").map(|e| render(e, lang)).collect()
     }
 
     fn is_balanced(&self) -> bool {
@@ -288,6 +289,12 @@ impl Rulebook {
 
     fn __len__(&self) -> usize {
         self.inner.len()
+    }
+
+    /// Whether any rule has a budget (if none, budget use need not be loaded).
+    #[getter]
+    fn has_budgets(&self) -> bool {
+        self.inner.has_budgets()
     }
 
     /// Decide a purchase for a member at instant `now` (Unix seconds).

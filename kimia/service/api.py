@@ -23,7 +23,7 @@ from kimia import identifiers as ids
 from kimia.errors import KimiaError, Rejected, reject
 from kimia.service.context import Caches, MerchantContext
 from kimia.service.record import issue_voucher, write_decision
-from kimia.service.snapshot import is_holder, load_member
+from kimia.service.snapshot import is_holder, load_budgets, load_member
 from kimia.service.sql import Tx
 from kimia.service.writer import Writer
 from kimia.store.engine import connect_url, is_sqlite, make_engine, raw_connect
@@ -220,10 +220,12 @@ class Kimia:
         )
         return int(row[0])
 
-    def _finish_op(self, tx: Tx, op_id: int, status: str, response: dict[str, Any], decision: core.Decision | None) -> None:
+    def _finish_op(
+        self, tx: Tx, op_id: int, status: str, response: dict[str, Any], decision: core.Decision | None, *, member_id: int | None = None
+    ) -> None:
         tx.execute(
-            "UPDATE operations SET status = ?, response = ?, decision = ? WHERE id = ?",
-            (status, json.dumps(response, ensure_ascii=False), decision.to_json() if decision is not None else None, op_id),
+            "UPDATE operations SET status = ?, response = ?, decision = ?, member_id = COALESCE(?, member_id) WHERE id = ?",
+            (status, json.dumps(response, ensure_ascii=False), decision.to_json() if decision is not None else None, member_id, op_id),
         )
 
     # --- members (M1–M5) ------------------------------------------------------------------------
@@ -260,12 +262,15 @@ class Kimia:
 
     def _clubs_sharing_members(self, tx: Tx, root_club: int) -> list[int]:
         """The club itself plus clubs sharing members with it through a meta-club (C3)."""
+        cached = self.caches.get(("sharing", root_club))
+        if cached is not None:
+            return list(cached)
         rows = tx.all(
             "SELECT DISTINCT b.club_id FROM meta_club_members a JOIN meta_club_members b ON a.meta_club_id = b.meta_club_id"
             " JOIN meta_clubs m ON m.id = a.meta_club_id WHERE a.club_id = ? AND m.share_members = ?",
             (root_club, True),
         )
-        return [root_club] + [c for (c,) in rows if c != root_club]
+        return list(self.caches.put(("sharing", root_club), [root_club] + [c for (c,) in rows if c != root_club]))
 
     def _resolve_member(self, tx: Tx, root_club: int, ref: MemberRef | None) -> tuple[int, int]:
         """(member_id, member's root club) for a reference, searching clubs that share members."""
@@ -373,13 +378,8 @@ class Kimia:
 
     # --- purchases ------------------------------------------------------------------------------
 
-    def _purchase_input(self, tx: Tx, req: PurchaseRequest, op_id: int) -> tuple[MerchantContext, dict[str, Any], int, int]:
-        merchant = self.caches.merchant(tx, req.merchant_id)
-        if not merchant.active:
-            raise reject("unknown_merchant")
-        member_id, member_club = self._resolve_member(tx, merchant.root_club_id, MemberRef.of(req.member))
-        enrolled_by = tx.one("SELECT enrolled_by_merchant_id FROM members WHERE id = ?", (member_id,))
-        purchase = {
+    def _purchase_input(self, merchant: MerchantContext, req: PurchaseRequest, op_id: int, enrolled_by: int | None) -> dict[str, Any]:
+        return {
             "op_id": op_id,
             "club_id": merchant.club_id,
             "club_path": list(merchant.club_path),
@@ -388,7 +388,7 @@ class Kimia:
             "branch_id": req.branch_id,
             "business_type": merchant.business_type,
             "marketer_id": merchant.marketer_id,
-            "enrolling_merchant_id": enrolled_by[0] if enrolled_by else None,
+            "enrolling_merchant_id": enrolled_by,
             "amount_rial": req.amount_rial,
             "basket": req.basket,
             "payment_method": req.payment_method,
@@ -396,7 +396,6 @@ class Kimia:
             "redeem_credit_rial": req.redeem_credit_rial,
             "voucher_code": req.voucher_code,
         }
-        return merchant, purchase, member_id, member_club
 
     def _validate_purchase(self, req: PurchaseRequest) -> None:
         _check_key(req.idem_key)
@@ -410,17 +409,26 @@ class Kimia:
             raise reject("invalid_request", path="basket", detail="at most 1000 lines")
 
     def _decide(self, tx: Tx, req: PurchaseRequest, op_id: int, now: int) -> tuple[core.Decision, dict[str, Any], MerchantContext, int]:
-        merchant, purchase, member_id, member_club = self._purchase_input(tx, req, op_id)
+        merchant = self.caches.merchant(tx, req.merchant_id)
+        if not merchant.active:
+            raise reject("unknown_merchant")
+        member_id, member_club = self._resolve_member(tx, merchant.root_club_id, MemberRef.of(req.member))
         book = self.caches.rulebook(tx, merchant.root_club_id)
         snapshot = load_member(
             tx,
             member_id,
             merchant_id=merchant.merchant_id,
             today=local_day(now),
-            budget_keys=book.budget_keys(purchase, member_id, now),
             voucher_code=req.voucher_code,
             club_id=merchant.root_club_id,
+            lots="credit" if req.redeem_credit_rial > 0 else "none",
+            with_enrolled_by=True,
         )
+        purchase = self._purchase_input(merchant, req, op_id, snapshot.pop("_enrolled_by"))
+        if book.has_budgets:
+            keys = book.budget_keys(purchase, member_id, now)
+            if keys:
+                snapshot["budget_used"] = load_budgets(tx, merchant.root_club_id, keys)
         decision = book.evaluate(purchase, snapshot, now)
         return decision, snapshot, merchant, member_club
 
@@ -453,8 +461,8 @@ class Kimia:
             "split": d.split,
             "balance_points": points,
             "balance_credit_rial": credit,
-            "explanation_fa": [e for e in d.explain("fa") if "اعمال شد" in e] or d.explain("fa")[:3],
-            "explanation_en": [e for e in d.explain("en") if " applied:" in e] or d.explain("en")[:3],
+            "explanation_fa": d.explain("fa", applied_only=True),
+            "explanation_en": d.explain("en", applied_only=True),
         }
 
     def quote(self, req: PurchaseRequest) -> dict[str, Any]:
@@ -482,8 +490,7 @@ class Kimia:
             d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
             write_decision(tx, d, op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
             receipt = self._receipt(d, snapshot, op_id)
-            tx.execute("UPDATE operations SET member_id = ? WHERE id = ?", (d.member_id, op_id))
-            self._finish_op(tx, op_id, "done", receipt, d)
+            self._finish_op(tx, op_id, "done", receipt, d, member_id=d.member_id)
             return receipt
 
         return self.write(work)  # type: ignore[no-any-return]
@@ -507,8 +514,7 @@ class Kimia:
             d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
             write_decision(tx, core.hold(d), op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
             receipt = {**self._receipt(d, snapshot, op_id, "held"), "hold_id": op_id, "points_earned": 0}
-            tx.execute("UPDATE operations SET member_id = ? WHERE id = ?", (d.member_id, op_id))
-            self._finish_op(tx, op_id, "held", receipt, d)
+            self._finish_op(tx, op_id, "held", receipt, d, member_id=d.member_id)
             return receipt
 
         return self.write(work)  # type: ignore[no-any-return]

@@ -55,17 +55,23 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
         "INSERT INTO journal (club_id, op_id, seq, account, amount, unit, memo, created_at) VALUES (?,?,?,?,?,?,?,?)",
         legs,
     )
+    upsert = (
+        "INSERT INTO balances (club_id, account, owner, balance, credit_limit) VALUES (?,?,?,?,0)"
+        " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance"
+    )
+    unchecked: list[tuple[Any, ...]] = []
     for account, delta in d.deltas:
-        club = member_club if is_holder(account) else op_club
-        row = tx.one(
-            "INSERT INTO balances (club_id, account, owner, balance, credit_limit) VALUES (?,?,?,?,0)"
-            " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance"
-            " RETURNING balance, credit_limit",
-            (club, account, owner_of(account), delta),
-        )
+        holder = is_holder(account)
+        club = member_club if holder else op_club
+        if not holder or delta >= 0:
+            # Business accounts have no floor and a credit cannot break one: no need to read back.
+            unchecked.append((club, account, owner_of(account), delta))
+            continue
+        row = tx.one(upsert + " RETURNING balance, credit_limit", (club, account, owner_of(account), delta))
         floor = floor_of(account, row[1])
         if floor is not None and row[0] < floor:
             raise _rejected("insufficient_balance", account=account)
+    tx.executemany(upsert, unchecked)
     for used in d.lots_consumed:
         tx.execute(
             "UPDATE lots SET remaining = remaining - ? WHERE id = ? AND club_id = ? AND remaining >= ?",
@@ -98,13 +104,16 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
     if counters["purchases"] or counters["spend_rial"]:
         last = counters["last_purchase_at"]
         if last is None:
-            tx.execute("UPDATE members SET purchase_count = purchase_count + ? WHERE id = ?", (counters["purchases"], d.member_id))
+            tx.execute(
+                "UPDATE members SET purchase_count = purchase_count + ?, period_points = period_points + ? WHERE id = ?",
+                (counters["purchases"], d.points_earned, d.member_id),
+            )
         else:
             tx.execute(
-                "UPDATE members SET purchase_count = purchase_count + ?,"
+                "UPDATE members SET purchase_count = purchase_count + ?, period_points = period_points + ?,"
                 " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < ? THEN ? ELSE last_purchase_at END"
                 " WHERE id = ?",
-                (counters["purchases"], last, last, d.member_id),
+                (counters["purchases"], d.points_earned, last, last, d.member_id),
             )
         tx.execute(
             "INSERT INTO member_days (member_id, day, count, spend_rial) VALUES (?,?,?,?)"
@@ -118,7 +127,7 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
                 " ON CONFLICT (member_id, merchant_id) DO UPDATE SET count = merchant_visits.count + excluded.count",
                 (d.member_id, d.merchant_id, counters["purchases"]),
             )
-    if d.points_earned:
+    elif d.points_earned:
         tx.execute("UPDATE members SET period_points = period_points + ? WHERE id = ?", (d.points_earned, d.member_id))
     if d.voucher_used:
         tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))

@@ -6,6 +6,9 @@ from typing import Any
 
 from kimia.service.sql import Tx
 
+#: Lot kinds a purchase may spend (rial credit); points and lottery entries are not spent at the till.
+CREDIT_KINDS = frozenset({"merchant_credit", "club_credit", "virtual_credit", "cashback", "gift_credit", "welfare_credit"})
+
 #: Days of purchase history loaded for window conditions (rules may look back at most this far).
 HISTORY_DAYS = 400
 
@@ -28,11 +31,17 @@ def load_member(
     budget_keys: list[str] | None = None,
     voucher_code: str | None = None,
     club_id: int,
+    lots: str = "all",
+    with_enrolled_by: bool = False,
 ) -> dict[str, Any]:
-    """The member's snapshot, read inside the write transaction (row-locked on PostgreSQL)."""
+    """The member's snapshot, read inside the write transaction (row-locked on PostgreSQL).
+
+    ``lots`` says which lots to load: ``"all"`` (reversals, conversions, expiry), ``"credit"`` (a
+    purchase spending credit: only spendable credit), or ``"none"`` (a purchase that spends
+    nothing: the core needs balances, not lots, to decide it)."""
     row = tx.one(
         tx.lock(
-            "SELECT tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, club_id"
+            "SELECT tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, club_id, enrolled_by_merchant_id"
             " FROM members WHERE id = ?"
         ),
         (member_id,),
@@ -41,7 +50,7 @@ def load_member(
         from kimia.errors import reject
 
         raise reject("unknown_member")
-    tier, referrer_id, wallet_id, purchase_count, last_purchase_at, member_club = row
+    tier, referrer_id, wallet_id, purchase_count, last_purchase_at, member_club, enrolled_by = row
     owners = [f"member:{member_id}"] + ([f"group:{wallet_id}"] if wallet_id else [])
     marks = tx.placeholders(len(owners))
     accounts = [
@@ -51,14 +60,16 @@ def load_member(
             (member_club, *owners),
         )
     ]
-    lots = [
-        {"id": i, "account": a, "remaining": r, "expires_at": e, "pending_until": p}
-        for i, a, r, e, p in tx.all(
+    lot_rows: list[Any] = []
+    if lots != "none":
+        lot_rows = tx.all(
             "SELECT id, account, remaining, expires_at, pending_until FROM lots"
             f" WHERE club_id = ? AND owner IN ({marks}) AND remaining > 0",
             (member_club, *owners),
         )
-    ]
+        if lots == "credit":
+            lot_rows = [r for r in lot_rows if r[1].split("/", 1)[1].split("@", 1)[0] in CREDIT_KINDS]
+    lot_list = [{"id": i, "account": a, "remaining": r, "expires_at": e, "pending_until": p} for i, a, r, e, p in lot_rows]
     history = [
         {"day": d, "count": c, "spend_rial": s}
         for d, c, s in tx.all(
@@ -82,18 +93,26 @@ def load_member(
         "last_purchase_at": last_purchase_at,
         "history": history,
         "accounts": accounts,
-        "lots": lots,
+        "lots": lot_list,
     }
     if budget_keys:
-        keys = sorted(set(budget_keys))
-        rows = tx.all(
-            tx.lock(f"SELECT key, used FROM budget_usage WHERE club_id = ? AND key IN ({tx.placeholders(len(keys))})"),
-            (club_id, *keys),
-        )
-        snapshot["budget_used"] = {k: u for k, u in rows}
+        snapshot["budget_used"] = load_budgets(tx, club_id, budget_keys)
     if voucher_code:
         snapshot["vouchers"] = load_vouchers(tx, member_id, voucher_code)
+    if with_enrolled_by:
+        # Not part of the core's snapshot: the caller pops it before deciding.
+        snapshot["_enrolled_by"] = enrolled_by
     return snapshot
+
+
+def load_budgets(tx: Tx, club_id: int, budget_keys: list[str]) -> dict[str, int]:
+    """Budget use so far for the given keys (row-locked on PostgreSQL, in key order)."""
+    keys = sorted(set(budget_keys))
+    rows = tx.all(
+        tx.lock(f"SELECT key, used FROM budget_usage WHERE club_id = ? AND key IN ({tx.placeholders(len(keys))}) ORDER BY key"),
+        (club_id, *keys),
+    )
+    return {k: int(u) for k, u in rows}
 
 
 def load_vouchers(tx: Tx, member_id: int, code: str) -> list[dict[str, Any]]:

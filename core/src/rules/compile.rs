@@ -438,6 +438,11 @@ impl Rulebook {
         self.rules.len()
     }
 
+    /// Whether any rule has a budget (if none, the service need not load budget use).
+    pub fn has_budgets(&self) -> bool {
+        self.rules.iter().any(|r| !r.budgets.is_empty())
+    }
+
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
