@@ -21,7 +21,7 @@ from typing import Any
 import kimia._core as core
 from kimia import identifiers as ids
 from kimia.errors import KimiaError, Rejected, reject
-from kimia.service.context import Caches, MerchantContext
+from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.record import issue_voucher, write_decision
 from kimia.service.snapshot import is_holder, load_budgets, load_member
 from kimia.service.sql import Tx
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 #: The key used to hash card numbers when none is configured: fine for a demo, never for production.
 DEV_CARD_KEY = b"kimia-development-card-hash-key"
 MAX_AMOUNT_RIAL = 10**15
+#: The request hash of a key voided by a reversal that arrived before its original.
+VOID_HASH = "void"
 UTC_OFFSET_S = 210 * 60
 
 
@@ -43,6 +45,44 @@ def local_day(now: int, utc_offset_min: int = 210) -> int:
 
 def request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+class Deadline:
+    """A request's deadline, shared by the thread waiting for an answer and the writer.
+
+    The writer seals the operation just before its savepoint is released; the waiter may expire
+    it only while it is not sealed. So an operation is either sealed (it will be committed and
+    answered) or expired (it is rolled back and answered as timed out), never both."""
+
+    def __init__(self, at_monotonic: float) -> None:
+        self.at = at_monotonic
+        self._lock = threading.Lock()
+        self.sealed = False
+        self.expired = False
+
+    def check(self) -> None:
+        import time
+
+        with self._lock:
+            if self.expired or time.monotonic() > self.at:
+                self.expired = True
+                raise reject("service_unavailable")
+
+    def seal(self) -> None:
+        import time
+
+        with self._lock:
+            if self.expired or time.monotonic() > self.at:
+                self.expired = True
+                raise reject("service_unavailable")
+            self.sealed = True
+
+    def expire(self) -> bool:
+        """Expire unless sealed; True if the operation will not be posted."""
+        with self._lock:
+            if not self.sealed:
+                self.expired = True
+            return self.expired
 
 
 @dataclass(frozen=True)
@@ -176,11 +216,34 @@ class Kimia:
             tx.rollback()
 
     def write(self, work: Callable[[Tx], Any]) -> Any:
-        """Run ``work`` as one operation in the writer (one savepoint inside a group commit)."""
+        """Run ``work`` as one operation in the writer (one savepoint inside a group commit).
+
+        If the calling thread set a deadline (``with service.deadline(guard):``), the operation is
+        checked against it when it starts and when it finishes, inside its savepoint: past the
+        deadline it is rolled back, so an operation answered as timed out is never posted."""
+        guard: Deadline | None = getattr(self._local, "deadline", None)
+        if guard is not None:
+            inner = work
+
+            def work(tx: Tx) -> Any:
+                guard.check()
+                result = inner(tx)
+                guard.seal()
+                return result
+
         result = self.writer.submit(work)
         if isinstance(result, KimiaError):
             raise result
         return result
+
+    @contextmanager
+    def deadline(self, guard: Deadline) -> Iterator[Deadline]:
+        """Operations this thread submits inside the block obey ``guard``."""
+        self._local.deadline = guard
+        try:
+            yield guard
+        finally:
+            self._local.deadline = None
 
     def _existing(self, tx: Tx, club_id: int, idem_key: str, body_hash: str, amount: int) -> dict[str, Any] | None:
         """The stored answer for a retried key, or a conflict if the key was used for something else."""
@@ -190,6 +253,8 @@ class Kimia:
         )
         if row is None:
             return None
+        if row[0] == VOID_HASH:
+            raise reject("already_reversed", path="idem_key")
         if row[0] != body_hash:
             raise reject("exists_with_different_amount" if row[2] != amount else "exists_with_different_request", path="idem_key")
         response = row[1] if isinstance(row[1], dict) else json.loads(row[1])
@@ -375,6 +440,42 @@ class Kimia:
             return {"member_id": member_id, "kind": kind, "display": display}
 
         return self.write(work)  # type: ignore[no-any-return]
+
+    def terminal(self, terminal_code: str, merchant_code: str) -> TerminalContext:
+        """A registered, active terminal (field 41 + 42), or ``unknown_terminal``."""
+        with self.reading() as tx:
+            return self.caches.terminal(tx, terminal_code.strip(), merchant_code.strip())
+
+    def merchant_club(self, merchant_id: int) -> int:
+        """The club whose ledger a merchant belongs to."""
+        with self.reading() as tx:
+            return self.caches.merchant(tx, merchant_id).root_club_id
+
+    def member_balances(self, merchant_id: int, member: MemberRef | int | dict[str, Any] | None) -> dict[str, Any]:
+        """Points, and credit spendable at this merchant, of the member (a balance inquiry)."""
+        with self.reading() as tx:
+            merchant = self.caches.merchant(tx, merchant_id)
+            member_id, member_club = self._resolve_member(tx, merchant.root_club_id, MemberRef.of(member))
+            snapshot = load_member(tx, member_id, merchant_id=merchant_id, today=local_day(self.clock()), club_id=member_club, lots="credit")
+            book = self.caches.rulebook(tx, merchant.root_club_id)
+        now = self.clock()
+        spendable = 0
+        for lot in snapshot["lots"]:
+            scope = lot["account"].split("@", 1)[1] if "@" in lot["account"] else ""
+            expired = lot["expires_at"] is not None and lot["expires_at"] <= now
+            pending = lot["pending_until"] is not None and lot["pending_until"] > now
+            if expired or pending:
+                continue
+            if scope.startswith("merchant:") and scope != f"merchant:{merchant_id}":
+                continue
+            if scope.startswith("set:") and not book_allows(book, int(scope[4:]), merchant):
+                continue
+            spendable += int(lot["remaining"])
+        for account in snapshot["accounts"]:
+            if account["account"].endswith("/credit_line"):
+                spendable += max(0, int(account["balance"]) + int(account["credit_limit"]))
+        points = sum(int(a["balance"]) for a in snapshot["accounts"] if a["account"] == f"member:{member_id}/points")
+        return {"member_id": member_id, "points": points, "credit_rial": spendable, "tier": snapshot["tier"]}
 
     # --- purchases ------------------------------------------------------------------------------
 
@@ -567,24 +668,26 @@ class Kimia:
         body_hash = request_hash({"op": "cancel", "hold": hold_id})
 
         def work(tx: Tx) -> dict[str, Any]:
-            now = self.clock()
             held = self._load_op(tx, hold_id)
             existing = self._existing(tx, held["club_id"], idem_key, body_hash, 0)
             if existing is not None:
                 return existing
-            if held["kind"] != "hold" or held["status"] != "held":
-                raise reject("hold_not_pending")
-            original = core.Decision.from_json(held["decision"])
-            op_id = self._new_op(tx, club_id=held["club_id"], idem_key=idem_key, body_hash=body_hash, kind="cancel",
-                                 member_id=held["member_id"], merchant_id=held["merchant_id"], original_op_id=hold_id, now=now)
-            d = core.cancel_hold(core.hold(original), op_id=op_id, now=now)
-            write_decision(tx, d, op_id=op_id, op_club=held["club_id"], member_club=self._member_club(tx, held["member_id"]), now=now)
-            tx.execute("UPDATE operations SET status = 'cancelled' WHERE id = ?", (hold_id,))
-            response = {"op_id": op_id, "status": "cancelled", "hold_id": hold_id, "credit_returned_rial": original.credit_used_rial}
-            self._finish_op(tx, op_id, "done", response, d)
-            return response
+            return self._cancel_in(tx, held, idem_key, body_hash, self.clock())
 
         return self.write(work)  # type: ignore[no-any-return]
+
+    def _cancel_in(self, tx: Tx, held: dict[str, Any], idem_key: str, body_hash: str, now: int) -> dict[str, Any]:
+        if held["kind"] != "hold" or held["status"] != "held":
+            raise reject("hold_not_pending")
+        original = core.Decision.from_json(held["decision"])
+        op_id = self._new_op(tx, club_id=held["club_id"], idem_key=idem_key, body_hash=body_hash, kind="cancel",
+                             member_id=held["member_id"], merchant_id=held["merchant_id"], original_op_id=held["id"], now=now)
+        d = core.cancel_hold(core.hold(original), op_id=op_id, now=now)
+        write_decision(tx, d, op_id=op_id, op_club=held["club_id"], member_club=self._member_club(tx, held["member_id"]), now=now)
+        tx.execute("UPDATE operations SET status = 'cancelled' WHERE id = ?", (held["id"],))
+        response = {"op_id": op_id, "status": "cancelled", "hold_id": held["id"], "credit_returned_rial": original.credit_used_rial}
+        self._finish_op(tx, op_id, "done", response, d)
+        return response
 
     def _member_club(self, tx: Tx, member_id: int) -> int:
         row = tx.one("SELECT club_id FROM members WHERE id = ?", (member_id,))
@@ -613,29 +716,70 @@ class Kimia:
         body_hash = request_hash({"op": "refund", "of": op_id, "reference": reference, "amount": amount_rial})
 
         def work(tx: Tx) -> dict[str, Any]:
-            now = self.clock()
             root = self.caches.root_club(tx, club_id) if club_id is not None else None
             original = self._load_op(tx, op_id, reference=reference, club_id=root)
             existing = self._existing(tx, original["club_id"], idem_key, body_hash, amount_rial or 0)
             if existing is not None:
                 return existing
-            if original["kind"] not in ("purchase", "completion") or original["status"] != "done" or not original["decision"]:
-                raise reject("not_refundable")
-            if original["refunded_rial"] >= original["amount_rial"]:
-                raise reject("already_reversed")
-            decided = core.Decision.from_json(original["decision"])
-            member_club = self._member_club(tx, original["member_id"])
-            snapshot = load_member(tx, original["member_id"], merchant_id=original["merchant_id"], today=local_day(now), club_id=original["club_id"])
-            new_id = self._new_op(tx, club_id=original["club_id"], idem_key=idem_key, body_hash=body_hash,
-                                  kind="refund" if amount_rial is not None else "reversal", member_id=original["member_id"],
-                                  merchant_id=original["merchant_id"], original_op_id=original["id"],
-                                  amount_rial=amount_rial or original["amount_rial"] - original["refunded_rial"], now=now)
-            d = core.reverse(decided, snapshot, op_id=new_id, now=now, refund_rial=amount_rial, refunded_before_rial=original["refunded_rial"])
-            write_decision(tx, d, op_id=new_id, op_club=original["club_id"], member_club=member_club, now=now)
-            tx.execute("UPDATE operations SET refunded_rial = refunded_rial + ? WHERE id = ?", (-d.amount_rial, original["id"]))
-            receipt = {**self._receipt(d, snapshot, new_id), "original_op_id": original["id"]}
-            self._finish_op(tx, new_id, "done", receipt, d)
-            return receipt
+            return self._reverse_in(tx, original, idem_key, body_hash, amount_rial, self.clock())
+
+        return self.write(work)  # type: ignore[no-any-return]
+
+    def _reverse_in(self, tx: Tx, original: dict[str, Any], idem_key: str, body_hash: str, amount_rial: int | None, now: int) -> dict[str, Any]:
+        if original["kind"] not in ("purchase", "completion") or original["status"] != "done" or not original["decision"]:
+            raise reject("not_refundable")
+        if original["refunded_rial"] >= original["amount_rial"]:
+            raise reject("already_reversed")
+        decided = core.Decision.from_json(original["decision"])
+        member_club = self._member_club(tx, original["member_id"])
+        snapshot = load_member(tx, original["member_id"], merchant_id=original["merchant_id"], today=local_day(now), club_id=original["club_id"])
+        new_id = self._new_op(tx, club_id=original["club_id"], idem_key=idem_key, body_hash=body_hash,
+                              kind="refund" if amount_rial is not None else "reversal", member_id=original["member_id"],
+                              merchant_id=original["merchant_id"], original_op_id=original["id"],
+                              amount_rial=amount_rial or original["amount_rial"] - original["refunded_rial"], now=now)
+        d = core.reverse(decided, snapshot, op_id=new_id, now=now, refund_rial=amount_rial, refunded_before_rial=original["refunded_rial"])
+        write_decision(tx, d, op_id=new_id, op_club=original["club_id"], member_club=member_club, now=now)
+        tx.execute("UPDATE operations SET refunded_rial = refunded_rial + ? WHERE id = ?", (-d.amount_rial, original["id"]))
+        receipt = {**self._receipt(d, snapshot, new_id), "original_op_id": original["id"]}
+        self._finish_op(tx, new_id, "done", receipt, d)
+        return receipt
+
+    def reverse_by_key(self, merchant_id: int, original_key: str, *, idem_key: str) -> dict[str, Any]:
+        """Reverse the operation submitted under ``original_key`` (a terminal's reversal, 0400/0420).
+
+        A posted purchase is reversed in full; a pending hold is cancelled; an original that never
+        arrived is recorded as void under its key, so if it arrives late it is refused and never
+        posts. Repeating the reversal (same ``idem_key``) changes nothing."""
+        _check_key(idem_key)
+        _check_key(original_key)
+        body_hash = request_hash({"op": "reverse_key", "merchant": merchant_id, "original": original_key})
+
+        def work(tx: Tx) -> dict[str, Any]:
+            now = self.clock()
+            merchant = self.caches.merchant(tx, merchant_id)
+            root = merchant.root_club_id
+            existing = self._existing(tx, root, idem_key, body_hash, 0)
+            if existing is not None:
+                return existing
+            row = tx.one(tx.lock("SELECT id FROM operations WHERE club_id = ? AND idem_key = ?"), (root, original_key))
+            if row is None:
+                void_id = self._new_op(tx, club_id=root, idem_key=original_key, body_hash=VOID_HASH, kind="void", member_id=None,
+                                       merchant_id=merchant_id, now=now)
+                self._finish_op(tx, void_id, "void", {"op_id": void_id, "status": "void"}, None)
+                response = {"status": "void", "original_found": False, "void_op_id": void_id}
+            else:
+                original = self._load_op(tx, int(row[0]))
+                if original["kind"] == "hold" and original["status"] == "held":
+                    response = {**self._cancel_in(tx, original, idem_key, body_hash, now), "original_found": True}
+                    return response
+                if original["kind"] in ("purchase", "completion") and original["status"] == "done" and original["refunded_rial"] < original["amount_rial"]:
+                    return {**self._reverse_in(tx, original, idem_key, body_hash, None, now), "original_found": True}
+                response = {"status": "nothing_to_reverse", "original_found": True, "original_op_id": original["id"]}
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="reversal", member_id=None,
+                                 merchant_id=merchant_id, now=now)
+            response = {**response, "op_id": op_id}
+            self._finish_op(tx, op_id, "done", response, None)
+            return response
 
         return self.write(work)  # type: ignore[no-any-return]
 
@@ -930,6 +1074,16 @@ class Kimia:
         return self.write(work)  # type: ignore[no-any-return]
 
 
+def book_allows(book: core.Rulebook, set_id: int, merchant: MerchantContext) -> bool:
+    """Whether club credit of merchant set ``set_id`` may be spent at ``merchant``: asked of the
+    core with a zero-amount quote would be heavier, so the rule set's sets are read directly."""
+    return set_id in merchant_sets_of(book, merchant)
+
+
+def merchant_sets_of(book: core.Rulebook, merchant: MerchantContext) -> set[int]:
+    return set(book.merchant_sets_for(merchant.merchant_id, list(merchant.groups)))
+
+
 def draw_winners(tx: Tx, club_id: int, lottery_id: int, seed: str, count: int) -> list[int]:
     """Winners of a lottery from its entries and the revealed seed (deterministic, auditable)."""
     suffix = f"/lottery_entries@lottery:{lottery_id}"
@@ -953,4 +1107,4 @@ def draw_winners(tx: Tx, club_id: int, lottery_id: int, seed: str, count: int) -
     return winners
 
 
-__all__ = ["Base", "Kimia", "MemberRef", "PurchaseRequest", "draw_winners", "local_day", "request_hash"]
+__all__ = ["Base", "Deadline", "Kimia", "MemberRef", "PurchaseRequest", "draw_winners", "local_day", "request_hash"]

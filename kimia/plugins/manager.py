@@ -1,0 +1,30 @@
+"""Build the plugin manager: built-in plugins first, then those installed under the ``kimia``
+entry-point group, then any passed in (tests)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+from kimia.plugins import hookspecs
+
+PROJECT = "kimia"
+
+#: Modules that are part of kimia and registered as plugins.
+BUILTIN_PLUGINS = ("kimia.terminal.handlers",)
+
+
+def make_plugin_manager(extra: Iterable[object] = (), *, load_entry_points: bool = True) -> pluggy.PluginManager:
+    import importlib
+
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    for name in BUILTIN_PLUGINS:
+        pm.register(importlib.import_module(name), name=name)
+    if load_entry_points:
+        pm.load_setuptools_entrypoints(PROJECT)
+    for plugin in extra:
+        pm.register(plugin)
+    pm.check_pending()
+    return pm
