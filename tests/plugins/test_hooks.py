@@ -1,0 +1,63 @@
+"""Every hook is documented, the built-in terminal handlers are registered as a plugin, and a
+plugin can add a terminal operation without touching the server."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import pytest
+
+from kimia.plugins import hookimpl, hookspecs, make_plugin_manager
+from kimia.terminal.handlers import BUILTIN, TerminalHandler, TerminalReply, TerminalRequest
+from kimia.terminal.server import HandlerConflict, build_registry
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+
+
+def hook_names() -> list[str]:
+    return [name for name, obj in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("kimia_")]
+
+
+def test_every_hook_is_documented() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    names = hook_names()
+    assert names, "no hooks found"
+    missing = [name for name in names if f"### `{name}(" not in text]
+    assert not missing, f"hooks missing from docs/plugins.md: {missing}"
+
+
+def test_builtin_handlers_are_a_plugin() -> None:
+    pm = make_plugin_manager(load_entry_points=False)
+    registry = build_registry(pm)
+    for handler in BUILTIN:
+        for mti in handler.mtis:
+            for code in handler.processing_codes:
+                assert registry[(mti, code)] is handler
+
+
+class AttendancePlugin:
+    @staticmethod
+    def clock_in(request: TerminalRequest) -> TerminalReply:
+        return TerminalReply("00", items=[("RL", "ورود ثبت شد")])
+
+    @hookimpl
+    def kimia_register_terminal_handlers(self) -> list[TerminalHandler]:
+        return [TerminalHandler("attendance", ("0200",), ("92",), self.clock_in)]
+
+
+def test_a_plugin_adds_a_terminal_operation() -> None:
+    pm = make_plugin_manager([AttendancePlugin()], load_entry_points=False)
+    assert build_registry(pm)[("0200", "92")].name == "attendance"
+
+
+class Clash:
+    @hookimpl
+    def kimia_register_terminal_handlers(self) -> list[TerminalHandler]:
+        return [TerminalHandler("clash", ("0200",), ("00",), AttendancePlugin.clock_in)]
+
+
+def test_two_plugins_claiming_one_operation_fail_at_start() -> None:
+    pm = make_plugin_manager([Clash()], load_entry_points=False)
+    with pytest.raises(HandlerConflict):
+        build_registry(pm)
