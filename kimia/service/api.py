@@ -222,7 +222,9 @@ class Kimia:
         checked against it when it starts and when it finishes, inside its savepoint: past the
         deadline it is rolled back, so an operation answered as timed out is never posted."""
         guard: Deadline | None = getattr(self._local, "deadline", None)
-        if guard is not None:
+        if guard is not None and hasattr(work, "batch_kind"):
+            work.guard = guard  # type: ignore[attr-defined]
+        elif guard is not None:
             inner = work
 
             def work(tx: Tx) -> Any:
@@ -533,13 +535,18 @@ class Kimia:
         decision = book.evaluate(purchase, snapshot, now)
         return decision, snapshot, merchant, member_club
 
-    @staticmethod
-    def _receipt(d: core.Decision, snapshot: dict[str, Any], op_id: int, status: str = "done") -> dict[str, Any]:
+    @classmethod
+    def _receipt(cls, d: core.Decision, snapshot: dict[str, Any], op_id: int, status: str = "done") -> dict[str, Any]:
         """The answer a channel shows: amounts, balances after, explanation in both languages."""
         balances: dict[str, int] = {a["account"]: a["balance"] for a in snapshot.get("accounts", [])}
         for account, delta in d.deltas:
             if is_holder(account):
                 balances[account] = balances.get(account, 0) + delta
+        return cls._receipt_from(d, balances, op_id, status)
+
+    @staticmethod
+    def _receipt_from(d: core.Decision, balances: dict[str, int], op_id: int, status: str = "done") -> dict[str, Any]:
+        """The receipt given the member's holder balances after the decision."""
         member = f"member:{d.member_id}/"
         points = sum(v for k, v in balances.items() if k.startswith(member + "points"))
         credit = sum(
@@ -575,26 +582,32 @@ class Kimia:
             return {**self._receipt(d, snapshot, 0, "quote"), "explanation": d.explanation}
 
     def purchase(self, req: PurchaseRequest) -> dict[str, Any]:
-        """A purchase: discount, credit spent, points and credit earned, split. Exactly once per key."""
+        """A purchase: discount, credit spent, points and credit earned, split. Exactly once per key.
+        Concurrent purchases are decided and written together (kimia.service.bulk)."""
+        from kimia.service.bulk import PurchaseWork
+
         self._validate_purchase(req)
         body_hash = request_hash(req.body(self.member_key(req.member)))
+        return self.write(PurchaseWork(self, req, body_hash))  # type: ignore[no-any-return]
 
-        def work(tx: Tx) -> dict[str, Any]:
-            now = self.clock()
-            merchant = self.caches.merchant(tx, req.merchant_id)
-            existing = self._existing(tx, merchant.root_club_id, req.idem_key, body_hash, req.amount_rial)
-            if existing is not None:
-                return existing
-            op_id = self._new_op(tx, club_id=merchant.root_club_id, idem_key=req.idem_key, body_hash=body_hash, kind="purchase",
-                                 member_id=None, merchant_id=req.merchant_id, terminal_id=req.terminal_id,
-                                 amount_rial=req.amount_rial, reference=req.reference, now=now)
-            d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
-            write_decision(tx, d, op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
-            receipt = self._receipt(d, snapshot, op_id)
-            self._finish_op(tx, op_id, "done", receipt, d, member_id=d.member_id)
-            return receipt
-
-        return self.write(work)  # type: ignore[no-any-return]
+    def _purchase_single(self, tx: Tx, req: PurchaseRequest, body_hash: str) -> dict[str, Any]:
+        """The single path of a purchase (the reference the bulk path must agree with)."""
+        now = self.clock()
+        merchant = self.caches.merchant(tx, req.merchant_id)
+        existing = self._existing(tx, merchant.root_club_id, req.idem_key, body_hash, req.amount_rial)
+        if existing is not None:
+            return existing
+        op_id = self._new_op(tx, club_id=merchant.root_club_id, idem_key=req.idem_key, body_hash=body_hash, kind="purchase",
+                             member_id=None, merchant_id=req.merchant_id, terminal_id=req.terminal_id,
+                             amount_rial=req.amount_rial, reference=req.reference, now=now)
+        d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
+        write_decision(tx, d, op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
+        receipt = self._receipt(d, snapshot, op_id)
+        codes = [c for (c,) in tx.all("SELECT code FROM vouchers WHERE issued_op_id = ?", (op_id,))] if d.vouchers_issued else []
+        if codes:
+            receipt["vouchers"] = codes
+        self._finish_op(tx, op_id, "done", receipt, d, member_id=d.member_id)
+        return receipt
 
     # --- holds (a redemption fixed before the bank sale) ------------------------------------------
 
@@ -840,6 +853,9 @@ class Kimia:
 
         def decide(tx: Tx, snapshot: dict[str, Any], op_id: int, now: int, root: int) -> core.Decision:
             conversion = {"club_id": root, **self._settings(tx, root).get("conversion", {})}
+            if isinstance(conversion.get("by_group"), dict):
+                # JSON object keys are strings; the core wants member-group ids.
+                conversion["by_group"] = {int(k): v for k, v in conversion["by_group"].items()}
             return core.convert_points(conversion, snapshot, op_id=op_id, now=now, points=points)
 
         return self._member_value_op(club_id=club_id, member=member, idem_key=idem_key, kind="conversion",
@@ -855,19 +871,28 @@ class Kimia:
         amount_rial: int,
         source: dict[str, Any],
         expires_days: int | None = None,
+        shared_wallet: bool = False,
     ) -> dict[str, Any]:
-        """Charge credit: welfare from an organisation (V3), a gift card (V4), a credit-line repayment (V2)."""
+        """Charge credit: welfare from an organisation (V3), a gift card (V4), a credit-line repayment (V2).
+        With ``shared_wallet`` the credit goes to the member's shared (family) wallet, which every
+        member of the wallet may spend (M5)."""
         _check_amount(amount_rial, "amount_rial")
         if kind not in ("gift_credit", "welfare_credit", "virtual_credit", "credit_line"):
             raise reject("invalid_request", path="kind", detail="gift_credit, welfare_credit, virtual_credit or credit_line")
 
         def decide(tx: Tx, snapshot: dict[str, Any], op_id: int, now: int, root: int) -> core.Decision:
             account = f"member:{snapshot['member_id']}/{kind}"
+            if shared_wallet:
+                if snapshot.get("shared_group_id") is None:
+                    raise reject("invalid_request", path="shared_wallet", detail="the member has no shared wallet")
+                account = f"group:{snapshot['shared_group_id']}/{kind}"
             return core.charge(snapshot, op_id=op_id, now=now, account=account, amount=amount_rial, source=source, expires_days=expires_days)
 
+        body = {"member": str(member), "kind": kind, "amount": amount_rial, "source": source, "expires": expires_days}
+        if shared_wallet:
+            body["shared_wallet"] = True
         return self._member_value_op(club_id=club_id, member=member, idem_key=idem_key, kind="charge",
-                                     body={"member": str(member), "kind": kind, "amount": amount_rial, "source": source, "expires": expires_days},
-                                     amount=amount_rial, decide=decide)
+                                     body=body, amount=amount_rial, decide=decide)
 
     def charge_many(self, club_id: int, org_id: int, charges: list[tuple[int, int]], *, batch_key: str, kind: str = "welfare_credit", expires_days: int | None = None) -> list[dict[str, Any]]:
         """Closed-loop bulk charge of staff accounts by an organisation (V3): one operation per member,
@@ -1087,9 +1112,11 @@ def merchant_sets_of(book: core.Rulebook, merchant: MerchantContext) -> set[int]
 def draw_winners(tx: Tx, club_id: int, lottery_id: int, seed: str, count: int) -> list[int]:
     """Winners of a lottery from its entries and the revealed seed (deterministic, auditable)."""
     suffix = f"/lottery_entries@lottery:{lottery_id}"
+    # Not filtered by club: a member of another club of a meta-club (C3) keeps the entries they
+    # won here in their own club's ledger; the lottery id alone names the lottery.
     rows = tx.all(
-        "SELECT owner, balance FROM balances WHERE club_id = ? AND account LIKE ? AND balance > 0 ORDER BY owner",
-        (club_id, "member:%" + suffix),
+        "SELECT owner, balance FROM balances WHERE account LIKE ? AND balance > 0 ORDER BY owner",
+        ("member:%" + suffix,),
     )
     pool = [(int(owner.split(":")[1]), int(balance)) for owner, balance in rows]
     pool.sort()

@@ -128,26 +128,58 @@ class Writer:
                 if item is not None:
                     item[1].set_exception(WriterClosed("the writer closed before this operation ran"))
 
+    @staticmethod
+    def _runs(batch: list[tuple[Work, Future[Any]]]) -> list[list[tuple[Work, Future[Any]]]]:
+        """Consecutive operations of one batchable kind form a run; every other operation is alone."""
+        runs: list[list[tuple[Work, Future[Any]]]] = []
+        for item in batch:
+            kind = getattr(item[0], "batch_kind", None)
+            if kind is not None and runs and getattr(runs[-1][0][0], "batch_kind", None) == kind:
+                runs[-1].append(item)
+            else:
+                runs.append([item])
+        return runs
+
+    def _run_single(self, tx: Tx, index: int, work: Work, future: Future[Any]) -> tuple[Future[Any], Any, BaseException | None]:
+        savepoint = f"op{index}"
+        tx.savepoint(savepoint)
+        try:
+            result = work(tx)
+        except KimiaError as exc:
+            tx.rollback_to(savepoint)
+            return (future, None, exc)
+        except Exception as exc:  # a bug or a database error: this operation only
+            log.exception("operation failed")
+            tx.rollback_to(savepoint)
+            return (future, None, exc)
+        tx.release(savepoint)
+        return (future, result, None)
+
+    def _run_group(self, tx: Tx, index: int, run: list[tuple[Work, Future[Any]]]) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        """Run a group of batchable operations together; on any surprise, one at a time instead."""
+        savepoint = f"run{index}"
+        tx.savepoint(savepoint)
+        try:
+            results = run[0][0].run_batch(tx, [work for work, _ in run])  # type: ignore[attr-defined]
+        except Exception:
+            log.info("bulk run of %d fell back to single operations", len(run), exc_info=True)
+            tx.rollback_to(savepoint)
+            return [self._run_single(tx, index * 1000 + n, work, future) for n, (work, future) in enumerate(run)]
+        tx.release(savepoint)
+        return [
+            (future, None, result) if isinstance(result, BaseException) else (future, result, None)
+            for (_, future), result in zip(run, results)
+        ]
+
     def _run_batch(self, tx: Tx, batch: list[tuple[Work, Future[Any]]]) -> None:
         outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             tx.begin_write()
-            for index, (work, future) in enumerate(batch):
-                savepoint = f"op{index}"
-                tx.savepoint(savepoint)
-                try:
-                    result = work(tx)
-                except KimiaError as exc:
-                    tx.rollback_to(savepoint)
-                    outcomes.append((future, None, exc))
-                    continue
-                except Exception as exc:  # a bug or a database error: this operation only
-                    log.exception("operation failed")
-                    tx.rollback_to(savepoint)
-                    outcomes.append((future, None, exc))
-                    continue
-                tx.release(savepoint)
-                outcomes.append((future, result, None))
+            for index, run in enumerate(self._runs(batch)):
+                if len(run) > 1:
+                    outcomes.extend(self._run_group(tx, index, run))
+                else:
+                    outcomes.append(self._run_single(tx, index, *run[0]))
             tx.commit()
         except BaseException as exc:
             log.exception("batch of %d failed", len(batch))
