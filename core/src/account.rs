@@ -183,7 +183,9 @@ impl AccountKey {
         }
         match self.kind {
             Kind::CreditLine => Some(-credit_limit),
-            Kind::PointsDebt | Kind::CreditDebt => None,
+            // Debts exist to be negative; a holder's cash account is money from outside (a gift card
+            // bought, a credit line repaid), a source like the business side's.
+            Kind::PointsDebt | Kind::CreditDebt | Kind::Cash => None,
             _ => Some(0),
         }
     }

@@ -291,6 +291,11 @@ impl Rulebook {
         self.inner.len()
     }
 
+    /// The merchant sets (ids) a merchant belongs to: where club credit of those sets is spendable.
+    fn merchant_sets_for(&self, merchant_id: i64, merchant_groups: Vec<i64>) -> Vec<i64> {
+        self.inner.merchant_sets_for(merchant_id, &merchant_groups)
+    }
+
     /// Whether any rule has a budget (if none, budget use need not be loaded).
     #[getter]
     fn has_budgets(&self) -> bool {

@@ -6,6 +6,7 @@ other's changes soon; changes made through this process invalidate its own cache
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass
@@ -37,6 +38,17 @@ class TerminalContext:
     branch_id: int | None
     kind: str
     mac_key_hex: str | None
+
+
+def int_keys(body: dict[str, Any]) -> dict[str, Any]:
+    """A rule set as read back from JSON, with the member-group ids keying ``group_multipliers_bp``
+    turned back into integers (JSON object keys are always strings; the core wants ids)."""
+    for rule in body.get("rules", []):
+        for effect in rule.get("effects", []):
+            multipliers = effect.get("group_multipliers_bp")
+            if isinstance(multipliers, dict):
+                effect["group_multipliers_bp"] = {int(k): v for k, v in multipliers.items()}
+    return body
 
 
 class Caches:
@@ -111,6 +123,6 @@ class Caches:
         if row is None:
             body: Any = {"club_id": club_id, "rules": []}
         else:
-            body = row[0]
-        book = Rulebook(body if isinstance(body, (dict, str)) else str(body))
+            body = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+        book = Rulebook(int_keys(body))
         return self.put(("rulebook", club_id), book)  # type: ignore[no-any-return]

@@ -39,6 +39,10 @@ def floor_of(account: str, credit_limit: int) -> int | None:
         return -credit_limit
     if kind in ("points_debt", "credit_debt"):
         return None
+    if kind == "cash":
+        # Money from outside (a gift card bought, a credit line repaid): a source, like the
+        # business-side accounts, so it is unbounded even though a member owns it.
+        return None
     return 0
 
 

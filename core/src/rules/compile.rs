@@ -463,6 +463,14 @@ impl Rulebook {
         out.dedup();
     }
 
+    /// The merchant sets a merchant belongs to (where club credit of those sets is spendable).
+    pub fn merchant_sets_for(&self, merchant_id: i64, merchant_groups: &[i64]) -> Vec<i64> {
+        let mut ids: Vec<i64> =
+            self.merchant_sets.keys().copied().filter(|id| self.merchant_in_set(*id, merchant_id, merchant_groups)).collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// Whether a merchant belongs to a merchant set (where club credit of that set is spendable).
     pub fn merchant_in_set(&self, set_id: i64, merchant_id: i64, merchant_groups: &[i64]) -> bool {
         self.merchant_sets.get(&set_id).is_some_and(|s| {
