@@ -118,7 +118,8 @@ pub fn parse_day(text: &str, jalali: bool) -> Option<i64> {
             return None;
         }
         let (gy, gm, gd) = jalali_to_gregorian(y, m, d);
-        Some(days_from_civil(gy, gm, gd))
+        // Esfand 30 exists only in leap years: a date that does not exist does not round-trip.
+        (gregorian_to_jalali(gy, gm, gd) == (y, m, d)).then(|| days_from_civil(gy, gm, gd))
     } else {
         let day = days_from_civil(y, m, d);
         (civil_from_days(day) == (y, m, d)).then_some(day)
@@ -152,5 +153,7 @@ mod tests {
         assert_eq!(l.weekday, 3); // Sat=0 Sun=1 Mon=2 Tue=3
         assert_eq!(parse_day("1405-09-02", true), Some(days_from_civil(2026, 11, 23)));
         assert_eq!(parse_day("2026-02-30", false), None);
+        assert_eq!(parse_day("1405-12-30", true), None); // 1405 is not a leap year
+        assert!(parse_day("1403-12-30", true).is_some()); // 1403 is
     }
 }

@@ -177,7 +177,11 @@ fn compile_cond(rule: &str, path: &str, c: &Condition) -> Result<Cond, CoreError
                 }
             };
             let (from_day, to_day) = (day(from, "from")?, day(to, "to")?);
-            check_range(rule, path, from_day, to_day)?;
+            if let (Some(f), Some(t)) = (from_day, to_day) {
+                if f > t {
+                    return Err(bad(rule, format!("{path}.to"), "the end date is before the start date"));
+                }
+            }
             Cond::Dates { from_day, to_day }
         }
         Condition::HourRange { from, to } => Cond::Hours {
@@ -254,7 +258,8 @@ fn check_effect(rule: &str, path: &str, effect: &Effect, sets: &HashMap<i64, Mer
         Effect::Points { per_rial, points, fixed, tier_multipliers_bp, group_multipliers_bp, expires_days, pending_days, .. } => {
             check_rate(rule, path, *per_rial, *points, *fixed)?;
             if tier_multipliers_bp.values().chain(group_multipliers_bp.values()).any(|m| !(0..=1_000_000).contains(m)) {
-                return Err(bad(rule, format!("{path}.multipliers"), "multipliers must be between 0 and 1000000 bp"));
+                let field = if tier_multipliers_bp.values().any(|m| !(0..=1_000_000).contains(m)) { "tier_multipliers_bp" } else { "group_multipliers_bp" };
+                return Err(bad(rule, format!("{path}.{field}"), "multipliers must be between 0 and 1000000 bp"));
             }
             days(expires_days, "expires_days")?;
             days(pending_days, "pending_days")
@@ -264,6 +269,11 @@ fn check_effect(rule: &str, path: &str, effect: &Effect, sets: &HashMap<i64, Mer
             days(expires_days, "expires_days")?;
             days(pending_days, "pending_days")?;
             match (kind, spendable_at) {
+                (crate::rules::spec::CreditKind::Merchant, Some(_)) => Err(bad(
+                    rule,
+                    format!("{path}.spendable_at"),
+                    "merchant credit is spendable only at the merchant that gave it; spendable_at is for other credit kinds",
+                )),
                 (crate::rules::spec::CreditKind::Club, None) => {
                     Err(bad(rule, format!("{path}.spendable_at"), "club credit needs spendable_at (a merchant set id)"))
                 }
@@ -296,7 +306,7 @@ fn top_level_lines(conds: &[Condition]) -> (Vec<String>, Vec<String>) {
 fn compile_rule(set: &RuleSet, group_index: &HashMap<&str, usize>, position: usize, rule: &Rule) -> Result<CompiledRule, CoreError> {
     let id = rule.id.as_str();
     let path = format!("rules[{position}]");
-    if id.is_empty() || id.len() > 100 {
+    if id.is_empty() || id.chars().count() > 100 {
         return Err(bad(id, format!("{path}.id"), "id must be 1 to 100 characters"));
     }
     if rule.effects.is_empty() {
@@ -374,13 +384,40 @@ impl Rulebook {
         if set.rules.len() > MAX_RULES {
             return Err(CoreError::new("rule_too_many").with("limit", MAX_RULES).at("rules"));
         }
-        if set.point_value_rial < 0 || !(-720..=840).contains(&set.utc_offset_min) {
-            return Err(CoreError::new("invalid_input").with("detail", "point_value_rial or utc_offset_min out of range"));
+        let set_error = |field: &str, detail: &str| {
+            CoreError::new("rule_bad_value").with("rule", "-").with("detail", detail).at(field.to_string())
+        };
+        if set.point_value_rial < 0 {
+            return Err(set_error("point_value_rial", "point_value_rial must not be negative"));
+        }
+        if !(-720..=840).contains(&set.utc_offset_min) {
+            return Err(set_error("utc_offset_min", "utc_offset_min must be between -720 and 840"));
         }
         let s = &set.settlement;
         let shares = [s.club_owner_bp, s.marketer_bp, s.merchant_marketer_bp];
         if shares.iter().any(|bp| *bp < 0) || shares.iter().sum::<i64>() > BP_ONE {
-            return Err(CoreError::new("invalid_input").with("detail", "settlement shares must be 0..10000 bp in total").at("settlement"));
+            return Err(set_error("settlement", "settlement shares must be 0..10000 bp in total"));
+        }
+        let mut tariff_types = HashSet::new();
+        for (i, t) in s.fee_tariffs.iter().enumerate() {
+            if !(0..=BP_ONE).contains(&t.percent_bp) || t.fixed_rial < 0 || t.cap_rial.is_some_and(|c| c < 0) {
+                return Err(set_error(&format!("settlement.fee_tariffs[{i}]"), "a fee is 0..10000 bp plus a non-negative fixed amount and cap"));
+            }
+            if !tariff_types.insert(t.business_type.clone()) {
+                return Err(set_error(&format!("settlement.fee_tariffs[{i}].business_type"), "one tariff per business type"));
+            }
+        }
+        let mut set_ids = HashSet::new();
+        for (i, m) in set.merchant_sets.iter().enumerate() {
+            if !set_ids.insert(m.id) {
+                return Err(set_error(&format!("merchant_sets[{i}].id"), "merchant set ids must be unique"));
+            }
+        }
+        let mut group_names = HashSet::new();
+        for (i, g) in set.stacking_groups.iter().enumerate() {
+            if !group_names.insert(g.name.as_str()) {
+                return Err(set_error(&format!("stacking_groups[{i}].name"), "stacking group names must be unique"));
+            }
         }
         let mut group_modes = vec![("default".to_string(), StackingMode::Stackable)];
         for g in &set.stacking_groups {

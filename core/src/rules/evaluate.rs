@@ -32,9 +32,11 @@ type CreditGrant = (CreditKind, Option<i64>, i64, Option<i64>, Option<i64>);
 struct Grant {
     discount: i64,
     credits: Vec<CreditGrant>,
-    points: i64,
-    points_expires_days: Option<i64>,
-    points_pending_days: Option<i64>,
+    /// Points of each points effect, with that effect's expiry and pending days (one lot each).
+    points: Vec<(i64, Option<i64>, Option<i64>)>,
+    /// The most a credit-spend discount could give (on the credit the member asked to spend), so a
+    /// rial budget covers it before it is known exactly.
+    spend_discount_max: i64,
     lottery: Vec<(i64, i64)>,
     vouchers: Vec<i64>,
     referral_points: i64,
@@ -46,10 +48,14 @@ impl Grant {
         self.credits.iter().map(|c| c.2).sum()
     }
 
+    fn points_total(&self) -> i64 {
+        self.points.iter().map(|p| p.0).sum()
+    }
+
     fn is_empty(&self) -> bool {
         self.discount == 0
             && self.credit_total() == 0
-            && self.points == 0
+            && self.points_total() == 0
             && self.lottery.iter().all(|l| l.1 == 0)
             && self.vouchers.is_empty()
             && self.referral_points == 0
@@ -58,7 +64,12 @@ impl Grant {
 
     /// Rial value to the member, used to pick the best rule and to cost budgets.
     fn value(&self, point_value_rial: i64) -> i64 {
-        self.discount + self.credit_total() + (self.points + self.referral_points).saturating_mul(point_value_rial)
+        self.discount + self.credit_total() + (self.points_total() + self.referral_points).saturating_mul(point_value_rial)
+    }
+
+    /// The most this grant can cost once credit-spend discounts are known (for rial budgets).
+    fn max_cost(&self, point_value_rial: i64) -> i64 {
+        self.value(point_value_rial) + self.spend_discount_max
     }
 }
 
@@ -166,9 +177,7 @@ fn grant_of(rule: &CompiledRule, ctx: &Ctx<'_>) -> Grant {
                     (None, None) => BP_ONE,
                     (a, b) => a.unwrap_or(0).max(b.unwrap_or(0)),
                 };
-                g.points += mul_div(plain, multiplier, BP_ONE, *rounding);
-                g.points_expires_days = *expires_days;
-                g.points_pending_days = *pending_days;
+                g.points.push((mul_div(plain, multiplier, BP_ONE, *rounding), *expires_days, *pending_days));
             }
             Effect::Credit { kind, percent_bp, fixed_rial, cap_rial, spendable_at, expires_days, pending_days } => {
                 let amount = amount_of(base, *percent_bp, *fixed_rial, *cap_rial);
@@ -183,7 +192,12 @@ fn grant_of(rule: &CompiledRule, ctx: &Ctx<'_>) -> Grant {
                     g.referral_points += rate(base, *per_rial, *points, *fixed, Rounding::Floor);
                 }
             }
-            Effect::CreditSpendDiscount { .. } => g.has_spend_discount |= ctx.p.redeem_credit_rial > 0,
+            Effect::CreditSpendDiscount { percent_bp, fixed_rial, cap_rial } => {
+                if ctx.p.redeem_credit_rial > 0 {
+                    g.has_spend_discount = true;
+                    g.spend_discount_max += amount_of(ctx.p.redeem_credit_rial.min(ctx.p.amount_rial), *percent_bp, *fixed_rial, *cap_rial);
+                }
+            }
         }
     }
     g
@@ -193,8 +207,10 @@ fn budget_period_key(period: BudgetPeriod, local_day: i64) -> String {
     match period {
         BudgetPeriod::Day => format!("d:{local_day}"),
         BudgetPeriod::Month => {
-            let (y, m, _) = calendar::civil_from_days(local_day);
-            format!("m:{y:04}-{m:02}")
+            // Iranian businesses budget by the Jalali (solar) month.
+            let (y, m, d) = calendar::civil_from_days(local_day);
+            let (jy, jm, _) = calendar::gregorian_to_jalali(y, m, d);
+            format!("m:{jy:04}-{jm:02}")
         }
         BudgetPeriod::Total => "total".to_string(),
     }
@@ -366,7 +382,7 @@ impl Rulebook {
                 continue;
             }
             let budget = budget_keys(rule, ctx.p, ctx.s.member_id, ctx.local.day);
-            let cost = grant.value(self.point_value_rial);
+            let cost = grant.max_cost(self.point_value_rial);
             let exhausted = budget.iter().any(|(key, limit, is_count)| {
                 let used = ctx.s.budget_used.get(key).copied().unwrap_or(0);
                 used.saturating_add(if *is_count { 1 } else { cost }) > *limit
@@ -462,12 +478,14 @@ impl Rulebook {
                 fund(d, account, to_lot, Kind::Expense);
                 push_lot(d, &mut lot_seq, account, to_lot, *expires_days, *pending_days);
             }
-            if a.grant.points > 0 {
-                let account = AccountKey::plain(member, Kind::Points);
-                let to_lot = repay_debt(ctx.s, d, AccountKey::plain(member, Kind::PointsDebt), a.grant.points, Kind::PointsIssued, &mut fund);
-                fund(d, account, to_lot, Kind::PointsIssued);
-                push_lot(d, &mut lot_seq, account, to_lot, a.grant.points_expires_days, a.grant.points_pending_days);
-                d.points_earned += a.grant.points;
+            for (points, expires_days, pending_days) in &a.grant.points {
+                if *points > 0 {
+                    let account = AccountKey::plain(member, Kind::Points);
+                    let to_lot = repay_debt(ctx.s, d, AccountKey::plain(member, Kind::PointsDebt), *points, Kind::PointsIssued, &mut fund);
+                    fund(d, account, to_lot, Kind::PointsIssued);
+                    push_lot(d, &mut lot_seq, account, to_lot, *expires_days, *pending_days);
+                    d.points_earned += *points;
+                }
             }
             if a.grant.referral_points > 0 {
                 if let Some(referrer) = ctx.s.referrer_id {
@@ -496,7 +514,7 @@ impl Rulebook {
             if explain {
                 let mut line = explain_line(rule, "applied");
                 line.discount_rial = a.grant.discount;
-                line.points = a.grant.points;
+                line.points = a.grant.points_total();
                 line.referral_points = a.grant.referral_points;
                 line.credit_rial = a.grant.credit_total();
                 line.entries = a.grant.lottery.iter().map(|l| l.1).sum();

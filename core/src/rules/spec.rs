@@ -52,6 +52,63 @@ fn yes() -> bool {
     true
 }
 
+/// A boolean that must be a real boolean: a Python dict's `"false"` or `0` is refused rather than
+/// read by truthiness.
+fn strict_bool<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
+    struct Visitor;
+    impl serde::de::Visitor<'_> for Visitor {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("true or false")
+        }
+        fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<bool, E> {
+            Ok(v)
+        }
+    }
+    deserializer.deserialize_any(Visitor)
+}
+
+/// A map keyed by ids, read from JSON (keys are strings there) or from Python (keys are ints).
+fn id_map<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<BTreeMap<i64, i64>, D::Error> {
+    struct Key(i64);
+    impl<'de> Deserialize<'de> for Key {
+        fn deserialize<D2: serde::Deserializer<'de>>(d: D2) -> Result<Key, D2::Error> {
+            struct KeyVisitor;
+            impl serde::de::Visitor<'_> for KeyVisitor {
+                type Value = Key;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an integer id")
+                }
+                fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Key, E> {
+                    Ok(Key(v))
+                }
+                fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Key, E> {
+                    i64::try_from(v).map(Key).map_err(E::custom)
+                }
+                fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+                    v.trim().parse().map(Key).map_err(|_| E::custom(format!("{v:?} is not an integer id")))
+                }
+            }
+            d.deserialize_any(KeyVisitor)
+        }
+    }
+    struct MapVisitor;
+    impl<'de> serde::de::Visitor<'de> for MapVisitor {
+        type Value = BTreeMap<i64, i64>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map from integer ids to integers")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((Key(k), v)) = map.next_entry::<Key, i64>()? {
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(MapVisitor)
+}
+
 /// Merchants where a club credit may be spent (SPEC R9).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -118,7 +175,7 @@ pub struct Rule {
     pub id: String,
     #[serde(default)]
     pub name: Names,
-    #[serde(default = "yes")]
+    #[serde(default = "yes", deserialize_with = "strict_bool")]
     pub enabled: bool,
     /// Higher runs first.
     #[serde(default)]
@@ -220,7 +277,7 @@ pub enum Condition {
     Weekdays { days: Vec<Weekday> },
     Amount { #[serde(default)] min: Option<i64>, #[serde(default)] max: Option<i64> },
     /// Every nth purchase (this purchase's number is divisible by n); `at_merchant` counts here only.
-    NthPurchase { n: i64, #[serde(default)] at_merchant: bool },
+    NthPurchase { n: i64, #[serde(default, deserialize_with = "strict_bool")] at_merchant: bool },
     FirstPurchase {},
     PaymentMethod { methods: Vec<PaymentMethod> },
     Channel { channels: Vec<Channel> },
@@ -308,7 +365,7 @@ pub enum Effect {
         rounding: Rounding,
         #[serde(default)]
         tier_multipliers_bp: BTreeMap<String, i64>,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "id_map")]
         group_multipliers_bp: BTreeMap<i64, i64>,
         #[serde(default)]
         expires_days: Option<i64>,
@@ -332,7 +389,7 @@ pub enum Effect {
         #[serde(default)]
         pending_days: Option<i64>,
     },
-    /// Lottery entries (R10): `entries` per `per_rial` of the base, at least `min_entries`.
+    /// Lottery entries (R10): `entries` per `per_rial` of the base, plus `fixed`.
     Lottery {
         lottery_id: i64,
         #[serde(default)]
