@@ -71,6 +71,7 @@ SERVICE_ERRORS: dict[str, tuple[str, str]] = {
     "lottery_not_open": ("This lottery is not open", "این قرعه‌کشی باز نیست"),
     "seed_mismatch": ("The revealed seed does not match the committed hash", "بذر اعلام‌شده با هش ثبت‌شده مطابقت ندارد"),
     "no_entries": ("The lottery has no entries", "قرعه‌کشی هیچ شرکت‌کننده‌ای ندارد"),
+    "period_already_closed": ("This tier period is already closed", "این دوره طبقه‌بندی قبلاً بسته شده است"),
     "reason_required": ("A manual action needs a reason", "برای اقدام دستی ذکر دلیل لازم است"),
     "service_unavailable": ("The service could not finish in time; retry with the same key", "سرویس در زمان مقرر پاسخ نداد؛ با همان کلید دوباره تلاش کنید"),
     "invalid_request": ("Invalid request: {detail}", "درخواست نامعتبر: {detail}"),

@@ -506,14 +506,24 @@ fn explanation_codes() -> (Vec<Template>, Vec<Template>) {
     (errors::EXPLANATIONS.to_vec(), errors::CONDITIONS.to_vec())
 }
 
+/// The Gregorian date of a Jalali date; a date that does not exist raises `Rejected` (invalid_input).
 #[pyfunction]
-fn jalali_to_gregorian(year: i64, month: i64, day: i64) -> (i64, i64, i64) {
-    calendar::jalali_to_gregorian(year, month, day)
+fn jalali_to_gregorian(py: Python<'_>, year: i64, month: i64, day: i64) -> PyResult<(i64, i64, i64)> {
+    let date = format!("{year:04}-{month:02}-{day:02}");
+    if !(1..=9999).contains(&year) || calendar::parse_day(&date, true).is_none() {
+        return Err(rejected(py, &CoreError::new("invalid_input").with("detail", format!("{date} is not a Jalali date"))));
+    }
+    Ok(calendar::jalali_to_gregorian(year, month, day))
 }
 
+/// The Jalali date of a Gregorian date; a date that does not exist raises `Rejected` (invalid_input).
 #[pyfunction]
-fn gregorian_to_jalali(year: i64, month: i64, day: i64) -> (i64, i64, i64) {
-    calendar::gregorian_to_jalali(year, month, day)
+fn gregorian_to_jalali(py: Python<'_>, year: i64, month: i64, day: i64) -> PyResult<(i64, i64, i64)> {
+    let date = format!("{year:04}-{month:02}-{day:02}");
+    if !(1..=9999).contains(&year) || calendar::parse_day(&date, false).is_none() {
+        return Err(rejected(py, &CoreError::new("invalid_input").with("detail", format!("{date} is not a Gregorian date"))));
+    }
+    Ok(calendar::gregorian_to_jalali(year, month, day))
 }
 
 #[pymodule]

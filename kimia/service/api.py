@@ -327,6 +327,28 @@ class Kimia:
             return account, account
         raise reject("invalid_request", path="kind", detail=f"unknown identifier kind {kind!r}")
 
+    def _shares_value(self, tx: Tx, club_a: int, club_b: int) -> bool:
+        """Whether two clubs are in a meta-club that shares value (C3)."""
+        if club_a == club_b:
+            return True
+        key = ("shares_value", (min(club_a, club_b), max(club_a, club_b)))
+        cached = self.caches.get(key)
+        if cached is not None:
+            return bool(cached)
+        row = tx.one(
+            "SELECT 1 FROM meta_club_members a JOIN meta_club_members b ON a.meta_club_id = b.meta_club_id"
+            " JOIN meta_clubs m ON m.id = a.meta_club_id WHERE a.club_id = ? AND b.club_id = ? AND m.share_value = ?",
+            (club_a, club_b, True),
+        )
+        return bool(self.caches.put(key, row is not None))
+
+    def _check_cross_club_spend(self, tx: Tx, member_club: int, merchant_club: int, redeem_rial: int) -> None:
+        """A member of another club (met through a meta-club) may earn here, but may spend their
+        club's credit here only if the meta-club shares value."""
+        if redeem_rial > 0 and not self._shares_value(tx, member_club, merchant_club):
+            raise Rejected("credit_not_valid_at_merchant", "This credit cannot be spent at this merchant",
+                           "این اعتبار در این پذیرنده قابل استفاده نیست", "redeem_credit_rial")
+
     def _clubs_sharing_members(self, tx: Tx, root_club: int) -> list[int]:
         """The club itself plus clubs sharing members with it through a meta-club (C3)."""
         cached = self.caches.get(("sharing", root_club))
@@ -458,7 +480,11 @@ class Kimia:
         with self.reading() as tx:
             merchant = self.caches.merchant(tx, merchant_id)
             member_id, member_club = self._resolve_member(tx, merchant.root_club_id, MemberRef.of(member))
-            snapshot = load_member(tx, member_id, merchant_id=merchant_id, today=local_day(self.clock()), club_id=member_club, lots="credit")
+            snapshot = load_member(tx, member_id, merchant_id=merchant_id, today=local_day(self.clock()), club_id=member_club, lots="credit",
+                                   ledger_club=member_club)
+            if member_club != merchant.root_club_id and not self._shares_value(tx, member_club, merchant.root_club_id):
+                snapshot["lots"] = []
+                snapshot["accounts"] = [a for a in snapshot["accounts"] if not a["account"].endswith("/credit_line")]
             book = self.caches.rulebook(tx, merchant.root_club_id)
         now = self.clock()
         spendable = 0
@@ -516,6 +542,7 @@ class Kimia:
         if not merchant.active:
             raise reject("unknown_merchant")
         member_id, member_club = self._resolve_member(tx, merchant.root_club_id, MemberRef.of(req.member))
+        self._check_cross_club_spend(tx, member_club, merchant.root_club_id, req.redeem_credit_rial)
         book = self.caches.rulebook(tx, merchant.root_club_id)
         snapshot = load_member(
             tx,
@@ -526,6 +553,7 @@ class Kimia:
             club_id=merchant.root_club_id,
             lots="credit" if req.redeem_credit_rial > 0 else "none",
             with_enrolled_by=True,
+            ledger_club=member_club,
         )
         purchase = self._purchase_input(merchant, req, op_id, snapshot.pop("_enrolled_by"))
         if book.has_budgets:
@@ -666,7 +694,8 @@ class Kimia:
                                  amount_rial=held["amount_rial"], reference=reference, now=now)
             d = core.complete_hold(original, op_id=op_id, now=now)
             member_club = self._member_club(tx, held["member_id"])
-            snapshot = load_member(tx, held["member_id"], merchant_id=held["merchant_id"], today=local_day(now), club_id=held["club_id"])
+            snapshot = load_member(tx, held["member_id"], merchant_id=held["merchant_id"], today=local_day(now), club_id=held["club_id"],
+                                   ledger_club=member_club)
             write_decision(tx, d, op_id=op_id, op_club=held["club_id"], member_club=member_club, now=now)
             tx.execute("UPDATE operations SET status = 'completed' WHERE id = ?", (hold_id,))
             receipt = {**self._receipt(d, snapshot, op_id), "hold_id": hold_id}
@@ -745,7 +774,8 @@ class Kimia:
             raise reject("already_reversed")
         decided = core.Decision.from_json(original["decision"])
         member_club = self._member_club(tx, original["member_id"])
-        snapshot = load_member(tx, original["member_id"], merchant_id=original["merchant_id"], today=local_day(now), club_id=original["club_id"])
+        snapshot = load_member(tx, original["member_id"], merchant_id=original["merchant_id"], today=local_day(now), club_id=original["club_id"],
+                               ledger_club=member_club)
         new_id = self._new_op(tx, club_id=original["club_id"], idem_key=idem_key, body_hash=body_hash,
                               kind="refund" if amount_rial is not None else "reversal", member_id=original["member_id"],
                               merchant_id=original["merchant_id"], original_op_id=original["id"],
@@ -823,7 +853,7 @@ class Kimia:
                 return existing
             member_id, member_club = self._resolve_member(tx, root, ref)
             op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind=kind, member_id=member_id, amount_rial=amount, now=now)
-            snapshot = load_member(tx, member_id, merchant_id=None, today=local_day(now), club_id=root)
+            snapshot = load_member(tx, member_id, merchant_id=None, today=local_day(now), club_id=root, ledger_club=member_club)
             d = decide(tx, snapshot, op_id, now, root)
             write_decision(tx, d, op_id=op_id, op_club=root, member_club=member_club, now=now)
             receipt = self._receipt(d, snapshot, op_id)
@@ -994,6 +1024,15 @@ class Kimia:
 
     # --- tiers (V6–V11) ----------------------------------------------------------------------------
 
+    def _club_tree(self, tx: Tx, root: int) -> list[int]:
+        """A club and all its sub-clubs, at any depth."""
+        clubs, frontier = [root], [root]
+        while frontier and len(clubs) < 10_000:
+            children = [c for (c,) in tx.all(f"SELECT id FROM clubs WHERE parent_id IN ({tx.placeholders(len(frontier))})", tuple(frontier))]
+            clubs.extend(children)
+            frontier = children
+        return clubs
+
     def close_period(self, club_id: int, period_end: int, *, actor: str = "system") -> dict[str, int]:
         """Close a tier period for the whole club: moves, grace, deductions; returns counts per reason."""
         with self.reading() as tx:
@@ -1002,9 +1041,13 @@ class Kimia:
             if not config:
                 raise Rejected("invalid_tier_config", "Invalid tier configuration: no tiers", "پیکربندی طبقات نامعتبر است: طبقه‌ای تعریف نشده")
             names = [t["name"] for t in config["tiers"]]
+            if tx.one("SELECT 1 FROM tier_history WHERE club_id = ? AND period_end >= ? LIMIT 1", (root, period_end)):
+                raise reject("period_already_closed")
+            clubs = self._club_tree(tx, root)
             rows = tx.all(
-                "SELECT id, tier, period_points, grace_used, frozen_until, manual_tier FROM members WHERE club_id = ? ORDER BY id",
-                (root,),
+                "SELECT id, tier, period_points, grace_used, frozen_until, manual_tier FROM members"
+                f" WHERE club_id IN ({tx.placeholders(len(clubs))}) ORDER BY id",
+                tuple(clubs),
             )
         index = {n: i for i, n in enumerate(names)}
         result = core.close_tier_period(
@@ -1019,6 +1062,9 @@ class Kimia:
         counts: dict[str, int] = {}
 
         def work(tx: Tx) -> None:
+            # Checked again inside the write: two closes racing for one period cannot both land.
+            if tx.one("SELECT 1 FROM tier_history WHERE club_id = ? AND period_end >= ? LIMIT 1", (root, period_end)):
+                raise reject("period_already_closed")
             for i, r in enumerate(rows):
                 new_tier = names[result["tier"][i]]
                 reason = result["reason"][i]

@@ -212,6 +212,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             continue
         merchant = service.caches.merchant(tx, w.req.merchant_id)
         try:
+            service._check_cross_club_spend(tx, member_club, merchant.root_club_id, w.req.redeem_credit_rial)
             if member_id not in state:
                 core_snap = {k: v for k, v in snap.items() if not k.startswith("_")}
                 balances[member_id] = {a["account"]: int(a["balance"]) for a in snap["accounts"]}

@@ -30,6 +30,10 @@ def _rejected(code: str, **params: str) -> Rejected:
     return Rejected(code, en.format(**params), fa.format(**params), None, dict(params))
 
 
+#: Offset of the local day of settlement (and of ``operations.day``) from UTC: Tehran, 03:30.
+SETTLEMENT_UTC_OFFSET_S = 210 * 60
+
+
 def floor_of(account: str, credit_limit: int) -> int | None:
     """The lowest balance an account may reach (mirrors ``AccountKey::floor`` in the core)."""
     if not is_holder(account):
@@ -101,9 +105,12 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
             raise _rejected("budget_exhausted", rule=str(use["key"]).split("|", 1)[0])
     counters = d.counters
     day = counters["day"]
+    # Money moves on the day of this operation: a refund, a reversal or a completed hold is settled
+    # on its own day (the day of ``operations.day``), never added to an earlier day's settlement.
+    settle_day = (now + SETTLEMENT_UTC_OFFSET_S) // 86_400
     tx.executemany(
         "INSERT INTO split_legs (club_id, op_id, role, beneficiary_id, amount_rial, day) VALUES (?,?,?,?,?,?)",
-        [(op_club, op_id, leg["role"], leg["beneficiary_id"], leg["amount_rial"], day) for leg in d.split],
+        [(op_club, op_id, leg["role"], leg["beneficiary_id"], leg["amount_rial"], settle_day) for leg in d.split],
     )
     if counters["purchases"] or counters["spend_rial"]:
         last = counters["last_purchase_at"]

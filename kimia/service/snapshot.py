@@ -33,6 +33,7 @@ def load_member(
     club_id: int,
     lots: str = "all",
     with_enrolled_by: bool = False,
+    ledger_club: int | None = None,
 ) -> dict[str, Any]:
     """The member's snapshot, read inside the write transaction (row-locked on PostgreSQL).
 
@@ -51,6 +52,8 @@ def load_member(
 
         raise reject("unknown_member")
     tier, referrer_id, wallet_id, purchase_count, last_purchase_at, member_club, enrolled_by = row
+    # A member's value lives in the ledger of their root club (a sub-club member's too).
+    member_club = ledger_club if ledger_club is not None else member_club
     owners = [f"member:{member_id}"] + ([f"group:{wallet_id}"] if wallet_id else [])
     marks = tx.placeholders(len(owners))
     accounts = [

@@ -1,0 +1,509 @@
+"""The kimia command line for operators.
+
+    kimia init                                   create or upgrade the database (Alembic)
+    kimia demo [--purchases N] [--seed S] [--reset]
+    kimia close-period --club ID (--period-end TS | --now)
+    kimia expire --club ID
+    kimia settle --club ID --day YYYY-MM-DD [--jalali] [--out FILE]
+    kimia check
+    kimia backtest --club ID [--days 90]
+    kimia draw-lottery --lottery ID --seed SEED
+
+The database is ``--database URL``, else ``KIMIA_DATABASE_URL``, else the embedded SQLite file
+``.kimia/kimia.db``. A rejection is printed as ``code: English message / Persian message`` and the
+command exits with status 1; nothing was changed by the operation that was refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import re
+import sqlite3
+import sys
+import unicodedata
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+import kimia._core as core
+from kimia.errors import KimiaError, Rejected
+from kimia.identifiers import IdentifierError, normalize_digits
+
+#: Shown in ``--help``; the value itself comes from kimia.store.engine.
+DEFAULT_URL_HELP = "sqlite:///.kimia/kimia.db"
+UTC_OFFSET_S = 210 * 60
+
+
+def fail(code: str, message_en: str, message_fa: str) -> Rejected:
+    """A rejection raised by the command line itself (printed like every other one)."""
+    return Rejected(code, message_en, message_fa)
+
+
+class KimiaGroup(click.Group):
+    """A click group that prints kimia's errors as ``code: English / Persian`` and exits 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KimiaError, IdentifierError) as exc:
+            where = f" (at {exc.path})" if isinstance(exc, KimiaError) and exc.path else ""
+            click.echo(f"{exc.code}: {exc.message_en}{where} / {exc.message_fa}", err=True)
+            ctx.exit(1)
+        except _db_errors() as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            click.echo(f"database_error: The database could not be used ({type(exc).__name__}: {first})"
+                       " / پایگاه داده قابل استفاده نیست", err=True)
+            ctx.exit(1)
+
+
+def _db_errors() -> tuple[type[Exception], ...]:
+    """Errors of the database drivers: printed as one ``database_error`` line, not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    errors: list[type[Exception]] = [sqlite3.Error, SQLAlchemyError]
+    try:
+        import psycopg
+
+        errors.append(psycopg.Error)
+    except ImportError:  # PostgreSQL support is optional
+        pass
+    return tuple(errors)
+
+
+@dataclass(frozen=True)
+class Settings:
+    url: str
+
+
+def _url(ctx: click.Context) -> str:
+    settings = ctx.find_object(Settings)
+    assert settings is not None
+    return settings.url
+
+
+def _safe_url(url: str) -> str:
+    """The URL with any password hidden, for printing."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1] if "@" in url else url
+
+
+def _revision(url: str) -> tuple[str | None, str | None]:
+    """(current revision of the database, newest revision of the code)."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from kimia.store.engine import make_engine
+    from kimia.store.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+    finally:
+        engine.dispose()
+    return current, head
+
+
+def _require_schema(url: str) -> None:
+    """Refuse to work on a database ``kimia init`` has not created or upgraded."""
+    from kimia.store.engine import is_sqlite, sqlite_path
+
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        if path is not None and not path.exists():
+            raise fail("not_initialized", f"There is no database at {path}; run `kimia init` first",
+                       "پایگاه داده‌ای وجود ندارد؛ ابتدا دستور kimia init را اجرا کنید")
+    current, head = _revision(url)
+    if current is None:
+        raise fail("not_initialized", "The database has no kimia schema; run `kimia init` first",
+                   "پایگاه داده هنوز ساخته نشده است؛ ابتدا دستور kimia init را اجرا کنید")
+    if current != head:
+        raise fail("schema_outdated", f"The database is at revision {current}, the code needs {head}; run `kimia init`",
+                   "نسخه پایگاه داده قدیمی است؛ دستور kimia init را اجرا کنید")
+
+
+@contextmanager
+def _service(url: str) -> Iterator[Any]:
+    """A service on an initialised database; closed (its writer stopped) on the way out."""
+    from kimia.service.api import Kimia
+
+    _require_schema(url)
+    service = Kimia(url, create=False)
+    try:
+        yield service
+    finally:
+        service.close()
+
+
+def _root_club(service: Any, club_id: int) -> int:
+    with service.reading() as tx:
+        return int(service.caches.root_club(tx, club_id))
+
+
+def _now() -> int:
+    from kimia.store.models import utc_now_s
+
+    return utc_now_s()
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except Exception:
+        return "cli"
+
+
+def _err() -> Any:
+    """Progress bars go to standard error, so standard output stays clean for CSV and tables."""
+    return sys.stderr
+
+
+# --- dates -------------------------------------------------------------------------------------
+
+
+def parse_date(text: str, *, jalali: bool = False) -> dt.date:
+    """``YYYY-MM-DD`` (or ``YYYY/MM/DD``, Persian digits allowed), Gregorian or Jalali."""
+    parts = [normalize_digits(p) for p in re.split(r"[-/.\u2010-\u2015\u2212]", text.strip())]
+    bad = fail("invalid_date", f"Not a valid {'Jalali' if jalali else 'Gregorian'} date (YYYY-MM-DD)",
+               f"تاریخ {'شمسی' if jalali else 'میلادی'} معتبر نیست (YYYY-MM-DD)")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise bad
+    y, m, d = (int(p) for p in parts)
+    if jalali:
+        if not (1 <= m <= 12 and 1 <= d <= 31 and 1 <= y <= 3000):
+            raise bad
+        try:
+            g = core.jalali_to_gregorian(y, m, d)  # refuses dates that do not exist
+        except KimiaError:
+            raise bad from None
+        return dt.date(*g)
+    try:
+        return dt.date(y, m, d)
+    except ValueError:
+        raise bad from None
+
+
+def local_day_number(day: dt.date) -> int:
+    """The local day number of a Tehran date (days since 1970-01-01 in local time)."""
+    from kimia.service.api import local_day
+
+    midnight = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()) - UTC_OFFSET_S
+    return local_day(midnight)
+
+
+def _jalali(day: dt.date) -> str:
+    y, m, d = core.gregorian_to_jalali(day.year, day.month, day.day)
+    return f"{y:04d}-{m:02d}-{d:02d}"
+
+
+def _tehran(ts: int) -> str:
+    """``2026-03-15 00:00 Tehran, 1404-12-24`` for Unix seconds."""
+    when = dt.datetime.fromtimestamp(ts, dt.timezone(dt.timedelta(seconds=UTC_OFFSET_S)))
+    return f"{when:%Y-%m-%d %H:%M} Tehran, {_jalali(when.date())}"
+
+
+# --- tables ------------------------------------------------------------------------------------
+
+
+def _width(text: str) -> int:
+    return sum(0 if unicodedata.category(ch) in ("Mn", "Cf") else 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table; numbers right-aligned with thousands separators."""
+    cells = [[_cell(v) for v in row] for row in rows]
+    numeric = [all(isinstance(row[i], int) for row in rows) and bool(rows) for i in range(len(headers))]
+    widths = [max([_width(h)] + [_width(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        out = []
+        for i, v in enumerate(values):
+            pad = " " * (widths[i] - _width(v))
+            out.append(pad + v if numeric[i] else v + pad)
+        return "  ".join(out).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)])
+
+
+# --- commands ----------------------------------------------------------------------------------
+
+
+@click.group(cls=KimiaGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--database", "database", metavar="URL", envvar="KIMIA_DATABASE_URL", show_envvar=True, default=None,
+              help=f"Database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB [default: {DEFAULT_URL_HELP}]")
+@click.version_option(core.__version__, prog_name="kimia")
+@click.pass_context
+def main(ctx: click.Context, database: str | None) -> None:
+    """kimia — باشگاه مشتریان: a customer-club (loyalty) platform, run as a service."""
+    from kimia.store.engine import connect_url
+
+    ctx.obj = Settings(url=connect_url(database))
+
+
+@main.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create the database or upgrade it to the newest schema (safe to repeat)."""
+    import os
+
+    from kimia.store.engine import is_sqlite
+    from kimia.store.migrate import upgrade
+
+    url = _url(ctx)
+    upgrade(url)
+    current, head = _revision(url)
+    click.echo(f"database: {_safe_url(url)}")
+    click.echo(f"revision: {current}" + (" (newest)" if current == head else f" (newest is {head})"))
+    if not os.environ.get("KIMIA_CARD_HASH_KEY"):
+        note = "" if is_sqlite(url) else " — set it before the first enrolment in production"
+        click.echo(f"warning: KIMIA_CARD_HASH_KEY is not set; card numbers are hashed with the development key{note}", err=True)
+
+
+@main.command()
+@click.option("--purchases", type=click.IntRange(0, 100_000), default=300, show_default=True, help="Purchases over the demo's 30 days.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Random seed: the same seed gives the same demo.")
+@click.option("--reset", is_flag=True, help="Delete the SQLite database file first (refused for other databases).")
+@click.option("--until", "until", metavar="YYYY-MM-DD", default=None,
+              help="Last day of the demo's month (Tehran time) [default: yesterday].")
+@click.pass_context
+def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str | None) -> None:
+    """Build a realistic demo: clubs, merchants, members, rules and a month of purchases."""
+    from kimia.demo_club import DemoClock, build_demo, default_last_day, demo_steps, render_summary, tehran_midnight
+    from kimia.service.admin import Admin
+    from kimia.service.api import Kimia
+    from kimia.store.engine import is_sqlite, sqlite_path
+
+    url = _url(ctx)
+    if reset:
+        if not is_sqlite(url):
+            raise fail("reset_not_supported", "--reset deletes an SQLite file; it is refused for other databases",
+                       "گزینه --reset فقط پایگاه داده SQLite را پاک می‌کند و برای پایگاه‌های دیگر مجاز نیست")
+        path = sqlite_path(url)
+        if path is not None:
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            click.echo(f"deleted {path}", err=True)
+    last_day = parse_date(until) if until else default_last_day(_now())
+    end_at = tehran_midnight(last_day + dt.timedelta(days=1))
+    with Kimia(url, clock=DemoClock(end_at)) as service:
+        bar: Any
+        with click.progressbar(length=demo_steps(purchases), label="building the demo · ساخت دمو", file=_err(),
+                               item_show_func=lambda item: str(item) if item else None) as bar:
+            summary = build_demo(service, Admin(service), purchases=purchases, seed=seed,
+                                 progress=lambda steps, label: bar.update(steps, label))
+    click.echo(render_summary(summary))
+    if not summary.check_ok:
+        ctx.exit(1)
+
+
+@main.command("close-period")
+@click.option("--club", "club_id", type=int, required=True, help="Club id.")
+@click.option("--period-end", "period_end", metavar="TS", default=None,
+              help="End of the period: Unix seconds, or YYYY-MM-DD meaning the end of that Tehran day.")
+@click.option("--now", "use_now", is_flag=True, help="The period ends now.")
+@click.option("--force", is_flag=True, help="Close even if the last period closed less than a day earlier.")
+@click.pass_context
+def close_period(ctx: click.Context, club_id: int, period_end: str | None, use_now: bool, force: bool) -> None:
+    """Close a tier period: move members between tiers, apply grace, deduct points."""
+    if (period_end is None) == (not use_now):
+        raise click.UsageError("give exactly one of --period-end TS and --now")
+    now = _now()
+    if use_now:
+        end = now
+    else:
+        assert period_end is not None
+        text = normalize_digits(period_end)
+        end = int(text) if text.isdigit() else int(dt.datetime.combine(parse_date(text) + dt.timedelta(days=1), dt.time(),
+                                                                          dt.timezone.utc).timestamp()) - UTC_OFFSET_S
+    if end > now + 60:
+        raise fail("period_end_in_future", "The period end is in the future", "پایان دوره در آینده است")
+    with _service(_url(ctx)) as service:
+        root = _root_club(service, club_id)
+        with service.reading() as tx:
+            row = tx.one("SELECT MAX(period_end) FROM tier_history WHERE club_id = ?", (root,))
+        last = int(row[0]) if row and row[0] is not None else None
+        # Closing a period is not idempotent: a second run moves members again, on points the first
+        # run set to zero. So a retried job (same period end) is refused, and so is a second close
+        # within a day of the last one unless the operator insists.
+        if last is not None and end <= last:
+            raise fail("period_already_closed", f"Club {root} closed a period ending at {last} ({_tehran(last)}); a new period must end after it",
+                       f"دوره منتهی به {_tehran(last)} قبلاً بسته شده است؛ دوره جدید باید پس از آن پایان یابد")
+        if last is not None and end - last < 86_400 and not force:
+            raise fail("period_too_short", f"Club {root} closed a period less than a day earlier ({_tehran(last)}); use --force to close another",
+                       f"کمتر از یک روز از بستن دوره قبلی ({_tehran(last)}) گذشته است؛ برای بستن دوباره از --force استفاده کنید")
+        counts = service.close_period(club_id, end, actor=_actor())
+    click.echo(f"club {root}: tier period closed at {end} ({_tehran(end)})")
+    labels = {"up": "rose · ارتقا", "down": "fell · تنزل", "stay": "stayed · ماند", "grace": "grace · تنفس",
+              "frozen": "frozen · فریز", "manual": "manual · دستی"}
+    click.echo(table(["reason", "members"], [[labels.get(k, k), v] for k, v in sorted(counts.items())] + [["total", sum(counts.values())]]))
+
+
+@main.command()
+@click.option("--club", "club_id", type=int, required=True, help="Club id.")
+@click.pass_context
+def expire(ctx: click.Context, club_id: int) -> None:
+    """Retire every expired lot (points, credit) of a club; safe to re-run."""
+    with _service(_url(ctx)) as service:
+        root = _root_club(service, club_id)
+        swept = service.expire_sweep(club_id)
+    click.echo(f"club {root}: expired lots retired for {swept} member(s) · انقضای اعتبار {swept} عضو اعمال شد")
+
+
+@main.command()
+@click.option("--club", "club_id", type=int, required=True, help="Club id.")
+@click.option("--day", "day", metavar="YYYY-MM-DD", required=True, help="Local (Tehran) day to settle.")
+@click.option("--jalali", is_flag=True, help="--day is a Jalali (Solar Hijri) date, e.g. 1404-08-15.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
+              help="Write the CSV to FILE instead of standard output.")
+@click.pass_context
+def settle(ctx: click.Context, club_id: int, day: str, jalali: bool, out: Path | None) -> None:
+    """Print the settlement file (تسهیم) of one day: a line per beneficiary and a total."""
+    date = parse_date(day, jalali=jalali)
+    number = local_day_number(date)
+    with _service(_url(ctx)) as service:
+        text = service.settlement(club_id, number)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    out.write_text(text, encoding="utf-8", newline="")
+    lines = text.count("\n") - 2
+    total = text.rstrip("\n").rsplit("\n", 1)[-1].split(",")[6]
+    click.echo(f"{out}: {lines} beneficiary line(s), total {int(total):,} rial for {date} ({_jalali(date)})", err=True)
+
+
+@main.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Recompute every balance from the journal and verify every invariant (exit 1 on failure)."""
+    with _service(_url(ctx)) as service:
+        report = service.check()
+    click.echo(report.summary())
+    if not report.ok:
+        ctx.exit(1)
+
+
+@main.command()
+@click.option("--club", "club_id", type=int, required=True, help="Club id.")
+@click.option("--days", type=click.IntRange(1, 3_660), default=90, show_default=True, help="How far back to take purchases.")
+@click.pass_context
+def backtest(ctx: click.Context, club_id: int, days: int) -> None:
+    """Run the club's newest rule set over its past purchases and total what it would cost."""
+    import json
+
+    with _service(_url(ctx)) as service:
+        since = _now() - days * 86_400
+        with service.reading() as tx:
+            root = int(service.caches.root_club(tx, club_id))
+            rules = tx.one("SELECT body, version FROM rule_sets WHERE club_id = ? ORDER BY version DESC LIMIT 1", (root,))
+            if rules is None:
+                raise fail("no_rules", f"Club {root} has no published rule set", "این باشگاه هیچ مجموعه قانون منتشرشده‌ای ندارد")
+            body = rules[0] if isinstance(rules[0], dict) else json.loads(rules[0])
+            settings_row = tx.one("SELECT settings FROM clubs WHERE id = ?", (root,))
+            settings = settings_row[0] if isinstance(settings_row[0], dict) else json.loads(settings_row[0] or "{}")
+            tier_names = [str(t["name"]) for t in (settings.get("tiers") or {}).get("tiers", [])]
+            tiers = {str(m): t for m, t in tx.all("SELECT id, tier FROM members WHERE tier IS NOT NULL")}
+            groups = {int(m): int(g) for m, g in tx.all("SELECT merchant_id, MIN(group_id) FROM merchant_group_members GROUP BY merchant_id")}
+            names = {int(i): str(n) for i, n in tx.all("SELECT id, name_fa FROM merchants")}
+            kinds = "('purchase', 'completion')"
+            # A member's purchases in every club count, as in the live snapshot's purchase count.
+            before = {int(m): int(n) for m, n in tx.all(
+                f"SELECT member_id, COUNT(*) FROM operations WHERE kind IN {kinds} AND status = 'done'"
+                " AND created_at < ? AND member_id IS NOT NULL GROUP BY member_id", (since,))}
+            total = int(tx.one(f"SELECT COUNT(*) FROM operations WHERE kind IN {kinds} AND status = 'done'"
+                               " AND created_at >= ?", (since,))[0])
+            merchant_id: list[int] = []
+            amount_rial: list[int] = []
+            at: list[int] = []
+            merchant_group: list[int] = []
+            tier: list[int] = []
+            purchase_count: list[int] = []
+            cursor = tx.execute(
+                f"SELECT club_id, merchant_id, amount_rial, created_at, member_id FROM operations WHERE kind IN {kinds}"
+                " AND status = 'done' AND created_at >= ? ORDER BY id", (since,))
+            with click.progressbar(length=total, label="loading purchases", file=_err()) as bar:
+                while rows := cursor.fetchmany(5_000):
+                    for op_club, merchant, amount, created, member in rows:
+                        count = before.get(member, 0) if member is not None else 0
+                        if member is not None:
+                            before[int(member)] = count + 1
+                        if int(op_club) != root:
+                            continue
+                        merchant_id.append(int(merchant))
+                        amount_rial.append(int(amount))
+                        at.append(int(created))
+                        merchant_group.append(groups.get(int(merchant), -1))
+                        name = tiers.get(str(member))
+                        tier.append(tier_names.index(name) if name in tier_names else -1)
+                        purchase_count.append(count)
+                    bar.update(len(rows))
+            book = service.caches.rulebook(tx, root)  # compiled as purchases see it
+        result = book.backtest(merchant_id=merchant_id, amount_rial=amount_rial, at=at, merchant_group=merchant_group,
+                               tier=tier, tier_names=tier_names, purchase_count=purchase_count)
+    rule_names = {str(r["id"]): str((r.get("name") or {}).get("en") or "") for r in body.get("rules", [])}
+    click.echo(f"backtest of club {root}, rule set version {rules[1]} ({len(book)} rules), over the last {days} days")
+    click.echo("each purchase is replayed with its merchant, merchant group, amount and time, the member's current tier and"
+               " purchase count; rules on member groups, history, baskets, channels or sub-clubs do not fire here")
+    click.echo("")
+    click.echo(table(["total · جمع", "value"], [
+        ["purchases · خرید", int(result["purchases"])],
+        ["with a reward · با پاداش", int(result["with_reward"])],
+        ["refused by the core · رد شده", int(result["rejected"])],
+        ["amount (rial) · مبلغ", int(result["amount_rial"])],
+        ["discount (rial) · تخفیف", int(result["discount_rial"])],
+        ["payable (rial) · قابل پرداخت", int(result["payable_rial"])],
+        ["points issued · امتیاز", int(result["points_issued"])],
+        ["credit issued (rial) · اعتبار", int(result["credit_issued_rial"])],
+        ["lottery entries · شانس قرعه‌کشی", int(result["lottery_entries"])],
+        ["vouchers issued · ووچر", int(result["vouchers_issued"])],
+    ]))
+    click.echo("")
+    funders = sorted(set(result["cost_by_funder"]) | set(result["points_by_funder"]))
+    click.echo(table(["funder · تأمین‌کننده", "cost (rial)", "points"],
+                     [[f, int(result["cost_by_funder"].get(f, 0)), int(result["points_by_funder"].get(f, 0))] for f in funders]))
+    click.echo("")
+    per_merchant = sorted(result["per_merchant"].items(), key=lambda kv: int(kv[0]))
+    click.echo(table(["merchant", "name · نام", "purchases", "amount (rial)", "discount (rial)", "points"],
+                     [[int(m), names.get(int(m), ""), int(t["purchases"]), int(t["amount_rial"]), int(t["discount_rial"]),
+                       int(t["points"])] for m, t in per_merchant]))
+    click.echo("")
+    per_rule = sorted(result["per_rule"].items(), key=lambda kv: (-int(kv[1]["uses"]), kv[0]))
+    click.echo(table(["rule", "name", "uses", "discount (rial)", "points", "credit (rial)"],
+                     [[r, rule_names.get(r, ""), int(t["uses"]), int(t["discount_rial"]), int(t["points"]), int(t["credit_rial"])]
+                      for r, t in per_rule]))
+
+
+@main.command("draw-lottery")
+@click.option("--lottery", "lottery_id", type=int, required=True, help="Lottery id.")
+@click.option("--seed", "seed", required=True, help="The secret seed whose SHA-256 was committed when the lottery opened.")
+@click.pass_context
+def draw_lottery(ctx: click.Context, lottery_id: int, seed: str) -> None:
+    """Draw a lottery's winners by revealing its committed seed (reproducible and auditable)."""
+    with _service(_url(ctx)) as service:
+        winners = service.draw_lottery(lottery_id, seed, actor=_actor())
+        with service.reading() as tx:
+            names = {int(w["member_id"]): str(tx.one("SELECT name_fa FROM members WHERE id = ?", (w["member_id"],))[0]) for w in winners}
+    click.echo(f"lottery {lottery_id} drawn · قرعه‌کشی انجام شد")
+    click.echo(table(["rank", "member", "name · نام", "prize · جایزه"],
+                     [[int(w["rank"]), int(w["member_id"]), names[int(w["member_id"])], str(w["prize"])] for w in winners]))
+
+
+if __name__ == "__main__":
+    main()
