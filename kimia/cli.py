@@ -507,3 +507,42 @@ def draw_lottery(ctx: click.Context, lottery_id: int, seed: str) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def terminal() -> None:
+    """The ISO 8583 host for POS terminals and PC-POS cash registers."""
+
+
+@terminal.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8583, show_default=True, type=int, help="TCP port (0 picks a free one).")
+@click.option("--dialect", "dialect_path", default=None, metavar="JSON", help="A PSP's field layout (docs/terminal-protocol.md); default kimia-v1.")
+@click.option("--deadline-ms", default=20_000, show_default=True, type=int, help="Answer 91 and post nothing after this long.")
+@click.pass_context
+def terminal_serve(ctx: click.Context, host: str, port: int, dialect_path: str | None, deadline_ms: int) -> None:
+    """Serve terminals until interrupted (Ctrl-C)."""
+    import asyncio
+    import logging
+
+    from kimia.terminal.dialect import KIMIA_V1, dialect_from_json
+    from kimia.terminal.server import TerminalServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    dialect = dialect_from_json(dialect_path) if dialect_path else KIMIA_V1
+
+    async def run(service: Any) -> None:
+        server = TerminalServer(service, host=host, port=port, dialect=dialect, deadline_s=deadline_ms / 1000)
+        await server.start()
+        click.echo(f"kimia terminal host on {host}:{server.port} ({dialect.name}) · پایانه‌ها به این نشانی وصل شوند; Ctrl-C to stop")
+        try:
+            await server.serve_forever()
+        finally:
+            await server.close()
+
+    with _service(_url(ctx)) as service:
+        try:
+            asyncio.run(run(service))
+        except KeyboardInterrupt:
+            click.echo("stopped · متوقف شد")
