@@ -202,10 +202,11 @@ pub fn reverse(
         lots: s.lots.clone(),
     };
 
-    // Credit the member spent comes back as new lots with the original expiry.
+    // Credit the member spent (directly, or through a completed hold) comes back as new lots with
+    // the original expiry.
     let mut restored: BTreeMap<AccountKey, i64> = BTreeMap::new();
     let mut seq = 0_u32;
-    for used in &original.lots_consumed {
+    for used in original.lots_consumed.iter().chain(original.held_lots.iter()) {
         let back = slice(used.amount, before, after, total);
         if back > 0 {
             *restored.entry(used.account).or_insert(0) += back;
@@ -219,16 +220,21 @@ pub fn reverse(
             seq += 1;
         }
     }
+    let accepted = original.postings.iter().find(|p| p.to.kind == Kind::CreditAccepted).map(|p| p.to);
+    let mut credit_back = 0;
     for (account, amount) in &restored {
-        let merchant_side = original.postings.iter().find(|p| p.from == *account).map(|p| p.to);
-        if let Some(to) = merchant_side {
+        if let Some(to) = accepted {
             d.post(to, *account, *amount, "restore_spent_credit");
+            credit_back += amount;
         }
     }
 
+    let mut points_back = 0;
+    let mut discount_back = 0;
     for posting in &original.postings {
         let back = slice(posting.amount, before, after, total);
-        if back == 0 || restored.contains_key(&posting.from) {
+        // Credit spending is undone above, lot by lot; the hold's transit account is left alone.
+        if back == 0 || restored.contains_key(&posting.from) || posting.from.kind == Kind::Held {
             continue;
         }
         let (from, to) = (posting.from, posting.to);
@@ -247,27 +253,43 @@ pub fn reverse(
             if let (Some(debt_kind), true) = (debt, owed > 0) {
                 d.post(AccountKey::plain(to.owner, debt_kind), from, owed, "clawback");
             }
+            if from.kind == Kind::PointsIssued {
+                points_back += back;
+            }
         } else if to.is_holder() {
             // Another holder's reward (referral) stays with them, by policy.
             continue;
         } else {
             d.post(to, from, back, "reversal");
+            match to.kind {
+                Kind::DiscountGiven => discount_back += back,
+                Kind::CreditAccepted => credit_back += back, // a credit line, which has no lots
+                _ => {}
+            }
         }
     }
 
-    d.discount_rial = -slice(original.discount_rial, before, after, total);
-    d.credit_used_rial = -slice(original.credit_used_rial, before, after, total);
-    d.points_earned = -slice(original.points_earned, before, after, total);
+    // The refund's totals are what its own postings move, so each refund is consistent with itself;
+    // over successive refunds every posting, and so every total, adds up to the original exactly.
+    d.discount_rial = -discount_back;
+    d.credit_used_rial = -credit_back;
+    d.points_earned = -points_back;
+    d.payable_rial = d.amount_rial - d.discount_rial - d.credit_used_rial;
     d.split = original
         .split
         .iter()
         .map(|l| SplitLeg { role: l.role, beneficiary_id: l.beneficiary_id, amount_rial: -slice(l.amount_rial, before, after, total) })
-        .filter(|l| l.amount_rial != 0)
         .collect();
-    d.payable_rial = d.split.iter().map(|l| l.amount_rial).sum();
-    if d.split.is_empty() {
-        d.payable_rial = 0;
+    // Each leg is sliced on its own; the few rials of rounding between their sum and this refund's
+    // payable go to the merchant's leg (they cancel out over the refunds of one purchase).
+    let rounding = d.payable_rial - d.split.iter().map(|l| l.amount_rial).sum::<i64>();
+    if rounding != 0 {
+        let merchant = d.split.iter().position(|l| l.role == crate::model::SplitRole::Merchant).or(d.split.len().checked_sub(1));
+        if let Some(i) = merchant {
+            d.split[i].amount_rial += rounding;
+        }
     }
+    d.split.retain(|l| l.amount_rial != 0);
     d.budget_use = original
         .budget_use
         .iter()
@@ -326,7 +348,7 @@ pub fn complete_hold(purchase: &Decision, op_id: i64, now: i64) -> Decision {
     let mut d = purchase.clone();
     d.op_id = op_id;
     d.now = now;
-    d.lots_consumed = Vec::new();
+    d.held_lots = std::mem::take(&mut d.lots_consumed);
     let held = held_account(purchase.member_id, purchase.op_id);
     let mut postings = Vec::with_capacity(d.postings.len());
     for p in &purchase.postings {

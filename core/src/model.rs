@@ -358,6 +358,9 @@ pub struct Decision {
     pub postings: Vec<Posting>,
     pub lots_created: Vec<Lot>,
     pub lots_consumed: Vec<LotUse>,
+    /// On the completion of a hold: the lots the hold drew, so a reversal can restore them.
+    #[serde(default)]
+    pub held_lots: Vec<LotUse>,
     pub split: Vec<SplitLeg>,
     pub lottery_entries: Vec<LotteryEntry>,
     pub vouchers_issued: Vec<VoucherIssue>,
@@ -387,6 +390,7 @@ impl Decision {
             postings: Vec::new(),
             lots_created: Vec::new(),
             lots_consumed: Vec::new(),
+            held_lots: Vec::new(),
             split: Vec::new(),
             lottery_entries: Vec::new(),
             vouchers_issued: Vec::new(),

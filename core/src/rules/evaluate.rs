@@ -336,6 +336,7 @@ impl Rulebook {
     fn select_rules<'r>(&'r self, ctx: &Ctx<'_>, explain: bool, scratch: &mut Scratch, decision: &mut Decision) -> Vec<Applied<'r>> {
         self.candidates(ctx.p.merchant_id, &ctx.p.merchant_groups, &mut scratch.candidates);
         let mut applied: Vec<Applied<'r>> = Vec::new();
+        let mut losers: Vec<(&'r CompiledRule, usize)> = Vec::new();
         let mut group_start = 0; // index into `applied` where the current stacking group begins
         let mut current_group = usize::MAX;
         for &index in &scratch.candidates {
@@ -396,18 +397,23 @@ impl Rulebook {
             if mode == StackingMode::Exclusive && applied.len() > group_start {
                 let best = &applied[group_start];
                 let better = grant.value(self.point_value_rial) > best.grant.value(self.point_value_rial);
-                let (winner, loser) = if better { (rule, best.rule) } else { (best.rule, rule) };
-                if explain {
-                    let mut line = explain_line(loser, "lost_to_better_rule");
-                    line.winner = Some((winner.name_en.to_string(), winner.name_fa.to_string()));
-                    decision.explanation.push(line);
-                }
+                let loser = if better { best.rule } else { rule };
+                // Named after the group's final winner, once the whole group has been seen.
+                losers.push((loser, group_start));
                 if better {
                     applied[group_start] = Applied { rule, grant, budget };
                 }
                 continue;
             }
             applied.push(Applied { rule, grant, budget });
+        }
+        if explain {
+            for (loser, slot) in losers {
+                let winner = applied[slot].rule;
+                let mut line = explain_line(loser, "lost_to_better_rule");
+                line.winner = Some((winner.name_en.to_string(), winner.name_fa.to_string()));
+                decision.explanation.push(line);
+            }
         }
         applied
     }
@@ -451,10 +457,23 @@ impl Rulebook {
         d.payable_rial = left;
         debug_assert_eq!(d.payable_rial + d.discount_rial + d.credit_used_rial, p.amount_rial);
 
-        // 4. Postings and lots for every applied rule.
+        // 4. Postings and lots for every applied rule. A rule whose only effect was a credit-spend
+        // discount that came to nothing (the credit paid everything already discounted) gave nothing.
         let mut lot_seq = 0_u32;
         for a in &applied {
             let rule = a.rule;
+            let gave = a.grant.discount > 0
+                || a.grant.points_total() > 0
+                || a.grant.credit_total() > 0
+                || a.grant.lottery.iter().any(|l| l.1 > 0)
+                || !a.grant.vouchers.is_empty()
+                || (a.grant.referral_points > 0 && ctx.s.referrer_id.is_some());
+            if !gave {
+                if explain {
+                    d.explanation.push(explain_line(rule, "nothing_to_give"));
+                }
+                continue;
+            }
             let memo = &rule.id;
             let funders: Vec<AccountKey> = rule.funding.iter().map(|(f, _)| AccountKey::plain(funder_owner(*f, p, self.club_id), Kind::Expense)).collect();
             let weights: Vec<i64> = rule.funding.iter().map(|(_, bp)| *bp).collect();

@@ -1,0 +1,382 @@
+"""Stacking (stackable, exclusive, first_match), budgets (per rule/member/merchant, per
+day/month/total, in rials and counts) and explanations in Persian and English."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+import kimia
+
+from .helpers import (
+    BAKERY,
+    CAFE,
+    DAY,
+    at,
+    book,
+    check_line,
+    codes,
+    holding,
+    lines,
+    local_day,
+    lot,
+    member,
+    purchase,
+    rejected,
+    rule,
+)
+
+NOW = at(2026, 12, 17, 11)
+CAMPAIGNS = [{"name": "campaigns", "mode": "exclusive"}, {"name": "welcome", "mode": "first_match"}]
+
+
+# --- stacking ----------------------------------------------------------------------------------
+
+
+def test_stacking_stackable_all_apply() -> None:
+    b = book([rule("a", {"type": "discount", "fixed_rial": 10_000}), rule("b", {"type": "points", "fixed": 5}), rule("c", {"type": "discount", "percent_bp": 100})])
+    d = b.evaluate(purchase(), member(), NOW)
+    assert sorted(d.applied_rules) == ["a", "b", "c"]
+    assert d.discount_rial == 20_000 and d.points_earned == 5
+    for line in d.explanation:
+        check_line(line, "applied")
+
+
+EXCLUSIVE_RULES = [
+    rule("fixed-50k", {"type": "discount", "fixed_rial": 50_000}, stacking_group="campaigns", priority=10),
+    rule("points-1-per-1000", {"type": "points", "per_rial": 1_000, "points": 1}, stacking_group="campaigns", priority=5),
+    rule("credit-8pc", {"type": "credit", "kind": "merchant", "percent_bp": 800}, stacking_group="campaigns"),
+]
+
+
+@pytest.mark.parametrize(
+    ("point_value", "winner"),
+    [(100, "points-1-per-1000"), (1, "credit-8pc"), (60, "credit-8pc"), (81, "points-1-per-1000")],
+)
+@pytest.mark.parametrize("order", [(0, 1, 2), (2, 1, 0), (1, 2, 0)])
+def test_stacking_exclusive_best_value_wins(point_value: int, winner: str, order: tuple[int, int, int]) -> None:
+    """The rule worth most to the member wins (points valued at point_value_rial), whatever the
+    order or priority; each loser is explained with the winner's name."""
+    rules = [dict(EXCLUSIVE_RULES[i]) for i in order]
+    b = book(rules, stacking_groups=CAMPAIGNS, point_value_rial=point_value)
+    d = b.evaluate(purchase(), member(), NOW)
+    assert d.applied_rules == [winner]
+    for rule_id, line in lines(d).items():
+        if rule_id == winner:
+            check_line(line, "applied")
+        else:
+            check_line(line, "lost_to_better_rule")
+
+
+def test_stacking_exclusive_loser_names_the_rule_that_applied() -> None:
+    """Every loser of an exclusive group is told which rule won — the one that applied — not a
+    rule that itself lost later. Order: fixed-50k, then points (worth 1,000 rial at 1 rial a
+    point: loses to fixed-50k), then credit-8pc (80,000: beats fixed-50k)."""
+    b = book(EXCLUSIVE_RULES, stacking_groups=CAMPAIGNS, point_value_rial=1)
+    d = b.evaluate(purchase(), member(), NOW)
+    assert d.applied_rules == ["credit-8pc"]
+    check_line(lines(d)["fixed-50k"], "lost_to_better_rule", winner="credit-8pc")
+    check_line(lines(d)["points-1-per-1000"], "lost_to_better_rule", winner="credit-8pc")
+
+
+def test_stacking_exclusive_tie_keeps_the_earlier_rule() -> None:
+    b = book(
+        [
+            rule("low", {"type": "discount", "fixed_rial": 30_000}, stacking_group="campaigns", priority=1),
+            rule("high", {"type": "discount", "fixed_rial": 30_000}, stacking_group="campaigns", priority=9),
+        ],
+        stacking_groups=CAMPAIGNS,
+    )
+    d = b.evaluate(purchase(), member(), NOW)
+    assert d.applied_rules == ["high"]
+    check_line(lines(d)["low"], "lost_to_better_rule", winner="high")
+
+
+def test_stacking_exclusive_only_among_matching_rules() -> None:
+    b = book(
+        [
+            rule("big-but-gold", {"type": "discount", "fixed_rial": 500_000}, stacking_group="campaigns", conditions=[{"type": "tier", "names": ["gold"]}]),
+            rule("small", {"type": "discount", "fixed_rial": 10_000}, stacking_group="campaigns"),
+            rule("stackable", {"type": "points", "fixed": 1}),
+        ],
+        stacking_groups=CAMPAIGNS,
+    )
+    d = b.evaluate(purchase(), member(), NOW)
+    assert sorted(d.applied_rules) == ["small", "stackable"]
+    check_line(lines(d)["big-but-gold"], "condition_failed", condition="tier")
+    d = b.evaluate(purchase(), member(tier="gold"), NOW)
+    assert sorted(d.applied_rules) == ["big-but-gold", "stackable"]
+    check_line(lines(d)["small"], "lost_to_better_rule", winner="big-but-gold")
+
+
+def test_stacking_first_match_by_priority() -> None:
+    b = book(
+        [
+            rule("w10", {"type": "discount", "fixed_rial": 1}, stacking_group="welcome", priority=10),
+            rule("w30", {"type": "discount", "fixed_rial": 300}, stacking_group="welcome", priority=30, conditions=[{"type": "first_purchase"}]),
+            rule("w20", {"type": "discount", "fixed_rial": 200}, stacking_group="welcome", priority=20),
+        ],
+        stacking_groups=CAMPAIGNS,
+    )
+    d = b.evaluate(purchase(), member(purchase_count=3), NOW)
+    assert d.applied_rules == ["w20"] and d.discount_rial == 200
+    check_line(lines(d)["w30"], "condition_failed", condition="first_purchase")
+    check_line(lines(d)["w10"], "after_first_match", winner="w20")
+    d = b.evaluate(purchase(), member(), NOW)
+    assert d.applied_rules == ["w30"] and d.discount_rial == 300
+    check_line(lines(d)["w20"], "after_first_match", winner="w30")
+    check_line(lines(d)["w10"], "after_first_match", winner="w30")
+
+
+def test_stacking_first_match_equal_priority_keeps_rule_set_order() -> None:
+    b = book(
+        [rule("first", {"type": "points", "fixed": 1}, stacking_group="welcome"), rule("second", {"type": "points", "fixed": 100}, stacking_group="welcome")],
+        stacking_groups=CAMPAIGNS,
+    )
+    d = b.evaluate(purchase(), member(), NOW)
+    assert d.applied_rules == ["first"]
+    check_line(lines(d)["second"], "after_first_match", winner="first")
+
+
+def test_stacking_groups_are_independent_and_default_mode_can_change() -> None:
+    rules = [
+        rule("base-1", {"type": "points", "fixed": 1}),
+        rule("base-2", {"type": "points", "fixed": 2}),
+        rule("camp-a", {"type": "discount", "fixed_rial": 1_000}, stacking_group="campaigns"),
+        rule("camp-b", {"type": "discount", "fixed_rial": 2_000}, stacking_group="campaigns"),
+        rule("welcome-a", {"type": "credit", "kind": "virtual", "fixed_rial": 500}, stacking_group="welcome"),
+        rule("welcome-b", {"type": "credit", "kind": "virtual", "fixed_rial": 900}, stacking_group="welcome"),
+    ]
+    d = book(rules, stacking_groups=CAMPAIGNS).evaluate(purchase(), member(), NOW)
+    assert sorted(d.applied_rules) == ["base-1", "base-2", "camp-b", "welcome-a"]
+    assert d.points_earned == 3 and d.discount_rial == 2_000
+    exclusive_default = [*CAMPAIGNS, {"name": "default", "mode": "exclusive"}]
+    d = book(rules, stacking_groups=exclusive_default).evaluate(purchase(), member(), NOW)
+    assert sorted(d.applied_rules) == ["base-2", "camp-b", "welcome-a"]
+    check_line(lines(d)["base-1"], "lost_to_better_rule", winner="base-2")
+
+
+# --- budgets -----------------------------------------------------------------------------------
+
+BUDGET_KEY_CASES: list[tuple[str, dict[str, Any], str]] = [
+    ("per rule total", {"per": "rule", "period": "total", "limit_count": 5}, "r|rule|total"),
+    ("per member day", {"per": "member", "period": "day", "limit_count": 5}, "r|member:42|d:{day}"),
+    # Months are Jalali: 2026-12-17 is 1405-09-26 (Azar).
+    ("per merchant month", {"per": "merchant", "period": "month", "limit_rial": 5}, f"r|merchant:{CAFE}|m:1405-09"),
+    ("per rule month", {"per": "rule", "period": "month", "limit_rial": 5}, "r|rule|m:1405-09"),
+    ("per member total", {"per": "member", "period": "total", "limit_rial": 5}, "r|member:42|total"),
+    ("per merchant day", {"per": "merchant", "period": "day", "limit_count": 5}, f"r|merchant:{CAFE}|d:{{day}}"),
+]
+
+
+@pytest.mark.parametrize(("budget", "key"), [c[1:] for c in BUDGET_KEY_CASES], ids=[c[0] for c in BUDGET_KEY_CASES])
+def test_budget_keys(budget: dict[str, Any], key: str) -> None:
+    b = book([rule("r", budgets=[budget]), rule("free")])
+    assert b.has_budgets
+    assert not book([rule("free")]).has_budgets
+    expected = key.replace("{day}", str(local_day(NOW)))
+    assert b.budget_keys(purchase(), 42, NOW) == [expected]
+    d = b.evaluate(purchase(), member(), NOW)
+    limit = int(budget.get("limit_count", budget.get("limit_rial", 0)))
+    amount = 1 if "limit_count" in budget else 1_000
+    if amount <= limit:
+        assert d.budget_use == [{"key": expected, "amount": amount, "limit": limit}]
+
+
+def test_budget_day_key_follows_tehran_midnight() -> None:
+    b = book([rule("r", budgets=[{"per": "member", "period": "day", "limit_count": 1}])])
+    before, after = at(2026, 12, 17, 23, 59), at(2026, 12, 18, 0, 1)
+    assert b.budget_keys(purchase(), 42, before) != b.budget_keys(purchase(), 42, after)
+    assert b.budget_keys(purchase(), 42, at(2026, 12, 18, 0, 1)) == b.budget_keys(purchase(), 42, at(2026, 12, 18, 23, 59))
+
+
+def test_budget_month_is_the_jalali_month() -> None:
+    """An Iranian club's monthly budget runs by Jalali month: 1405-09-30 (2026-12-21) and
+    1405-10-01 (2026-12-22) are different months; 2026-12-31 and 2027-01-01 (both Dey) the same.
+    """
+    b = book([rule("r", budgets=[{"per": "rule", "period": "month", "limit_count": 1}])])
+    keys = {day: b.budget_keys(purchase(), 42, at(*day)) for day in [(2026, 12, 21), (2026, 12, 22), (2026, 12, 31), (2027, 1, 1)]}
+    assert keys[(2026, 12, 21)] != keys[(2026, 12, 22)]
+    assert keys[(2026, 12, 31)] == keys[(2027, 1, 1)]
+
+
+@pytest.mark.parametrize(
+    ("budget", "used", "applies"),
+    [
+        ({"per": "member", "period": "day", "limit_count": 2}, 0, True),
+        ({"per": "member", "period": "day", "limit_count": 2}, 1, True),
+        ({"per": "member", "period": "day", "limit_count": 2}, 2, False),
+        ({"per": "rule", "period": "total", "limit_count": 0}, 0, False),
+        # discount 100,000 rial costs 100,000 of a rial budget
+        ({"per": "rule", "period": "total", "limit_rial": 150_000}, 50_000, True),
+        ({"per": "rule", "period": "total", "limit_rial": 150_000}, 50_001, False),
+        ({"per": "merchant", "period": "month", "limit_rial": 100_000}, 0, True),
+        ({"per": "merchant", "period": "month", "limit_rial": 99_999}, 0, False),
+    ],
+)
+def test_budget_exhausted_rule_not_applied(budget: dict[str, Any], used: int, applies: bool) -> None:
+    b = book([rule("r", {"type": "discount", "percent_bp": 1000}, budgets=[budget])])
+    key = b.budget_keys(purchase(), 42, NOW)[0]
+    d = b.evaluate(purchase(), member(budget_used={key: used}), NOW)
+    if applies:
+        check_line(lines(d)["r"], "applied")
+        assert d.discount_rial == 100_000
+        is_count = "limit_count" in budget
+        assert d.budget_use == [{"key": key, "amount": 1 if is_count else 100_000, "limit": budget.get("limit_count", budget.get("limit_rial"))}]
+        after = kimia.apply(member(budget_used={key: used}), d)
+        assert after.to_dict()["budget_used"][key] == used + (1 if is_count else 100_000)
+    else:
+        check_line(lines(d)["r"], "budget_exhausted")
+        assert d.discount_rial == 0 and d.budget_use == []
+
+
+def test_budget_points_cost_uses_point_value() -> None:
+    b = book([rule("r", {"type": "points", "fixed": 30}, budgets=[{"per": "rule", "period": "total", "limit_rial": 3_000}])], point_value_rial=100)
+    key = "r|rule|total"
+    assert b.evaluate(purchase(), member(budget_used={key: 0}), NOW).budget_use == [{"key": key, "amount": 3_000, "limit": 3_000}]
+    check_line(lines(b.evaluate(purchase(), member(budget_used={key: 1}), NOW))["r"], "budget_exhausted")
+
+
+def test_budget_count_per_member_per_day_through_applied_decisions() -> None:
+    b = book([rule("twice-a-day", {"type": "discount", "fixed_rial": 5_000}, budgets=[{"per": "member", "period": "day", "limit_count": 2}])])
+    m = kimia.Member(member())
+    given = []
+    for n, now in enumerate([NOW, NOW + 60, NOW + 120, NOW + DAY, NOW + DAY + 60, NOW + DAY + 120]):
+        d = b.evaluate(purchase(op_id=n + 1), m, now)
+        given.append(d.discount_rial)
+        m = kimia.apply(m, d)
+    assert given == [5_000, 5_000, 0, 5_000, 5_000, 0]
+
+
+def test_budget_exhausted_in_exclusive_group_lets_the_next_best_win() -> None:
+    b = book(
+        [
+            rule("best", {"type": "discount", "fixed_rial": 90_000}, stacking_group="campaigns", budgets=[{"per": "rule", "period": "total", "limit_count": 1}]),
+            rule("next", {"type": "discount", "fixed_rial": 40_000}, stacking_group="campaigns"),
+        ],
+        stacking_groups=CAMPAIGNS,
+    )
+    d = b.evaluate(purchase(), member(budget_used={"best|rule|total": 1}), NOW)
+    assert d.applied_rules == ["next"]
+    check_line(lines(d)["best"], "budget_exhausted")
+
+
+def test_budget_apply_rejects_a_decision_over_the_limit() -> None:
+    """A decision made on stale budget use is refused when written: nothing changes."""
+    b = book([rule("r", {"type": "discount", "fixed_rial": 5_000}, budgets=[{"per": "rule", "period": "total", "limit_count": 3}])])
+    d = b.evaluate(purchase(), member(budget_used={"r|rule|total": 2}), NOW)
+    assert d.budget_use == [{"key": "r|rule|total", "amount": 1, "limit": 3}]
+    kimia.apply(member(budget_used={"r|rule|total": 2}), d)
+    e = rejected("budget_exhausted", lambda: kimia.apply(member(budget_used={"r|rule|total": 3}), d))
+    assert isinstance(e, kimia.Rejected)
+    assert e.params == {"rule": "r"} and "r" in e.message_en and "r" in e.message_fa
+
+
+def test_budget_rial_limit_holds_with_credit_spend_discount() -> None:
+    """A rial budget caps a credit-spend discount too: evaluate must not produce a decision whose
+    budget use exceeds the limit (which apply then rejects, failing the whole purchase)."""
+    b = book([rule("pwc", {"type": "credit_spend_discount", "percent_bp": 1000}, budgets=[{"per": "rule", "period": "total", "limit_rial": 5_000}])])
+    wallet = holding(lot("0:0", "member:42/virtual_credit", 100_000))
+    d = b.evaluate(purchase(redeem_credit_rial=100_000), wallet, NOW)
+    for use in d.budget_use:
+        assert use["amount"] <= use["limit"], d.budget_use
+    kimia.apply(wallet, d)
+
+
+def test_budget_reversal_gives_budget_back() -> None:
+    b = book([rule("r", {"type": "discount", "fixed_rial": 50_000}, budgets=[{"per": "rule", "period": "total", "limit_rial": 100_000}])])
+    m0 = kimia.Member(member())
+    d = b.evaluate(purchase(), m0, NOW)
+    m1 = kimia.apply(m0, d)
+    assert m1.to_dict()["budget_used"] == {"r|rule|total": 50_000}
+    refund = kimia.reverse(d, m1, op_id=2, now=NOW + 60, refund_rial=400_000)
+    assert refund.budget_use == [{"key": "r|rule|total", "amount": -20_000, "limit": 100_000}]
+    m2 = kimia.apply(m1, refund)
+    rest = kimia.reverse(d, m2, op_id=3, now=NOW + 120, refunded_before_rial=400_000)
+    m3 = kimia.apply(m2, rest)
+    assert m3.to_dict()["budget_used"] == {"r|rule|total": 0}
+
+
+# --- explanations ------------------------------------------------------------------------------
+
+
+def test_explanation_every_code_in_both_languages() -> None:
+    """One purchase that produces every explanation code, each with readable en/fa messages."""
+    b = book(
+        [
+            rule("applied", {"type": "discount", "fixed_rial": 12_345}),
+            rule("scope", scope={"branches": [99]}),
+            rule("validity", valid_to=NOW - 1),
+            rule("condition", conditions=[{"type": "amount", "min": 5_000_000}]),
+            rule("loser", {"type": "discount", "fixed_rial": 1}, stacking_group="campaigns"),
+            rule("winner", {"type": "discount", "fixed_rial": 2}, stacking_group="campaigns"),
+            rule("first", {"type": "points", "fixed": 1}, stacking_group="welcome", priority=1),
+            rule("skipped", {"type": "points", "fixed": 2}, stacking_group="welcome"),
+            rule("budget", budgets=[{"per": "rule", "period": "total", "limit_count": 0}]),
+            rule("nothing", {"type": "lottery", "lottery_id": 1, "per_rial": 10_000_000, "entries": 1}),
+        ],
+        stacking_groups=CAMPAIGNS,
+    )
+    d = b.evaluate(purchase(), member(), NOW)
+    by_rule = lines(d)
+    check_line(by_rule["applied"], "applied")
+    check_line(by_rule["scope"], "not_in_scope")
+    check_line(by_rule["validity"], "outside_validity")
+    check_line(by_rule["condition"], "condition_failed", condition="amount")
+    check_line(by_rule["loser"], "lost_to_better_rule", winner="winner")
+    check_line(by_rule["winner"], "applied")
+    check_line(by_rule["first"], "applied")
+    check_line(by_rule["skipped"], "after_first_match", winner="first")
+    check_line(by_rule["budget"], "budget_exhausted")
+    check_line(by_rule["nothing"], "nothing_to_give")
+    all_codes = {code for code, _, _ in kimia.explanation_codes()[0]}
+    assert set(codes(d).values()) == all_codes
+    applied = by_rule["applied"]
+    assert applied["message_en"] == 'Rule "Rule applied" applied: discount 12345 rial'
+    assert applied["message_fa"] == "قانون «قانون applied» اعمال شد: تخفیف ۱۲۳۴۵ ریال"
+
+
+def test_explanation_persian_names_and_digits() -> None:
+    b = book([{"id": "yalda", "name": {"en": "Yalda 10% off", "fa": "یلدا ۱۰٪ تخفیف"}, "effects": [{"type": "discount", "percent_bp": 1000}]}])
+    d = b.evaluate(purchase(amount_rial=2_500_000), member(), NOW)
+    assert d.explain("fa") == ["قانون «یلدا ۱۰٪ تخفیف» اعمال شد: تخفیف ۲۵۰۰۰۰ ریال"]
+    assert d.explain("en") == ['Rule "Yalda 10% off" applied: discount 250000 rial']
+    assert d.explain() == d.explain("fa")
+
+
+def test_explanation_combined_effects_and_applied_only() -> None:
+    b = book(
+        [
+            rule("all", {"type": "discount", "fixed_rial": 1_000}, {"type": "points", "fixed": 20}, {"type": "credit", "kind": "virtual", "fixed_rial": 3_000}, {"type": "lottery", "lottery_id": 2, "fixed": 4}),
+            rule("referral", {"type": "referral", "fixed": 7}),
+            rule("never", conditions=[{"type": "channel", "channels": ["web"]}]),
+        ]
+    )
+    d = b.evaluate(purchase(), member(referrer_id=9), NOW)
+    en = lines(d)["all"]["message_en"]
+    assert en == 'Rule "Rule all" applied: discount 1000 rial, 20 points, credit 3000 rial, 4 lottery entries'
+    assert lines(d)["all"]["message_fa"] == "قانون «قانون all» اعمال شد: تخفیف ۱۰۰۰ ریال، ۲۰ امتیاز، اعتبار ۳۰۰۰ ریال، ۴ شانس قرعه‌کشی"
+    check_line(lines(d)["referral"], "applied")
+    assert "7 points to the introducer" in lines(d)["referral"]["message_en"]
+    assert "۷ امتیاز برای معرف" in lines(d)["referral"]["message_fa"]
+    assert len(d.explain("en", applied_only=True)) == 2
+    assert len(d.explain("en")) == 3
+
+
+def test_explanation_can_be_skipped() -> None:
+    b = book([rule("a"), rule("b", conditions=[{"type": "first_purchase"}])])
+    quiet = b.evaluate(purchase(), member(purchase_count=1), NOW, explain=False)
+    loud = b.evaluate(purchase(), member(purchase_count=1), NOW)
+    assert quiet.explanation == [] and quiet.explain() == []
+    assert quiet.applied_rules == loud.applied_rules == ["a"]
+    assert {k: v for k, v in quiet.to_dict().items() if k != "explanation"} == {k: v for k, v in loud.to_dict().items() if k != "explanation"}
+
+
+def test_explanation_vouchers_issued_by_rule() -> None:
+    b = book([rule("gift", {"type": "voucher", "template_id": 77})])
+    d = b.evaluate(purchase(merchant_id=BAKERY), member(), NOW)
+    assert d.vouchers_issued == [{"template_id": 77, "rule_id": "gift"}]
+    check_line(lines(d)["gift"], "applied")
+    assert lines(d)["gift"]["message_en"].endswith("a voucher")
+    assert lines(d)["gift"]["message_fa"].endswith("ووچر")
