@@ -15,6 +15,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +118,11 @@ class PurchaseRequest:
     branch_id: int | None = None
     terminal_id: int | None = None
     reference: str | None = None
+    #: The terminal's transmission time (field 7): kept in the receipt so a repeat is answered with
+    #: the first answer's bytes; not part of the request's identity.
+    transmission: str | None = None
+    #: The terminal's local transaction time (field 12), kept with field 7 for the same reason.
+    local_time: str | None = None
 
     def body(self, member_key: list[str]) -> dict[str, Any]:
         """What the idempotency hash covers; ``member_key`` is the normalised member reference."""
@@ -130,7 +136,23 @@ class PurchaseRequest:
             "redeem_credit_rial": self.redeem_credit_rial,
             "voucher_code": self.voucher_code,
             "branch_id": self.branch_id,
+            "reference": self.reference,
         }
+
+
+def rrn_of(op_id: int) -> str:
+    """The retrieval reference number the host assigns to an operation without one (12 digits)."""
+    return f"{op_id % 10**12:012d}"
+
+
+def terminal_fields(req: PurchaseRequest, op_id: int) -> dict[str, Any]:
+    """What a terminal's answer is rebuilt from on a repeat: the RRN and the first transmission time."""
+    fields: dict[str, Any] = {"rrn": req.reference or rrn_of(op_id)}
+    if req.transmission:
+        fields["transmission"] = req.transmission
+    if req.local_time:
+        fields["local_time"] = req.local_time
+    return fields
 
 
 def _check_amount(value: Any, field_name: str, *, allow_zero: bool = False) -> int:
@@ -307,7 +329,15 @@ class Kimia:
         return [ref.kind, self.normalize_identifier(ref.kind, ref.value)[0]]
 
     def normalize_identifier(self, kind: str, value: str) -> tuple[str, str]:
-        """(lookup, display) for an identifier; card numbers become a keyed hash and a mask."""
+        """(lookup, display) for an identifier; card numbers become a keyed hash and a mask.
+        An invalid identifier is a ``Rejected`` with the identifier's own code (one family of
+        errors for every caller, so a terminal answers 14, not 96)."""
+        try:
+            return self._normalize_identifier(kind, value)
+        except ids.IdentifierError as exc:
+            raise Rejected(exc.code, exc.message_en, exc.message_fa, exc.field or kind) from None
+
+    def _normalize_identifier(self, kind: str, value: str) -> tuple[str, str]:
         if kind == "card":
             pan = ids.validate_card_number(value)
             return ids.card_hash(pan, self.card_key), ids.mask_card(pan)
@@ -381,6 +411,9 @@ class Kimia:
             f"SELECT member_id, club_id FROM member_identifiers WHERE kind = ? AND lookup = ? AND club_id IN ({marks})",
             (ref.kind, lookup, *clubs),
         )
+        if row is None and ref.kind == "account":
+            # Every member has an account number: its member id (what terminals get back as MK A:<id>).
+            return self._resolve_member(tx, root_club, MemberRef("id", lookup))
         if row is None:
             raise reject("unknown_member")
         return int(row[0]), int(row[1])
@@ -628,9 +661,11 @@ class Kimia:
         op_id = self._new_op(tx, club_id=merchant.root_club_id, idem_key=req.idem_key, body_hash=body_hash, kind="purchase",
                              member_id=None, merchant_id=req.merchant_id, terminal_id=req.terminal_id,
                              amount_rial=req.amount_rial, reference=req.reference, now=now)
+        if req.reference is None:
+            tx.execute("UPDATE operations SET reference = ? WHERE id = ?", (rrn_of(op_id), op_id))
         d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
         write_decision(tx, d, op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
-        receipt = self._receipt(d, snapshot, op_id)
+        receipt = {**self._receipt(d, snapshot, op_id), **terminal_fields(req, op_id)}
         codes = [c for (c,) in tx.all("SELECT code FROM vouchers WHERE issued_op_id = ?", (op_id,))] if d.vouchers_issued else []
         if codes:
             receipt["vouchers"] = codes
@@ -655,7 +690,7 @@ class Kimia:
                                  amount_rial=req.amount_rial, reference=req.reference, now=now)
             d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
             write_decision(tx, core.hold(d), op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
-            receipt = {**self._receipt(d, snapshot, op_id, "held"), "hold_id": op_id, "points_earned": 0}
+            receipt = {**self._receipt(d, snapshot, op_id, "held"), "hold_id": op_id, "points_earned": 0, **terminal_fields(req, op_id)}
             self._finish_op(tx, op_id, "held", receipt, d, member_id=d.member_id)
             return receipt
 
@@ -787,6 +822,25 @@ class Kimia:
         self._finish_op(tx, new_id, "done", receipt, d)
         return receipt
 
+    def _undo_refund(self, tx: Tx, refund: dict[str, Any], idem_key: str, body_hash: str, now: int) -> dict[str, Any]:
+        """Undo a refund exactly (a terminal reversed it): the purchase stands again as before."""
+        refund_row = tx.one(tx.lock("SELECT original_op_id FROM operations WHERE id = ?"), (refund["id"],))
+        decided = core.Decision.from_json(refund["decision"])
+        member_club = self._member_club(tx, refund["member_id"])
+        snapshot = load_member(tx, refund["member_id"], merchant_id=refund["merchant_id"], today=local_day(now), club_id=refund["club_id"],
+                               ledger_club=member_club)
+        new_id = self._new_op(tx, club_id=refund["club_id"], idem_key=idem_key, body_hash=body_hash, kind="reversal",
+                              member_id=refund["member_id"], merchant_id=refund["merchant_id"], original_op_id=refund["id"],
+                              amount_rial=-decided.amount_rial, now=now)
+        d = core.invert(decided, snapshot, op_id=new_id, now=now)
+        write_decision(tx, d, op_id=new_id, op_club=refund["club_id"], member_club=member_club, now=now)
+        tx.execute("UPDATE operations SET status = 'reversed' WHERE id = ?", (refund["id"],))
+        if refund_row is not None and refund_row[0] is not None:
+            tx.execute("UPDATE operations SET refunded_rial = refunded_rial - ? WHERE id = ?", (-decided.amount_rial, refund_row[0]))
+        receipt = {**self._receipt(d, snapshot, new_id), "original_op_id": refund["id"]}
+        self._finish_op(tx, new_id, "done", receipt, d)
+        return receipt
+
     def reverse_by_key(self, merchant_id: int, original_key: str, *, idem_key: str) -> dict[str, Any]:
         """Reverse the operation submitted under ``original_key`` (a terminal's reversal, 0400/0420).
 
@@ -817,6 +871,8 @@ class Kimia:
                     return response
                 if original["kind"] in ("purchase", "completion") and original["status"] == "done" and original["refunded_rial"] < original["amount_rial"]:
                     return {**self._reverse_in(tx, original, idem_key, body_hash, None, now), "original_found": True}
+                if original["kind"] == "refund" and original["status"] == "done" and original["decision"]:
+                    return {**self._undo_refund(tx, original, idem_key, body_hash, now), "original_found": True}
                 response = {"status": "nothing_to_reverse", "original_found": True, "original_op_id": original["id"]}
             op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="reversal", member_id=None,
                                  merchant_id=merchant_id, now=now)
@@ -1090,6 +1146,7 @@ class Kimia:
                     if exc.code != "insufficient_balance":
                         raise
                     log.info("member %s holds fewer points than the deduction; skipped", r[0])
+                    self.write(partial(_no_deduction, club_id=root, member_id=r[0], period_end=period_end))
         self.caches.clear()
         return counts
 
@@ -1143,6 +1200,14 @@ class Kimia:
             return result
 
         return self.write(work)  # type: ignore[no-any-return]
+
+
+def _no_deduction(tx: Tx, *, club_id: int, member_id: int, period_end: int) -> None:
+    """Record that a period-end deduction was not taken (the member held fewer points)."""
+    tx.execute(
+        "UPDATE tier_history SET deducted_points = 0 WHERE club_id = ? AND member_id = ? AND period_end = ?",
+        (club_id, member_id, period_end),
+    )
 
 
 def book_allows(book: core.Rulebook, set_id: int, merchant: MerchantContext) -> bool:

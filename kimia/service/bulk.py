@@ -330,14 +330,16 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
             tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))
             if tx.rowcount() != 1:
                 raise BulkWriteMismatch("voucher used twice")
-        receipt = service._receipt_from(d, member_balances, op_id)
+        from kimia.service.api import terminal_fields
+
+        receipt = {**service._receipt_from(d, member_balances, op_id), **terminal_fields(w.req, op_id)}
         for issue in d.vouchers_issued:
             code = issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
             if code:
                 receipt.setdefault("vouchers", []).append(code)
         receipts[i] = receipt
         ops.append((op_id, op_club, w.req.idem_key, w.body_hash, "purchase", "done", d.member_id, w.req.merchant_id, w.req.terminal_id,
-                    None, w.req.amount_rial, 0, w.req.reference, json.dumps(receipt, ensure_ascii=False), d.to_json(), local_day(now), now))
+                    None, w.req.amount_rial, 0, receipt["rrn"], json.dumps(receipt, ensure_ascii=False), d.to_json(), local_day(now), now))
 
     # Operations first: journal legs, lots and split legs refer to them.
     tx.executemany(

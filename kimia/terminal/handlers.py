@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kimia.errors import KimiaError
+from kimia.identifiers import IdentifierError
 from kimia.plugins.hookspecs import hookimpl
 from kimia.service.api import Kimia, MemberRef, PurchaseRequest
 from kimia.service.context import TerminalContext
@@ -67,7 +68,7 @@ RESPONSE_FOR_ERROR: dict[str, str] = {
 }
 
 
-def response_code_for(error: KimiaError) -> str:
+def response_code_for(error: KimiaError | IdentifierError) -> str:
     return RESPONSE_FOR_ERROR.get(error.code, "05")
 
 
@@ -164,8 +165,13 @@ def _receipt_reply(receipt: dict[str, Any], *, rrn: str | None = None) -> Termin
     payable = int(receipt.get("payable_rial", 0))
     discount = int(receipt.get("discount_rial", 0))
     items.append((tlv.RL, f"تخفیف: {discount} ریال — قابل پرداخت: {payable} ریال"))
-    fields: dict[str, str | bytes] = {"38": f"{op_id % 10**6:06d}", "54": f"{payable:012d}{discount:012d}"}
-    fields["37"] = rrn or _rrn(op_id)
+    fields: dict[str, str | bytes] = {"38": f"{op_id % 10**6:06d}", "54": f"{abs(payable):012d}{abs(discount):012d}"}
+    fields["37"] = rrn or str(receipt.get("rrn") or _rrn(op_id))
+    if receipt.get("transmission"):
+        # A repeat is answered with the first answer's bytes, fields 7 and 12 included.
+        fields["7"] = str(receipt["transmission"])
+    if receipt.get("local_time"):
+        fields["12"] = str(receipt["local_time"])
     return TerminalReply("00", fields, items, receipt)
 
 
@@ -183,6 +189,8 @@ def _purchase_request(req: TerminalRequest, *, channel: str) -> PurchaseRequest:
         branch_id=req.terminal.branch_id,
         terminal_id=req.terminal.terminal_id,
         reference=req.message.rrn,
+        transmission=req.message.transmission_datetime,
+        local_time=req.message.local_time,
     )
 
 

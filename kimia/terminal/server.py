@@ -20,6 +20,7 @@ from typing import Any
 import pluggy
 
 from kimia.errors import KimiaError
+from kimia.identifiers import IdentifierError
 from kimia.plugins import make_plugin_manager
 from kimia.service.api import Deadline, Kimia
 from kimia.service.context import TerminalContext
@@ -116,7 +117,10 @@ class TerminalServer:
                 if answer is None:
                     self.stats["closed_bad_input"] += 1
                     break
-                await write_frame(writer, answer, self.dialect)
+                try:
+                    await write_frame(writer, answer, self.dialect)
+                except FramingError:
+                    break  # the terminal hung up before its answer: it will repeat or reverse
                 self.stats["responses"] += 1
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
@@ -207,7 +211,7 @@ class TerminalServer:
         with self.service.deadline(guard):
             try:
                 return handler.handle(request)
-            except KimiaError as exc:
+            except (KimiaError, IdentifierError) as exc:  # the service lets identifier errors through
                 return TerminalReply(response_code_for(exc))
             except (tlv.TlvError, DecodeError):
                 return TerminalReply("30")

@@ -1,0 +1,155 @@
+"""The store: SQLite durability settings on every connection, idempotent migrations on both
+databases, and an Alembic head that matches the models exactly."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from kimia.store.engine import configure_sqlite, make_engine, raw_connect
+from kimia.store.migrate import alembic_config, upgrade
+from kimia.store.models import Base
+
+
+def pragmas(conn: sqlite3.Connection) -> tuple[str, int, int]:
+    cur = conn.cursor()
+    try:
+        return (cur.execute("PRAGMA journal_mode").fetchone()[0], cur.execute("PRAGMA synchronous").fetchone()[0],
+                cur.execute("PRAGMA foreign_keys").fetchone()[0])
+    finally:
+        cur.close()
+
+
+def test_every_engine_connection_is_durable(sqlite_url: str) -> None:
+    """WAL, synchronous=FULL (2) and foreign keys on, on each new connection of the engine."""
+    engine = make_engine(sqlite_url)
+    try:
+        seen = []
+        for _ in range(3):  # NullPool: every checkout is a new connection
+            with engine.connect() as conn:
+                seen.append(tuple(conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in ("journal_mode", "synchronous", "foreign_keys")))
+                seen.append(tuple(conn.exec_driver_sql(f"PRAGMA {p}").scalar() for p in ("journal_mode", "synchronous", "foreign_keys")))
+        with engine.begin() as conn:  # the write path (BEGIN IMMEDIATE) too
+            seen.append(tuple(conn.execute(text(f"PRAGMA {p}")).scalar() for p in ("journal_mode", "synchronous", "foreign_keys")))
+        assert seen == [("wal", 2, 1)] * 7
+    finally:
+        engine.dispose()
+
+
+def test_every_raw_connection_is_durable(sqlite_url: str) -> None:
+    conns = [raw_connect(sqlite_url) for _ in range(3)]
+    results: list[tuple[str, int, int]] = []
+    # Connections made on other threads (the writer thread, readers) are configured the same way.
+    thread = threading.Thread(target=lambda: conns.append(raw_connect(sqlite_url)))
+    thread.start()
+    thread.join()
+    try:
+        for conn in conns:
+            results.append(pragmas(conn))
+            assert conn.isolation_level is None  # kimia issues BEGIN itself
+    finally:
+        for conn in conns:
+            conn.close()
+    assert results == [("wal", 2, 1)] * 4
+    assert (Path(sqlite_url.split(":///", 1)[1])).exists()
+
+
+def test_foreign_keys_are_enforced(sqlite_url: str) -> None:
+    upgrade(sqlite_url)
+    conn = raw_connect(sqlite_url)
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            conn.execute("INSERT INTO clubs (owner_id, name_fa, name_en, utc_offset_min, settings, created_at) VALUES (999, 'x', 'x', 210, '{}', 0)")
+    finally:
+        conn.close()
+
+
+def test_a_connection_without_the_settings_is_refused(tmp_path: Path) -> None:
+    """configure_sqlite verifies what it set: a database that cannot use WAL is refused."""
+
+    class Stubborn:
+        """A connection whose PRAGMAs report a rollback journal whatever is asked."""
+
+        isolation_level: str | None = ""
+
+        def __init__(self) -> None:
+            self.real = sqlite3.connect(str(tmp_path / "stubborn.db"))
+
+        def cursor(self) -> "StubbornCursor":
+            return StubbornCursor(self.real.cursor())
+
+    class StubbornCursor:
+        def __init__(self, cur: sqlite3.Cursor) -> None:
+            self.cur = cur
+
+        def execute(self, sql: str) -> "StubbornCursor":
+            self.cur.execute("PRAGMA journal_mode=DELETE" if sql == "PRAGMA journal_mode" else sql)
+            return self
+
+        def fetchone(self) -> tuple[object, ...]:
+            return tuple(self.cur.fetchone())
+
+        def close(self) -> None:
+            self.cur.close()
+
+    stubborn = Stubborn()
+    try:
+        with pytest.raises(RuntimeError, match="journal_mode=delete"):
+            configure_sqlite(stubborn)  # type: ignore[arg-type]
+    finally:
+        stubborn.real.close()
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_migrations_upgrade_is_idempotent(db_url: str) -> None:
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            first = MigrationContext.configure(conn).get_current_revision()
+            tables = set(inspect(conn).get_table_names())
+        upgrade(db_url)
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == first == head_revision()
+            assert set(inspect(conn).get_table_names()) == tables == set(Base.metadata.tables) | {"alembic_version"}
+            assert conn.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_migrations_keep_data(db_url: str) -> None:
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO club_owners (name_fa, name_en, created_at) VALUES ('مالک', 'owner', 1)"))
+        upgrade(db_url)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT name_fa FROM club_owners")).scalars().all() == ["مالک"]
+    finally:
+        engine.dispose()
+
+
+def test_alembic_head_matches_the_models(db_url: str) -> None:
+    """Autogenerate against the migrated database finds nothing to do."""
+    upgrade(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+            differences = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
