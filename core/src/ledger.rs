@@ -386,3 +386,66 @@ pub fn cancel_hold(hold_decision: &Decision, op_id: i64, now: i64) -> Decision {
     }
     d
 }
+
+/// The exact inverse of a whole decision (a terminal's reversal of a refund, for instance): every
+/// posting goes back, the lots it drew return with their expiries, the lots it created are drawn
+/// back (its own first; what was already spent becomes a debt, as in `reverse`), and its totals,
+/// split legs, budgets and counters are negated.
+pub fn invert(original: &Decision, s: &MemberSnapshot, op_id: i64, now: i64) -> Result<Decision, CoreError> {
+    if original.member_id != s.member_id {
+        return Err(CoreError::new("wrong_member"));
+    }
+    let mut d = Decision::empty(DecisionKind::Reversal, op_id, s.member_id, now);
+    d.merchant_id = original.merchant_id;
+    d.amount_rial = -original.amount_rial;
+    d.discount_rial = -original.discount_rial;
+    d.credit_used_rial = -original.credit_used_rial;
+    d.payable_rial = -original.payable_rial;
+    d.points_earned = -original.points_earned;
+    for (n, used) in original.lots_consumed.iter().enumerate() {
+        d.lots_created.push(Lot {
+            id: format!("{op_id}:{n}"),
+            account: used.account,
+            remaining: used.amount,
+            expires_at: used.expires_at,
+            pending_until: None,
+        });
+    }
+    let own_prefix = format!("{}:", original.op_id);
+    let mut h = Holdings { balances: s.accounts.iter().map(|a| (a.account, a.balance)).collect(), lots: s.lots.clone() };
+    for p in &original.postings {
+        if s.owns(&p.to) && p.to.floor(s.credit_limit(&p.to)).is_some() {
+            let mut used = Vec::new();
+            let taken = h.take(p.to, p.amount, &own_prefix, &mut used);
+            d.lots_consumed.extend(used);
+            d.post_memo(p.to, p.from, taken, &p.memo);
+            let owed = p.amount - taken;
+            let debt = match p.to.unit() {
+                Unit::Point => Some(Kind::PointsDebt),
+                Unit::Rial => Some(Kind::CreditDebt),
+                Unit::Entry => None,
+            };
+            if let (Some(debt_kind), true) = (debt, owed > 0) {
+                d.post(AccountKey::plain(p.to.owner, debt_kind), p.from, owed, "clawback");
+            }
+        } else {
+            d.post_memo(p.to, p.from, p.amount, &p.memo);
+        }
+    }
+    d.split = original
+        .split
+        .iter()
+        .map(|l| SplitLeg { role: l.role, beneficiary_id: l.beneficiary_id, amount_rial: -l.amount_rial })
+        .collect();
+    d.budget_use = original.budget_use.iter().map(|b| BudgetUse { key: b.key.clone(), amount: -b.amount, limit: b.limit }).collect();
+    d.counters = CounterDelta {
+        purchases: -original.counters.purchases,
+        spend_rial: -original.counters.spend_rial,
+        day: original.counters.day,
+        last_purchase_at: None,
+    };
+    d.voucher_used = original.voucher_restored.clone();
+    d.voucher_restored = original.voucher_used.clone();
+    debug_assert!(d.is_balanced());
+    Ok(d)
+}

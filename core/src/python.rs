@@ -379,6 +379,14 @@ fn reverse(
     ledger::reverse(&original.get().inner, &m, op_id, now, refund_rial, refunded_before_rial).map(decision).map_err(|e| rejected(py, &e))
 }
 
+/// The exact inverse of a whole decision (e.g. a terminal's reversal of a refund).
+#[pyfunction]
+#[pyo3(signature = (original, member, *, op_id, now))]
+fn invert(py: Python<'_>, original: &Bound<'_, DecisionObj>, member: &Bound<'_, PyAny>, op_id: i64, now: i64) -> PyResult<DecisionObj> {
+    let m = member_of(py, member)?;
+    ledger::invert(&original.get().inner, &m, op_id, now).map(decision).map_err(|e| rejected(py, &e))
+}
+
 /// A hold of the credit a purchase would spend (before the bank sale).
 #[pyfunction]
 fn hold(purchase: &Bound<'_, DecisionObj>) -> DecisionObj {
@@ -535,6 +543,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(reverse, m)?)?;
     m.add_function(wrap_pyfunction!(convert_points, m)?)?;
     m.add_function(wrap_pyfunction!(hold, m)?)?;
+    m.add_function(wrap_pyfunction!(invert, m)?)?;
     m.add_function(wrap_pyfunction!(complete_hold, m)?)?;
     m.add_function(wrap_pyfunction!(cancel_hold, m)?)?;
     m.add_function(wrap_pyfunction!(buy_voucher, m)?)?;
