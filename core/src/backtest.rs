@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::account::{Kind, Owner};
 use crate::errors::CoreError;
-use crate::model::{Channel, MemberSnapshot, PaymentMethod, Purchase};
+use crate::model::{Channel, Decision, MemberSnapshot, PaymentMethod, Purchase};
 use crate::rules::compile::Rulebook;
 use crate::rules::evaluate::Scratch;
 
@@ -60,13 +60,37 @@ pub struct BacktestTotals {
     pub per_rule: BTreeMap<String, RuleTotals>,
 }
 
-fn funder_name(owner: Owner) -> &'static str {
+/// FNV-1a: a fast hash for the batch's integer keys (SipHash's resistance to chosen keys is not
+/// needed for ids from our own database).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDefault<Fnv>>;
+
+const FUNDER_NAMES: [&str; 5] = ["merchant", "club_owner", "platform", "marketer", "other"];
+
+fn funder_slot(owner: Owner) -> usize {
     match owner {
-        Owner::Merchant(_) => "merchant",
-        Owner::Club(_) => "club_owner",
-        Owner::Platform => "platform",
-        Owner::Marketer(_) => "marketer",
-        _ => "other",
+        Owner::Merchant(_) => 0,
+        Owner::Club(_) => 1,
+        Owner::Platform => 2,
+        Owner::Marketer(_) => 3,
+        _ => 4,
     }
 }
 
@@ -78,7 +102,18 @@ impl Rulebook {
             return Err(CoreError::new("invalid_input").with("detail", "batch columns differ in length"));
         }
         let mut totals = BacktestTotals::default();
+        // Tallies indexed by number, named only at the end: the loop allocates nothing per posting.
+        let rule_index: std::collections::HashMap<&str, usize> =
+            self.rules.iter().enumerate().map(|(i, r)| (&*r.id, i)).collect();
+        let mut per_rule = vec![RuleTotals::default(); self.rules.len()];
+        let mut cost_by_funder = [0_i64; 5];
+        let mut points_by_funder = [0_i64; 5];
+        let mut per_merchant: FastMap<i64, MerchantTotals> = FastMap::default();
+        // The rules applied to the decision at hand, with their numbers, matched to postings by
+        // pointer (a posting's memo is the rule's own id, shared).
+        let mut applied: Vec<(*const u8, usize)> = Vec::with_capacity(8);
         let mut scratch = Scratch::default();
+        let mut d = Decision::empty(crate::model::DecisionKind::Purchase, 0, 1, 0);
         let mut snapshot = MemberSnapshot { member_id: 1, ..MemberSnapshot::default() };
         let mut purchase = Purchase {
             op_id: 0,
@@ -105,16 +140,16 @@ impl Rulebook {
                 purchase.merchant_groups.push(input.merchant_group[i]);
             }
             purchase.amount_rial = input.amount_rial[i];
-            snapshot.tier = usize::try_from(input.tier[i]).ok().and_then(|t| input.tier_names.get(t)).cloned();
+            let tier = usize::try_from(input.tier[i]).ok().and_then(|t| input.tier_names.get(t));
+            if snapshot.tier.as_ref() != tier {
+                snapshot.tier = tier.cloned();
+            }
             snapshot.purchase_count = input.purchase_count[i];
             totals.purchases += 1;
-            let d = match self.evaluate_with(&purchase, &snapshot, input.at[i], false, &mut scratch) {
-                Ok(d) => d,
-                Err(_) => {
-                    totals.rejected += 1;
-                    continue;
-                }
-            };
+            if self.evaluate_into(&purchase, &snapshot, input.at[i], false, &mut scratch, &mut d).is_err() {
+                totals.rejected += 1;
+                continue;
+            }
             totals.amount_rial += d.amount_rial;
             totals.discount_rial += d.discount_rial;
             totals.payable_rial += d.payable_rial;
@@ -124,19 +159,26 @@ impl Rulebook {
             if !d.applied_rules.is_empty() {
                 totals.with_reward += 1;
             }
+            applied.clear();
+            for rule in &d.applied_rules {
+                if let Some(&r) = rule_index.get(&**rule) {
+                    per_rule[r].uses += 1;
+                    applied.push((rule.as_ptr(), r));
+                }
+            }
             for p in &d.postings {
                 match p.from.kind {
                     Kind::Expense => {
-                        *totals.cost_by_funder.entry(funder_name(p.from.owner).to_string()).or_insert(0) += p.amount;
+                        cost_by_funder[funder_slot(p.from.owner)] += p.amount;
                         if p.to.is_holder() {
                             totals.credit_issued_rial += p.amount;
                         }
                     }
-                    Kind::PointsIssued => *totals.points_by_funder.entry(funder_name(p.from.owner).to_string()).or_insert(0) += p.amount,
+                    Kind::PointsIssued => points_by_funder[funder_slot(p.from.owner)] += p.amount,
                     _ => {}
                 }
-                if !p.memo.is_empty() && d.applied_rules.contains(&p.memo) {
-                    let r = totals.per_rule.entry(p.memo.to_string()).or_default();
+                if let Some(&(_, r)) = applied.iter().find(|(ptr, _)| *ptr == p.memo.as_ptr()) {
+                    let r = &mut per_rule[r];
                     match p.to.kind {
                         Kind::DiscountGiven => r.discount_rial += p.amount,
                         Kind::Points => r.points += p.amount,
@@ -145,20 +187,26 @@ impl Rulebook {
                     }
                 }
             }
-            for rule in &d.applied_rules {
-                match totals.per_rule.get_mut(&**rule) {
-                    Some(r) => r.uses += 1,
-                    None => {
-                        totals.per_rule.insert(rule.to_string(), RuleTotals { uses: 1, ..RuleTotals::default() });
-                    }
-                }
-            }
-            let m = totals.per_merchant.entry(purchase.merchant_id).or_default();
+            let m = per_merchant.entry(purchase.merchant_id).or_default();
             m.purchases += 1;
             m.amount_rial += d.amount_rial;
             m.discount_rial += d.discount_rial;
             m.points += d.points_earned;
         }
+        for (slot, name) in FUNDER_NAMES.iter().enumerate() {
+            if cost_by_funder[slot] != 0 {
+                totals.cost_by_funder.insert((*name).to_string(), cost_by_funder[slot]);
+            }
+            if points_by_funder[slot] != 0 {
+                totals.points_by_funder.insert((*name).to_string(), points_by_funder[slot]);
+            }
+        }
+        for (rule, t) in self.rules.iter().zip(per_rule) {
+            if t.uses > 0 {
+                totals.per_rule.insert(rule.id.to_string(), t);
+            }
+        }
+        totals.per_merchant = per_merchant.into_iter().collect();
         Ok(totals)
     }
 }

@@ -403,6 +403,33 @@ impl Decision {
         }
     }
 
+    /// Empty this decision for reuse, keeping its buffers' capacity.
+    pub fn reset(&mut self, kind: DecisionKind, op_id: i64, member_id: i64, now: i64) {
+        self.kind = kind;
+        self.op_id = op_id;
+        self.member_id = member_id;
+        self.merchant_id = None;
+        self.now = now;
+        self.amount_rial = 0;
+        self.discount_rial = 0;
+        self.credit_used_rial = 0;
+        self.payable_rial = 0;
+        self.points_earned = 0;
+        self.postings.clear();
+        self.lots_created.clear();
+        self.lots_consumed.clear();
+        self.held_lots.clear();
+        self.split.clear();
+        self.lottery_entries.clear();
+        self.vouchers_issued.clear();
+        self.voucher_used = None;
+        self.voucher_restored = None;
+        self.budget_use.clear();
+        self.counters = CounterDelta::default();
+        self.explanation.clear();
+        self.applied_rules.clear();
+    }
+
     /// Append a posting unless it is zero. Panics on a negative amount or mixed units, which would
     /// be a bug in the core, never the caller's input.
     pub fn post(&mut self, from: AccountKey, to: AccountKey, amount: i64, memo: &str) {

@@ -24,6 +24,16 @@ pub enum Rounding {
 pub fn mul_div(amount: i64, numerator: i64, denominator: i64, rounding: Rounding) -> i64 {
     debug_assert!(denominator > 0);
     debug_assert!(amount >= 0 && numerator >= 0);
+    // The common case fits in i64; 128-bit division is several times slower.
+    if let Some(product) = amount.checked_mul(numerator) {
+        let quotient = product / denominator;
+        let remainder = product % denominator;
+        return match rounding {
+            Rounding::Floor => quotient,
+            Rounding::Ceil => quotient + i64::from(remainder > 0),
+            Rounding::HalfUp => quotient + i64::from(remainder > 0 && remainder >= denominator - remainder),
+        };
+    }
     let product = i128::from(amount) * i128::from(numerator);
     let den = i128::from(denominator);
     let quotient = product / den;
@@ -86,6 +96,46 @@ pub fn split_largest_remainder(total: i64, weights: &[i64]) -> Vec<i64> {
     parts
 }
 
+/// Most parts `split_into` handles without allocating.
+pub const MAX_SPLIT_PARTS: usize = 8;
+
+/// `split_largest_remainder` into a caller's buffer (no allocation), for at most
+/// `MAX_SPLIT_PARTS` weights; same rounding rule, same result.
+pub fn split_into(total: i64, weights: &[i64], out: &mut [i64]) {
+    assert!(weights.len() <= MAX_SPLIT_PARTS && out.len() >= weights.len());
+    match weights.len() {
+        0 => {}
+        1 => out[0] = total,
+        n => {
+            let weight_sum: i128 = weights.iter().map(|w| i128::from(*w)).sum();
+            if weight_sum == 0 {
+                out[..n].fill(0);
+                out[n - 1] = total;
+                return;
+            }
+            let mut remainders = [(0_i128, 0_usize); MAX_SPLIT_PARTS];
+            let mut given = 0;
+            for (i, w) in weights.iter().enumerate() {
+                let exact = i128::from(total) * i128::from(*w);
+                out[i] = i64::try_from(exact / weight_sum).expect("part fits in i64");
+                given += out[i];
+                remainders[i] = (exact % weight_sum, i);
+            }
+            let remainders = &mut remainders[..n];
+            remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let mut left = total - given;
+            for (_, i) in remainders.iter().filter(|(_, i)| weights[*i] > 0) {
+                if left == 0 {
+                    break;
+                }
+                out[*i] += 1;
+                left -= 1;
+            }
+            debug_assert_eq!(left, 0);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +147,17 @@ mod tests {
         assert_eq!(split_largest_remainder(1, &[0, 5]), vec![0, 1]);
         assert_eq!(split_largest_remainder(7, &[0, 0]), vec![0, 7]);
         assert_eq!(split_largest_remainder(99_999, &[3333, 3333, 3334]).iter().sum::<i64>(), 99_999);
+    }
+
+    #[test]
+    fn split_into_agrees_with_the_allocating_split() {
+        let mut out = [0_i64; MAX_SPLIT_PARTS];
+        for total in [0_i64, 1, 7, 10, 99_999, 1_000_003] {
+            for weights in [&[10_000][..], &[3333, 3333, 3334], &[0, 5], &[0, 0], &[7000, 2000, 1000], &[1, 1, 1, 1, 1, 1, 1, 1]] {
+                split_into(total, weights, &mut out);
+                assert_eq!(&out[..weights.len()], split_largest_remainder(total, weights).as_slice());
+            }
+        }
     }
 
     #[test]

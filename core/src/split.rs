@@ -12,12 +12,13 @@
 //! are left out. The legs always add up to exactly `payable_rial`.
 
 use crate::model::{Purchase, SplitLeg, SplitRole};
-use crate::money::{percent_bp, split_largest_remainder, BP_ONE};
+use crate::money::{percent_bp, split_into, BP_ONE};
 use crate::rules::compile::Rulebook;
 
-pub fn split_payment(book: &Rulebook, p: &Purchase, payable_rial: i64) -> Vec<SplitLeg> {
+pub fn split_payment(book: &Rulebook, p: &Purchase, payable_rial: i64, legs: &mut Vec<SplitLeg>) {
+    legs.clear();
     if payable_rial <= 0 {
-        return Vec::new();
+        return;
     }
     let s = &book.settlement;
     let tariff = s
@@ -38,9 +39,9 @@ pub fn split_payment(book: &Rulebook, p: &Purchase, payable_rial: i64) -> Vec<Sp
     let enrolling = p.enrolling_merchant_id.filter(|m| *m != p.merchant_id);
     let mm_bp = if enrolling.is_some() { s.merchant_marketer_bp } else { 0 };
     let merchant_bp = BP_ONE - club_bp - marketer_bp - mm_bp;
-    let parts = split_largest_remainder(rest, &[club_bp, marketer_bp, mm_bp, merchant_bp]);
+    let mut parts = [0_i64; 4];
+    split_into(rest, &[club_bp, marketer_bp, mm_bp, merchant_bp], &mut parts);
 
-    let mut legs = Vec::with_capacity(5);
     let mut push = |role, beneficiary_id, amount_rial| {
         if amount_rial > 0 {
             legs.push(SplitLeg { role, beneficiary_id, amount_rial });
@@ -52,5 +53,4 @@ pub fn split_payment(book: &Rulebook, p: &Purchase, payable_rial: i64) -> Vec<Sp
     push(SplitRole::MerchantMarketer, enrolling.unwrap_or(0), parts[2]);
     push(SplitRole::Merchant, p.merchant_id, parts[3]);
     debug_assert_eq!(legs.iter().map(|l| l.amount_rial).sum::<i64>(), payable_rial);
-    legs
 }

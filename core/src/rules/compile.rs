@@ -17,6 +17,8 @@ use crate::rules::spec::{
 
 /// Most rules one rule set may hold (a limit on everything).
 pub const MAX_RULES: usize = 100_000;
+/// Most effects one rule may have.
+pub const MAX_EFFECTS: usize = 8;
 
 #[derive(Clone, Debug)]
 pub(crate) enum Cond {
@@ -93,6 +95,8 @@ pub(crate) struct CompiledRule {
     pub effects: Vec<Effect>,
     /// (funder, basis points), adding up to 10000.
     pub funding: Vec<(Funder, i64)>,
+    /// The basis points of `funding`, in the same order (the split's weights).
+    pub funding_weights: Vec<i64>,
     pub budgets: Vec<Budget>,
 }
 
@@ -312,13 +316,19 @@ fn compile_rule(set: &RuleSet, group_index: &HashMap<&str, usize>, position: usi
     if rule.effects.is_empty() {
         return Err(CoreError::new("rule_empty_effects").with("rule", id).at(format!("{path}.effects")));
     }
+    if rule.effects.len() > MAX_EFFECTS {
+        return Err(bad(id, format!("{path}.effects"), format!("a rule has at most {MAX_EFFECTS} effects")));
+    }
     let sets: HashMap<i64, MerchantSet> = set.merchant_sets.iter().map(|s| (s.id, s.clone())).collect();
     for (i, effect) in rule.effects.iter().enumerate() {
         check_effect(id, &format!("{path}.effects[{i}]"), effect, &sets)?;
     }
     let funding: Vec<(Funder, i64)> =
         if rule.funding.is_empty() { vec![(Funder::Merchant, BP_ONE)] } else { rule.funding.iter().map(|(f, bp)| (*f, *bp)).collect() };
-    if funding.iter().any(|(_, bp)| *bp < 0) || funding.iter().map(|(_, bp)| bp).sum::<i64>() != BP_ONE {
+    if funding.len() > crate::money::MAX_SPLIT_PARTS
+        || funding.iter().any(|(_, bp)| *bp < 0)
+        || funding.iter().map(|(_, bp)| bp).sum::<i64>() != BP_ONE
+    {
         return Err(CoreError::new("rule_bad_funding").with("rule", id).at(format!("{path}.funding")));
     }
     for (i, b) in rule.budgets.iter().enumerate() {
@@ -364,6 +374,7 @@ fn compile_rule(set: &RuleSet, group_index: &HashMap<&str, usize>, position: usi
         line_goods,
         line_groups,
         effects: rule.effects.clone(),
+        funding_weights: funding.iter().map(|(_, bp)| *bp).collect(),
         funding,
         budgets: rule.budgets.clone(),
     })

@@ -11,7 +11,7 @@ use crate::model::{
     BudgetUse, CounterDelta, Decision, DecisionKind, Explain, Funder, Lot, LotUse, LotteryEntry, MemberSnapshot, Purchase, VoucherIssue,
     MAX_AMOUNT,
 };
-use crate::money::{mul_div, percent_bp, split_largest_remainder, Rounding, BP_ONE};
+use crate::money::{mul_div, percent_bp, split_into, Rounding, BP_ONE, MAX_SPLIT_PARTS};
 use crate::rules::compile::{CompiledRule, Cond, Rulebook};
 use crate::rules::spec::{BudgetPer, BudgetPeriod, CreditKind, Effect, StackingMode};
 use crate::split::split_payment;
@@ -26,6 +26,7 @@ struct Ctx<'a> {
 
 /// A credit a rule grants: kind, merchant set, amount, expiry days, pending days.
 type CreditGrant = (CreditKind, Option<i64>, i64, Option<i64>, Option<i64>);
+
 
 /// What one rule would give.
 #[derive(Default)]
@@ -317,19 +318,35 @@ impl Rulebook {
         explain: bool,
         scratch: &mut Scratch,
     ) -> Result<Decision, CoreError> {
+        let mut decision = Decision::empty(DecisionKind::Purchase, p.op_id, s.member_id, now);
+        self.evaluate_into(p, s, now, explain, scratch, &mut decision)?;
+        Ok(decision)
+    }
+
+    /// Decide a purchase into `out`, reusing its buffers (the batch path decides many purchases
+    /// into one `Decision`). On a rejection `out` holds nothing meaningful.
+    pub fn evaluate_into(
+        &self,
+        p: &Purchase,
+        s: &MemberSnapshot,
+        now: i64,
+        explain: bool,
+        scratch: &mut Scratch,
+        decision: &mut Decision,
+    ) -> Result<(), CoreError> {
         check_purchase(p)?;
         let ctx = Ctx { p, s, local: calendar::local(now, self.utc_offset_min), points: s.points() };
-        let mut decision = Decision::empty(DecisionKind::Purchase, p.op_id, s.member_id, now);
+        decision.reset(DecisionKind::Purchase, p.op_id, s.member_id, now);
         decision.merchant_id = Some(p.merchant_id);
         decision.amount_rial = p.amount_rial;
 
-        let applied = self.select_rules(&ctx, explain, scratch, &mut decision);
-        self.write_effects(&ctx, applied, explain, &mut decision)?;
-        decision.split = split_payment(self, p, decision.payable_rial);
+        let applied = self.select_rules(&ctx, explain, scratch, decision);
+        self.write_effects(&ctx, applied, explain, decision)?;
+        split_payment(self, p, decision.payable_rial, &mut decision.split);
         decision.counters =
             CounterDelta { purchases: 1, spend_rial: p.amount_rial, day: ctx.local.day, last_purchase_at: Some(now) };
         debug_assert!(decision.is_balanced());
-        Ok(decision)
+        Ok(())
     }
 
     /// Visit candidate rules and pick the ones that apply, honouring budgets and stacking.
@@ -475,11 +492,17 @@ impl Rulebook {
                 continue;
             }
             let memo = &rule.id;
-            let funders: Vec<AccountKey> = rule.funding.iter().map(|(f, _)| AccountKey::plain(funder_owner(*f, p, self.club_id), Kind::Expense)).collect();
-            let weights: Vec<i64> = rule.funding.iter().map(|(_, bp)| *bp).collect();
+            let mut funders = [Owner::Platform; MAX_SPLIT_PARTS];
+            for (slot, (f, _)) in funders.iter_mut().zip(&rule.funding) {
+                *slot = funder_owner(*f, p, self.club_id);
+            }
+            let funders = &funders[..rule.funding.len()];
+            let weights = &rule.funding_weights;
+            let mut parts = [0_i64; MAX_SPLIT_PARTS];
             let mut fund = |d: &mut Decision, to: AccountKey, amount: i64, source_kind: Kind| {
-                for (funder, part) in funders.iter().zip(split_largest_remainder(amount, &weights)) {
-                    d.post_memo(AccountKey::plain(funder.owner, source_kind), to, part, memo);
+                split_into(amount, weights, &mut parts);
+                for (funder, part) in funders.iter().zip(parts) {
+                    d.post_memo(AccountKey::plain(*funder, source_kind), to, part, memo);
                 }
             };
             fund(d, merchant_discount, a.grant.discount, Kind::Expense);
@@ -651,11 +674,37 @@ fn repay_debt(
     amount - repay
 }
 
+/// `"{op_id}:{seq}"`, built without the formatting machinery (one per lot on the hot path).
+fn lot_id(op_id: i64, seq: u32) -> String {
+    fn digits(mut n: u64, buf: &mut [u8; 20]) -> usize {
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+            n /= 10;
+            if n == 0 {
+                return i;
+            }
+        }
+    }
+    let mut id = String::with_capacity(24);
+    let mut buf = [0_u8; 20];
+    if op_id < 0 {
+        id.push('-');
+    }
+    let start = digits(op_id.unsigned_abs(), &mut buf);
+    id.extend(buf[start..].iter().map(|b| char::from(*b)));
+    id.push(':');
+    let start = digits(u64::from(seq), &mut buf);
+    id.extend(buf[start..].iter().map(|b| char::from(*b)));
+    id
+}
+
 fn push_lot(d: &mut Decision, seq: &mut u32, account: AccountKey, amount: i64, expires_days: Option<i64>, pending_days: Option<i64>) {
     if amount <= 0 {
         return;
     }
-    let id = format!("{}:{}", d.op_id, *seq);
+    let id = lot_id(d.op_id, *seq);
     *seq += 1;
     d.lots_created.push(Lot {
         id,
@@ -664,4 +713,15 @@ fn push_lot(d: &mut Decision, seq: &mut u32, account: AccountKey, amount: i64, e
         expires_at: expires_days.map(|days| d.now + days * 86_400),
         pending_until: pending_days.filter(|days| *days > 0).map(|days| d.now + days * 86_400),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn lot_ids() {
+        assert_eq!(super::lot_id(0, 0), "0:0");
+        assert_eq!(super::lot_id(1234567890123, 42), "1234567890123:42");
+        assert_eq!(super::lot_id(-5, 1), "-5:1");
+        assert_eq!(super::lot_id(i64::MIN, u32::MAX), format!("{}:{}", i64::MIN, u32::MAX));
+    }
 }

@@ -328,9 +328,10 @@ pub struct Amount {
     pub cap_rial: Option<i64>,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum CreditKind {
+    #[default]
     Merchant,
     Club,
     Virtual,
