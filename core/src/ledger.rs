@@ -285,8 +285,14 @@ pub fn reverse(
     let rounding = d.payable_rial - d.split.iter().map(|l| l.amount_rial).sum::<i64>();
     if rounding != 0 {
         let merchant = d.split.iter().position(|l| l.role == crate::model::SplitRole::Merchant).or(d.split.len().checked_sub(1));
-        if let Some(i) = merchant {
-            d.split[i].amount_rial += rounding;
+        match merchant {
+            Some(i) => d.split[i].amount_rial += rounding,
+            // A purchase paid entirely with credit has no legs; its rounding still belongs to the merchant.
+            None => d.split.push(SplitLeg {
+                role: crate::model::SplitRole::Merchant,
+                beneficiary_id: original.merchant_id.unwrap_or(0),
+                amount_rial: rounding,
+            }),
         }
     }
     d.split.retain(|l| l.amount_rial != 0);

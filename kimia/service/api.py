@@ -609,7 +609,7 @@ class Kimia:
     def _receipt_from(d: core.Decision, balances: dict[str, int], op_id: int, status: str = "done") -> dict[str, Any]:
         """The receipt given the member's holder balances after the decision."""
         member = f"member:{d.member_id}/"
-        points = sum(v for k, v in balances.items() if k.startswith(member + "points"))
+        points = balances.get(member + "points", 0)
         credit = sum(
             v for k, v in balances.items()
             if k.split("/", 1)[1].split("@", 1)[0] in ("merchant_credit", "club_credit", "virtual_credit", "cashback", "gift_credit", "welfare_credit")

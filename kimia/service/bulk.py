@@ -196,6 +196,21 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
     members = {resolved[i][0]: resolved[i][1] for i in todo}
     credit_members = {resolved[i][0] for i in todo if works[i].req.redeem_credit_rial > 0}
     snaps = _snapshots(tx, service, members, credit_members, today) if members else {}
+    if not tx.sqlite and todo:
+        # On PostgreSQL another process may have committed one of these keys while we waited for
+        # the member locks: look again now that we hold them, and answer those from their receipt.
+        for i in list(todo):
+            w = works[i]
+            club = service.caches.merchant(tx, w.req.merchant_id).root_club_id
+            try:
+                answered = service._existing(tx, club, w.req.idem_key, w.body_hash, w.req.amount_rial)
+            except KimiaError as exc:
+                results[i] = exc
+                todo.remove(i)
+                continue
+            if answered is not None:
+                results[i] = answered
+                todo.remove(i)
 
     # 3–4. Decide in order, carrying each member's snapshot forward.
     op_ids = _allocate_op_ids(tx, len(todo)) if todo else []
@@ -354,11 +369,13 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
         " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance",
         [(club, account, owner_of(account), delta) for (club, account), delta in deltas.items() if delta != 0],
     )
+    # Lots created first: a later purchase of the same member in this batch may draw from one.
+    tx.executemany("INSERT INTO lots (id, club_id, owner, account, original, remaining, expires_at, pending_until) VALUES (?,?,?,?,?,?,?,?)", created)
     if consumed:
         tx.executemany("UPDATE lots SET remaining = remaining - ? WHERE id = ? AND club_id = ? AND remaining >= ?", consumed)
-        if tx.sqlite and tx.rowcount() != len(consumed):
+        # Both drivers report the rows an executemany changed in total (psycopg 3 sums them).
+        if tx.rowcount() != len(consumed):
             raise BulkWriteMismatch("a lot no longer holds what the batch drew")
-    tx.executemany("INSERT INTO lots (id, club_id, owner, account, original, remaining, expires_at, pending_until) VALUES (?,?,?,?,?,?,?,?)", created)
     tx.executemany("INSERT INTO split_legs (club_id, op_id, role, beneficiary_id, amount_rial, day) VALUES (?,?,?,?,?,?)", splits)
     for (club, key), (amount, limit) in budgets.items():
         row = tx.one(

@@ -34,6 +34,18 @@ MAX_BATCH = 256
 DEFAULT_TIMEOUT_S = 30.0
 
 
+#: How often an operation that raced another writer (PostgreSQL, several processes) is run again.
+RACE_RETRIES = 3
+
+
+def is_race(exc: BaseException) -> bool:
+    """A unique-key collision or a deadlock with another writer: safe to run the operation again."""
+    name = type(exc).__name__
+    if name in ("UniqueViolation", "DeadlockDetected", "SerializationFailure"):
+        return True
+    return name == "IntegrityError" and "UNIQUE" in str(exc).upper()
+
+
 class WriterClosed(RuntimeError):
     pass
 
@@ -141,19 +153,26 @@ class Writer:
         return runs
 
     def _run_single(self, tx: Tx, index: int, work: Work, future: Future[Any]) -> tuple[Future[Any], Any, BaseException | None]:
-        savepoint = f"op{index}"
-        tx.savepoint(savepoint)
-        try:
-            result = work(tx)
-        except KimiaError as exc:
-            tx.rollback_to(savepoint)
-            return (future, None, exc)
-        except Exception as exc:  # a bug or a database error: this operation only
-            log.exception("operation failed")
-            tx.rollback_to(savepoint)
-            return (future, None, exc)
-        tx.release(savepoint)
-        return (future, result, None)
+        for attempt in range(RACE_RETRIES + 1):
+            savepoint = f"op{index}_{attempt}"
+            tx.savepoint(savepoint)
+            try:
+                result = work(tx)
+            except KimiaError as exc:
+                tx.rollback_to(savepoint)
+                return (future, None, exc)
+            except Exception as exc:
+                tx.rollback_to(savepoint)
+                if is_race(exc) and attempt < RACE_RETRIES:
+                    # Another process committed the same idempotency key (or we deadlocked with
+                    # it): run again; the key check now finds its answer.
+                    log.info("operation raced another writer (%s); running it again", type(exc).__name__)
+                    continue
+                log.exception("operation failed")
+                return (future, None, exc)
+            tx.release(savepoint)
+            return (future, result, None)
+        raise AssertionError("unreachable")
 
     def _run_group(self, tx: Tx, index: int, run: list[tuple[Work, Future[Any]]]) -> list[tuple[Future[Any], Any, BaseException | None]]:
         """Run a group of batchable operations together; on any surprise, one at a time instead."""

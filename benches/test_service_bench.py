@@ -1,0 +1,120 @@
+"""Durable purchases per second through the service API (issue 3), beside the same run's floors.
+
+Run: KIMIA_TEST_PG_URL=$(bash scripts/pg.sh) .venv/bin/python -m pytest benches/test_service_bench.py -q -s
+
+Prints, for SQLite (synchronous=FULL) and PostgreSQL at 1, 8 and 16 concurrent callers, the
+purchases per second acknowledged after COMMIT, next to the raw floors measured in the same run:
+SQLite's single-commit insert rate and `pgbench -c 16` TPC-B TPS. Targets (reported, not asserted):
+SQLite ≥ 2× its single-commit floor; PostgreSQL at 16 callers ≥ 1.0× pgbench.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kimia.samples import demo_rules
+from kimia.service import Admin, Kimia, PurchaseRequest
+
+PURCHASES_PER_CALLER = int(os.environ.get("KIMIA_BENCH_PURCHASES", "400"))
+CALLERS = (1, 8, 16)
+
+
+def sqlite_floor(path: Path, n: int = 3000) -> float:
+    """Single-row INSERT, one COMMIT (fsync) each, WAL + synchronous=FULL: the durable floor."""
+    con = sqlite3.connect(str(path), isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, b TEXT)")
+    start = time.perf_counter()
+    for i in range(n):
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("INSERT INTO t (a, b) VALUES (?, ?)", (i, "x"))
+        con.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    con.close()
+    return n / elapsed
+
+
+def pgbench_tps(admin_dsn: str, db: str) -> float:
+    """pgbench TPC-B, 16 clients, 10 s, on a scratch database."""
+    binary = sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))[-1]
+    host, port = re.search(r"@([^:/]+):(\d+)/", admin_dsn + "/").groups()  # type: ignore[union-attr]
+    common = [str(binary), "-h", host, "-p", port, "-U", "postgres"]
+    subprocess.run(common + ["-i", "-q", "-s", "4", db], check=True, capture_output=True)
+    out = subprocess.run(common + ["-c", "16", "-j", "2", "-T", "10", "-n", db], check=True, capture_output=True, text=True).stdout
+    return float(re.search(r"tps = ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
+
+
+def service_rate(url: str, callers: int) -> float:
+    service = Kimia(url)
+    admin = Admin(service)
+    owner = admin.create_owner("بنچ")
+    club = admin.create_club(owner, "باشگاه بنچ")
+    merchant = admin.create_merchant(club, "فروشگاه")
+    rules = demo_rules()
+    rules.pop("settlement")
+    admin.publish_rules(club, rules, actor="bench")
+    members = [service.enroll(club, idem_key=f"e{i}", identifiers=[("account", str(10_000 + i))])["member_id"] for i in range(callers * 4)]
+    run_id = uuid.uuid4().hex[:8]
+
+    def caller(t: int) -> None:
+        for i in range(PURCHASES_PER_CALLER):
+            service.purchase(PurchaseRequest(idem_key=f"{run_id}-{t}-{i}", merchant_id=merchant,
+                                             member=members[(t * 4 + i) % len(members)], amount_rial=250_000 + i))
+
+    threads = [threading.Thread(target=caller, args=(t,)) for t in range(callers)]
+    start = time.perf_counter()
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    elapsed = time.perf_counter() - start
+    assert service.check().ok
+    service.close()
+    return callers * PURCHASES_PER_CALLER / elapsed
+
+
+def test_durable_purchases_per_second(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pg = os.environ.get("KIMIA_TEST_PG_URL", "")
+    rows: list[tuple[str, int, float]] = []
+    floor = sqlite_floor(tmp_path / "floor.db")
+    for callers in CALLERS:
+        rows.append(("sqlite", callers, service_rate(f"sqlite:///{tmp_path}/k{callers}.db", callers)))
+    tps = None
+    if pg:
+        import psycopg
+
+        admin = pg.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
+        names = []
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for callers in CALLERS:
+                name = f"kimia_bench_{uuid.uuid4().hex[:8]}"
+                conn.execute(f"CREATE DATABASE {name}")
+                names.append(name)
+            bench_db = f"kimia_pgbench_{uuid.uuid4().hex[:8]}"
+            conn.execute(f"CREATE DATABASE {bench_db}")
+        try:
+            tps = pgbench_tps(pg, bench_db)
+            for callers, name in zip(CALLERS, names):
+                rows.append(("postgresql", callers, service_rate(pg.rsplit("/", 1)[0] + "/" + name, callers)))
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                for name in [*names, bench_db]:
+                    conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with capsys.disabled():
+        print(f"\nDurable purchases/s through kimia.service (demo rules, {PURCHASES_PER_CALLER} purchases per caller)")
+        print(f"{'database':<12}{'callers':>8}{'purchases/s':>14}{'× floor':>10}")
+        for db, callers, rate in rows:
+            base = floor if db == "sqlite" else tps
+            ratio = f"{rate / base:.2f}×" if base else "—"
+            print(f"{db:<12}{callers:>8}{rate:>14,.0f}{ratio:>10}")
+        print(f"floors: SQLite single-commit insert {floor:,.0f}/s; pgbench -c 16 TPC-B {tps:,.0f} TPS" if tps else f"floors: SQLite single-commit insert {floor:,.0f}/s")
