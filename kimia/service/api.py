@@ -503,6 +503,18 @@ class Kimia:
         with self.reading() as tx:
             return self.caches.terminal(tx, terminal_code.strip(), merchant_code.strip())
 
+    def record_for_review(self, merchant_id: int, action: str, payload: dict[str, Any]) -> None:
+        """Record something an operator should look at (e.g. an advice that could not be applied)."""
+
+        def work(tx: Tx) -> None:
+            club = self.caches.merchant(tx, merchant_id).root_club_id
+            tx.execute(
+                "INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
+                (club, f"terminal:{merchant_id}", action, "for review", json.dumps(payload, ensure_ascii=False), self.clock()),
+            )
+
+        self.write(work)
+
     def merchant_club(self, merchant_id: int) -> int:
         """The club whose ledger a merchant belongs to."""
         with self.reading() as tx:

@@ -144,6 +144,13 @@ class TerminalHandler:
     handle: Handle
 
 
+def balance_block(credit_rial: int) -> str:
+    """Field 54: one standard 20-character block, the credit balance: account type 10, amount type
+    02 (available balance), currency 364 (rial), C/D and 12 digits."""
+    sign = "C" if credit_rial >= 0 else "D"
+    return f"1002364{sign}{abs(credit_rial):012d}"
+
+
 def _rrn(op_id: int) -> str:
     return f"{op_id % 10**12:012d}"
 
@@ -165,7 +172,7 @@ def _receipt_reply(receipt: dict[str, Any], *, rrn: str | None = None) -> Termin
     payable = int(receipt.get("payable_rial", 0))
     discount = int(receipt.get("discount_rial", 0))
     items.append((tlv.RL, f"تخفیف: {discount} ریال — قابل پرداخت: {payable} ریال"))
-    fields: dict[str, str | bytes] = {"38": f"{op_id % 10**6:06d}", "54": f"{abs(payable):012d}{abs(discount):012d}"}
+    fields: dict[str, str | bytes] = {"38": f"{op_id % 10**6:06d}", "54": balance_block(int(receipt.get("balance_credit_rial", 0)))}
     fields["37"] = rrn or str(receipt.get("rrn") or _rrn(op_id))
     if receipt.get("transmission"):
         # A repeat is answered with the first answer's bytes, fields 7 and 12 included.
@@ -207,7 +214,7 @@ def balance_inquiry(req: TerminalRequest) -> TerminalReply:
     if balances.get("tier"):
         items.append((tlv.TR, str(balances["tier"])))
     items.append((tlv.RL, f"امتیاز: {balances['points']} — اعتبار: {balances['credit_rial']} ریال"))
-    return TerminalReply("00", {"54": f"{balances['points']:012d}{balances['credit_rial']:012d}"}, items)
+    return TerminalReply("00", {"54": balance_block(int(balances["credit_rial"]))}, items)
 
 
 def hold(req: TerminalRequest) -> TerminalReply:
@@ -221,8 +228,19 @@ def purchase(req: TerminalRequest) -> TerminalReply:
 
 
 def completion(req: TerminalRequest) -> TerminalReply:
+    """An advice records what already happened (the bank sale), so it is not declined for business
+    reasons: a problem (the hold was already reversed, say) is recorded for review and answered 00."""
     hold_id = req.int_tag(tlv.HR)
-    receipt = req.service.complete_hold(hold_id, idem_key=req.idem_key, reference=req.message.rrn)
+    try:
+        receipt = req.service.complete_hold(hold_id, idem_key=req.idem_key, reference=req.message.rrn)
+    except KimiaError as exc:
+        if exc.code in ("service_unavailable", "exists_with_different_amount", "exists_with_different_request"):
+            raise  # a timeout, or a duplicate key with other content (94): not a business problem
+        req.service.record_for_review(
+            req.terminal.merchant_id, "completion_advice_not_applied",
+            {"hold_id": hold_id, "code": exc.code, "key": req.idem_key, "rrn": req.message.rrn},
+        )
+        return TerminalReply("00", {}, [(tlv.RL, "ثبت شد؛ برای بررسی ارسال شد")])
     return _receipt_reply(receipt, rrn=req.message.rrn)
 
 
@@ -256,7 +274,15 @@ def enrol(req: TerminalRequest) -> TerminalReply:
         identifiers.append(("national_code", req.tag(tlv.NC) or ""))
     if not identifiers:
         return TerminalReply("30")
-    result = req.service.enroll(club, idem_key=req.idem_key, identifiers=identifiers, via="pos", merchant_id=req.terminal.merchant_id)
+    try:
+        result = req.service.enroll(club, idem_key=req.idem_key, identifiers=identifiers, via="pos", merchant_id=req.terminal.merchant_id)
+    except KimiaError as exc:
+        if exc.code != "identifier_taken":
+            raise
+        # Already a member: answer with the existing membership rather than a refusal.
+        kind, value = identifiers[0]
+        member_id = req.service.identify(club, MemberRef(kind, value))
+        return TerminalReply("00", {}, [(tlv.MK, f"A:{member_id}"), (tlv.RL, "قبلاً عضو شده‌اید")])
     return TerminalReply("00", {}, [(tlv.MK, f"A:{result['member_id']}"), (tlv.RL, "عضویت انجام شد")])
 
 

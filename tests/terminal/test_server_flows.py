@@ -274,9 +274,12 @@ def test_enrol_at_the_pos_then_identify_by_card(world: World) -> None:
             again = await conn.send(enrol, t)
             assert_answer(enrol, again, "00")
             assert tag(again, tlv.MK) == mk
-            # The same card enrolled again under a new STAN: already taken.
+            # The same card enrolled again under a new STAN: the existing member is returned
+            # (docs/terminal-protocol.md, Enrolment), and no second member is created.
             other = request(t, "0100", "910000", pan=PAN, items=[(tlv.MB, "09359999999")])
-            assert_answer(other, await conn.send(other, t), "05")
+            existing = await conn.send(other, t)
+            assert_answer(other, existing, "00")
+            assert tag(existing, tlv.MK) == mk
             # Identified by the card in a purchase.
             buy = request(t, "0200", "000000", amount_rial=1_230_000, pan=PAN, rrn="RRN000000002")
             ans = await conn.send(buy, t)
