@@ -28,6 +28,8 @@ from kimia.terminal.codec import Message, decode
 from kimia.terminal.dialect import KIMIA_V1
 from kimia.terminal.server import TerminalServer
 
+from .conftest import serving, connected
+
 TID, MID = "T0000001", "M00000000000001"
 MOBILE = "09121234567"
 MK = [(tlv.MK, f"M:{MOBILE}")]
@@ -51,17 +53,6 @@ class World:
     terminal: TerminalIdentity
 
 
-@pytest.fixture
-def service(db_url: str) -> Iterator[Kimia]:
-    k = Kimia(db_url)
-    try:
-        yield k
-        report = k.check()
-        assert report.ok, report.summary()
-    finally:
-        k.close()
-
-
 def build(service: Kimia, *, mac_key: bytes | None = None) -> World:
     admin = Admin(service)
     club = admin.create_club(admin.create_owner("مالک"), "باشگاه آزمون")
@@ -76,25 +67,6 @@ def build(service: Kimia, *, mac_key: bytes | None = None) -> World:
 @pytest.fixture
 def world(service: Kimia) -> World:
     return build(service)
-
-
-@contextlib.asynccontextmanager
-async def serving(service: Kimia, **kwargs: Any) -> AsyncIterator[TerminalServer]:
-    srv = TerminalServer(service, **kwargs)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.close()
-
-
-@contextlib.asynccontextmanager
-async def connected(srv: TerminalServer) -> AsyncIterator[Connection]:
-    conn = await Connection.open("127.0.0.1", srv.port)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 def one(service: Kimia, sql: str, params: tuple[Any, ...] = ()) -> Any:

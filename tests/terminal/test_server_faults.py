@@ -41,6 +41,8 @@ from kimia.terminal.codec import DecodeError, Message, decode, encode, response_
 from kimia.terminal.dialect import KIMIA_V1
 from kimia.terminal.framing import FramingError
 from kimia.terminal.server import TerminalServer
+
+from .conftest import serving
 from kimia.terminal import simulator
 from kimia.terminal.simulator import simulate
 
@@ -63,17 +65,6 @@ class World:
     club: int
     terminals: list[TerminalIdentity]
     mobiles: list[str]
-
-
-@pytest.fixture
-def service(db_url: str) -> Iterator[Kimia]:
-    k = Kimia(db_url)
-    try:
-        yield k
-        report = k.check()
-        assert report.ok, report.summary()
-    finally:
-        k.close()
 
 
 def build(service: Kimia, *, terminals: int = 1, members: int = 1) -> World:
@@ -102,16 +93,6 @@ def world(service: Kimia) -> World:
 def rows(service: Kimia, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
     with service.reading() as tx:
         return tx.all(sql, params)
-
-
-@contextlib.asynccontextmanager
-async def serving(service: Kimia, **kwargs: Any) -> AsyncIterator[TerminalServer]:
-    srv = TerminalServer(service, **kwargs)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.close()
 
 
 def server_errors(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -26,6 +26,8 @@ from kimia.terminal.codec import Message, decode, encode, response_mti
 from kimia.terminal.dialect import KIMIA_V1
 from kimia.terminal.mac import sign_message, verify_message
 from kimia.terminal.server import TerminalServer
+
+from .conftest import serving, connected
 from kimia.terminal.simulator import OPERATIONS, setup_demo, simulate
 
 TID, MID = "T0000001", "M00000000000001"
@@ -62,17 +64,6 @@ class World:
     terminal: TerminalIdentity
 
 
-@pytest.fixture
-def service(db_url: str) -> Iterator[Kimia]:
-    k = Kimia(db_url)
-    try:
-        yield k
-        report = k.check()
-        assert report.ok, report.summary()
-    finally:
-        k.close()
-
-
 def build(service: Kimia, *, mac_key: bytes | None = None, kind: str = "pos", credit: int = 200_000) -> World:
     admin = Admin(service)
     owner = admin.create_owner("مالک")
@@ -89,25 +80,6 @@ def build(service: Kimia, *, mac_key: bytes | None = None, kind: str = "pos", cr
 @pytest.fixture
 def world(service: Kimia) -> World:
     return build(service)
-
-
-@contextlib.asynccontextmanager
-async def serving(service: Kimia, **kwargs: Any) -> AsyncIterator[TerminalServer]:
-    srv = TerminalServer(service, **kwargs)
-    await srv.start()
-    try:
-        yield srv
-    finally:
-        await srv.close()
-
-
-@contextlib.asynccontextmanager
-async def connected(srv: TerminalServer) -> AsyncIterator[Connection]:
-    conn = await Connection.open("127.0.0.1", srv.port)
-    try:
-        yield conn
-    finally:
-        await conn.close()
 
 
 def items_of(answer: Message) -> list[tuple[str, str]]:

@@ -1,0 +1,46 @@
+"""Shared pieces of the terminal server tests: a checked service, a server, a connection."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from kimia.service import Kimia
+from kimia.terminal.client import Connection
+from kimia.terminal.server import TerminalServer
+
+
+@pytest.fixture
+def service(db_url: str) -> Iterator[Kimia]:
+    """A service on SQLite and on PostgreSQL; every invariant is checked when the test ends."""
+    k = Kimia(db_url)
+    try:
+        yield k
+        report = k.check()
+        assert report.ok, report.summary()
+    finally:
+        k.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(service: Kimia, **kwargs: Any) -> AsyncIterator[TerminalServer]:
+    """A terminal host on a free loopback port for the duration of the block."""
+    srv = TerminalServer(service, **kwargs)
+    await srv.start()
+    try:
+        yield srv
+    finally:
+        await srv.close()
+
+
+@contextlib.asynccontextmanager
+async def connected(srv: TerminalServer) -> AsyncIterator[Connection]:
+    """One TCP connection to the host, closed on the way out."""
+    conn = await Connection.open("127.0.0.1", srv.port)
+    try:
+        yield conn
+    finally:
+        await conn.close()
