@@ -22,4 +22,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    ${downgrades if downgrades else "raise NotImplementedError(\"kimia's ledger is never downgraded\")"}
+    ${downgrades if downgrades else "raise RuntimeError(\"kimia never downgrades a ledger: restore a backup instead\")"}
