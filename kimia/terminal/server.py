@@ -34,6 +34,10 @@ from kimia.terminal.mac import sign_message, verify_message
 log = logging.getLogger(__name__)
 
 
+#: How long a terminal found in the database is trusted without asking again (seconds).
+TERMINAL_TTL_S = 5.0
+
+
 class HandlerConflict(RuntimeError):
     pass
 
@@ -79,6 +83,9 @@ class TerminalServer:
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
         self.stats = {"requests": 0, "responses": 0, "closed_bad_input": 0, "timeouts": 0}
+        # Registered terminals seen lately, kept on the event loop so a request does not cross to a
+        # worker thread just to find its terminal (same lifetime as the service's own cache).
+        self._terminals: dict[tuple[str, str], tuple[float, TerminalContext]] = {}
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._client, self.host, self.port, limit=self.max_frame_bytes * 2)
@@ -158,10 +165,18 @@ class TerminalServer:
         if not message.terminal_id or not message.merchant_id:
             return self._answer(message, TerminalReply("30"), None)
         loop = asyncio.get_running_loop()
-        try:
-            terminal = await loop.run_in_executor(self._executor, self.service.terminal, message.terminal_id, message.merchant_id)
-        except KimiaError:
-            return self._answer(message, TerminalReply("03"), None)
+        ids = (message.terminal_id, message.merchant_id)
+        cached = self._terminals.get(ids)
+        if cached is not None and cached[0] > started:
+            terminal = cached[1]
+        else:
+            try:
+                terminal = await loop.run_in_executor(self._executor, self.service.terminal, *ids)
+            except KimiaError:
+                return self._answer(message, TerminalReply("03"), None)
+            if len(self._terminals) > 100_000:
+                self._terminals.clear()
+            self._terminals[ids] = (started + TERMINAL_TTL_S, terminal)
         if terminal.mac_key_hex and self.dialect.mac_fields:
             if not verify_message(raw, self.dialect, bytes.fromhex(terminal.mac_key_hex)):
                 return self._answer(message, TerminalReply("63"), terminal)
