@@ -25,7 +25,7 @@ from typing import Any
 
 import kimia._core as core
 from kimia.errors import KimiaError
-from kimia.identifiers import validate_card_number, validate_national_code, validate_sheba
+from kimia.identifiers import luhn_check_digit, validate_card_number, validate_national_code, validate_sheba
 from kimia.samples import demo_rules
 from kimia.service.admin import Admin
 from kimia.service.api import Kimia, PurchaseRequest
@@ -84,22 +84,10 @@ CARD_BINS = ("603799", "589210", "627353", "610433", "603769", "627412", "622106
 SHEBA_BANKS = ("017", "012", "018", "056", "057", "019", "016", "054")
 
 
-def luhn_digit(body: str) -> str:
-    """The check digit that makes ``body + digit`` pass the Luhn test."""
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
 
 def make_card_number(rng: random.Random) -> str:
     body = rng.choice(CARD_BINS) + "".join(str(rng.randrange(10)) for _ in range(9))
-    return validate_card_number(body + luhn_digit(body))
+    return validate_card_number(body + luhn_check_digit(body))
 
 
 def make_national_code(rng: random.Random) -> str:

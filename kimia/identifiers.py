@@ -167,16 +167,28 @@ def validate_national_code(text: str | None, *, field: str = "national_code") ->
 
 
 def _luhn_ok(digits: str) -> bool:
-    total = 0
-    # Double every second digit counting from the rightmost (check) digit.
+    # Every second digit is doubled, counting from the rightmost (check) digit.
+    return sum(_luhn_weighted(digits)) % 10 == 0
+
+
+def luhn_check_digit(body: str) -> str:
+    """The digit that makes ``body + digit`` pass the Luhn test (for issuing club cards and test
+    data); ``body`` is ASCII digits."""
+    if not body.isascii() or not body.isdigit():
+        raise ValueError("the body of a card number is ASCII digits")
+    return str((10 - sum(_luhn_weighted(body + "0")) % 10) % 10)
+
+
+def _luhn_weighted(digits: str) -> list[int]:
+    out = []
     for i, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48
         if i % 2 == 1:
             d *= 2
             if d > 9:
                 d -= 9
-        total += d
-    return total % 10 == 0
+        out.append(d)
+    return out
 
 
 def _pan_digits(text: object, field: str) -> str:

@@ -528,3 +528,12 @@ def test_property_luhn_complete_pans_validate_and_mask(prefix: str) -> None:
     wrong = pan[:-1] + str((int(pan[-1]) + 1) % 10)
     with pytest.raises(IdentifierError):
         validate_card_number(wrong)
+
+
+def test_luhn_check_digit_completes_valid_card_numbers() -> None:
+    from kimia.identifiers import luhn_check_digit
+
+    for body in ("603799123456789", "627412000000000", "000000000000000"):
+        assert validate_card_number(body + luhn_check_digit(body)) == body + luhn_check_digit(body)
+    with pytest.raises(ValueError):
+        luhn_check_digit("60379912345678x")

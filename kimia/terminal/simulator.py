@@ -53,6 +53,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from kimia.identifiers import luhn_check_digit
 from kimia.terminal import tlv
 from kimia.terminal.client import Connection, TerminalIdentity, request, to_bytes
 from kimia.terminal.codec import DecodeError, EncodeError, Message, decode, response_mti
@@ -314,18 +315,6 @@ class _Sale:
     refunded: int = 0
 
 
-def _luhn_complete(body: str) -> str:
-    """``body`` plus its Luhn check digit."""
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch)
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return body + str((10 - total % 10) % 10)
-
 
 def _member_ref(member: str) -> tuple[str | None, list[tuple[str, str]]]:
     """(PAN for field 2, TLV items) naming a member: a PAN, an MK value, or a mobile number."""
@@ -433,7 +422,7 @@ class _VirtualTerminal:
         n = next(self.enrolments)
         body = f"603799{self.sim.run_digits}{self.index % 1000:03d}{n % 100_000:05d}"  # 18 digits + check = 19
         mobile = f"+9893{self.sim.run_digits[:2]}{self.index % 100:02d}{n % 10_000:04d}"
-        return _luhn_complete(body), mobile
+        return body + luhn_check_digit(body), mobile
 
     async def connection(self) -> Connection:
         if self.conn is None:
@@ -803,7 +792,8 @@ def setup_demo(
     run = f"{rng.randrange(1000):03d}"
 
     def enrol(i: int) -> str:
-        pan = _luhn_complete(f"603799{run}{i:06d}")
+        body = f"603799{run}{i:06d}"
+        pan = body + luhn_check_digit(body)
         mobile = f"+9891{run[:2]}{i:06d}"
         result = service.enroll(club, idem_key=f"sim-setup:{merchant_code}:{i}", identifiers=[("card", pan), ("mobile", mobile)],
                                 via="panel")
