@@ -663,16 +663,23 @@ class Kimia:
         body_hash = request_hash(req.body(self.member_key(req.member)))
         return self.write(PurchaseWork(self, req, body_hash))  # type: ignore[no-any-return]
 
-    def _purchase_single(self, tx: Tx, req: PurchaseRequest, body_hash: str) -> dict[str, Any]:
-        """The single path of a purchase (the reference the bulk path must agree with)."""
-        now = self.clock()
+    def _open_purchase_op(self, tx: Tx, req: PurchaseRequest, body_hash: str, kind: str, now: int) -> tuple[dict[str, Any] | None, int]:
+        """The stored answer of a retried key, or a new operation row (its id) for a purchase or hold."""
         merchant = self.caches.merchant(tx, req.merchant_id)
         existing = self._existing(tx, merchant.root_club_id, req.idem_key, body_hash, req.amount_rial)
         if existing is not None:
-            return existing
-        op_id = self._new_op(tx, club_id=merchant.root_club_id, idem_key=req.idem_key, body_hash=body_hash, kind="purchase",
+            return existing, 0
+        op_id = self._new_op(tx, club_id=merchant.root_club_id, idem_key=req.idem_key, body_hash=body_hash, kind=kind,
                              member_id=None, merchant_id=req.merchant_id, terminal_id=req.terminal_id,
                              amount_rial=req.amount_rial, reference=req.reference, now=now)
+        return None, op_id
+
+    def _purchase_single(self, tx: Tx, req: PurchaseRequest, body_hash: str) -> dict[str, Any]:
+        """The single path of a purchase (the reference the bulk path must agree with)."""
+        now = self.clock()
+        existing, op_id = self._open_purchase_op(tx, req, body_hash, "purchase", now)
+        if existing is not None:
+            return existing
         if req.reference is None:
             tx.execute("UPDATE operations SET reference = ? WHERE id = ?", (rrn_of(op_id), op_id))
         d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
@@ -693,13 +700,9 @@ class Kimia:
 
         def work(tx: Tx) -> dict[str, Any]:
             now = self.clock()
-            merchant = self.caches.merchant(tx, req.merchant_id)
-            existing = self._existing(tx, merchant.root_club_id, req.idem_key, body_hash, req.amount_rial)
+            existing, op_id = self._open_purchase_op(tx, req, body_hash, "hold", now)
             if existing is not None:
                 return existing
-            op_id = self._new_op(tx, club_id=merchant.root_club_id, idem_key=req.idem_key, body_hash=body_hash, kind="hold",
-                                 member_id=None, merchant_id=req.merchant_id, terminal_id=req.terminal_id,
-                                 amount_rial=req.amount_rial, reference=req.reference, now=now)
             d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
             write_decision(tx, core.hold(d), op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
             receipt = {**self._receipt(d, snapshot, op_id, "held"), "hold_id": op_id, "points_earned": 0, **terminal_fields(req, op_id)}

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kimia.identifiers import luhn_check_digit
 from kimia.service import Admin, Kimia, PurchaseRequest
 from kimia.service.sql import Tx
 from kimia.store.engine import raw_connect
@@ -58,21 +59,11 @@ def persian(text: str) -> str:
     return text.translate(PERSIAN_DIGITS)
 
 
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2 == 1:
-            d = d * 2 - 9 if d * 2 > 9 else d * 2
-        total += d
-    return total % 10 == 0
-
-
 def card_number(n: int, bin_prefix: str = "603799") -> str:
     """The n-th valid (Luhn) 16-digit bank card number with the given BIN."""
     body = f"{bin_prefix}{n:09d}"
     assert len(body) == 15
-    return next(body + c for c in "0123456789" if _luhn_ok(body + c))
+    return body + luhn_check_digit(body)
 
 
 def bad_luhn_card(n: int) -> str:
