@@ -11,6 +11,7 @@ __all__ = [
     "__version__",
     "adjust",
     "apply",
+    "batch_rows",
     "buy_voucher",
     "cancel_hold",
     "charge",
@@ -39,6 +40,14 @@ class Member:
     def points(self) -> int: ...
     def balance(self, account: str) -> int: ...
     def to_dict(self) -> dict[str, Any]: ...
+    def with_facts(
+        self,
+        *,
+        merchant_purchase_count: int | None = None,
+        budget_used: dict[str, int] | None = None,
+        vouchers: list[dict[str, Any]] | None = None,
+    ) -> Member: ...
+    def receipt_balances(self) -> tuple[int, int]: ...
 
 @final
 class Decision:
@@ -127,6 +136,7 @@ class Rulebook:
     ) -> dict[str, Any]: ...
 
 def apply(member: Member | dict[str, Any], decision: Decision) -> Member: ...
+def batch_rows(items: list[tuple[Decision, int, int]], now: int) -> dict[str, list[tuple[Any, ...]]]: ...
 def reverse(
     original: Decision,
     member: Member | dict[str, Any],

@@ -12,11 +12,14 @@ pub mod explain;
 pub mod ledger;
 pub mod model;
 pub mod money;
+pub mod rows;
 pub mod rules;
 pub mod split;
 pub mod tiers;
 pub mod value;
 
+#[cfg(feature = "python")]
+mod pyde;
 #[cfg(feature = "python")]
 mod python;
 

@@ -1,8 +1,8 @@
 //! The PyO3 bindings: the private module `kimia._core`, re-exported by `kimia/__init__.py`.
 //!
-//! Plain Python data (dicts, lists, ints) crosses the boundary through serde (pythonize).
-//! Rejections become `kimia.errors.RuleError` / `kimia.errors.Rejected` with a stable code.
-//! Long calls (evaluation, batches, tier close) release the GIL.
+//! Plain Python data (dicts, lists, ints) crosses the boundary through serde: in by `pyde`, out by
+//! pythonize. Rejections become `kimia.errors.RuleError` / `kimia.errors.Rejected` with a stable
+//! code. Long calls (compiling rules, backtests, tier close) release the GIL; short ones do not.
 
 use std::sync::Arc;
 
@@ -21,6 +21,7 @@ use crate::rules::compile::Rulebook as CoreRulebook;
 use crate::rules::spec::RuleSet;
 use crate::tiers::{self, TierConfig, TierInput};
 use crate::value::{self, ChargeSource, ConversionConfig, VoucherPrice};
+use crate::rows::{self, RowsItem};
 use crate::{calendar, ledger, money};
 
 /// Raise `kimia.errors.<class_name>` carrying the code, both messages, the path and the params.
@@ -43,7 +44,7 @@ fn rejected(py: Python<'_>, e: &CoreError) -> PyErr {
 
 /// Python data → a serde type; a shape error names the field path.
 fn from_py<T: DeserializeOwned>(py: Python<'_>, obj: &Bound<'_, PyAny>, class_name: &str, code: &'static str) -> PyResult<T> {
-    let mut de = pythonize::Depythonizer::from_object(obj);
+    let mut de = crate::pyde::PyDe::new(obj);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let err = CoreError::new(code).with("detail", e.into_inner()).at(path);
@@ -93,6 +94,42 @@ impl Member {
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py(py, &*self.inner)
+    }
+
+    /// The same snapshot with facts a purchase loads on demand replaced: the purchases at this
+    /// merchant, the use of budgets and the voucher presented (cheaper than a dict round trip).
+    #[pyo3(signature = (*, merchant_purchase_count = None, budget_used = None, vouchers = None))]
+    fn with_facts(
+        &self,
+        py: Python<'_>,
+        merchant_purchase_count: Option<i64>,
+        budget_used: Option<std::collections::BTreeMap<String, i64>>,
+        vouchers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Member> {
+        let mut snapshot = (*self.inner).clone();
+        if let Some(count) = merchant_purchase_count {
+            snapshot.merchant_purchase_count = count;
+        }
+        if let Some(used) = budget_used {
+            snapshot.budget_used = used;
+        }
+        if let Some(list) = vouchers {
+            snapshot.vouchers = from_py(py, list, "Rejected", "invalid_input")?;
+        }
+        Ok(Member { inner: Arc::new(snapshot) })
+    }
+
+    /// What a receipt shows: (points, rial credit the member can spend), over the accounts the
+    /// member holds (their own and their shared wallet's).
+    fn receipt_balances(&self) -> (i64, i64) {
+        let credit = self
+            .inner
+            .accounts
+            .iter()
+            .filter(|a| self.inner.owns(&a.account) && a.account.kind.is_spendable_credit() && a.account.kind != crate::account::Kind::CreditLine)
+            .map(|a| a.balance)
+            .sum();
+        (self.inner.points(), credit)
     }
 
     fn __repr__(&self) -> String {
@@ -308,7 +345,9 @@ impl Rulebook {
         let p: Purchase = from_py(py, purchase, "Rejected", "invalid_input")?;
         let m = member_of(py, member)?;
         let book = &self.inner;
-        py.detach(|| book.evaluate(&p, &m, now, explain)).map(decision).map_err(|e| rejected(py, &e))
+        // A single evaluation takes microseconds: releasing the GIL for it would cost more than it
+        // saves (under load every release hands the GIL to another thread). Batches release it.
+        book.evaluate(&p, &m, now, explain).map(decision).map_err(|e| rejected(py, &e))
     }
 
     /// The budget keys this purchase may use; load their use into the member's `budget_used`.
@@ -355,12 +394,37 @@ impl Rulebook {
     }
 }
 
+/// The rows a group of purchase decisions writes, one list per table (see `crate::rows`).
+/// `items` holds `(decision, operation's club, member's club)`.
+#[pyfunction]
+fn batch_rows<'py>(py: Python<'py>, items: Vec<(Bound<'py, DecisionObj>, i64, i64)>, now: i64) -> PyResult<Bound<'py, PyDict>> {
+    let decisions: Vec<Arc<Decision>> = items.iter().map(|(d, _, _)| d.get().inner.clone()).collect();
+    let rows_items: Vec<RowsItem<'_>> = decisions
+        .iter()
+        .zip(&items)
+        .map(|(d, (_, op_club, member_club))| RowsItem { decision: d, op_club: *op_club, member_club: *member_club })
+        .collect();
+    let r = rows::batch_rows(&rows_items, now);
+    let out = PyDict::new(py);
+    let legs: Vec<_> = r.legs.iter().map(|(c, op, seq, a, amount, unit, memo, at)| (*c, *op, *seq, a.as_str(), *amount, *unit, &**memo, *at)).collect();
+    out.set_item("legs", legs)?;
+    out.set_item("balances", r.balances)?;
+    out.set_item("lots_created", r.lots_created)?;
+    out.set_item("lots_consumed", r.lots_consumed)?;
+    out.set_item("splits", r.splits)?;
+    out.set_item("budgets", r.budgets)?;
+    out.set_item("counters", r.counters)?;
+    out.set_item("days", r.days)?;
+    out.set_item("visits", r.visits)?;
+    Ok(out)
+}
+
 /// Apply a decision to a member snapshot: the new snapshot, or `Rejected` and no change.
 #[pyfunction]
 fn apply(py: Python<'_>, member: &Bound<'_, PyAny>, decision: &Bound<'_, DecisionObj>) -> PyResult<Member> {
     let m = member_of(py, member)?;
     let d = decision.get().inner.clone();
-    py.detach(|| ledger::apply(&m, &d)).map(|s| Member { inner: Arc::new(s) }).map_err(|e| rejected(py, &e))
+    ledger::apply(&m, &d).map(|s| Member { inner: Arc::new(s) }).map_err(|e| rejected(py, &e))
 }
 
 /// The compensating decision of a refund (`refund_rial`) or a full reversal (`refund_rial=None`).
@@ -540,6 +604,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Member>()?;
     m.add_class::<DecisionObj>()?;
     m.add_function(wrap_pyfunction!(apply, m)?)?;
+    m.add_function(wrap_pyfunction!(batch_rows, m)?)?;
     m.add_function(wrap_pyfunction!(reverse, m)?)?;
     m.add_function(wrap_pyfunction!(convert_points, m)?)?;
     m.add_function(wrap_pyfunction!(hold, m)?)?;

@@ -40,6 +40,10 @@ VOID_HASH = "void"
 UTC_OFFSET_S = 210 * 60
 
 
+#: The rial credit a receipt shows as spendable (a credit line is shown apart, by its own screen).
+RECEIPT_CREDIT_KINDS = frozenset({"merchant_credit", "club_credit", "virtual_credit", "cashback", "gift_credit", "welfare_credit"})
+
+
 def local_day(now: int, utc_offset_min: int = 210) -> int:
     return (now + utc_offset_min * 60) // 86_400
 
@@ -617,15 +621,21 @@ class Kimia:
                 balances[account] = balances.get(account, 0) + delta
         return cls._receipt_from(d, balances, op_id, status)
 
-    @staticmethod
-    def _receipt_from(d: core.Decision, balances: dict[str, int], op_id: int, status: str = "done") -> dict[str, Any]:
-        """The receipt given the member's holder balances after the decision."""
+    @classmethod
+    def _receipt_from(cls, d: core.Decision, balances: dict[str, int], op_id: int, status: str = "done") -> dict[str, Any]:
+        """The receipt given the holder balances after the decision (the member's own and their
+        shared wallet's count; another holder a decision pays, such as a referrer, does not)."""
         member = f"member:{d.member_id}/"
         points = balances.get(member + "points", 0)
         credit = sum(
             v for k, v in balances.items()
-            if k.split("/", 1)[1].split("@", 1)[0] in ("merchant_credit", "club_credit", "virtual_credit", "cashback", "gift_credit", "welfare_credit")
+            if k.startswith((member, "group:")) and k.split("/", 1)[1].split("@", 1)[0] in RECEIPT_CREDIT_KINDS
         )
+        return cls._receipt_with(d, points, credit, op_id, status)
+
+    @staticmethod
+    def _receipt_with(d: core.Decision, points: int, credit: int, op_id: int, status: str = "done") -> dict[str, Any]:
+        """The receipt given the member's points and spendable credit after the decision."""
         return {
             "op_id": op_id,
             "status": status,
@@ -660,8 +670,23 @@ class Kimia:
         from kimia.service.bulk import PurchaseWork
 
         self._validate_purchase(req)
-        body_hash = request_hash(req.body(self.member_key(req.member)))
-        return self.write(PurchaseWork(self, req, body_hash))  # type: ignore[no-any-return]
+        key = self.member_key(req.member)
+        return self.write(PurchaseWork(self, req, request_hash(req.body(key)), key))  # type: ignore[no-any-return]
+
+    async def purchase_async(self, req: PurchaseRequest, deadline: Deadline | None = None) -> dict[str, Any]:
+        """``purchase`` for an event loop (the terminal host): the request is checked and queued on
+        the loop's own thread and the answer comes back with its batch, so a purchase crosses no
+        thread but the writer's. Past ``deadline`` it is rolled back and rejected (never posted)."""
+        from kimia.service.bulk import PurchaseWork
+
+        self._validate_purchase(req)
+        key = self.member_key(req.member)
+        work = PurchaseWork(self, req, request_hash(req.body(key)), key)
+        work.guard = deadline
+        result = await self.writer.submit_async(work)
+        if isinstance(result, KimiaError):
+            raise result
+        return result  # type: ignore[no-any-return]
 
     def _open_purchase_op(self, tx: Tx, req: PurchaseRequest, body_hash: str, kind: str, now: int) -> tuple[dict[str, Any] | None, int]:
         """The stored answer of a retried key, or a new operation row (its id) for a purchase or hold."""

@@ -44,10 +44,13 @@ class PurchaseWork:
 
     batch_kind = "purchase"
 
-    def __init__(self, service: Kimia, req: PurchaseRequest, body_hash: str) -> None:
+    def __init__(self, service: Kimia, req: PurchaseRequest, body_hash: str, member_key: list[str] | None = None) -> None:
         self.service = service
         self.req = req
         self.body_hash = body_hash
+        #: The member reference in normal form (``Kimia.member_key``), already computed for the
+        #: hash: the batch looks members up by it rather than hashing a card number again.
+        self.member_key = member_key
         self.guard: Deadline | None = None
 
     def __call__(self, tx: Tx) -> Any:
@@ -76,6 +79,8 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
     )
     snaps: dict[int, dict[str, Any]] = {}
     owners: dict[str, int] = {}
+    # (club, owner) → the members of the batch whose snapshot holds that owner's accounts.
+    holders: dict[tuple[int, str], list[int]] = defaultdict(list)
     for member_id, tier, referrer, wallet, count, last, enrolled in rows:
         snaps[member_id] = {
             "member_id": member_id, "tier": tier, "groups": [], "referrer_id": referrer, "shared_group_id": wallet,
@@ -83,8 +88,10 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
             "accounts": [], "lots": [], "_enrolled_by": enrolled, "_visits": {},
         }
         owners[f"member:{member_id}"] = member_id
+        holders[(members[member_id], f"member:{member_id}")].append(member_id)
         if wallet:
             owners[f"group:{wallet}"] = member_id
+            holders[(members[member_id], f"group:{wallet}")].append(member_id)
     clubs = sorted(set(members.values()))
     owner_list = sorted(owners)
     if owner_list:
@@ -94,9 +101,8 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
             f"SELECT club_id, account, balance, credit_limit, owner FROM balances WHERE club_id IN ({cmarks}) AND owner IN ({omarks})",
             (*clubs, *owner_list),
         ):
-            for member_id, snap in snaps.items():
-                if members[member_id] == club and (owner == f"member:{member_id}" or owner == f"group:{snap['shared_group_id']}"):
-                    snap["accounts"].append({"account": account, "balance": balance, "credit_limit": limit})
+            for member_id in holders.get((club, owner), ()):
+                snaps[member_id]["accounts"].append({"account": account, "balance": balance, "credit_limit": limit})
         credit_owners = sorted(o for o, m in owners.items() if m in credit_members)
         if credit_owners:
             for lot_id, club, owner, account, remaining, expires, pending in tx.all(
@@ -106,11 +112,9 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
             ):
                 if account.split("/", 1)[1].split("@", 1)[0] not in CREDIT_KINDS:
                     continue
-                for member_id, snap in snaps.items():
-                    if member_id in credit_members and members[member_id] == club and (
-                        owner == f"member:{member_id}" or owner == f"group:{snap['shared_group_id']}"
-                    ):
-                        snap["lots"].append({"id": lot_id, "account": account, "remaining": remaining, "expires_at": expires, "pending_until": pending})
+                for member_id in holders.get((club, owner), ()):
+                    if member_id in credit_members:
+                        snaps[member_id]["lots"].append({"id": lot_id, "account": account, "remaining": remaining, "expires_at": expires, "pending_until": pending})
     for member_id, day, count, spend in tx.all(
         f"SELECT member_id, day, count, spend_rial FROM member_days WHERE member_id IN ({marks}) AND day > ?", (*ids, today - HISTORY_DAYS)
     ):
@@ -120,6 +124,80 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
     for member_id, merchant_id, count in tx.all(f"SELECT member_id, merchant_id, count FROM merchant_visits WHERE member_id IN ({marks})", ids):
         snaps[member_id]["_visits"][merchant_id] = count
     return snaps
+
+
+def _resolve_members(tx: Tx, service: Kimia, works: list[PurchaseWork], todo: list[int], results: list[Any]) -> dict[int, tuple[int, int]]:
+    """(member id, member's root club) of each purchase, with one query per kind of reference.
+
+    A reference the batch query does not settle (not found, or an account number that is really a
+    member id) goes through the single path's resolver, which gives the exact answer or error."""
+    from kimia.service.api import MemberRef
+
+    resolved: dict[int, tuple[int, int]] = {}
+    by_id: dict[int, list[int]] = defaultdict(list)
+    by_identifier: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
+    refs: dict[int, MemberRef | None] = {}
+    for i in todo:
+        ref = MemberRef.of(works[i].req.member)
+        refs[i] = ref
+        if ref is None:
+            continue
+        try:
+            if ref.kind == "id":
+                if ref.value.isdigit():
+                    by_id[int(ref.value)].append(i)
+            else:
+                key = works[i].member_key
+                lookup = key[1] if key is not None and key[0] == ref.kind else service.normalize_identifier(ref.kind, ref.value)[0]
+                by_identifier[ref.kind][lookup].append(i)
+        except KimiaError as exc:
+            results[i] = exc
+    if by_id:
+        ids = sorted(by_id)
+        for member_id, club in tx.all(f"SELECT id, club_id FROM members WHERE id IN ({tx.placeholders(len(ids))})", ids):
+            root = service.caches.root_club(tx, club)
+            for i in by_id[member_id]:
+                if root in service._clubs_sharing_members(tx, service.caches.merchant(tx, works[i].req.merchant_id).root_club_id):
+                    resolved[i] = (int(member_id), root)
+    for kind, lookups in by_identifier.items():
+        keys = sorted(lookups)
+        rows = tx.all(
+            f"SELECT lookup, member_id, club_id FROM member_identifiers WHERE kind = ? AND lookup IN ({tx.placeholders(len(keys))}) ORDER BY club_id",
+            (kind, *keys),
+        )
+        for lookup, member_id, club in rows:
+            for i in lookups[lookup]:
+                if i not in resolved and club in service._clubs_sharing_members(tx, service.caches.merchant(tx, works[i].req.merchant_id).root_club_id):
+                    resolved[i] = (int(member_id), int(club))
+    for i in todo:
+        if i in resolved or isinstance(results[i], KimiaError):
+            continue
+        try:
+            resolved[i] = service._resolve_member(tx, service.caches.merchant(tx, works[i].req.merchant_id).root_club_id, refs[i])
+        except KimiaError as exc:
+            results[i] = exc
+    return resolved
+
+
+def _budgets(tx: Tx, service: Kimia, works: list[PurchaseWork], inputs: dict[int, dict[str, Any]],
+             resolved: dict[int, tuple[int, int]], now: int) -> tuple[dict[int, list[str]], dict[tuple[int, str], int]]:
+    """The budget keys each purchase may use and the use so far of all of them, one query per club.
+    The caller adds each decision's use as it goes, so a later purchase of the batch sees it."""
+    keys_of: dict[int, list[str]] = {}
+    by_club: dict[int, set[str]] = defaultdict(set)
+    for i, purchase in inputs.items():
+        club = service.caches.merchant(tx, works[i].req.merchant_id).root_club_id
+        book = service.caches.rulebook(tx, club)
+        if book.has_budgets:
+            keys = book.budget_keys(purchase, resolved[i][0], now)
+            if keys:
+                keys_of[i] = keys
+                by_club[club].update(keys)
+    used: dict[tuple[int, str], int] = {}
+    for club, club_keys in by_club.items():
+        for key, amount in load_budgets(tx, club, sorted(club_keys)).items():
+            used[(club, key)] = amount
+    return keys_of, used
 
 
 def _allocate_op_ids(tx: Tx, n: int) -> list[int]:
@@ -182,16 +260,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
                 todo.append(i)
 
     # 2. Members and their snapshots.
-    resolved: dict[int, tuple[int, int]] = {}
-    for i in todo:
-        w = works[i]
-        try:
-            from kimia.service.api import MemberRef
-
-            merchant = service.caches.merchant(tx, w.req.merchant_id)
-            resolved[i] = service._resolve_member(tx, merchant.root_club_id, MemberRef.of(w.req.member))
-        except KimiaError as exc:
-            results[i] = exc
+    resolved = _resolve_members(tx, service, works, todo, results)
     todo = [i for i in todo if i in resolved]
     members = {resolved[i][0]: resolved[i][1] for i in todo}
     credit_members = {resolved[i][0] for i in todo if works[i].req.redeem_credit_rial > 0}
@@ -212,12 +281,17 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
                 results[i] = answered
                 todo.remove(i)
 
-    # 3–4. Decide in order, carrying each member's snapshot forward.
+    # 3–4. Decide in order, carrying each member's snapshot forward (and each budget's use).
     op_ids = _allocate_op_ids(tx, len(todo)) if todo else []
+    inputs: dict[int, dict[str, Any]] = {}
+    for i, op_id in zip(todo, op_ids):
+        snap = snaps.get(resolved[i][0])
+        if snap is not None:
+            inputs[i] = service._purchase_input(service.caches.merchant(tx, works[i].req.merchant_id), works[i].req, op_id, snap["_enrolled_by"])
+    budget_keys, budget_used = _budgets(tx, service, works, inputs, resolved, now)
     state: dict[int, core.Member] = {}
-    seen: set[int] = set()  # members already decided in this batch: their carried snapshot needs this merchant's count
-    balances: dict[int, dict[str, int]] = {}
-    decided: list[tuple[int, int, core.Decision, int, int]] = []  # (index, op id, decision, op club, member club)
+    # (index, op id, decision, op club, member club, (points, credit) after it)
+    decided: list[tuple[int, int, core.Decision, int, int, tuple[int, int]]] = []
     for i, op_id in zip(todo, op_ids):
         w = works[i]
         member_id, member_club = resolved[i]
@@ -226,42 +300,32 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             results[i] = reject("unknown_member")
             continue
         merchant = service.caches.merchant(tx, w.req.merchant_id)
+        club = merchant.root_club_id
         try:
-            service._check_cross_club_spend(tx, member_club, merchant.root_club_id, w.req.redeem_credit_rial)
+            service._check_cross_club_spend(tx, member_club, club, w.req.redeem_credit_rial)
             if member_id not in state:
-                core_snap = {k: v for k, v in snap.items() if not k.startswith("_")}
-                balances[member_id] = {a["account"]: int(a["balance"]) for a in snap["accounts"]}
-                state[member_id] = core.Member(core_snap)
-            member = state[member_id]
-            purchase = service._purchase_input(merchant, w.req, op_id, snap["_enrolled_by"])
-            book = service.caches.rulebook(tx, merchant.root_club_id)
-            extra: dict[str, Any] = {}
-            if book.has_budgets:
-                keys = book.budget_keys(purchase, member_id, now)
-                if keys:
-                    extra["budget_used"] = load_budgets(tx, merchant.root_club_id, keys)
-            if w.req.voucher_code:
-                extra["vouchers"] = load_vouchers(tx, member_id, w.req.voucher_code)
+                state[member_id] = core.Member({k: v for k, v in snap.items() if not k.startswith("_")})
+            keys = budget_keys.get(i, [])
             visits = snap["_visits"].get(merchant.merchant_id, 0)
-            if extra or visits or member_id in seen:
-                # Rarely needed facts are merged into a fresh snapshot rather than kept in the carried one.
-                base = member.to_dict()
-                base["merchant_purchase_count"] = visits
-                base.update(extra)
-                member_for_call: core.Member | dict[str, Any] = base
-            else:
-                member_for_call = member
-            decision = book.evaluate(purchase, member_for_call, now)
-            member = core.apply(member_for_call, decision)
+            # The facts that depend on this purchase are set afresh on the carried snapshot.
+            member = state[member_id].with_facts(
+                merchant_purchase_count=visits,
+                budget_used={k: budget_used[(club, k)] for k in keys if (club, k) in budget_used},
+                vouchers=load_vouchers(tx, member_id, w.req.voucher_code) if w.req.voucher_code else [],
+            )
+            decision = service.caches.rulebook(tx, club).evaluate(inputs[i], member, now)
+            member = core.apply(member, decision)
             state[member_id] = member
+            for use in decision.budget_use:
+                slot = (club, use["key"])
+                budget_used[slot] = budget_used.get(slot, 0) + use["amount"]
             snap["_visits"][merchant.merchant_id] = visits + 1
-            seen.add(member_id)
-            decided.append((i, op_id, decision, merchant.root_club_id, member_club))
+            decided.append((i, op_id, decision, club, member_club, member.receipt_balances()))
         except KimiaError as exc:
             results[i] = exc
 
     # 5. Seal deadlines: an expired purchase is dropped before anything is written.
-    sealed: list[tuple[int, int, core.Decision, int, int]] = []
+    sealed: list[tuple[int, int, core.Decision, int, int, tuple[int, int]]] = []
     for item in decided:
         w = works[item[0]]
         try:
@@ -272,11 +336,16 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             results[item[0]] = exc
     if any(isinstance(results[item[0]], KimiaError) for item in decided if item not in sealed):
         # A dropped purchase may have moved a later purchase of the same member: redo singly.
-        dropped_members = {resolved[item[0]][0] for item in decided if item not in sealed}
+        dropped = [item for item in decided if item not in sealed]
+        dropped_members = {resolved[item[0]][0] for item in dropped}
         if any(resolved[item[0]][0] in dropped_members for item in sealed):
             raise BulkWriteMismatch("a purchase dropped at its deadline preceded another of the same member")
+        # Likewise a budget a dropped purchase used, if a later one of the batch saw that use.
+        dropped_budgets = {(item[3], use["key"]) for item in dropped for use in item[2].budget_use}
+        if any((item[3], key) in dropped_budgets for item in sealed for key in budget_keys.get(item[0], [])):
+            raise BulkWriteMismatch("a purchase dropped at its deadline used a budget another one saw")
 
-    receipts = _write(tx, service, works, sealed, balances, now)
+    receipts = _write(tx, service, works, sealed, now)
     for i, receipt in receipts.items():
         results[i] = receipt
     for i, first in repeats:
@@ -293,68 +362,28 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
     return results
 
 
-def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int]],
-           balances: dict[int, dict[str, int]], now: int) -> dict[int, dict[str, Any]]:
-    legs: list[tuple[Any, ...]] = []
-    deltas: dict[tuple[int, str], int] = defaultdict(int)
-    consumed: list[tuple[Any, ...]] = []
-    created: list[tuple[Any, ...]] = []
-    splits: list[tuple[Any, ...]] = []
-    budgets: dict[tuple[int, str], list[int]] = {}
-    counters: dict[int, list[Any]] = {}
-    days: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
-    visits: dict[tuple[int, int], int] = defaultdict(int)
+def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int, tuple[int, int]]],
+           now: int) -> dict[int, dict[str, Any]]:
+    from kimia.service.api import local_day, terminal_fields
+
+    rows = core.batch_rows([(d, op_club, member_club) for _, _, d, op_club, member_club, _ in items], now)
     ops: list[tuple[Any, ...]] = []
     receipts: dict[int, dict[str, Any]] = {}
-    from kimia.service.api import local_day
-
-    for i, op_id, d, op_club, member_club in items:
+    day = local_day(now)
+    for i, op_id, d, op_club, _, (points, credit) in items:
         w = works[i]
-        for seq, p in enumerate(d.postings):
-            club_from = member_club if is_holder(p["from"]) else op_club
-            club_to = member_club if is_holder(p["to"]) else op_club
-            memo = p["memo"][:120]
-            legs.append((club_from, op_id, seq, p["from"], -p["amount"], p["unit"], memo, now))
-            legs.append((club_to, op_id, seq, p["to"], p["amount"], p["unit"], memo, now))
-        member_balances = balances[d.member_id]
-        for account, delta in d.deltas:
-            holder = is_holder(account)
-            deltas[(member_club if holder else op_club, account)] += delta
-            if holder:
-                member_balances[account] = member_balances.get(account, 0) + delta
-        for used in d.lots_consumed:
-            consumed.append((used["amount"], used["lot_id"], member_club, used["amount"]))
-        for lot in d.lots_created:
-            created.append((lot["id"], member_club, owner_of(lot["account"]), lot["account"], lot["remaining"], lot["remaining"], lot["expires_at"], lot["pending_until"]))
-        c = d.counters
-        for leg in d.split:
-            splits.append((op_club, op_id, leg["role"], leg["beneficiary_id"], leg["amount_rial"], c["day"]))
-        for use in d.budget_use:
-            entry = budgets.setdefault((op_club, use["key"]), [0, use["limit"]])
-            entry[0] += use["amount"]
-        count = counters.setdefault(d.member_id, [0, 0, None])
-        count[0] += c["purchases"]
-        count[1] += d.points_earned
-        if c["last_purchase_at"] is not None:
-            count[2] = max(count[2] or 0, c["last_purchase_at"])
-        days[(d.member_id, c["day"])][0] += c["purchases"]
-        days[(d.member_id, c["day"])][1] += c["spend_rial"]
-        if d.merchant_id is not None:
-            visits[(d.member_id, d.merchant_id)] += c["purchases"]
         if d.voucher_used:
             tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))
             if tx.rowcount() != 1:
                 raise BulkWriteMismatch("voucher used twice")
-        from kimia.service.api import terminal_fields
-
-        receipt = {**service._receipt_from(d, member_balances, op_id), **terminal_fields(w.req, op_id)}
+        receipt = {**service._receipt_with(d, points, credit, op_id), **terminal_fields(w.req, op_id)}
         for issue in d.vouchers_issued:
             code = issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
             if code:
                 receipt.setdefault("vouchers", []).append(code)
         receipts[i] = receipt
         ops.append((op_id, op_club, w.req.idem_key, w.body_hash, "purchase", "done", d.member_id, w.req.merchant_id, w.req.terminal_id,
-                    None, w.req.amount_rial, 0, receipt["rrn"], json.dumps(receipt, ensure_ascii=False), d.to_json(), local_day(now), now))
+                    None, w.req.amount_rial, 0, receipt["rrn"], json.dumps(receipt, ensure_ascii=False), d.to_json(), day, now))
 
     # Operations first: journal legs, lots and split legs refer to them.
     tx.executemany(
@@ -363,21 +392,23 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         ops,
     )
-    tx.executemany("INSERT INTO journal (club_id, op_id, seq, account, amount, unit, memo, created_at) VALUES (?,?,?,?,?,?,?,?)", legs)
+    tx.executemany("INSERT INTO journal (club_id, op_id, seq, account, amount, unit, memo, created_at) VALUES (?,?,?,?,?,?,?,?)", rows["legs"])
     tx.executemany(
         "INSERT INTO balances (club_id, account, owner, balance, credit_limit) VALUES (?,?,?,?,0)"
         " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance",
-        [(club, account, owner_of(account), delta) for (club, account), delta in deltas.items() if delta != 0],
+        rows["balances"],
     )
     # Lots created first: a later purchase of the same member in this batch may draw from one.
-    tx.executemany("INSERT INTO lots (id, club_id, owner, account, original, remaining, expires_at, pending_until) VALUES (?,?,?,?,?,?,?,?)", created)
+    tx.executemany("INSERT INTO lots (id, club_id, owner, account, original, remaining, expires_at, pending_until) VALUES (?,?,?,?,?,?,?,?)",
+                   rows["lots_created"])
+    consumed = rows["lots_consumed"]
     if consumed:
         tx.executemany("UPDATE lots SET remaining = remaining - ? WHERE id = ? AND club_id = ? AND remaining >= ?", consumed)
         # Both drivers report the rows an executemany changed in total (psycopg 3 sums them).
         if tx.rowcount() != len(consumed):
             raise BulkWriteMismatch("a lot no longer holds what the batch drew")
-    tx.executemany("INSERT INTO split_legs (club_id, op_id, role, beneficiary_id, amount_rial, day) VALUES (?,?,?,?,?,?)", splits)
-    for (club, key), (amount, limit) in budgets.items():
+    tx.executemany("INSERT INTO split_legs (club_id, op_id, role, beneficiary_id, amount_rial, day) VALUES (?,?,?,?,?,?)", rows["splits"])
+    for club, key, amount, limit in rows["budgets"]:
         row = tx.one(
             "INSERT INTO budget_usage (club_id, key, used) VALUES (?,?,?)"
             " ON CONFLICT (club_id, key) DO UPDATE SET used = budget_usage.used + excluded.used RETURNING used",
@@ -388,17 +419,17 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
     tx.executemany(
         "UPDATE members SET purchase_count = purchase_count + ?, period_points = period_points + ?,"
         " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < ? THEN ? ELSE last_purchase_at END WHERE id = ?",
-        [(n, pts, last or 0, last or 0, member_id) for member_id, (n, pts, last) in counters.items()],
+        rows["counters"],
     )
     tx.executemany(
         "INSERT INTO member_days (member_id, day, count, spend_rial) VALUES (?,?,?,?)"
         " ON CONFLICT (member_id, day) DO UPDATE SET count = member_days.count + excluded.count, spend_rial = member_days.spend_rial + excluded.spend_rial",
-        [(m, day, n, spend) for (m, day), (n, spend) in days.items()],
+        rows["days"],
     )
     tx.executemany(
         "INSERT INTO merchant_visits (member_id, merchant_id, count) VALUES (?,?,?)"
         " ON CONFLICT (member_id, merchant_id) DO UPDATE SET count = merchant_visits.count + excluded.count",
-        [(m, merchant, n) for (m, merchant), n in visits.items()],
+        rows["visits"],
     )
     return receipts
 

@@ -13,13 +13,14 @@ retrying with the same idempotency keys is safe (the operations either all lande
 
 from __future__ import annotations
 
+import _thread
+import asyncio
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
-from typing import Any
+from typing import Any, Union
 
 from kimia.errors import KimiaError
 from kimia.service.sql import Tx
@@ -50,6 +51,77 @@ class WriterClosed(RuntimeError):
     pass
 
 
+class _ThreadWaiter:
+    """A caller thread waiting for its operation: one lock, released once the outcome is known.
+    (Leaner than a concurrent.futures.Future: under load every wake-up across cores counts.)"""
+
+    __slots__ = ("_lock", "_done", "_result", "_error")
+
+    def __init__(self) -> None:
+        self._lock = _thread.allocate_lock()
+        self._lock.acquire()
+        self._done = False
+        self._result: Any = None
+        self._error: BaseException | None = None
+
+    def done(self) -> bool:
+        return self._done
+
+    def set_result(self, result: Any) -> None:
+        self._result, self._done = result, True
+        self._lock.release()
+
+    def set_exception(self, error: BaseException) -> None:
+        self._error, self._done = error, True
+        self._lock.release()
+
+    def wait(self, timeout_s: float) -> Any:
+        if not self._lock.acquire(timeout=timeout_s):
+            raise TimeoutError("the operation was not answered in time (it may still land; retry with the same key)")
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+class _LoopWaiter:
+    """An asyncio task waiting for its operation. The writer keeps the outcome and hands all the
+    outcomes of a batch to each event loop in one call, so a loop is woken once per batch."""
+
+    __slots__ = ("loop", "future", "_outcome")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.future: asyncio.Future[Any] = loop.create_future()
+        self._outcome: tuple[Any, BaseException | None] | None = None
+
+    def done(self) -> bool:
+        return self._outcome is not None
+
+    def set_result(self, result: Any) -> None:
+        self._outcome = (result, None)
+
+    def set_exception(self, error: BaseException) -> None:
+        self._outcome = (None, error)
+
+    def deliver(self) -> None:
+        """On the loop: complete the future (unless its waiter gave up)."""
+        if self.future.done() or self._outcome is None:
+            return
+        result, error = self._outcome
+        if error is not None:
+            self.future.set_exception(error)
+        else:
+            self.future.set_result(result)
+
+
+def _deliver_all(waiters: list[_LoopWaiter]) -> None:
+    for waiter in waiters:
+        waiter.deliver()
+
+
+Waiter = Union[_ThreadWaiter, _LoopWaiter]
+
+
 class Writer:
     """Runs write operations one at a time on a single connection, committing them in groups."""
 
@@ -68,7 +140,7 @@ class Writer:
         self._connect = connect
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
-        self._queue: queue.Queue[tuple[Work, Future[Any]] | None] = queue.Queue(maxsize=10_000)
+        self._queue: queue.Queue[tuple[Work, Waiter] | None] = queue.Queue(maxsize=10_000)
         self._closed = False
         self.batches = 0
         self.operations = 0
@@ -84,9 +156,30 @@ class Writer:
         """Run ``work(tx)`` in the next batch; return its result once it is durable, or raise."""
         if self._closed:
             raise WriterClosed("the writer is closed")
-        future: Future[Any] = Future()
-        self._queue.put((work, future))
-        return future.result(timeout=timeout_s)
+        waiter = _ThreadWaiter()
+        self._queue.put((work, waiter))
+        return waiter.wait(timeout_s)
+
+    def submit_async(self, work: Work) -> asyncio.Future[Any]:
+        """From an event loop: queue ``work``; the future completes once it is durable, or fails."""
+        if self._closed:
+            raise WriterClosed("the writer is closed")
+        waiter = _LoopWaiter(asyncio.get_running_loop())
+        self._queue.put((work, waiter))
+        return waiter.future
+
+    @staticmethod
+    def _deliver(items: list[tuple[Work, Waiter]]) -> None:
+        """Hand the outcomes of loop waiters to their loops, one call per loop."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[_LoopWaiter]] = {}
+        for _, waiter in items:
+            if isinstance(waiter, _LoopWaiter) and waiter.done():
+                by_loop.setdefault(waiter.loop, []).append(waiter)
+        for loop, waiters in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_deliver_all, waiters)
+            except RuntimeError:  # the loop is closed: nobody is waiting any more
+                log.info("an event loop closed before %d answers reached it", len(waiters))
 
     def close(self) -> None:
         if self._closed:
@@ -95,7 +188,7 @@ class Writer:
         self._queue.put(None)
         self._thread.join(timeout=30)
 
-    def _collect(self, first: tuple[Work, Future[Any]]) -> tuple[list[tuple[Work, Future[Any]]], bool]:
+    def _collect(self, first: tuple[Work, Waiter]) -> tuple[list[tuple[Work, Waiter]], bool]:
         batch = [first]
         deadline = time.monotonic() + self._max_wait_s
         stop = False
@@ -132,6 +225,7 @@ class Writer:
         finally:
             conn.close()
             # Anything still queued after close gets a clear error rather than hanging.
+            left: list[tuple[Work, Waiter]] = []
             while True:
                 try:
                     item = self._queue.get_nowait()
@@ -139,11 +233,13 @@ class Writer:
                     break
                 if item is not None:
                     item[1].set_exception(WriterClosed("the writer closed before this operation ran"))
+                    left.append(item)
+            self._deliver(left)
 
     @staticmethod
-    def _runs(batch: list[tuple[Work, Future[Any]]]) -> list[list[tuple[Work, Future[Any]]]]:
+    def _runs(batch: list[tuple[Work, Waiter]]) -> list[list[tuple[Work, Waiter]]]:
         """Consecutive operations of one batchable kind form a run; every other operation is alone."""
-        runs: list[list[tuple[Work, Future[Any]]]] = []
+        runs: list[list[tuple[Work, Waiter]]] = []
         for item in batch:
             kind = getattr(item[0], "batch_kind", None)
             if kind is not None and runs and getattr(runs[-1][0][0], "batch_kind", None) == kind:
@@ -152,7 +248,7 @@ class Writer:
                 runs.append([item])
         return runs
 
-    def _run_single(self, tx: Tx, index: int, work: Work, future: Future[Any]) -> tuple[Future[Any], Any, BaseException | None]:
+    def _run_single(self, tx: Tx, index: int, work: Work, future: Waiter) -> tuple[Waiter, Any, BaseException | None]:
         for attempt in range(RACE_RETRIES + 1):
             savepoint = f"op{index}_{attempt}"
             tx.savepoint(savepoint)
@@ -174,7 +270,7 @@ class Writer:
             return (future, result, None)
         raise AssertionError("unreachable")
 
-    def _run_group(self, tx: Tx, index: int, run: list[tuple[Work, Future[Any]]]) -> list[tuple[Future[Any], Any, BaseException | None]]:
+    def _run_group(self, tx: Tx, index: int, run: list[tuple[Work, Waiter]]) -> list[tuple[Waiter, Any, BaseException | None]]:
         """Run a group of batchable operations together; on any surprise, one at a time instead."""
         savepoint = f"run{index}"
         tx.savepoint(savepoint)
@@ -190,8 +286,8 @@ class Writer:
             for (_, future), result in zip(run, results)
         ]
 
-    def _run_batch(self, tx: Tx, batch: list[tuple[Work, Future[Any]]]) -> None:
-        outcomes: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _run_batch(self, tx: Tx, batch: list[tuple[Work, Waiter]]) -> None:
+        outcomes: list[tuple[Waiter, Any, BaseException | None]] = []
         try:
             tx.begin_write()
             for index, run in enumerate(self._runs(batch)):
@@ -209,6 +305,7 @@ class Writer:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
+            self._deliver(batch)
             return
         self.batches += 1
         self.operations += len(batch)
@@ -217,3 +314,4 @@ class Writer:
                 future.set_exception(error)
             else:
                 future.set_result(result)
+        self._deliver(batch)

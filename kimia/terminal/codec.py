@@ -498,7 +498,7 @@ def _decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
         present |= secondary
     if not present:
         raise DecodeError("bad_bitmap", "no data fields present", field="p", mti=mti)
-    defined = set(dialect.data_fields)
+    defined = dialect.data_field_set
     for num in sorted(present):
         if str(num) not in defined:
             raise DecodeError("bad_bitmap", "bitmap names a field the dialect does not define", field=str(num), mti=mti)
@@ -512,7 +512,7 @@ def _decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
         raise lib_error
 
     fields: dict[str, FieldValue] = {}
-    for fid in dialect.data_fields:
+    for fid in (str(num) for num in sorted(present)):  # the fields present, in numeric order
         if fid not in doc_dec:
             continue
         fspec = dialect.spec[fid]
@@ -576,7 +576,7 @@ def _encode(message: Message, dialect: Dialect) -> bytes:
     if not message.fields:
         raise EncodeError("bad_bitmap", "a message needs at least one data field", field="p")
 
-    defined = set(dialect.data_fields)
+    defined = dialect.data_field_set
     doc: dict[str, str] = {"t": mti}
     for fid, value in message.fields.items():
         if fid not in defined:

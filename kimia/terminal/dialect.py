@@ -191,6 +191,8 @@ class Dialect:
     tpdu: bool = False
     mac_fields: tuple[str, ...] = ("64", "128")
     mtis: frozenset[str] = frozenset()
+    _data_fields: tuple[str, ...] = field(init=False, repr=False, compare=False, hash=False, default=())
+    _data_field_set: frozenset[str] = field(init=False, repr=False, compare=False, hash=False, default=frozenset())
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -263,13 +265,21 @@ class Dialect:
         object.__setattr__(self, "formats", MappingProxyType(dict(self.formats)))
         object.__setattr__(self, "mac_fields", mac_fields)
         object.__setattr__(self, "mtis", mtis)
+        # Asked for on every message: computed once (the dialect is frozen).
+        object.__setattr__(self, "_data_fields", tuple(f for f in ordered if f not in ("h", "t", "p", "1")))
+        object.__setattr__(self, "_data_field_set", frozenset(ordered) - {"h", "t", "p", "1"})
 
     # -- helpers -----------------------------------------------------------------
 
     @property
     def data_fields(self) -> tuple[str, ...]:
         """Data element ids (``"2"``..``"128"``) defined by this dialect, in numeric order."""
-        return tuple(f for f in self.spec if f not in ("h", "t", "p", "1"))
+        return self._data_fields
+
+    @property
+    def data_field_set(self) -> frozenset[str]:
+        """The same ids as a set, for membership tests."""
+        return self._data_field_set
 
     @property
     def prefix_len(self) -> int:

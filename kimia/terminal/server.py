@@ -1,7 +1,8 @@
 """The ISO 8583 host: an asyncio TCP server for POS terminals and PC-POS cash registers.
 
-One request crosses as few threads as it can: the event loop decodes it, one worker thread runs
-the handler (which waits for the group commit), and the loop writes the answer. Duplicates are
+One request crosses as few threads as it can: the event loop decodes it and, for a purchase, queues
+it straight to the group-commit writer and gets the answer back with its batch (other operations
+run their handler on a worker thread, which waits for the commit); the loop writes the answer. Duplicates are
 matched by the natural key (merchant id, terminal id, STAN, local date, message class), which is
 also the operation's idempotency key, so an identical repeat is answered from the stored receipt
 (the same bytes: responses are a pure function of request and receipt) and a different message
@@ -193,7 +194,11 @@ class TerminalServer:
             return self._answer(message, TerminalReply("30"), terminal)
         request = TerminalRequest(message, items, terminal, self.service, "iso:" + ":".join(key))
         guard = Deadline(started + self.deadline_s)
-        future = loop.run_in_executor(self._executor, self._run, handler, request, guard)
+        future: asyncio.Future[TerminalReply]
+        if handler.handle_async is not None:
+            future = asyncio.ensure_future(self._run_async(handler, request, guard))
+        else:
+            future = loop.run_in_executor(self._executor, self._run, handler, request, guard)
         try:
             reply = await asyncio.wait_for(asyncio.shield(future), timeout=max(0.0, guard.at - time.monotonic()))
         except TimeoutError:
@@ -233,6 +238,18 @@ class TerminalServer:
             except Exception:
                 log.exception("terminal handler %s failed", handler.name)
                 return TerminalReply("96")
+
+    async def _run_async(self, handler: TerminalHandler, request: TerminalRequest, guard: Deadline) -> TerminalReply:
+        assert handler.handle_async is not None
+        try:
+            return await handler.handle_async(request, guard)
+        except (KimiaError, IdentifierError) as exc:
+            return TerminalReply(response_code_for(exc))
+        except (tlv.TlvError, DecodeError):
+            return TerminalReply("30")
+        except Exception:
+            log.exception("terminal handler %s failed", handler.name)
+            return TerminalReply("96")
 
     def _notify(self, kind: str, receipt: dict[str, Any]) -> None:
         def call() -> None:

@@ -413,13 +413,20 @@ def test_a_slow_service_is_answered_91_and_the_operation_rolled_back(world: Worl
     real_submit = service.writer.submit
     buy = request(t, "0200", "000000", amount_rial=500_000, items=MK + [(tlv.RC, "50000")], rrn="SLOW00000001")
 
+    real_submit_async = service.writer.submit_async
+
     def slow_submit(work: Any, timeout_s: float = 30.0) -> Any:
         time.sleep(0.4)
         return real_submit(work, timeout_s)
 
+    async def slow_submit_async(work: Any) -> Any:  # a purchase takes the event loop's path
+        await asyncio.sleep(0.4)
+        return await real_submit_async(work)
+
     async def body() -> None:
         before = counts(service)
         service.writer.submit = slow_submit  # type: ignore[method-assign]
+        service.writer.submit_async = slow_submit_async  # type: ignore[method-assign,assignment]
         try:
             async with serving(service, deadline_s=0.15) as srv, connected(srv) as conn:
                 started = time.monotonic()
@@ -428,6 +435,7 @@ def test_a_slow_service_is_answered_91_and_the_operation_rolled_back(world: Worl
                 assert time.monotonic() - started < 0.4  # answered at the deadline, not when the work ended
         finally:
             service.writer.submit = real_submit  # type: ignore[method-assign]
+            service.writer.submit_async = real_submit_async  # type: ignore[method-assign]
         assert one(service, "SELECT COUNT(*) FROM operations WHERE idem_key = ?", (key_of(buy),))[0] == 0
         assert counts(service) == before
         async with serving(service, deadline_s=5.0) as srv, connected(srv) as conn:

@@ -362,13 +362,20 @@ def test_a_terminal_hanging_up_before_its_answer(service: Kimia, caplog: pytest.
     real_submit = service.writer.submit
     buy = request(t, "0200", "000000", amount_rial=300_000, items=[(tlv.MK, f"M:{world.mobiles[0]}")], rrn="HANG00000001")
 
+    real_submit_async = service.writer.submit_async
+
     def slow_submit(work: Any, timeout_s: float = 30.0) -> Any:
         time.sleep(0.2)
         return real_submit(work, timeout_s)
 
+    async def slow_submit_async(work: Any) -> Any:  # a purchase takes the event loop's path
+        await asyncio.sleep(0.2)
+        return await real_submit_async(work)
+
     async def body() -> None:
         async with serving(service) as srv:
             service.writer.submit = slow_submit  # type: ignore[method-assign]
+            service.writer.submit_async = slow_submit_async  # type: ignore[method-assign,assignment]
             try:
                 for _ in range(2):
                     with socket.create_connection(("127.0.0.1", srv.port)) as sock:
@@ -378,6 +385,7 @@ def test_a_terminal_hanging_up_before_its_answer(service: Kimia, caplog: pytest.
                 await asyncio.sleep(0.6)
             finally:
                 service.writer.submit = real_submit  # type: ignore[method-assign]
+                service.writer.submit_async = real_submit_async  # type: ignore[method-assign]
             conn = await Connection.open("127.0.0.1", srv.port)
             try:
                 ans = await conn.send(Message("0201", buy.fields), t, timeout_s=5)
