@@ -2,14 +2,16 @@
 
 Run: KIMIA_TEST_PG_URL=$(bash scripts/pg.sh) .venv/bin/python -m pytest benches/test_service_bench.py -q -s
 
-Prints, for SQLite (synchronous=FULL) and PostgreSQL at 1, 8 and 16 concurrent callers, the
-purchases per second acknowledged after COMMIT, next to the raw floors measured in the same run:
+Prints, for SQLite (synchronous=FULL) and PostgreSQL at 1, 8 and 16 concurrent callers (threads
+calling ``purchase``, then asyncio tasks awaiting ``purchase_async``), the purchases per second
+acknowledged after COMMIT, next to the raw floors measured in the same run:
 SQLite's single-commit insert rate and `pgbench -c 16` TPC-B TPS. Targets (reported, not asserted):
 SQLite ≥ 2× its single-commit floor; PostgreSQL at 16 callers ≥ 1.0× pgbench.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sqlite3
@@ -26,6 +28,9 @@ from kimia.service import Admin, Kimia, PurchaseRequest
 
 PURCHASES_PER_CALLER = int(os.environ.get("KIMIA_BENCH_PURCHASES", "400"))
 CALLERS = (1, 8, 16)
+#: Callers as threads calling ``Kimia.purchase`` (each blocks until its commit), and as asyncio
+#: tasks awaiting ``Kimia.purchase_async`` on one event loop (how the terminal host calls it).
+MODES = ("threads", "asyncio")
 
 
 def sqlite_floor(path: Path, n: int = 3000) -> float:
@@ -54,7 +59,7 @@ def pgbench_tps(admin_dsn: str, db: str) -> float:
     return float(re.search(r"tps = ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
 
 
-def service_rate(url: str, callers: int) -> float:
+def service_rate(url: str, callers: int, mode: str = "threads") -> float:
     service = Kimia(url)
     admin = Admin(service)
     owner = admin.create_owner("بنچ")
@@ -71,12 +76,23 @@ def service_rate(url: str, callers: int) -> float:
             service.purchase(PurchaseRequest(idem_key=f"{run_id}-{t}-{i}", merchant_id=merchant,
                                              member=members[(t * 4 + i) % len(members)], amount_rial=250_000 + i))
 
-    threads = [threading.Thread(target=caller, args=(t,)) for t in range(callers)]
+    async def task(t: int) -> None:
+        for i in range(PURCHASES_PER_CALLER):
+            await service.purchase_async(PurchaseRequest(idem_key=f"{run_id}-{t}-{i}", merchant_id=merchant,
+                                                         member=members[(t * 4 + i) % len(members)], amount_rial=250_000 + i))
+
+    async def tasks() -> None:
+        await asyncio.gather(*(task(t) for t in range(callers)))
+
     start = time.perf_counter()
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
+    if mode == "asyncio":
+        asyncio.run(tasks())
+    else:
+        threads = [threading.Thread(target=caller, args=(t,)) for t in range(callers)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
     elapsed = time.perf_counter() - start
     assert service.check().ok
     service.close()
@@ -85,10 +101,11 @@ def service_rate(url: str, callers: int) -> float:
 
 def test_durable_purchases_per_second(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pg = os.environ.get("KIMIA_TEST_PG_URL", "")
-    rows: list[tuple[str, int, float]] = []
+    rows: list[tuple[str, str, int, float]] = []
     floor = sqlite_floor(tmp_path / "floor.db")
-    for callers in CALLERS:
-        rows.append(("sqlite", callers, service_rate(f"sqlite:///{tmp_path}/k{callers}.db", callers)))
+    for mode in MODES:
+        for callers in CALLERS:
+            rows.append(("sqlite", mode, callers, service_rate(f"sqlite:///{tmp_path}/k{mode}{callers}.db", callers, mode)))
     tps = None
     if pg:
         import psycopg
@@ -96,7 +113,7 @@ def test_durable_purchases_per_second(tmp_path: Path, capsys: pytest.CaptureFixt
         admin = pg.replace("postgresql+psycopg://", "postgresql://").rsplit("/", 1)[0] + "/postgres"
         names = []
         with psycopg.connect(admin, autocommit=True) as conn:
-            for callers in CALLERS:
+            for _ in range(len(CALLERS) * len(MODES)):
                 name = f"kimia_bench_{uuid.uuid4().hex[:8]}"
                 conn.execute(f"CREATE DATABASE {name}")
                 names.append(name)
@@ -104,17 +121,18 @@ def test_durable_purchases_per_second(tmp_path: Path, capsys: pytest.CaptureFixt
             conn.execute(f"CREATE DATABASE {bench_db}")
         try:
             tps = pgbench_tps(pg, bench_db)
-            for callers, name in zip(CALLERS, names):
-                rows.append(("postgresql", callers, service_rate(pg.rsplit("/", 1)[0] + "/" + name, callers)))
+            runs = [(mode, callers) for mode in MODES for callers in CALLERS]
+            for (mode, callers), name in zip(runs, names):
+                rows.append(("postgresql", mode, callers, service_rate(pg.rsplit("/", 1)[0] + "/" + name, callers, mode)))
         finally:
             with psycopg.connect(admin, autocommit=True) as conn:
                 for name in [*names, bench_db]:
                     conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     with capsys.disabled():
         print(f"\nDurable purchases/s through kimia.service (demo rules, {PURCHASES_PER_CALLER} purchases per caller)")
-        print(f"{'database':<12}{'callers':>8}{'purchases/s':>14}{'× floor':>10}")
-        for db, callers, rate in rows:
+        print(f"{'database':<12}{'callers':<9}{'n':>4}{'purchases/s':>14}{'× floor':>10}")
+        for db, mode, callers, rate in rows:
             base = floor if db == "sqlite" else tps
             ratio = f"{rate / base:.2f}×" if base else "—"
-            print(f"{db:<12}{callers:>8}{rate:>14,.0f}{ratio:>10}")
+            print(f"{db:<12}{mode:<9}{callers:>4}{rate:>14,.0f}{ratio:>10}")
         print(f"floors: SQLite single-commit insert {floor:,.0f}/s; pgbench -c 16 TPC-B {tps:,.0f} TPS" if tps else f"floors: SQLite single-commit insert {floor:,.0f}/s")

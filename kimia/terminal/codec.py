@@ -191,6 +191,13 @@ class Message:
             raise TypeError("tpdu must be bytes or None")
         self.tpdu: bytes | None = tpdu
 
+    @classmethod
+    def _trusted(cls, mti: str, fields: dict[str, FieldValue], tpdu: bytes | None) -> Message:
+        """A message from values the codec itself produced (types known): skips the checks."""
+        message = cls.__new__(cls)
+        message.mti, message.fields, message.tpdu = mti, fields, tpdu
+        return message
+
     def __repr__(self) -> str:
         def key(fid: str) -> int:
             return int(fid) if fid.isdigit() else 10_000
@@ -345,7 +352,8 @@ class Message:
 
 def _check_content(fmt: str, value: str) -> bool:
     if fmt == "n":
-        return set(value) <= _DIGITS
+        # str.isdigit() alone would accept other scripts' digits; isascii() keeps it to 0-9.
+        return not value or (value.isascii() and value.isdigit())
     if fmt == "an":
         return set(value) <= _AN
     if fmt == "ans":
@@ -425,8 +433,12 @@ def _read_bitmap(
         if not _HEX_RE.match(text) or len(text) != 16:
             raise DecodeError("bad_bitmap", "bitmap is not 16 hex digits", field=fid, mti=mti)
         bitmap = bytes.fromhex(text)
-    present = {offset + byte_idx * 8 + bit + 1 for byte_idx, byte in enumerate(bitmap) for bit in range(8) if byte & (0x80 >> bit)}
+    present = {offset + byte_idx * 8 + bit for byte_idx, byte in enumerate(bitmap) if byte for bit in _BITS[byte]}
     return present, idx + size
+
+
+#: For each byte value, the 1-based positions (1 = most significant bit) of its set bits.
+_BITS: Final = tuple(tuple(bit + 1 for bit in range(8) if value & (0x80 >> bit)) for value in range(256))
 
 
 def decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
@@ -517,7 +529,7 @@ def _decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
             continue
         fspec = dialect.spec[fid]
         len_raw: bytes = doc_enc[fid]["len"]
-        if fspec["len_type"] and fspec["len_enc"] not in ("b", "bcd") and not set(len_raw.decode("latin-1")) <= _DIGITS:
+        if fspec["len_type"] and fspec["len_enc"] not in ("b", "bcd") and not (len_raw.isdigit() and len_raw.isascii()):
             raise DecodeError(
                 "bad_length", "length prefix is not ASCII digits", field=fid, mti=mti, salvaged=_salvage(doc_dec, dialect)
             )
@@ -535,7 +547,7 @@ def _decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
                 salvaged=_salvage(doc_dec, dialect),
             )
         fields[fid] = value
-    return Message(mti, fields, tpdu=tpdu)
+    return Message._trusted(mti, fields, tpdu)
 
 
 # -- encode ----------------------------------------------------------------------

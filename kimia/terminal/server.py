@@ -199,14 +199,7 @@ class TerminalServer:
             future = asyncio.ensure_future(self._run_async(handler, request, guard))
         else:
             future = loop.run_in_executor(self._executor, self._run, handler, request, guard)
-        try:
-            reply = await asyncio.wait_for(asyncio.shield(future), timeout=max(0.0, guard.at - time.monotonic()))
-        except TimeoutError:
-            if guard.expire():
-                self.stats["timeouts"] += 1
-                reply = TerminalReply("91")
-            else:
-                reply = await future  # sealed: its commit is under way, answer it
+        reply = await self._reply_within(future, guard)
         try:
             answer = self._answer(message, reply, terminal)
         except (EncodeError, tlv.TlvError):
@@ -238,6 +231,31 @@ class TerminalServer:
             except Exception:
                 log.exception("terminal handler %s failed", handler.name)
                 return TerminalReply("96")
+
+    async def _reply_within(self, future: asyncio.Future[TerminalReply], guard: Deadline) -> TerminalReply:
+        """The handler's reply; at the deadline 91 instead, unless the operation is already sealed
+        (its commit is under way: wait for it). The handler is never cancelled: the deadline makes
+        the writer roll its operation back. (One timer and one future, cheaper per request than
+        ``wait_for(shield(...))``.)"""
+        if not future.done():
+            loop = asyncio.get_running_loop()
+            woken: asyncio.Future[None] = loop.create_future()
+
+            def wake(_: object = None) -> None:
+                if not woken.done():
+                    woken.set_result(None)
+
+            future.add_done_callback(wake)
+            timer = loop.call_later(max(0.0, guard.at - time.monotonic()), wake)
+            try:
+                await woken
+            finally:
+                timer.cancel()
+                future.remove_done_callback(wake)
+            if not future.done() and guard.expire():
+                self.stats["timeouts"] += 1
+                return TerminalReply("91")
+        return await future
 
     async def _run_async(self, handler: TerminalHandler, request: TerminalRequest, guard: Deadline) -> TerminalReply:
         assert handler.handle_async is not None
