@@ -69,13 +69,14 @@ class PurchaseWork:
 def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: set[int], today: int) -> dict[int, dict[str, Any]]:
     """Snapshots of many members (member id → member's club), one query per table."""
     ids = sorted(members)
-    marks = tx.placeholders(len(ids))
+    by_member, member_params = tx.among("member_id", ids)
+    by_id, id_params = tx.among("id", ids)
     rows = tx.all(
         tx.lock(
             "SELECT id, tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, enrolled_by_merchant_id"
-            f" FROM members WHERE id IN ({marks}) ORDER BY id"
+            f" FROM members WHERE {by_id} ORDER BY id"
         ),
-        ids,
+        id_params,
     )
     snaps: dict[int, dict[str, Any]] = {}
     owners: dict[str, int] = {}
@@ -95,20 +96,21 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
     clubs = sorted(set(members.values()))
     owner_list = sorted(owners)
     if owner_list:
-        omarks = tx.placeholders(len(owner_list))
-        cmarks = tx.placeholders(len(clubs))
+        in_clubs, club_params = tx.among("club_id", clubs)
+        in_owners, owner_params = tx.among("owner", owner_list)
         for club, account, balance, limit, owner in tx.all(
-            f"SELECT club_id, account, balance, credit_limit, owner FROM balances WHERE club_id IN ({cmarks}) AND owner IN ({omarks})",
-            (*clubs, *owner_list),
+            f"SELECT club_id, account, balance, credit_limit, owner FROM balances WHERE {in_clubs} AND {in_owners}",
+            (*club_params, *owner_params),
         ):
             for member_id in holders.get((club, owner), ()):
                 snaps[member_id]["accounts"].append({"account": account, "balance": balance, "credit_limit": limit})
         credit_owners = sorted(o for o, m in owners.items() if m in credit_members)
         if credit_owners:
+            in_credit, credit_params = tx.among("owner", credit_owners)
             for lot_id, club, owner, account, remaining, expires, pending in tx.all(
                 "SELECT id, club_id, owner, account, remaining, expires_at, pending_until FROM lots"
-                f" WHERE club_id IN ({cmarks}) AND owner IN ({tx.placeholders(len(credit_owners))}) AND remaining > 0",
-                (*clubs, *credit_owners),
+                f" WHERE {in_clubs} AND {in_credit} AND remaining > 0",
+                (*club_params, *credit_params),
             ):
                 if account.split("/", 1)[1].split("@", 1)[0] not in CREDIT_KINDS:
                     continue
@@ -116,14 +118,44 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
                     if member_id in credit_members:
                         snaps[member_id]["lots"].append({"id": lot_id, "account": account, "remaining": remaining, "expires_at": expires, "pending_until": pending})
     for member_id, day, count, spend in tx.all(
-        f"SELECT member_id, day, count, spend_rial FROM member_days WHERE member_id IN ({marks}) AND day > ?", (*ids, today - HISTORY_DAYS)
+        f"SELECT member_id, day, count, spend_rial FROM member_days WHERE {by_member} AND day > ?", (*member_params, today - HISTORY_DAYS)
     ):
         snaps[member_id]["history"].append({"day": day, "count": count, "spend_rial": spend})
-    for group_id, member_id in tx.all(f"SELECT group_id, member_id FROM member_group_members WHERE member_id IN ({marks})", ids):
+    for group_id, member_id in tx.all(f"SELECT group_id, member_id FROM member_group_members WHERE {by_member}", member_params):
         snaps[member_id]["groups"].append(group_id)
-    for member_id, merchant_id, count in tx.all(f"SELECT member_id, merchant_id, count FROM merchant_visits WHERE member_id IN ({marks})", ids):
+    for member_id, merchant_id, count in tx.all(f"SELECT member_id, merchant_id, count FROM merchant_visits WHERE {by_member}", member_params):
         snaps[member_id]["_visits"][merchant_id] = count
     return snaps
+
+
+def _stored_answers(tx: Tx, service: Kimia, works: list[PurchaseWork], indexes: list[int]) -> dict[int, Any]:
+    """For the purchases whose key is already stored: the stored answer (a replay) or the refusal
+    (a void key, or the key used for something else), with one query per club."""
+    by_club: dict[int, list[int]] = defaultdict(list)
+    for i in indexes:
+        by_club[service.caches.merchant(tx, works[i].req.merchant_id).root_club_id].append(i)
+    out: dict[int, Any] = {}
+    for club, members_of_club in by_club.items():
+        in_keys, key_params = tx.among("idem_key", sorted({works[i].req.idem_key for i in members_of_club}))
+        stored = {
+            key: (h, resp, amount)
+            for key, h, resp, amount in tx.all(
+                f"SELECT idem_key, request_hash, response, amount_rial FROM operations WHERE club_id = ? AND {in_keys}",
+                (club, *key_params),
+            )
+        }
+        for i in members_of_club:
+            w = works[i]
+            if w.req.idem_key not in stored:
+                continue
+            h, resp, amount = stored[w.req.idem_key]
+            if h == "void":
+                out[i] = reject("already_reversed", path="idem_key")
+            elif h != w.body_hash:
+                out[i] = reject("exists_with_different_amount" if amount != w.req.amount_rial else "exists_with_different_request", path="idem_key")
+            else:
+                out[i] = {**(resp if isinstance(resp, dict) else json.loads(resp)), "replayed": True}
+    return out
 
 
 def _resolve_members(tx: Tx, service: Kimia, works: list[PurchaseWork], todo: list[int], results: list[Any]) -> dict[int, tuple[int, int]]:
@@ -154,16 +186,18 @@ def _resolve_members(tx: Tx, service: Kimia, works: list[PurchaseWork], todo: li
             results[i] = exc
     if by_id:
         ids = sorted(by_id)
-        for member_id, club in tx.all(f"SELECT id, club_id FROM members WHERE id IN ({tx.placeholders(len(ids))})", ids):
+        in_ids, id_params = tx.among("id", ids)
+        for member_id, club in tx.all(f"SELECT id, club_id FROM members WHERE {in_ids}", id_params):
             root = service.caches.root_club(tx, club)
             for i in by_id[member_id]:
                 if root in service._clubs_sharing_members(tx, service.caches.merchant(tx, works[i].req.merchant_id).root_club_id):
                     resolved[i] = (int(member_id), root)
     for kind, lookups in by_identifier.items():
         keys = sorted(lookups)
+        in_lookups, lookup_params = tx.among("lookup", keys)
         rows = tx.all(
-            f"SELECT lookup, member_id, club_id FROM member_identifiers WHERE kind = ? AND lookup IN ({tx.placeholders(len(keys))}) ORDER BY club_id",
-            (kind, *keys),
+            f"SELECT lookup, member_id, club_id FROM member_identifiers WHERE kind = ? AND {in_lookups} ORDER BY club_id",
+            (kind, *lookup_params),
         )
         for lookup, member_id, club in rows:
             for i in lookups[lookup]:
@@ -228,36 +262,20 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             results[i] = exc
 
     # 1. Idempotency: stored answers, conflicts, and keys repeated inside the batch.
-    by_club: dict[int, list[int]] = defaultdict(list)
-    for i in live:
-        by_club[service.caches.merchant(tx, works[i].req.merchant_id).root_club_id].append(i)
+    stored = _stored_answers(tx, service, works, live)
     todo: list[int] = []
     first_of: dict[tuple[int, str], int] = {}
     repeats: list[tuple[int, int]] = []
-    for club, indexes in by_club.items():
-        keys = sorted({works[i].req.idem_key for i in indexes})
-        stored = {
-            key: (h, resp, amount)
-            for key, h, resp, amount in tx.all(
-                f"SELECT idem_key, request_hash, response, amount_rial FROM operations WHERE club_id = ? AND idem_key IN ({tx.placeholders(len(keys))})",
-                (club, *keys),
-            )
-        }
-        for i in indexes:
-            w = works[i]
-            if w.req.idem_key in stored:
-                h, resp, amount = stored[w.req.idem_key]
-                if h == "void":
-                    results[i] = reject("already_reversed", path="idem_key")
-                elif h != w.body_hash:
-                    results[i] = reject("exists_with_different_amount" if amount != w.req.amount_rial else "exists_with_different_request", path="idem_key")
-                else:
-                    results[i] = {**(resp if isinstance(resp, dict) else json.loads(resp)), "replayed": True}
-            elif (club, w.req.idem_key) in first_of:
-                repeats.append((i, first_of[(club, w.req.idem_key)]))
-            else:
-                first_of[(club, w.req.idem_key)] = i
-                todo.append(i)
+    for i in live:
+        if i in stored:
+            results[i] = stored[i]
+            continue
+        slot = (service.caches.merchant(tx, works[i].req.merchant_id).root_club_id, works[i].req.idem_key)
+        if slot in first_of:
+            repeats.append((i, first_of[slot]))
+        else:
+            first_of[slot] = i
+            todo.append(i)
 
     # 2. Members and their snapshots.
     resolved = _resolve_members(tx, service, works, todo, results)
@@ -267,19 +285,12 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
     snaps = _snapshots(tx, service, members, credit_members, today) if members else {}
     if not tx.sqlite and todo:
         # On PostgreSQL another process may have committed one of these keys while we waited for
-        # the member locks: look again now that we hold them, and answer those from their receipt.
-        for i in list(todo):
-            w = works[i]
-            club = service.caches.merchant(tx, w.req.merchant_id).root_club_id
-            try:
-                answered = service._existing(tx, club, w.req.idem_key, w.body_hash, w.req.amount_rial)
-            except KimiaError as exc:
-                results[i] = exc
-                todo.remove(i)
-                continue
-            if answered is not None:
-                results[i] = answered
-                todo.remove(i)
+        # the member locks: look again (one query per club) now that we hold them, and answer
+        # those from their receipt.
+        answered = _stored_answers(tx, service, works, todo)
+        for i, answer in answered.items():
+            results[i] = answer
+        todo = [i for i in todo if i not in answered]
 
     # 3–4. Decide in order, carrying each member's snapshot forward (and each budget's use).
     op_ids = _allocate_op_ids(tx, len(todo)) if todo else []

@@ -110,10 +110,10 @@ def load_member(
 
 def load_budgets(tx: Tx, club_id: int, budget_keys: list[str]) -> dict[str, int]:
     """Budget use so far for the given keys (row-locked on PostgreSQL, in key order)."""
-    keys = sorted(set(budget_keys))
+    in_keys, key_params = tx.among("key", sorted(set(budget_keys)))
     rows = tx.all(
-        tx.lock(f"SELECT key, used FROM budget_usage WHERE club_id = ? AND key IN ({tx.placeholders(len(keys))}) ORDER BY key"),
-        (club_id, *keys),
+        tx.lock(f"SELECT key, used FROM budget_usage WHERE club_id = ? AND {in_keys} ORDER BY key"),
+        (club_id, *key_params),
     )
     return {k: int(u) for k, u in rows}
 

@@ -54,6 +54,14 @@ class Tx:
     def placeholders(self, n: int) -> str:
         return ",".join("?" * n)
 
+    def among(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
+        """``column`` is one of ``values``: the SQL condition and its parameters. On PostgreSQL
+        one array parameter (``= ANY(?)``), so the statement's text is the same for any number of
+        values and it is planned once and prepared; on SQLite an ``IN`` list."""
+        if self.sqlite:
+            return f"{column} IN ({self.placeholders(len(values))})", tuple(values)
+        return f"{column} = ANY(?)", (list(values),)
+
     # --- transactions ---
     def begin_write(self) -> None:
         if self.sqlite:
