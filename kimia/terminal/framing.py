@@ -143,6 +143,10 @@ async def write_frame(
     """Write one frame and wait until the transport has taken it (drain)."""
     data = frame(payload, dialect)
     try:
+        if timeout_s is None:  # the common case: no timer to arm for every answer
+            writer.write(data)
+            await writer.drain()
+            return
         async with asyncio.timeout(timeout_s):
             writer.write(data)
             await writer.drain()

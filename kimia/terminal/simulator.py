@@ -251,6 +251,9 @@ class StoreAndForward:
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
+        # Terminals known to have nothing queued (this process is the file's only writer while it
+        # runs): ``pending`` answers them without a query; ``push`` forgets the terminal.
+        self._empty: set[tuple[str, str]] = set()
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS saf (id INTEGER PRIMARY KEY AUTOINCREMENT, terminal TEXT NOT NULL,"
             " merchant TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,"
@@ -265,6 +268,7 @@ class StoreAndForward:
         self.db.close()
 
     def push(self, identity: TerminalIdentity, kind: str, message: Message) -> int:
+        self._empty.discard((identity.terminal_id, identity.merchant_id))
         cur = self.db.execute(
             "INSERT INTO saf (terminal, merchant, kind, message, attempts, created_at) VALUES (?,?,?,?,0,?)",
             (identity.terminal_id, identity.merchant_id, kind, _fields_to_json(message), time.time()),
@@ -272,10 +276,14 @@ class StoreAndForward:
         return int(cur.lastrowid or 0)
 
     def pending(self, identity: TerminalIdentity) -> list[SafItem]:
+        key = (identity.terminal_id, identity.merchant_id)
+        if key in self._empty:
+            return []  # asked before every operation: answered without a query while nothing was queued
         rows = self.db.execute(
-            "SELECT id, kind, message, attempts FROM saf WHERE terminal = ? AND merchant = ? ORDER BY id",
-            (identity.terminal_id, identity.merchant_id),
+            "SELECT id, kind, message, attempts FROM saf WHERE terminal = ? AND merchant = ? ORDER BY id", key
         ).fetchall()
+        if not rows:
+            self._empty.add(key)
         return [SafItem(int(r[0]), str(r[1]), _fields_from_json(str(r[2])), int(r[3])) for r in rows]
 
     def attempted(self, item_id: int) -> None:
