@@ -224,13 +224,19 @@ class TerminalServer:
         with self.service.deadline(guard):
             try:
                 return handler.handle(request)
-            except (KimiaError, IdentifierError) as exc:  # the service lets identifier errors through
-                return TerminalReply(response_code_for(exc))
-            except (tlv.TlvError, DecodeError):
-                return TerminalReply("30")
-            except Exception:
-                log.exception("terminal handler %s failed", handler.name)
-                return TerminalReply("96")
+            except Exception as exc:
+                return self._failed(handler, exc)
+
+    @staticmethod
+    def _failed(handler: TerminalHandler, exc: Exception) -> TerminalReply:
+        """The answer of a handler that raised: its error's response code (the service lets
+        identifier errors through), 30 for unreadable private data, else 96 (and a log line)."""
+        if isinstance(exc, (KimiaError, IdentifierError)):
+            return TerminalReply(response_code_for(exc))
+        if isinstance(exc, (tlv.TlvError, DecodeError)):
+            return TerminalReply("30")
+        log.error("terminal handler %s failed", handler.name, exc_info=exc)
+        return TerminalReply("96")
 
     async def _reply_within(self, future: asyncio.Future[TerminalReply], guard: Deadline) -> TerminalReply:
         """The handler's reply; at the deadline 91 instead, unless the operation is already sealed
@@ -261,13 +267,8 @@ class TerminalServer:
         assert handler.handle_async is not None
         try:
             return await handler.handle_async(request, guard)
-        except (KimiaError, IdentifierError) as exc:
-            return TerminalReply(response_code_for(exc))
-        except (tlv.TlvError, DecodeError):
-            return TerminalReply("30")
-        except Exception:
-            log.exception("terminal handler %s failed", handler.name)
-            return TerminalReply("96")
+        except Exception as exc:
+            return self._failed(handler, exc)
 
     def _notify(self, kind: str, receipt: dict[str, Any]) -> None:
         def call() -> None:
