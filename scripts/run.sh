@@ -1,14 +1,36 @@
 #!/usr/bin/env bash
 # Set up and run kimia: builds the core (optimised), creates the embedded SQLite database with a
 # demo club (a meta-club, clubs and a sub-club, merchants with terminals, members, rules, tiers,
-# vouchers, lotteries and a month of purchases), then serves POS terminals (ISO 8583) on
-# 127.0.0.1:8583 until Ctrl-C. Extra arguments go to `kimia demo` (e.g. --purchases 1000).
+# vouchers, lotteries and a month of purchases), starts the ISO 8583 terminal host on
+# 127.0.0.1:8583, drives it for a few seconds with the terminal simulator (two of the demo's
+# terminals; KIMIA_SIMULATE_SECONDS, 0 to skip), checks the books, and keeps serving terminals
+# until Ctrl-C. Extra arguments go to `kimia demo` (e.g. --purchases 1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIMIA_RELEASE=1 bash scripts/setup.sh
 export KIMIA_DATABASE_URL=${KIMIA_DATABASE_URL:-sqlite:///.kimia/kimia.db}
+PORT=${KIMIA_TERMINAL_PORT:-8583}
+SECONDS_TO_SIMULATE=${KIMIA_SIMULATE_SECONDS:-5}
 .venv/bin/kimia init
 .venv/bin/kimia demo --reset "$@"
 echo
-echo "Try a terminal: .venv/bin/python -m kimia.terminal.simulator --host 127.0.0.1 --port 8583 --terminals 4 --seconds 5"
-exec .venv/bin/kimia terminal serve --host 127.0.0.1 --port "${KIMIA_TERMINAL_PORT:-8583}"
+.venv/bin/kimia terminal serve --host 127.0.0.1 --port "$PORT" &
+HOST=$!
+trap 'kill "$HOST" 2>/dev/null || true' EXIT
+trap 'exit 130' INT TERM
+for _ in $(seq 1 100); do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
+  kill -0 "$HOST" 2>/dev/null || { echo "the terminal host did not start" >&2; exit 1; }
+  sleep 0.1
+done
+if [ "$SECONDS_TO_SIMULATE" != "0" ]; then
+  echo
+  echo "== ${SECONDS_TO_SIMULATE} s of the terminal simulator against the host (two of the demo's terminals)"
+  .venv/bin/python -m kimia.terminal.simulator --host 127.0.0.1 --port "$PORT" --terminals 2 \
+    --seconds "$SECONDS_TO_SIMULATE" --database "$KIMIA_DATABASE_URL"
+  .venv/bin/kimia check
+fi
+echo
+echo "The terminal host keeps serving on 127.0.0.1:$PORT (Ctrl-C to stop). Drive it again with:"
+echo "  .venv/bin/python -m kimia.terminal.simulator --host 127.0.0.1 --port $PORT --terminals 2 --seconds 5 --database $KIMIA_DATABASE_URL"
+wait "$HOST"
