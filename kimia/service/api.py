@@ -17,18 +17,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import kimia._core as core
 from kimia import identifiers as ids
 from kimia.errors import KimiaError, Rejected, reject
 from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.record import issue_voucher, write_decision
-from kimia.service.snapshot import is_holder, load_budgets, load_member
+from kimia.service.snapshot import CREDIT_KINDS, is_holder, load_budgets, load_member
 from kimia.service.sql import Tx
 from kimia.service.writer import Writer
 from kimia.store.engine import connect_url, is_sqlite, make_engine, raw_connect
 from kimia.store.models import Base, utc_now_s
+
+if TYPE_CHECKING:
+    from kimia.service.bulk import PurchaseWork
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +43,23 @@ VOID_HASH = "void"
 UTC_OFFSET_S = 210 * 60
 
 
-#: The rial credit a receipt shows as spendable (a credit line is shown apart, by its own screen).
-RECEIPT_CREDIT_KINDS = frozenset({"merchant_credit", "club_credit", "virtual_credit", "cashback", "gift_credit", "welfare_credit"})
-
-
 def local_day(now: int, utc_offset_min: int = 210) -> int:
     return (now + utc_offset_min * 60) // 86_400
 
 
 def request_hash(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def stored_answer(stored_hash: str, response: Any, stored_amount: int, body_hash: str, amount: int) -> dict[str, Any] | KimiaError:
+    """What a request gets when its idempotency key is already stored: the first answer marked
+    ``replayed`` if it is the same request, else the refusal (the key was voided by a reversal,
+    or used for another amount or another request)."""
+    if stored_hash == VOID_HASH:
+        return reject("already_reversed", path="idem_key")
+    if stored_hash != body_hash:
+        return reject("exists_with_different_amount" if stored_amount != amount else "exists_with_different_request", path="idem_key")
+    return {**(response if isinstance(response, dict) else json.loads(response)), "replayed": True}
 
 
 class Deadline:
@@ -281,12 +291,10 @@ class Kimia:
         )
         if row is None:
             return None
-        if row[0] == VOID_HASH:
-            raise reject("already_reversed", path="idem_key")
-        if row[0] != body_hash:
-            raise reject("exists_with_different_amount" if row[2] != amount else "exists_with_different_request", path="idem_key")
-        response = row[1] if isinstance(row[1], dict) else json.loads(row[1])
-        return {**response, "replayed": True}
+        answer = stored_answer(row[0], row[1], row[2], body_hash, amount)
+        if isinstance(answer, KimiaError):
+            raise answer
+        return answer
 
     def _new_op(
         self,
@@ -629,7 +637,7 @@ class Kimia:
         points = balances.get(member + "points", 0)
         credit = sum(
             v for k, v in balances.items()
-            if k.startswith((member, "group:")) and k.split("/", 1)[1].split("@", 1)[0] in RECEIPT_CREDIT_KINDS
+            if k.startswith((member, "group:")) and k.split("/", 1)[1].split("@", 1)[0] in CREDIT_KINDS
         )
         return cls._receipt_with(d, points, credit, op_id, status)
 
@@ -667,21 +675,21 @@ class Kimia:
     def purchase(self, req: PurchaseRequest) -> dict[str, Any]:
         """A purchase: discount, credit spent, points and credit earned, split. Exactly once per key.
         Concurrent purchases are decided and written together (kimia.service.bulk)."""
+        return self.write(self._purchase_work(req))  # type: ignore[no-any-return]
+
+    def _purchase_work(self, req: PurchaseRequest) -> PurchaseWork:
+        """A checked purchase ready for the writer: refused here, before the queue, if malformed."""
         from kimia.service.bulk import PurchaseWork
 
         self._validate_purchase(req)
         key = self.member_key(req.member)
-        return self.write(PurchaseWork(self, req, request_hash(req.body(key)), key))  # type: ignore[no-any-return]
+        return PurchaseWork(self, req, request_hash(req.body(key)), key)
 
     async def purchase_async(self, req: PurchaseRequest, deadline: Deadline | None = None) -> dict[str, Any]:
         """``purchase`` for an event loop (the terminal host): the request is checked and queued on
         the loop's own thread and the answer comes back with its batch, so a purchase crosses no
         thread but the writer's. Past ``deadline`` it is rolled back and rejected (never posted)."""
-        from kimia.service.bulk import PurchaseWork
-
-        self._validate_purchase(req)
-        key = self.member_key(req.member)
-        work = PurchaseWork(self, req, request_hash(req.body(key)), key)
+        work = self._purchase_work(req)
         work.guard = deadline
         result = await self.writer.submit_async(work)
         if isinstance(result, KimiaError):

@@ -131,6 +131,8 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
 def _stored_answers(tx: Tx, service: Kimia, works: list[PurchaseWork], indexes: list[int]) -> dict[int, Any]:
     """For the purchases whose key is already stored: the stored answer (a replay) or the refusal
     (a void key, or the key used for something else), with one query per club."""
+    from kimia.service.api import stored_answer
+
     by_club: dict[int, list[int]] = defaultdict(list)
     for i in indexes:
         by_club[service.caches.merchant(tx, works[i].req.merchant_id).root_club_id].append(i)
@@ -146,15 +148,8 @@ def _stored_answers(tx: Tx, service: Kimia, works: list[PurchaseWork], indexes: 
         }
         for i in members_of_club:
             w = works[i]
-            if w.req.idem_key not in stored:
-                continue
-            h, resp, amount = stored[w.req.idem_key]
-            if h == "void":
-                out[i] = reject("already_reversed", path="idem_key")
-            elif h != w.body_hash:
-                out[i] = reject("exists_with_different_amount" if amount != w.req.amount_rial else "exists_with_different_request", path="idem_key")
-            else:
-                out[i] = {**(resp if isinstance(resp, dict) else json.loads(resp)), "replayed": True}
+            if w.req.idem_key in stored:
+                out[i] = stored_answer(*stored[w.req.idem_key], w.body_hash, w.req.amount_rial)
     return out
 
 

@@ -511,9 +511,10 @@ def _decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
     if not present:
         raise DecodeError("bad_bitmap", "no data fields present", field="p", mti=mti)
     defined = dialect.data_field_set
-    for num in sorted(present):
-        if str(num) not in defined:
-            raise DecodeError("bad_bitmap", "bitmap names a field the dialect does not define", field=str(num), mti=mti)
+    present_ids = [str(num) for num in sorted(present)]  # in numeric order
+    for fid in present_ids:
+        if fid not in defined:
+            raise DecodeError("bad_bitmap", "bitmap names a field the dialect does not define", field=fid, mti=mti)
 
     lib_error: DecodeError | None = None
     try:
@@ -524,7 +525,7 @@ def _decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
         raise lib_error
 
     fields: dict[str, FieldValue] = {}
-    for fid in (str(num) for num in sorted(present)):  # the fields present, in numeric order
+    for fid in present_ids:
         if fid not in doc_dec:
             continue
         fspec = dialect.spec[fid]
