@@ -20,7 +20,6 @@ the batch back to its savepoint and runs each purchase again on the single path.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -370,7 +369,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
 
 def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int, tuple[int, int]]],
            now: int) -> dict[int, dict[str, Any]]:
-    from kimia.service.api import local_day, terminal_fields
+    from kimia.service.api import local_day, response_json, terminal_fields
 
     rows = core.batch_rows([(d, op_club, member_club) for _, _, d, op_club, member_club, _ in items], now)
     ops: list[tuple[Any, ...]] = []
@@ -389,7 +388,7 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
                 receipt.setdefault("vouchers", []).append(code)
         receipts[i] = receipt
         ops.append((op_id, op_club, w.req.idem_key, w.body_hash, "purchase", "done", d.member_id, w.req.merchant_id, w.req.terminal_id,
-                    None, w.req.amount_rial, 0, receipt["rrn"], json.dumps(receipt, ensure_ascii=False), d.to_json(), day, now))
+                    None, w.req.amount_rial, 0, receipt["rrn"], response_json(receipt), d.to_json(), day, now))
 
     # Operations first: journal legs, lots and split legs refer to them.
     tx.executemany(

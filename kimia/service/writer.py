@@ -140,7 +140,9 @@ class Writer:
         self._connect = connect
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
-        self._queue: queue.Queue[tuple[Work, Waiter] | None] = queue.Queue(maxsize=10_000)
+        # SimpleQueue is C-level (no Python Condition per put/get): the writer and every caller
+        # touch it once per operation, so its cost is on the hot path.
+        self._queue: queue.SimpleQueue[tuple[Work, Waiter] | None] = queue.SimpleQueue()
         self._closed = False
         self.batches = 0
         self.operations = 0
