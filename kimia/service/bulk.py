@@ -367,6 +367,11 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
     return results
 
 
+#: The columns of an operations row, in the order ``_write`` builds it.
+OPERATION_COLUMNS = ("id", "club_id", "idem_key", "request_hash", "kind", "status", "member_id", "merchant_id", "terminal_id",
+                     "original_op_id", "amount_rial", "refunded_rial", "reference", "response", "decision", "day", "created_at")
+
+
 def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int, tuple[int, int]]],
            now: int) -> dict[int, dict[str, Any]]:
     from kimia.service.api import local_day, response_json, terminal_fields
@@ -391,28 +396,22 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
                     None, w.req.amount_rial, 0, receipt["rrn"], response_json(receipt), d.to_json(), day, now))
 
     # Operations first: journal legs, lots and split legs refer to them.
-    tx.executemany(
-        "INSERT INTO operations (id, club_id, idem_key, request_hash, kind, status, member_id, merchant_id, terminal_id,"
-        " original_op_id, amount_rial, refunded_rial, reference, response, decision, day, created_at)"
-        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        ops,
-    )
-    tx.executemany("INSERT INTO journal (club_id, op_id, seq, account, amount, unit, memo, created_at) VALUES (?,?,?,?,?,?,?,?)", rows["legs"])
+    tx.insert_rows("operations", OPERATION_COLUMNS, ops)
+    tx.insert_rows("journal", ("club_id", "op_id", "seq", "account", "amount", "unit", "memo", "created_at"), rows["legs"])
     tx.executemany(
         "INSERT INTO balances (club_id, account, owner, balance, credit_limit) VALUES (?,?,?,?,0)"
         " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance",
         rows["balances"],
     )
     # Lots created first: a later purchase of the same member in this batch may draw from one.
-    tx.executemany("INSERT INTO lots (id, club_id, owner, account, original, remaining, expires_at, pending_until) VALUES (?,?,?,?,?,?,?,?)",
-                   rows["lots_created"])
+    tx.insert_rows("lots", ("id", "club_id", "owner", "account", "original", "remaining", "expires_at", "pending_until"), rows["lots_created"])
     consumed = rows["lots_consumed"]
     if consumed:
         tx.executemany("UPDATE lots SET remaining = remaining - ? WHERE id = ? AND club_id = ? AND remaining >= ?", consumed)
         # Both drivers report the rows an executemany changed in total (psycopg 3 sums them).
         if tx.rowcount() != len(consumed):
             raise BulkWriteMismatch("a lot no longer holds what the batch drew")
-    tx.executemany("INSERT INTO split_legs (club_id, op_id, role, beneficiary_id, amount_rial, day) VALUES (?,?,?,?,?,?)", rows["splits"])
+    tx.insert_rows("split_legs", ("club_id", "op_id", "role", "beneficiary_id", "amount_rial", "day"), rows["splits"])
     for club, key, amount, limit in rows["budgets"]:
         row = tx.one(
             "INSERT INTO budget_usage (club_id, key, used) VALUES (?,?,?)"

@@ -34,13 +34,34 @@ class Tx:
         return statement if self.sqlite else statement + " FOR UPDATE"
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        self.cur.execute(self._sql(statement), params)
+        if self.sqlite:
+            self.cur.execute(statement, params)
+        elif "= ANY(" in statement:
+            # Planned afresh each time: a generic plan cached while a table was small can pick
+            # the wrong index for an array lookup and keep it as the table grows (a lookup of
+            # 16 idempotency keys was scanning the whole club's operations: 4 ms instead of 0.2).
+            self.cur.execute(_to_pg(statement), params, prepare=False)
+        else:
+            self.cur.execute(_to_pg(statement), params)
         return self.cur
 
     def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
         if rows:
             self.cur.executemany(self._sql(statement), rows)
+
+    def insert_rows(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Append ``rows`` to ``table`` (plain inserts, no conflict clause). On PostgreSQL one COPY:
+        the rows travel as one stream and the server runs no executor per row, where an
+        ``executemany`` costs the client and the server a statement each."""
+        if not rows:
+            return
+        if self.sqlite:
+            self.cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({self.placeholders(len(columns))})", rows)
+            return
+        with self.cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(statement, params).fetchone()
