@@ -125,6 +125,8 @@ _ASCII_DIGITS = re.compile(r"[0-9]+")
 
 def normalize_digits(text: str) -> str:
     """Persian/Arabic-Indic digits to ASCII; drop whitespace, dashes and ZWNJ."""
+    if text.isascii() and text.isdigit():
+        return text  # the common case (a terminal's PAN, a normalised key): nothing to change
     translated = text.translate(_TRANSLATION)
     return "".join(ch for ch in translated if not ch.isspace())
 
