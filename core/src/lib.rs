@@ -12,6 +12,7 @@ pub mod explain;
 pub mod ledger;
 pub mod model;
 pub mod money;
+pub mod receipt;
 pub mod rows;
 pub mod rules;
 pub mod split;

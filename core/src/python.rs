@@ -21,6 +21,7 @@ use crate::rules::compile::Rulebook as CoreRulebook;
 use crate::rules::spec::RuleSet;
 use crate::tiers::{self, TierConfig, TierInput};
 use crate::value::{self, ChargeSource, ConversionConfig, VoucherPrice};
+use crate::receipt::Receipt;
 use crate::rows::{self, RowsItem};
 use crate::{calendar, ledger, money};
 
@@ -267,6 +268,23 @@ impl DecisionObj {
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py(py, &*self.inner)
+    }
+
+    /// The receipt (see `receipt.rs`) as a dict and as its JSON text, given the member's points and
+    /// spendable credit after the decision; `extra` (key, text) pairs follow in order.
+    #[pyo3(signature = (op_id, points, credit, status = "done", extra = Vec::new()))]
+    fn receipt<'py>(
+        &self,
+        py: Python<'py>,
+        op_id: i64,
+        points: i64,
+        credit: i64,
+        status: &str,
+        extra: Vec<(String, String)>,
+    ) -> PyResult<(Bound<'py, PyAny>, String)> {
+        let receipt = Receipt::new(&self.inner, op_id, status, points, credit, &extra);
+        let text = serde_json::to_string(&receipt).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        Ok((to_py(py, &receipt)?, text))
     }
 
     /// JSON text of the whole decision (what the service stores, to reverse it later).

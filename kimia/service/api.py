@@ -165,9 +165,9 @@ def rrn_of(op_id: int) -> str:
     return f"{op_id % 10**12:012d}"
 
 
-def terminal_fields(req: PurchaseRequest, op_id: int) -> dict[str, Any]:
+def terminal_fields(req: PurchaseRequest, op_id: int) -> dict[str, str]:
     """What a terminal's answer is rebuilt from on a repeat: the RRN and the first transmission time."""
-    fields: dict[str, Any] = {"rrn": req.reference or rrn_of(op_id)}
+    fields: dict[str, str] = {"rrn": req.reference or rrn_of(op_id)}
     if req.transmission:
         fields["transmission"] = req.transmission
     if req.local_time:
@@ -649,26 +649,9 @@ class Kimia:
 
     @staticmethod
     def _receipt_with(d: core.Decision, points: int, credit: int, op_id: int, status: str = "done") -> dict[str, Any]:
-        """The receipt given the member's points and spendable credit after the decision."""
-        return {
-            "op_id": op_id,
-            "status": status,
-            "kind": d.kind,
-            "member_id": d.member_id,
-            "merchant_id": d.merchant_id,
-            "amount_rial": d.amount_rial,
-            "discount_rial": d.discount_rial,
-            "credit_used_rial": d.credit_used_rial,
-            "payable_rial": d.payable_rial,
-            "points_earned": d.points_earned,
-            "applied_rules": d.applied_rules,
-            "lottery_entries": d.lottery_entries,
-            "split": d.split,
-            "balance_points": points,
-            "balance_credit_rial": credit,
-            "explanation_fa": d.explain("fa", applied_only=True),
-            "explanation_en": d.explain("en", applied_only=True),
-        }
+        """The receipt given the member's points and spendable credit after the decision (built by
+        the core: ``Decision.receipt``)."""
+        return d.receipt(op_id, points, credit, status)[0]
 
     def quote(self, req: PurchaseRequest) -> dict[str, Any]:
         """What a purchase would give, without writing anything (a dry run)."""

@@ -386,14 +386,17 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
             tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))
             if tx.rowcount() != 1:
                 raise BulkWriteMismatch("voucher used twice")
-        receipt = {**service._receipt_with(d, points, credit, op_id), **terminal_fields(w.req, op_id)}
+        # The core builds the receipt and its stored JSON in one call.
+        receipt, text = d.receipt(op_id, points, credit, "done", list(terminal_fields(w.req, op_id).items()))
         for issue in d.vouchers_issued:
             code = issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
             if code:
                 receipt.setdefault("vouchers", []).append(code)
+        if "vouchers" in receipt:
+            text = response_json(receipt)
         receipts[i] = receipt
         ops.append((op_id, op_club, w.req.idem_key, w.body_hash, "purchase", "done", d.member_id, w.req.merchant_id, w.req.terminal_id,
-                    None, w.req.amount_rial, 0, receipt["rrn"], response_json(receipt), d.to_json(), day, now))
+                    None, w.req.amount_rial, 0, receipt["rrn"], text, d.to_json(), day, now))
 
     # Operations first: journal legs, lots and split legs refer to them.
     tx.insert_rows("operations", OPERATION_COLUMNS, ops)
