@@ -78,7 +78,7 @@ class Tx:
     def among(self, column: str, values: Sequence[Any]) -> tuple[str, tuple[Any, ...]]:
         """``column`` is one of ``values``: the SQL condition and its parameters. On PostgreSQL
         one array parameter (``= ANY(?)``), so the statement's text is the same for any number of
-        values and it is planned once and prepared; on SQLite an ``IN`` list."""
+        values (``execute`` plans such a statement afresh for each call); on SQLite an ``IN`` list."""
         if self.sqlite:
             return f"{column} IN ({self.placeholders(len(values))})", tuple(values)
         return f"{column} = ANY(?)", (list(values),)
