@@ -192,7 +192,12 @@ def _check_key(key: Any) -> str:
 
 
 class Kimia:
-    """The service. One instance per process; thread-safe."""
+    """The service. One instance per process; thread-safe.
+
+    Writes are committed in groups of at most ``max_batch`` operations. When fewer operations are
+    queued than the last group carried, the writer waits up to ``max_wait_s`` (1 ms; at most 10)
+    for that many, so concurrent callers share one commit; a lone caller never waits
+    (``kimia.service.writer``)."""
 
     def __init__(
         self,
@@ -200,7 +205,7 @@ class Kimia:
         *,
         card_key: bytes | None = None,
         max_batch: int = 64,
-        max_wait_s: float = 0.0,
+        max_wait_s: float = 0.001,
         clock: Callable[[], int] = utc_now_s,
         create: bool = True,
     ) -> None:

@@ -4,8 +4,10 @@ Each operation runs inside its own SAVEPOINT within the batch's transaction, so 
 operation is rolled back alone and changes nothing; the batch is then committed once and only
 after COMMIT returns is any caller answered. While one batch is being made durable (fsync), new
 operations queue up and form the next batch, so durable throughput is not capped at one fsync per
-operation, and a lone caller waits no longer than its own commit (no artificial delay unless
-``max_wait_s`` asks for one; it is bounded).
+operation. When fewer operations are queued than the last batch carried, the writer waits a
+bounded time (``max_wait_s``) for that many: concurrent callers answered by one commit are about to
+submit again, and threads woken one by one would otherwise split into batches half the size. A
+lone caller (a last batch of one) never waits, so it waits no longer than its own commit.
 
 If COMMIT itself fails, every operation of the batch gets the error and none is acknowledged;
 retrying with the same idempotency keys is safe (the operations either all landed or none did).
@@ -140,6 +142,7 @@ class Writer:
         self._connect = connect
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
+        self._last_size = 1
         # SimpleQueue is C-level (no Python Condition per put/get): the writer and every caller
         # touch it once per operation, so its cost is on the hot path.
         self._queue: queue.SimpleQueue[tuple[Work, Waiter] | None] = queue.SimpleQueue()
@@ -191,19 +194,34 @@ class Writer:
         self._thread.join(timeout=30)
 
     def _collect(self, first: tuple[Work, Waiter]) -> tuple[list[tuple[Work, Waiter]], bool]:
+        """The next batch: ``first`` and whatever is queued. If fewer operations are queued than the
+        last batch carried, wait up to ``max_wait_s`` for that many: under steady concurrency the
+        callers the last batch answered are about to submit again, and one commit for all of them
+        costs less than two. A lone caller (last batch of one) never waits."""
         batch = [first]
-        deadline = time.monotonic() + self._max_wait_s
+        expected = min(self._max_batch, self._last_size)
+        deadline: float | None = None
         stop = False
         while len(batch) < self._max_batch:
             try:
-                remaining = deadline - time.monotonic()
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
-                break
+                if len(batch) >= expected or self._max_wait_s <= 0:
+                    break
+                if deadline is None:
+                    deadline = time.monotonic() + self._max_wait_s
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
             if item is None:
                 stop = True
                 break
             batch.append(item)
+        self._last_size = len(batch)
         return batch, stop
 
     def _run(self) -> None:

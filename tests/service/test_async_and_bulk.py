@@ -170,3 +170,88 @@ def test_an_answer_for_a_closed_loop_is_dropped(sqlite_url: str) -> None:
         assert writer.submit(lambda tx: "still serving") == "still serving"
     finally:
         writer.close()
+
+
+def _busy_writer(max_wait_s: float) -> tuple[Writer, threading.Event, threading.Thread]:
+    """A writer whose thread is held inside an operation, so the test can call ``_collect`` itself."""
+    import sqlite3
+
+    writer = Writer(lambda: sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False))
+    # Set past the 10 ms a caller may configure: the generous bound keeps these tests free of timing.
+    writer._max_wait_s = max_wait_s
+    running, gate = threading.Event(), threading.Event()
+
+    def hold(tx: Tx) -> None:
+        running.set()
+        gate.wait(30)
+
+    caller = threading.Thread(target=writer.submit, args=(hold,))
+    caller.start()
+    assert running.wait(10)
+    return writer, gate, caller
+
+
+def _item(name: str) -> Any:
+    return (name, None)
+
+
+def _names(batch: list[Any]) -> list[str]:
+    return [item[0] for item in batch]
+
+
+def _later(writer: Writer, item: Any, delay_s: float) -> threading.Thread:
+    def put() -> None:
+        time.sleep(delay_s)
+        writer._queue.put(item)
+
+    t = threading.Thread(target=put)
+    t.start()
+    return t
+
+
+def test_the_writer_waits_for_as_many_operations_as_its_last_batch_carried() -> None:
+    writer, gate, caller = _busy_writer(max_wait_s=2.0)
+    try:
+        writer._last_size = 3
+        writer._queue.put(_item("a"))
+        late = _later(writer, _item("b"), 0.05)
+        batch, stop = writer._collect(_item("first"))
+        late.join()
+        assert _names(batch) == ["first", "a", "b"] and not stop
+        assert writer._last_size == 3
+    finally:
+        gate.set()
+        caller.join()
+        writer.close()
+
+
+def test_a_lone_caller_is_not_kept_waiting_for_company() -> None:
+    writer, gate, caller = _busy_writer(max_wait_s=2.0)
+    try:
+        writer._last_size = 1
+        late = _later(writer, _item("b"), 0.05)
+        batch, _ = writer._collect(_item("first"))
+        assert _names(batch) == ["first"]
+        late.join()
+        second = writer._queue.get()
+        assert second is not None
+        batch, _ = writer._collect(second)
+        assert _names(batch) == ["b"]
+    finally:
+        gate.set()
+        caller.join()
+        writer.close()
+
+
+def test_the_wait_is_bounded_and_the_next_batch_expects_what_came() -> None:
+    writer, gate, caller = _busy_writer(max_wait_s=0.02)  # within what a caller may configure
+    try:
+        writer._last_size = 16
+        writer._queue.put(_item("a"))
+        batch, _ = writer._collect(_item("first"))
+        assert _names(batch) == ["first", "a"]  # nothing more came within 20 ms
+        assert writer._last_size == 2
+    finally:
+        gate.set()
+        caller.join()
+        writer.close()
