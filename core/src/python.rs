@@ -21,7 +21,7 @@ use crate::rules::compile::Rulebook as CoreRulebook;
 use crate::rules::spec::RuleSet;
 use crate::tiers::{self, TierConfig, TierInput};
 use crate::value::{self, ChargeSource, ConversionConfig, VoucherPrice};
-use crate::receipt::Receipt;
+use crate::receipt::{holder_balances, Receipt};
 use crate::rows::{self, RowsItem};
 use crate::{calendar, ledger, money};
 
@@ -118,19 +118,6 @@ impl Member {
             snapshot.vouchers = from_py(py, list, "Rejected", "invalid_input")?;
         }
         Ok(Member { inner: Arc::new(snapshot) })
-    }
-
-    /// What a receipt shows: (points, rial credit the member can spend), over the accounts the
-    /// member holds (their own and their shared wallet's).
-    fn receipt_balances(&self) -> (i64, i64) {
-        let credit = self
-            .inner
-            .accounts
-            .iter()
-            .filter(|a| self.inner.owns(&a.account) && a.account.kind.is_spendable_credit() && a.account.kind != crate::account::Kind::CreditLine)
-            .map(|a| a.balance)
-            .sum();
-        (self.inner.points(), credit)
     }
 
     fn __repr__(&self) -> String {
@@ -270,18 +257,19 @@ impl DecisionObj {
         to_py(py, &*self.inner)
     }
 
-    /// The receipt (see `receipt.rs`) as a dict and as its JSON text, given the member's points and
-    /// spendable credit after the decision; `extra` (key, text) pairs follow in order.
-    #[pyo3(signature = (op_id, points, credit, status = "done", extra = Vec::new()))]
+    /// The receipt (see `receipt.rs`) as a dict and as its JSON text. `member` is the member as the
+    /// decision found them (a `Member` or its data); the receipt shows their balances after it.
+    /// `extra` (key, text) pairs follow in order.
+    #[pyo3(signature = (op_id, member, status = "done", extra = Vec::new()))]
     fn receipt<'py>(
         &self,
         py: Python<'py>,
         op_id: i64,
-        points: i64,
-        credit: i64,
+        member: &Bound<'py, PyAny>,
         status: &str,
         extra: Vec<(String, String)>,
     ) -> PyResult<(Bound<'py, PyAny>, String)> {
+        let (points, credit) = holder_balances(&*member_of(py, member)?, &self.inner);
         let receipt = Receipt::new(&self.inner, op_id, status, points, credit, &extra);
         let text = serde_json::to_string(&receipt).map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok((to_py(py, &receipt)?, text))

@@ -8,9 +8,32 @@
 use serde::ser::{SerializeMap, Serializer};
 use serde::Serialize;
 
+use crate::account::{AccountKey, Kind, Owner};
 use crate::errors::Lang;
 use crate::explain::render;
-use crate::model::Decision;
+use crate::model::{Decision, MemberSnapshot};
+
+/// What a receipt shows of a member's balances after `decision`: their points, and the rial credit they can spend, over the accounts they hold (their own and their
+/// shared wallet's; a referrer paid by the same purchase does not count). A credit line is not
+/// counted: it is a limit, not a balance.
+pub fn holder_balances(member: &MemberSnapshot, decision: &Decision) -> (i64, i64) {
+    let points_account = AccountKey::plain(Owner::Member(member.member_id), Kind::Points);
+    let (mut points, mut credit) = (0, 0);
+    let mut count = |account: &AccountKey, amount: i64| {
+        if *account == points_account {
+            points += amount;
+        } else if member.owns(account) && account.kind.is_spendable_credit() && account.kind != Kind::CreditLine {
+            credit += amount;
+        }
+    };
+    for a in &member.accounts {
+        count(&a.account, a.balance);
+    }
+    for (account, delta) in decision.deltas() {
+        count(&account, delta);
+    }
+    (points, credit)
+}
 
 /// A decision's receipt given the member's balances after it. `extra` fields (a terminal's RRN and
 /// first transmission time) follow the decision's own, in the order given.
@@ -76,6 +99,32 @@ mod tests {
         d.split = vec![SplitLeg { role: SplitRole::Merchant, beneficiary_id: 2, amount_rial: 250_000 }];
         d.lottery_entries = vec![LotteryEntry { lottery_id: 1, entries: 2 }];
         d
+    }
+
+    #[test]
+    fn holder_balances_count_own_and_shared_wallet_credit_after_the_decision() {
+        let member: MemberSnapshot = serde_json::from_value(serde_json::json!({
+            "member_id": 3,
+            "shared_group_id": 9,
+            "accounts": [
+                {"account": "member:3/points", "balance": 20},
+                {"account": "member:3/cashback", "balance": 5000},
+                {"account": "group:9/gift_credit", "balance": 2000},
+                {"account": "group:8/gift_credit", "balance": 700},
+                {"account": "member:3/credit_line", "balance": -300, "credit_limit": 1000},
+                {"account": "member:4/cashback", "balance": 900}
+            ]
+        }))
+        .unwrap();
+        let mut d = purchase();
+        d.postings = vec![crate::model::Posting {
+            from: "club:1/points_issued".parse().unwrap(),
+            to: "member:3/points".parse().unwrap(),
+            amount: 100,
+            unit: crate::account::Unit::Point,
+            memo: "pts".into(),
+        }];
+        assert_eq!(holder_balances(&member, &d), (120, 7000));
     }
 
     #[test]

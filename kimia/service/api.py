@@ -24,7 +24,7 @@ from kimia import identifiers as ids
 from kimia.errors import KimiaError, Rejected, reject
 from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.record import issue_voucher, write_decision
-from kimia.service.snapshot import CREDIT_KINDS, is_holder, load_budgets, load_member
+from kimia.service.snapshot import load_budgets, load_member
 from kimia.service.sql import Tx
 from kimia.service.writer import Writer
 from kimia.store.engine import connect_url, is_sqlite, make_engine, raw_connect
@@ -631,32 +631,11 @@ class Kimia:
         decision = book.evaluate(purchase, snapshot, now)
         return decision, snapshot, merchant, member_club
 
-    @classmethod
-    def _receipt(cls, d: core.Decision, snapshot: dict[str, Any], op_id: int, status: str = "done") -> dict[str, Any]:
-        """The answer a channel shows: amounts, balances after, explanation in both languages."""
-        balances: dict[str, int] = {a["account"]: a["balance"] for a in snapshot.get("accounts", [])}
-        for account, delta in d.deltas:
-            if is_holder(account):
-                balances[account] = balances.get(account, 0) + delta
-        return cls._receipt_from(d, balances, op_id, status)
-
-    @classmethod
-    def _receipt_from(cls, d: core.Decision, balances: dict[str, int], op_id: int, status: str = "done") -> dict[str, Any]:
-        """The receipt given the holder balances after the decision (the member's own and their
-        shared wallet's count; another holder a decision pays, such as a referrer, does not)."""
-        member = f"member:{d.member_id}/"
-        points = balances.get(member + "points", 0)
-        credit = sum(
-            v for k, v in balances.items()
-            if k.startswith((member, "group:")) and k.split("/", 1)[1].split("@", 1)[0] in CREDIT_KINDS
-        )
-        return cls._receipt_with(d, points, credit, op_id, status)
-
     @staticmethod
-    def _receipt_with(d: core.Decision, points: int, credit: int, op_id: int, status: str = "done") -> dict[str, Any]:
-        """The receipt given the member's points and spendable credit after the decision (built by
-        the core: ``Decision.receipt``)."""
-        return d.receipt(op_id, points, credit, status)[0]
+    def _receipt(d: core.Decision, snapshot: dict[str, Any], op_id: int, status: str = "done") -> dict[str, Any]:
+        """The answer a channel shows: amounts, the member's balances after the decision,
+        explanation in both languages (built by the core: ``Decision.receipt``)."""
+        return d.receipt(op_id, snapshot, status)[0]
 
     def quote(self, req: PurchaseRequest) -> dict[str, Any]:
         """What a purchase would give, without writing anything (a dry run)."""

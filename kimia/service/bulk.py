@@ -295,8 +295,8 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             inputs[i] = service._purchase_input(service.caches.merchant(tx, works[i].req.merchant_id), works[i].req, op_id, snap["_enrolled_by"])
     budget_keys, budget_used = _budgets(tx, service, works, inputs, resolved, now)
     state: dict[int, core.Member] = {}
-    # (index, op id, decision, op club, member club, (points, credit) after it)
-    decided: list[tuple[int, int, core.Decision, int, int, tuple[int, int]]] = []
+    # (index, op id, decision, op club, member club, the member as the decision found them)
+    decided: list[tuple[int, int, core.Decision, int, int, core.Member]] = []
     for i, op_id in zip(todo, op_ids):
         w = works[i]
         member_id, member_club = resolved[i]
@@ -313,24 +313,23 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             keys = budget_keys.get(i, [])
             visits = snap["_visits"].get(merchant.merchant_id, 0)
             # The facts that depend on this purchase are set afresh on the carried snapshot.
-            member = state[member_id].with_facts(
+            before = state[member_id].with_facts(
                 merchant_purchase_count=visits,
                 budget_used={k: budget_used[(club, k)] for k in keys if (club, k) in budget_used},
                 vouchers=load_vouchers(tx, member_id, w.req.voucher_code) if w.req.voucher_code else [],
             )
-            decision = service.caches.rulebook(tx, club).evaluate(inputs[i], member, now)
-            member = core.apply(member, decision)
-            state[member_id] = member
+            decision = service.caches.rulebook(tx, club).evaluate(inputs[i], before, now)
+            state[member_id] = core.apply(before, decision)
             for use in decision.budget_use:
                 slot = (club, use["key"])
                 budget_used[slot] = budget_used.get(slot, 0) + use["amount"]
             snap["_visits"][merchant.merchant_id] = visits + 1
-            decided.append((i, op_id, decision, club, member_club, member.receipt_balances()))
+            decided.append((i, op_id, decision, club, member_club, before))
         except KimiaError as exc:
             results[i] = exc
 
     # 5. Seal deadlines: an expired purchase is dropped before anything is written.
-    sealed: list[tuple[int, int, core.Decision, int, int, tuple[int, int]]] = []
+    sealed: list[tuple[int, int, core.Decision, int, int, core.Member]] = []
     for item in decided:
         w = works[item[0]]
         try:
@@ -372,7 +371,7 @@ OPERATION_COLUMNS = ("id", "club_id", "idem_key", "request_hash", "kind", "statu
                      "original_op_id", "amount_rial", "refunded_rial", "reference", "response", "decision", "day", "created_at")
 
 
-def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int, tuple[int, int]]],
+def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int, core.Member]],
            now: int) -> dict[int, dict[str, Any]]:
     from kimia.service.api import local_day, response_json, terminal_fields
 
@@ -380,14 +379,14 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
     ops: list[tuple[Any, ...]] = []
     receipts: dict[int, dict[str, Any]] = {}
     day = local_day(now)
-    for i, op_id, d, op_club, _, (points, credit) in items:
+    for i, op_id, d, op_club, _, before in items:
         w = works[i]
         if d.voucher_used:
             tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))
             if tx.rowcount() != 1:
                 raise BulkWriteMismatch("voucher used twice")
         # The core builds the receipt and its stored JSON in one call.
-        receipt, text = d.receipt(op_id, points, credit, "done", list(terminal_fields(w.req, op_id).items()))
+        receipt, text = d.receipt(op_id, before, "done", list(terminal_fields(w.req, op_id).items()))
         for issue in d.vouchers_issued:
             code = issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
             if code:

@@ -1,5 +1,5 @@
 """The bulk purchase path's helpers in the core: ``batch_rows`` (decisions → rows per table),
-``Member.with_facts`` and ``Member.receipt_balances``, and the reader of Python input."""
+``Member.with_facts``, the balances a receipt shows, and the reader of Python input."""
 
 from __future__ import annotations
 
@@ -91,6 +91,7 @@ def test_with_facts_replaces_only_what_it_is_given() -> None:
 
 
 def test_receipt_balances_count_the_members_spendable_credit() -> None:
+    nothing = book([]).evaluate(purchase(op_id=3, amount_rial=10_000), member(), NOW)
     m = kimia.Member(
         member(
             shared_group_id=9,
@@ -103,7 +104,8 @@ def test_receipt_balances_count_the_members_spendable_credit() -> None:
             ],
         )
     )
-    assert m.receipt_balances() == (120, 7_000)
+    receipt, _ = nothing.receipt(3, m)
+    assert (receipt["balance_points"], receipt["balance_credit_rial"]) == (120, 7_000)
 
 
 BAD_INPUT: list[tuple[str, dict[str, Any], str]] = [

@@ -9,6 +9,10 @@ import kimia
 
 from .helpers import MEMBER, at, book, member, purchase, rule
 
+#: The member as the decision finds them: 20 points and 3,000 rials of cashback (the decision
+#: below earns 100 points, so the receipt shows 120 and 3,000).
+BEFORE = member(accounts=[{"account": f"member:{MEMBER}/points", "balance": 20}, {"account": f"member:{MEMBER}/cashback", "balance": 3_000}])
+
 NOW = at(2026, 12, 17, 11)
 
 
@@ -19,7 +23,7 @@ def decided() -> kimia.Decision:
 
 def test_dict_and_json_agree_field_for_field_in_order() -> None:
     d = decided()
-    receipt, text = d.receipt(5, 120, 3_000, "done", [("rrn", "000000000005"), ("transmission", "1217113000")])
+    receipt, text = d.receipt(5, BEFORE, "done", [("rrn", "000000000005"), ("transmission", "1217113000")])
     assert json.loads(text) == receipt
     assert list(receipt) == list(json.loads(text))
     assert list(receipt)[:3] == ["op_id", "status", "kind"]
@@ -38,7 +42,7 @@ def test_dict_and_json_agree_field_for_field_in_order() -> None:
 
 
 def test_status_defaults_to_done_and_extra_to_nothing() -> None:
-    receipt, text = decided().receipt(5, 0, 0)
+    receipt, text = decided().receipt(5, member())
     assert receipt["status"] == "done"
     assert list(receipt)[-1] == "explanation_en"
     assert "۱" in text  # stored as UTF-8 text, not \\u escapes
