@@ -8,6 +8,10 @@ acknowledged after COMMIT, next to the raw floors measured in the same run:
 SQLite's single-commit insert rate (before and after the SQLite runs; the ratio is against the
 higher) and `pgbench -c 16` TPC-B TPS. Targets (reported, not asserted):
 SQLite ≥ 2× its single-commit floor; PostgreSQL at 16 callers ≥ 1.0× pgbench.
+
+Also prints the writer's own time per purchase (``writer_cost``): batches decided, written and
+committed on one thread with nothing else running, a figure that moves with the code rather than
+with the machine's load.
 """
 
 from __future__ import annotations
@@ -142,3 +146,48 @@ def test_durable_purchases_per_second(tmp_path: Path, capsys: pytest.CaptureFixt
             print(f"{db:<12}{mode:<9}{callers:>4}{rate:>14,.0f}{ratio:>10}")
         sqlite_floors = f"SQLite single-commit insert {floor_before:,.0f}/s before, {floor_after:,.0f}/s after (ratio against the higher)"
         print(f"floors: {sqlite_floors}; pgbench -c 16 TPC-B {tps:,.0f} TPS" if tps else f"floors: {sqlite_floors}")
+
+
+def writer_cost(url: str, batches: int = 300, size: int = 16) -> dict[str, float]:
+    """The writer's own time per purchase, without contention: batches of ``size`` purchases run
+    through the bulk path on this thread (``run_purchase_batch``, then COMMIT), no other thread
+    holding the GIL. Throughput under load moves with the machine; this moves with the code."""
+    from kimia.service.bulk import run_purchase_batch
+    from kimia.service.sql import Tx
+    from kimia.store.engine import raw_connect
+
+    service = Kimia(url)
+    admin = Admin(service)
+    club = admin.create_club(admin.create_owner("بنچ"), "باشگاه بنچ")
+    merchant = admin.create_merchant(club, "فروشگاه")
+    rules = demo_rules()
+    rules.pop("settlement")
+    admin.publish_rules(club, rules, actor="bench")
+    members = [service.enroll(club, idem_key=f"e{i}", identifiers=[("account", str(10_000 + i))])["member_id"] for i in range(64)]
+    tx = Tx(raw_connect(url))
+    spent = {"decide and write": 0.0, "commit": 0.0}
+    warmup = 20
+    for b in range(warmup + batches):
+        works = [service._purchase_work(PurchaseRequest(idem_key=f"w{b}-{i}", merchant_id=merchant, member=members[(b * size + i) % 64],
+                                                        amount_rial=250_000 + i)) for i in range(size)]
+        started = time.perf_counter()
+        tx.begin_write()
+        results = run_purchase_batch(tx, works)
+        written = time.perf_counter()
+        tx.commit()
+        done = time.perf_counter()
+        assert all(isinstance(r, dict) for r in results), results
+        if b >= warmup:
+            spent["decide and write"] += written - started
+            spent["commit"] += done - written
+    tx.conn.close()
+    assert service.check().ok
+    service.close()
+    return {k: v / (batches * size) * 1e6 for k, v in spent.items()}
+
+
+def test_writer_time_per_purchase(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cost = writer_cost(f"sqlite:///{tmp_path}/writer.db")
+    with capsys.disabled():
+        print("\nThe writer's own time per purchase on SQLite, batches of 16, no contention: "
+              + ", ".join(f"{k} {v:.0f} µs" for k, v in cost.items()))

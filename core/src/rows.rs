@@ -34,14 +34,16 @@ pub struct Rows {
     /// (club, account, owner, summed delta), non-zero only, ordered by (club, account).
     pub balances: Vec<(i64, String, String, i64)>,
     pub lots_created: Vec<NewLot>,
-    /// (amount, lot id, club, amount): `remaining -= amount WHERE ... AND remaining >= amount`.
-    pub lots_consumed: Vec<(i64, String, i64, i64)>,
+    /// (amount, lot id, club), one row per lot with the batch's draws from it summed:
+    /// `remaining -= amount WHERE ... AND remaining >= amount` (one statement may not update a
+    /// row twice, and the sum passes that check exactly when each draw in turn would).
+    pub lots_consumed: Vec<(i64, String, i64)>,
     /// (club, op id, role, beneficiary, amount, day).
     pub splits: Vec<(i64, i64, &'static str, i64, i64, i64)>,
     /// (club, budget key, summed use, limit), ordered by (club, key).
     pub budgets: Vec<(i64, String, i64, i64)>,
-    /// (purchases, points earned, latest purchase time or 0 twice, member), ordered by member.
-    pub counters: Vec<(i64, i64, i64, i64, i64)>,
+    /// (purchases, points earned, latest purchase time or 0, member), ordered by member.
+    pub counters: Vec<(i64, i64, i64, i64)>,
     /// (member, local day, purchases, spend), ordered by (member, day).
     pub days: Vec<(i64, i64, i64, i64)>,
     /// (member, merchant, purchases), ordered by (member, merchant).
@@ -88,6 +90,7 @@ pub fn batch_rows(items: &[RowsItem<'_>], now: i64) -> Rows {
     let mut counters: BTreeMap<i64, (i64, i64, Option<i64>)> = BTreeMap::new();
     let mut days: BTreeMap<(i64, i64), (i64, i64)> = BTreeMap::new();
     let mut visits: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+    let mut drawn: BTreeMap<(&str, i64), i64> = BTreeMap::new();
     let club_of = |account: &AccountKey, item: &RowsItem<'_>| if account.is_holder() { item.member_club } else { item.op_club };
     for item in items {
         let d = item.decision;
@@ -100,7 +103,7 @@ pub fn batch_rows(items: &[RowsItem<'_>], now: i64) -> Rows {
             *balances.entry((club_of(&p.to, item), p.to)).or_insert(0) += p.amount;
         }
         for used in &d.lots_consumed {
-            rows.lots_consumed.push((used.amount, used.lot_id.clone(), item.member_club, used.amount));
+            *drawn.entry((used.lot_id.as_str(), item.member_club)).or_insert(0) += used.amount;
         }
         for lot in &d.lots_created {
             let account = lot.account.to_string();
@@ -137,7 +140,8 @@ pub fn batch_rows(items: &[RowsItem<'_>], now: i64) -> Rows {
         .map(|(club, owner, account, delta)| (club, account, owner, delta))
         .collect();
     rows.budgets = budgets.into_iter().map(|((club, key), (amount, limit))| (club, key.to_string(), amount, limit)).collect();
-    rows.counters = counters.into_iter().map(|(member, (n, points, last))| (n, points, last.unwrap_or(0), last.unwrap_or(0), member)).collect();
+    rows.lots_consumed = drawn.into_iter().map(|((lot, club), amount)| (amount, lot.to_string(), club)).collect();
+    rows.counters = counters.into_iter().map(|(member, (n, points, last))| (n, points, last.unwrap_or(0), member)).collect();
     rows.days = days.into_iter().map(|((member, day), (n, spend))| (member, day, n, spend)).collect();
     rows.visits = visits.into_iter().map(|((member, merchant), n)| (member, merchant, n)).collect();
     rows

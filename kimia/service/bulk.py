@@ -11,8 +11,9 @@ reference and the fallback. Here a run of queued purchases shares every read and
 4. each purchase decided in queue order by the core; ``kimia.apply`` carries a member's snapshot
    forward, so two purchases of one member in one batch see each other, and it re-checks every
    floor: a purchase that would overdraw is rejected alone;
-5. deadlines sealed, then everything written with ``executemany``: journal legs, balances
-   (aggregated per account), lots, split legs, counters, budgets and operations.
+5. deadlines sealed, then everything written with one statement per table (``Tx.insert_rows``,
+   ``Tx.update_rows``): operations, journal legs, balances (summed per account), lots (draws
+   summed per lot), split legs, budgets and counters.
 
 Any surprise while writing (a lot drawn concurrently, a constraint) raises; the writer then rolls
 the batch back to its savepoint and runs each purchase again on the single path.
@@ -31,6 +32,7 @@ from kimia.service.sql import Tx
 
 if TYPE_CHECKING:
     from kimia.service.api import Deadline, Kimia, PurchaseRequest
+    from kimia.service.context import MerchantContext
 
 
 class BulkWriteMismatch(RuntimeError):
@@ -51,6 +53,8 @@ class PurchaseWork:
         #: hash: the batch looks members up by it rather than hashing a card number again.
         self.member_key = member_key
         self.guard: Deadline | None = None
+        #: The merchant, looked up once by the batch (every step of it needs the merchant's club).
+        self.merchant: MerchantContext | None = None
 
     def __call__(self, tx: Tx) -> Any:
         if self.guard is not None:
@@ -63,6 +67,12 @@ class PurchaseWork:
     @staticmethod
     def run_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
         return run_purchase_batch(tx, works)
+
+
+def _merchant(work: PurchaseWork) -> MerchantContext:
+    """The merchant of a purchase the batch has let through its first step."""
+    assert work.merchant is not None
+    return work.merchant
 
 
 def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: set[int], today: int) -> dict[int, dict[str, Any]]:
@@ -134,7 +144,7 @@ def _stored_answers(tx: Tx, service: Kimia, works: list[PurchaseWork], indexes: 
 
     by_club: dict[int, list[int]] = defaultdict(list)
     for i in indexes:
-        by_club[service.caches.merchant(tx, works[i].req.merchant_id).root_club_id].append(i)
+        by_club[_merchant(works[i]).root_club_id].append(i)
     out: dict[int, Any] = {}
     for club, members_of_club in by_club.items():
         in_keys, key_params = tx.among("idem_key", sorted({works[i].req.idem_key for i in members_of_club}))
@@ -184,7 +194,7 @@ def _resolve_members(tx: Tx, service: Kimia, works: list[PurchaseWork], todo: li
         for member_id, club in tx.all(f"SELECT id, club_id FROM members WHERE {in_ids}", id_params):
             root = service.caches.root_club(tx, club)
             for i in by_id[member_id]:
-                if root in service._clubs_sharing_members(tx, service.caches.merchant(tx, works[i].req.merchant_id).root_club_id):
+                if root in service._clubs_sharing_members(tx, _merchant(works[i]).root_club_id):
                     resolved[i] = (int(member_id), root)
     for kind, lookups in by_identifier.items():
         keys = sorted(lookups)
@@ -195,13 +205,13 @@ def _resolve_members(tx: Tx, service: Kimia, works: list[PurchaseWork], todo: li
         )
         for lookup, member_id, club in rows:
             for i in lookups[lookup]:
-                if i not in resolved and club in service._clubs_sharing_members(tx, service.caches.merchant(tx, works[i].req.merchant_id).root_club_id):
+                if i not in resolved and club in service._clubs_sharing_members(tx, _merchant(works[i]).root_club_id):
                     resolved[i] = (int(member_id), int(club))
     for i in todo:
         if i in resolved or isinstance(results[i], KimiaError):
             continue
         try:
-            resolved[i] = service._resolve_member(tx, service.caches.merchant(tx, works[i].req.merchant_id).root_club_id, refs[i])
+            resolved[i] = service._resolve_member(tx, _merchant(works[i]).root_club_id, refs[i])
         except KimiaError as exc:
             results[i] = exc
     return resolved
@@ -214,7 +224,7 @@ def _budgets(tx: Tx, service: Kimia, works: list[PurchaseWork], inputs: dict[int
     keys_of: dict[int, list[str]] = {}
     by_club: dict[int, set[str]] = defaultdict(set)
     for i, purchase in inputs.items():
-        club = service.caches.merchant(tx, works[i].req.merchant_id).root_club_id
+        club = _merchant(works[i]).root_club_id
         book = service.caches.rulebook(tx, club)
         if book.has_budgets:
             keys = book.budget_keys(purchase, resolved[i][0], now)
@@ -248,7 +258,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
         try:
             if w.guard is not None:
                 w.guard.check()
-            merchant = service.caches.merchant(tx, w.req.merchant_id)
+            merchant = w.merchant = service.caches.merchant(tx, w.req.merchant_id)
             if not merchant.active:
                 raise reject("unknown_merchant")
             live.append(i)
@@ -264,7 +274,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
         if i in stored:
             results[i] = stored[i]
             continue
-        slot = (service.caches.merchant(tx, works[i].req.merchant_id).root_club_id, works[i].req.idem_key)
+        slot = (_merchant(works[i]).root_club_id, works[i].req.idem_key)
         if slot in first_of:
             repeats.append((i, first_of[slot]))
         else:
@@ -292,7 +302,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
     for i, op_id in zip(todo, op_ids):
         snap = snaps.get(resolved[i][0])
         if snap is not None:
-            inputs[i] = service._purchase_input(service.caches.merchant(tx, works[i].req.merchant_id), works[i].req, op_id, snap["_enrolled_by"])
+            inputs[i] = service._purchase_input(_merchant(works[i]), works[i].req, op_id, snap["_enrolled_by"])
     budget_keys, budget_used = _budgets(tx, service, works, inputs, resolved, now)
     state: dict[int, core.Member] = {}
     # (index, op id, decision, op club, member club, the member as the decision found them)
@@ -304,7 +314,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
         if snap is None:
             results[i] = reject("unknown_member")
             continue
-        merchant = service.caches.merchant(tx, w.req.merchant_id)
+        merchant = _merchant(w)
         club = merchant.root_club_id
         try:
             service._check_cross_club_spend(tx, member_club, club, w.req.redeem_credit_rial)
@@ -397,22 +407,18 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
         ops.append((op_id, op_club, w.req.idem_key, w.body_hash, "purchase", "done", d.member_id, w.req.merchant_id, w.req.terminal_id,
                     None, w.req.amount_rial, 0, receipt["rrn"], text, d.to_json(), day, now))
 
-    # Operations first: journal legs, lots and split legs refer to them.
+    # Operations first: journal legs, lots and split legs refer to them. One statement per table
+    # (per chunk) on SQLite, see ``Tx.insert_rows``.
     tx.insert_rows("operations", OPERATION_COLUMNS, ops)
     tx.insert_rows("journal", ("club_id", "op_id", "seq", "account", "amount", "unit", "memo", "created_at"), rows["legs"])
-    tx.executemany(
-        "INSERT INTO balances (club_id, account, owner, balance, credit_limit) VALUES (?,?,?,?,0)"
-        " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance",
-        rows["balances"],
-    )
+    tx.insert_rows("balances", ("club_id", "account", "owner", "balance", "credit_limit"), [(*b, 0) for b in rows["balances"]],
+                   " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance")
     # Lots created first: a later purchase of the same member in this batch may draw from one.
     tx.insert_rows("lots", ("id", "club_id", "owner", "account", "original", "remaining", "expires_at", "pending_until"), rows["lots_created"])
-    consumed = rows["lots_consumed"]
-    if consumed:
-        tx.executemany("UPDATE lots SET remaining = remaining - ? WHERE id = ? AND club_id = ? AND remaining >= ?", consumed)
-        # Both drivers report the rows an executemany changed in total (psycopg 3 sums them).
-        if tx.rowcount() != len(consumed):
-            raise BulkWriteMismatch("a lot no longer holds what the batch drew")
+    consumed = rows["lots_consumed"]  # one row per lot: (amount, lot id, club), summed over the batch
+    if tx.update_rows("lots", "remaining = remaining - v.column1",
+                      "lots.id = v.column2 AND lots.club_id = v.column3 AND lots.remaining >= v.column1", consumed) != len(consumed):
+        raise BulkWriteMismatch("a lot no longer holds what the batch drew")
     tx.insert_rows("split_legs", ("club_id", "op_id", "role", "beneficiary_id", "amount_rial", "day"), rows["splits"])
     for club, key, amount, limit in rows["budgets"]:
         row = tx.one(
@@ -422,21 +428,19 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
         )
         if amount > 0 and row[0] > limit:
             raise BulkWriteMismatch(f"budget {key} exceeded")
-    tx.executemany(
-        "UPDATE members SET purchase_count = purchase_count + ?, period_points = period_points + ?,"
-        " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < ? THEN ? ELSE last_purchase_at END WHERE id = ?",
+    # (purchases, points, latest purchase time, member)
+    tx.update_rows(
+        "members",
+        "purchase_count = purchase_count + v.column1, period_points = period_points + v.column2,"
+        " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < v.column3 THEN v.column3 ELSE last_purchase_at END",
+        "members.id = v.column4",
         rows["counters"],
     )
-    tx.executemany(
-        "INSERT INTO member_days (member_id, day, count, spend_rial) VALUES (?,?,?,?)"
-        " ON CONFLICT (member_id, day) DO UPDATE SET count = member_days.count + excluded.count, spend_rial = member_days.spend_rial + excluded.spend_rial",
-        rows["days"],
-    )
-    tx.executemany(
-        "INSERT INTO merchant_visits (member_id, merchant_id, count) VALUES (?,?,?)"
-        " ON CONFLICT (member_id, merchant_id) DO UPDATE SET count = merchant_visits.count + excluded.count",
-        rows["visits"],
-    )
+    tx.insert_rows("member_days", ("member_id", "day", "count", "spend_rial"), rows["days"],
+                   " ON CONFLICT (member_id, day) DO UPDATE SET count = member_days.count + excluded.count,"
+                   " spend_rial = member_days.spend_rial + excluded.spend_rial")
+    tx.insert_rows("merchant_visits", ("member_id", "merchant_id", "count"), rows["visits"],
+                   " ON CONFLICT (member_id, merchant_id) DO UPDATE SET count = merchant_visits.count + excluded.count")
     return receipts
 
 

@@ -18,6 +18,8 @@ from sqlalchemy.pool import NullPool
 
 DEFAULT_URL = "sqlite:///.kimia/kimia.db"
 BUSY_TIMEOUT_MS = 10_000
+#: Prepared statements kept per purchase-path connection (sqlite3's default is 128).
+STATEMENT_CACHE = 1024
 
 
 def connect_url(url: str | None = None) -> str:
@@ -84,7 +86,10 @@ def raw_connect(url: str | None = None) -> Any:
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        # A large statement cache: the bulk path's multi-row statements come in one shape per
+        # table and row count (kimia.service.sql.Tx.insert_rows), each worth keeping prepared.
+        conn = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000,
+                               cached_statements=STATEMENT_CACHE)
         configure_sqlite(conn)
         return conn
     import psycopg

@@ -55,7 +55,7 @@ def test_batch_rows_match_the_decisions() -> None:
     assert {account: delta for _, account, _, delta in rows["balances"]} == {a: v for a, v in expected.items() if v}
     assert all(owner == account.split("/")[0] for _, account, owner, _ in rows["balances"])
 
-    assert rows["counters"] == [(2, sum(d.points_earned for d in decisions), NOW + 60, NOW + 60, MEMBER)]
+    assert rows["counters"] == [(2, sum(d.points_earned for d in decisions), NOW + 60, MEMBER)]
     assert rows["days"] == [(MEMBER, local_day(NOW), 2, 1_400_000)]
     assert rows["visits"] == [(MEMBER, CAFE, 2)]
     assert rows["budgets"] == [(CLUB, "cash|rule|total", 2, 10)]
@@ -71,7 +71,17 @@ def test_batch_rows_of_a_redemption_draw_lots() -> None:
     snapshot = holding(lot("L1", CREDIT, 30_000, expires_at=NOW + 86_400))
     d = rulebook().evaluate(purchase(redeem_credit_rial=20_000), snapshot, NOW)
     rows = kimia.batch_rows([(d, CLUB, CLUB)], NOW)
-    assert rows["lots_consumed"] == [(20_000, "L1", CLUB, 20_000)]
+    assert rows["lots_consumed"] == [(20_000, "L1", CLUB)]
+
+
+def test_batch_rows_sum_the_draws_of_one_lot() -> None:
+    # Two purchases of one member in one batch both draw from L1: one row for L1, with the sum,
+    # so that one UPDATE checks and takes both draws.
+    snapshot = holding(lot("L1", CREDIT, 30_000, expires_at=NOW + 86_400), lot("L2", CREDIT, 5_000, expires_at=NOW + 2 * 86_400))
+    first = rulebook().evaluate(purchase(op_id=1, redeem_credit_rial=20_000), snapshot, NOW)
+    second = rulebook().evaluate(purchase(op_id=2, redeem_credit_rial=12_000), kimia.apply(snapshot, first), NOW)
+    rows = kimia.batch_rows([(first, CLUB, CLUB), (second, CLUB, CLUB)], NOW)
+    assert rows["lots_consumed"] == [(30_000, "L1", CLUB), (2_000, "L2", CLUB)]
 
 
 def test_batch_rows_of_nothing() -> None:

@@ -17,7 +17,7 @@ from kimia.service.api import Deadline
 from kimia.service.sql import Tx
 from kimia.service.writer import Writer
 
-from .builders import World, card_number, dump, mobile, scalar
+from .builders import World, card_number, dump, mobile, rows, scalar
 
 
 def test_purchase_async_answers_like_purchase(world: World) -> None:
@@ -93,15 +93,8 @@ def test_a_batch_resolves_every_kind_of_reference(world: World) -> None:
     assert isinstance(answers[4], Rejected) and answers[4].code == "unknown_member"
 
 
-def test_a_budget_is_shared_across_one_batch(world: World) -> None:
-    """Three purchases of one batch against a budget of two uses: two get the reward, one does
-    not, and the batch is written in bulk (the budget is never overdrawn)."""
-    world.publish([{
-        "id": "first-two", "name": {"en": "First two", "fa": "دو خرید اول"},
-        "effects": [{"type": "discount", "fixed_rial": 7_000}],
-        "budgets": [{"per": "rule", "period": "total", "limit_count": 2}],
-    }])
-    members = [world.enroll() for _ in range(3)]
+def _one_batch(world: World, requests: list[Any]) -> list[Any]:
+    """Run ``requests`` as one batch: the writer is held until all of them are queued."""
     gate = threading.Event()
     entered = threading.Event()
 
@@ -113,18 +106,51 @@ def test_a_budget_is_shared_across_one_batch(world: World) -> None:
     blocker.start()
     assert entered.wait(30)
 
-    async def main() -> list[dict[str, Any]]:
-        tasks = [asyncio.ensure_future(world.service.purchase_async(world.request(m, 100_000))) for m in members]
-        while world.service.writer._queue.qsize() < 3:
+    async def main() -> list[Any]:
+        tasks = [asyncio.ensure_future(world.service.purchase_async(r)) for r in requests]
+        while world.service.writer._queue.qsize() < len(requests):
             await asyncio.sleep(0.001)
         gate.set()
-        return list(await asyncio.gather(*tasks))
+        return list(await asyncio.gather(*tasks, return_exceptions=True))
 
     answers = asyncio.run(main())
     blocker.join(30)
+    return answers
+
+
+def test_a_budget_is_shared_across_one_batch(world: World) -> None:
+    """Three purchases of one batch against a budget of two uses: two get the reward, one does
+    not, and the batch is written in bulk (the budget is never overdrawn)."""
+    world.publish([{
+        "id": "first-two", "name": {"en": "First two", "fa": "دو خرید اول"},
+        "effects": [{"type": "discount", "fixed_rial": 7_000}],
+        "budgets": [{"per": "rule", "period": "total", "limit_count": 2}],
+    }])
+    members = [world.enroll() for _ in range(3)]
+    answers = _one_batch(world, [world.request(m, 100_000) for m in members])
     got = ["first-two" in a["applied_rules"] for a in answers]
     assert got == [True, True, False]
     assert scalar(world.service, "SELECT used FROM budget_usage WHERE key = ?", ("first-two|rule|total",)) == 2
+
+
+def test_one_batch_draws_one_lot_for_several_purchases(world: World, caplog: pytest.LogCaptureFixture) -> None:
+    """Three redemptions of one member in one batch: the first two draw from the same lots (one
+    update per lot carries both draws), the third would overdraw and is refused alone, and the
+    batch is written in bulk, not one by one."""
+    service, club_id = world.service, world.club_id
+    member = world.enroll()
+    soon = service.charge(club_id, member, idem_key="soon", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": club_id}, expires_days=10)
+    late = service.charge(club_id, member, idem_key="late", kind="gift_credit", amount_rial=50_000, source={"type": "club", "id": club_id}, expires_days=60)
+    caplog.set_level("INFO", logger="kimia.service.writer")
+    answers = _one_batch(world, [world.request(member, 500_000, redeem_credit_rial=60_000),
+                                 world.request(member, 500_000, redeem_credit_rial=70_000),
+                                 world.request(member, 500_000, redeem_credit_rial=30_000)])
+    assert [a["credit_used_rial"] for a in answers[:2]] == [60_000, 70_000]
+    assert isinstance(answers[2], Rejected) and answers[2].code == "insufficient_balance"
+    assert not any("fell back" in r.getMessage() for r in caplog.records)
+    lots = dict(rows(service, "SELECT id, remaining FROM lots WHERE owner = ? AND account LIKE ?", (f"member:{member}", "%credit%")))
+    assert lots[f"{soon['op_id']}:0"] == 0 and lots[f"{late['op_id']}:0"] == 20_000
+    assert service.check().ok
 
 
 def test_writer_submit_async_delivers_results_and_errors(sqlite_url: str) -> None:
