@@ -200,6 +200,10 @@ class TerminalServer:
         else:
             future = loop.run_in_executor(self._executor, self._run, handler, request, guard)
         reply = await self._reply_within(future, guard)
+        if guard.expired:
+            # Past its deadline, whoever noticed first: this loop's timer, or the writer's check
+            # before it posted (the handler then answers 91 itself). Either way nothing was posted.
+            self.stats["timeouts"] += 1
         try:
             answer = self._answer(message, reply, terminal)
         except (EncodeError, tlv.TlvError):
@@ -259,7 +263,6 @@ class TerminalServer:
                 timer.cancel()
                 future.remove_done_callback(wake)
             if not future.done() and guard.expire():
-                self.stats["timeouts"] += 1
                 return TerminalReply("91")
         return await future
 
