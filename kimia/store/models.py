@@ -280,7 +280,11 @@ class Operation(Base):
     __tablename__ = "operations"
     __table_args__ = (
         UniqueConstraint("club_id", "idem_key"),
-        Index("ix_operations_club_day", "club_id", "day"),
+        # A club's operations of a day. Day first on purpose: the batch looks idempotency keys up
+        # with ``club_id = ? AND idem_key = ANY(?)``, and while a growing table's statistics lag
+        # PostgreSQL took an index led by club_id alone and filtered the club's every operation
+        # (migration 0002).
+        Index("ix_operations_day_club", "day", "club_id"),
     )
     id: Mapped[intpk]
     club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False)

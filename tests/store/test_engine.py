@@ -153,3 +153,30 @@ def test_alembic_head_matches_the_models(db_url: str) -> None:
     finally:
         engine.dispose()
     assert differences == []
+
+
+def test_a_batch_key_lookup_uses_the_unique_index_before_any_statistics(pg_url: str) -> None:
+    """PostgreSQL, a table filled faster than autovacuum analyzes it (migration 0002): the bulk
+    path's lookup of a batch's idempotency keys must probe ``uq_operations_club_id``, not filter
+    every operation of the club through another index led by club_id."""
+    from kimia.service import Admin, Kimia
+
+    with Kimia(pg_url) as service:
+        admin = Admin(service)
+        club = admin.create_club(admin.create_owner("مالک"), "باشگاه")
+    conn = raw_connect(pg_url)
+    try:
+        conn.execute(
+            "INSERT INTO operations (club_id, idem_key, request_hash, kind, status, amount_rial, refunded_rial, response, day, created_at)"
+            " SELECT %s, 'k' || g, 'h', 'purchase', 'done', 1000, 0, '{}', 20000 + g / 500, 0 FROM generate_series(1, 5000) g",
+            (club,),
+        )
+        keys = [f"k{n}" for n in range(100, 4100, 250)]
+        plan = "\n".join(row[0] for row in conn.execute(
+            "EXPLAIN SELECT idem_key, request_hash, response, amount_rial FROM operations WHERE club_id = %s AND idem_key = ANY(%s)",
+            (club, keys), prepare=False,
+        ).fetchall())
+        conn.rollback()
+    finally:
+        conn.close()
+    assert "uq_operations_club_id" in plan, plan
