@@ -76,17 +76,19 @@ def _merchant(work: PurchaseWork) -> MerchantContext:
 
 
 def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: set[int], today: int) -> dict[int, dict[str, Any]]:
-    """Snapshots of many members (member id → member's club), one query per table."""
+    """Snapshots of many members (member id → member's club), one query per table, in two round
+    trips on PostgreSQL (``Tx.all_together``): the members (row-locked, in id order) with what
+    hangs on their ids, then the accounts and lots of the owners that the members rows name."""
     ids = sorted(members)
     by_member, member_params = tx.among("member_id", ids)
     by_id, id_params = tx.among("id", ids)
-    rows = tx.all(
-        tx.lock(
-            "SELECT id, tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, enrolled_by_merchant_id"
-            f" FROM members WHERE {by_id} ORDER BY id"
-        ),
-        id_params,
-    )
+    rows, days, groups, visits = tx.all_together([
+        (tx.lock("SELECT id, tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, enrolled_by_merchant_id"
+                 f" FROM members WHERE {by_id} ORDER BY id"), id_params),
+        (f"SELECT member_id, day, count, spend_rial FROM member_days WHERE {by_member} AND day > ?", (*member_params, today - HISTORY_DAYS)),
+        (f"SELECT group_id, member_id FROM member_group_members WHERE {by_member}", member_params),
+        (f"SELECT member_id, merchant_id, count FROM merchant_visits WHERE {by_member}", member_params),
+    ])
     snaps: dict[int, dict[str, Any]] = {}
     owners: dict[str, int] = {}
     # (club, owner) → the members of the batch whose snapshot holds that owner's accounts.
@@ -102,38 +104,39 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
         if wallet:
             owners[f"group:{wallet}"] = member_id
             holders[(members[member_id], f"group:{wallet}")].append(member_id)
+    for member_id, day, count, spend in days:
+        snaps[member_id]["history"].append({"day": day, "count": count, "spend_rial": spend})
+    for group_id, member_id in groups:
+        snaps[member_id]["groups"].append(group_id)
+    for member_id, merchant_id, count in visits:
+        snaps[member_id]["_visits"][merchant_id] = count
     clubs = sorted(set(members.values()))
     owner_list = sorted(owners)
-    if owner_list:
-        in_clubs, club_params = tx.among("club_id", clubs)
-        in_owners, owner_params = tx.among("owner", owner_list)
-        for club, account, balance, limit, owner in tx.all(
-            f"SELECT club_id, account, balance, credit_limit, owner FROM balances WHERE {in_clubs} AND {in_owners}",
-            (*club_params, *owner_params),
-        ):
-            for member_id in holders.get((club, owner), ()):
-                snaps[member_id]["accounts"].append({"account": account, "balance": balance, "credit_limit": limit})
-        credit_owners = sorted(o for o, m in owners.items() if m in credit_members)
-        if credit_owners:
-            in_credit, credit_params = tx.among("owner", credit_owners)
-            for lot_id, club, owner, account, remaining, expires, pending in tx.all(
-                "SELECT id, club_id, owner, account, remaining, expires_at, pending_until FROM lots"
-                f" WHERE {in_clubs} AND {in_credit} AND remaining > 0",
-                (*club_params, *credit_params),
-            ):
-                if account.split("/", 1)[1].split("@", 1)[0] not in CREDIT_KINDS:
-                    continue
-                for member_id in holders.get((club, owner), ()):
-                    if member_id in credit_members:
-                        snaps[member_id]["lots"].append({"id": lot_id, "account": account, "remaining": remaining, "expires_at": expires, "pending_until": pending})
-    for member_id, day, count, spend in tx.all(
-        f"SELECT member_id, day, count, spend_rial FROM member_days WHERE {by_member} AND day > ?", (*member_params, today - HISTORY_DAYS)
-    ):
-        snaps[member_id]["history"].append({"day": day, "count": count, "spend_rial": spend})
-    for group_id, member_id in tx.all(f"SELECT group_id, member_id FROM member_group_members WHERE {by_member}", member_params):
-        snaps[member_id]["groups"].append(group_id)
-    for member_id, merchant_id, count in tx.all(f"SELECT member_id, merchant_id, count FROM merchant_visits WHERE {by_member}", member_params):
-        snaps[member_id]["_visits"][merchant_id] = count
+    if not owner_list:
+        return snaps
+    in_clubs, club_params = tx.among("club_id", clubs)
+    in_owners, owner_params = tx.among("owner", owner_list)
+    queries: list[tuple[str, tuple[Any, ...]]] = [
+        (f"SELECT club_id, account, balance, credit_limit, owner FROM balances WHERE {in_clubs} AND {in_owners}", (*club_params, *owner_params)),
+    ]
+    credit_owners = sorted(o for o, m in owners.items() if m in credit_members)
+    if credit_owners:
+        in_credit, credit_params = tx.among("owner", credit_owners)
+        queries.append((
+            "SELECT id, club_id, owner, account, remaining, expires_at, pending_until FROM lots"
+            f" WHERE {in_clubs} AND {in_credit} AND remaining > 0",
+            (*club_params, *credit_params),
+        ))
+    balances, *lots = tx.all_together(queries)
+    for club, account, balance, limit, owner in balances:
+        for member_id in holders.get((club, owner), ()):
+            snaps[member_id]["accounts"].append({"account": account, "balance": balance, "credit_limit": limit})
+    for lot_id, club, owner, account, remaining, expires, pending in (lots[0] if lots else []):
+        if account.split("/", 1)[1].split("@", 1)[0] not in CREDIT_KINDS:
+            continue
+        for member_id in holders.get((club, owner), ()):
+            if member_id in credit_members:
+                snaps[member_id]["lots"].append({"id": lot_id, "account": account, "remaining": remaining, "expires_at": expires, "pending_until": pending})
     return snaps
 
 
@@ -408,18 +411,36 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
                     None, w.req.amount_rial, 0, receipt["rrn"], text, d.to_json(), day, now))
 
     # Operations first: journal legs, lots and split legs refer to them. One statement per table
-    # (per chunk) on SQLite, see ``Tx.insert_rows``.
-    tx.insert_rows("operations", OPERATION_COLUMNS, ops)
-    tx.insert_rows("journal", ("club_id", "op_id", "seq", "account", "amount", "unit", "memo", "created_at"), rows["legs"])
-    tx.insert_rows("balances", ("club_id", "account", "owner", "balance", "credit_limit"), [(*b, 0) for b in rows["balances"]],
-                   " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance")
-    # Lots created first: a later purchase of the same member in this batch may draw from one.
-    tx.insert_rows("lots", ("id", "club_id", "owner", "account", "original", "remaining", "expires_at", "pending_until"), rows["lots_created"])
+    # on SQLite (``Tx.insert_rows``); on PostgreSQL everything but the lot draws and budgets in one
+    # round trip (``Tx.pipeline``): none of these statements needs another's result.
+    with tx.pipeline():
+        tx.insert_rows("operations", OPERATION_COLUMNS, ops)
+        tx.insert_rows("journal", ("club_id", "op_id", "seq", "account", "amount", "unit", "memo", "created_at"), rows["legs"])
+        tx.insert_rows("balances", ("club_id", "account", "owner", "balance", "credit_limit"), [(*b, 0) for b in rows["balances"]],
+                       " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance")
+        # Lots created before any draw: a later purchase of the same member in this batch may
+        # draw from one.
+        tx.insert_rows("lots", ("id", "club_id", "owner", "account", "original", "remaining", "expires_at", "pending_until"),
+                       rows["lots_created"])
+        tx.insert_rows("split_legs", ("club_id", "op_id", "role", "beneficiary_id", "amount_rial", "day"), rows["splits"])
+        # (purchases, points, latest purchase time, member)
+        tx.update_rows(
+            "members",
+            "purchase_count = purchase_count + v.column1, period_points = period_points + v.column2,"
+            " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < v.column3 THEN v.column3 ELSE last_purchase_at END",
+            "members.id = v.column4",
+            rows["counters"],
+        )
+        tx.insert_rows("member_days", ("member_id", "day", "count", "spend_rial"), rows["days"],
+                       " ON CONFLICT (member_id, day) DO UPDATE SET count = member_days.count + excluded.count,"
+                       " spend_rial = member_days.spend_rial + excluded.spend_rial")
+        tx.insert_rows("merchant_visits", ("member_id", "merchant_id", "count"), rows["visits"],
+                       " ON CONFLICT (member_id, merchant_id) DO UPDATE SET count = merchant_visits.count + excluded.count")
+    # These need their counts: each lot must still hold what the batch drew, each budget its room.
     consumed = rows["lots_consumed"]  # one row per lot: (amount, lot id, club), summed over the batch
     if tx.update_rows("lots", "remaining = remaining - v.column1",
                       "lots.id = v.column2 AND lots.club_id = v.column3 AND lots.remaining >= v.column1", consumed) != len(consumed):
         raise BulkWriteMismatch("a lot no longer holds what the batch drew")
-    tx.insert_rows("split_legs", ("club_id", "op_id", "role", "beneficiary_id", "amount_rial", "day"), rows["splits"])
     for club, key, amount, limit in rows["budgets"]:
         row = tx.one(
             "INSERT INTO budget_usage (club_id, key, used) VALUES (?,?,?)"
@@ -428,19 +449,6 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
         )
         if amount > 0 and row[0] > limit:
             raise BulkWriteMismatch(f"budget {key} exceeded")
-    # (purchases, points, latest purchase time, member)
-    tx.update_rows(
-        "members",
-        "purchase_count = purchase_count + v.column1, period_points = period_points + v.column2,"
-        " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < v.column3 THEN v.column3 ELSE last_purchase_at END",
-        "members.id = v.column4",
-        rows["counters"],
-    )
-    tx.insert_rows("member_days", ("member_id", "day", "count", "spend_rial"), rows["days"],
-                   " ON CONFLICT (member_id, day) DO UPDATE SET count = member_days.count + excluded.count,"
-                   " spend_rial = member_days.spend_rial + excluded.spend_rial")
-    tx.insert_rows("merchant_visits", ("member_id", "merchant_id", "count"), rows["visits"],
-                   " ON CONFLICT (member_id, merchant_id) DO UPDATE SET count = merchant_visits.count + excluded.count")
     return receipts
 
 

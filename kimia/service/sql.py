@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from itertools import chain
 from typing import Any
@@ -48,6 +49,24 @@ class Tx:
         self.conn = conn
         self.sqlite = isinstance(conn, sqlite3.Connection)
         self.cur = conn.cursor()
+        self._pipelined = False
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """PostgreSQL: the statements run inside are sent without waiting for one another and
+        synchronised once when the block ends: one round trip for all of them instead of one each
+        (about 1 ms apiece on a loaded two-core machine). The first error is raised at the end of
+        the block; no statement inside may need another's result, and counts (``rowcount``,
+        ``update_rows``) are not known inside. SQLite: statements run as usual."""
+        if self.sqlite or self._pipelined:
+            yield
+            return
+        self._pipelined = True
+        try:
+            with self.conn.pipeline():
+                yield
+        finally:
+            self._pipelined = False
 
     def _sql(self, statement: str) -> str:
         return statement if self.sqlite else _to_pg(statement)
@@ -81,7 +100,8 @@ class Tx:
         each time: for a batch of 16 purchases this took the writer's own time per purchase from
         245–262 µs to 206–242 µs (docs/benchmarks.md).
         PostgreSQL: plain inserts are one COPY (the rows travel as one stream and the server runs
-        no executor per row); inserts with a conflict clause an ``executemany`` (pipelined)."""
+        no executor per row), except inside ``pipeline``; inserts with a conflict clause, and any
+        inside ``pipeline``, an ``executemany`` (pipelined)."""
         if not rows:
             return
         names = ", ".join(columns)
@@ -89,7 +109,7 @@ class Tx:
             for chunk in chunks(rows, len(columns)):
                 self.cur.execute(f"INSERT INTO {table} ({names}) VALUES {values(len(chunk), len(columns))}{on_conflict}", flat(chunk))
             return
-        if on_conflict:
+        if on_conflict or self._pipelined:  # COPY cannot run in a pipeline
             self.cur.executemany(_to_pg(f"INSERT INTO {table} ({names}) VALUES ({self.placeholders(len(columns))}){on_conflict}"), rows)
             return
         with self.cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
@@ -114,6 +134,25 @@ class Tx:
         self.cur.executemany(_to_pg(f"UPDATE {table} SET {assignments} FROM (VALUES ({self.placeholders(width)})) AS v WHERE {condition}"), rows)
         # psycopg 3 sums the rows an executemany changed.
         return int(self.cur.rowcount)
+
+    def all_together(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
+        """The rows of each of ``queries``, run in order. PostgreSQL: sent together in one
+        pipeline, one round trip for all (none may need another's result, but a later one sees
+        what an earlier one did, such as the row locks it took); SQLite: in turn."""
+        if self.sqlite or len(queries) < 2:
+            return [self.all(statement, params) for statement, params in queries]
+        cursors = []
+        with self.conn.pipeline():
+            for statement, params in queries:
+                cursor = self.conn.cursor()
+                # Planned afresh when it looks up an array, as ``execute`` does.
+                cursor.execute(_to_pg(statement), params, prepare=False if "= ANY(" in statement else None)
+                cursors.append(cursor)
+        try:
+            return [list(cursor.fetchall()) for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
 
     def one(self, statement: str, params: Sequence[Any] = ()) -> Any:
         return self.execute(statement, params).fetchone()
