@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import sqlite3
 
+import psycopg
 import pytest
 
 from kimia.service import sql
@@ -64,3 +66,37 @@ def test_sqlite_statements_are_cut_at_the_parameter_bound(sqlite_url: str, monke
         tx.insert_rows("scratch", ("k", "n", "note"), [(i, 1, None) for i in range(1, 6)], UPSERT)
         assert tx.update_rows("scratch", "n = n + v.column1", "scratch.k = v.column2", [(10, i) for i in range(1, 6)]) == 5
         assert table(tx) == {i: i + 11 for i in range(1, 6)}
+
+
+def test_all_together_answers_each_query_in_order(db_url: str) -> None:
+    with scratch(db_url) as tx:
+        tx.insert_rows("scratch", ("k", "n", "note"), [(1, 2, "a"), (2, 5, "b"), (3, 9, None)])
+        in_keys, params = tx.among("k", [1, 3])
+        first, second, third = tx.all_together([
+            (tx.lock(f"SELECT k, n FROM scratch WHERE {in_keys} ORDER BY k"), params),
+            ("SELECT count(*) FROM scratch WHERE n > ?", (4,)),
+            ("SELECT note FROM scratch WHERE k = ?", (42,)),
+        ])
+        assert [tuple(r) for r in first] == [(1, 2), (3, 9)]
+        assert [tuple(r) for r in second] == [(2,)]
+        assert third == []
+        assert tx.all_together([]) == []
+
+
+def test_an_error_in_a_pipeline_rolls_back_to_the_savepoint(db_url: str) -> None:
+    """The writer's fallback: a batch whose pipelined writes fail (here a duplicate key) is rolled
+    back to its savepoint, and the transaction goes on."""
+    with scratch(db_url) as tx:
+        tx.insert_rows("scratch", ("k", "n", "note"), [(1, 1, None)])
+        tx.savepoint("batch")
+        with pytest.raises((sqlite3.IntegrityError, psycopg.IntegrityError)):
+            with tx.pipeline():
+                tx.insert_rows("scratch", ("k", "n", "note"), [(2, 2, None)])
+                tx.insert_rows("scratch", ("k", "n", "note"), [(1, 7, None)])  # k = 1 exists
+                tx.insert_rows("scratch", ("k", "n", "note"), [(3, 3, None)], UPSERT)
+        tx.rollback_to("batch")
+        assert table(tx) == {1: 1}
+        with tx.pipeline():
+            tx.insert_rows("scratch", ("k", "n", "note"), [(2, 2, None)])
+            tx.update_rows("scratch", "n = n + v.column1", "scratch.k = v.column2", [(10, 1)])
+        assert table(tx) == {1: 11, 2: 2}
