@@ -75,19 +75,22 @@ def _merchant(work: PurchaseWork) -> MerchantContext:
     return work.merchant
 
 
-def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: set[int], today: int) -> dict[int, dict[str, Any]]:
+def _snapshots(tx: Tx, members: dict[int, int], credit_members: set[int], today: int,
+               also: list[Query]) -> tuple[dict[int, dict[str, Any]], list[list[Any]]]:
     """Snapshots of many members (member id → member's club), one query per table, in two round
     trips on PostgreSQL (``Tx.all_together``): the members (row-locked, in id order) with what
-    hangs on their ids, then the accounts and lots of the owners that the members rows name."""
+    hangs on their ids, then the accounts and lots of the owners that the members rows name.
+    The queries ``also`` ride the first round, after the locks; their rows come back second."""
     ids = sorted(members)
     by_member, member_params = tx.among("member_id", ids)
     by_id, id_params = tx.among("id", ids)
-    rows, days, groups, visits = tx.all_together([
+    rows, days, groups, visits, *extra = tx.all_together([
         (tx.lock("SELECT id, tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, enrolled_by_merchant_id"
                  f" FROM members WHERE {by_id} ORDER BY id"), id_params),
         (f"SELECT member_id, day, count, spend_rial FROM member_days WHERE {by_member} AND day > ?", (*member_params, today - HISTORY_DAYS)),
         (f"SELECT group_id, member_id FROM member_group_members WHERE {by_member}", member_params),
         (f"SELECT member_id, merchant_id, count FROM merchant_visits WHERE {by_member}", member_params),
+        *also,
     ])
     snaps: dict[int, dict[str, Any]] = {}
     owners: dict[str, int] = {}
@@ -113,7 +116,7 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
     clubs = sorted(set(members.values()))
     owner_list = sorted(owners)
     if not owner_list:
-        return snaps
+        return snaps, extra
     in_clubs, club_params = tx.among("club_id", clubs)
     in_owners, owner_params = tx.among("owner", owner_list)
     queries: list[tuple[str, tuple[Any, ...]]] = [
@@ -137,32 +140,45 @@ def _snapshots(tx: Tx, service: Kimia, members: dict[int, int], credit_members: 
         for member_id in holders.get((club, owner), ()):
             if member_id in credit_members:
                 snaps[member_id]["lots"].append({"id": lot_id, "account": account, "remaining": remaining, "expires_at": expires, "pending_until": pending})
-    return snaps
+    return snaps, extra
 
 
-def _stored_answers(tx: Tx, service: Kimia, works: list[PurchaseWork], indexes: list[int]) -> dict[int, Any]:
-    """For the purchases whose key is already stored: the stored answer (a replay) or the refusal
-    (a void key, or the key used for something else), with one query per club."""
-    from kimia.service.api import stored_answer
+#: A read of the batch: (statement, parameters).
+Query = tuple[str, tuple[Any, ...]]
 
+
+def _key_queries(tx: Tx, works: list[PurchaseWork], indexes: list[int]) -> list[tuple[list[int], Query]]:
+    """The lookups of these purchases' idempotency keys: one per club, with the purchases it covers."""
     by_club: dict[int, list[int]] = defaultdict(list)
     for i in indexes:
         by_club[_merchant(works[i]).root_club_id].append(i)
-    out: dict[int, Any] = {}
+    out: list[tuple[list[int], Query]] = []
     for club, members_of_club in by_club.items():
         in_keys, key_params = tx.among("idem_key", sorted({works[i].req.idem_key for i in members_of_club}))
-        stored = {
-            key: (h, resp, amount)
-            for key, h, resp, amount in tx.all(
-                f"SELECT idem_key, request_hash, response, amount_rial FROM operations WHERE club_id = ? AND {in_keys}",
-                (club, *key_params),
-            )
-        }
-        for i in members_of_club:
+        out.append((members_of_club, (f"SELECT idem_key, request_hash, response, amount_rial FROM operations WHERE club_id = ? AND {in_keys}",
+                                      (club, *key_params))))
+    return out
+
+
+def _answers(works: list[PurchaseWork], lookups: list[tuple[list[int], Query]], found: list[list[Any]]) -> dict[int, Any]:
+    """For the purchases whose key the lookups found: the stored answer (a replay) or the refusal
+    (a void key, or the key used for something else)."""
+    from kimia.service.api import stored_answer
+
+    out: dict[int, Any] = {}
+    for (indexes, _), rows in zip(lookups, found):
+        stored = {key: (h, resp, amount) for key, h, resp, amount in rows}
+        for i in indexes:
             w = works[i]
             if w.req.idem_key in stored:
                 out[i] = stored_answer(*stored[w.req.idem_key], w.body_hash, w.req.amount_rial)
     return out
+
+
+def _stored_answers(tx: Tx, works: list[PurchaseWork], indexes: list[int]) -> dict[int, Any]:
+    """``_answers`` of the purchases ``indexes``: one query per club, all in one round trip."""
+    lookups = _key_queries(tx, works, indexes)
+    return _answers(works, lookups, tx.all_together([q for _, q in lookups]))
 
 
 def _resolve_members(tx: Tx, service: Kimia, works: list[PurchaseWork], todo: list[int], results: list[Any]) -> dict[int, tuple[int, int]]:
@@ -242,11 +258,14 @@ def _budgets(tx: Tx, service: Kimia, works: list[PurchaseWork], inputs: dict[int
 
 
 def _allocate_op_ids(tx: Tx, n: int) -> list[int]:
-    if tx.sqlite:
-        start = int(tx.one("SELECT COALESCE(MAX(id), 0) FROM operations")[0]) + 1
-        return list(range(start, start + n))
-    rows = tx.all("SELECT nextval(pg_get_serial_sequence('operations', 'id')) FROM generate_series(1, ?)", (n,))
-    return [int(r[0]) for r in rows]
+    """SQLite only (under the write lock); PostgreSQL draws from the sequence (``_op_ids_query``)."""
+    start = int(tx.one("SELECT COALESCE(MAX(id), 0) FROM operations")[0]) + 1
+    return list(range(start, start + n))
+
+
+def _op_ids_query(n: int) -> Query:
+    """PostgreSQL: ``n`` operation ids from the sequence (unused ones leave gaps, as sequences do)."""
+    return ("SELECT nextval(pg_get_serial_sequence('operations', 'id')) FROM generate_series(1, ?)", (n,))
 
 
 def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
@@ -269,7 +288,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             results[i] = exc
 
     # 1. Idempotency: stored answers, conflicts, and keys repeated inside the batch.
-    stored = _stored_answers(tx, service, works, live)
+    stored = _stored_answers(tx, works, live)
     todo: list[int] = []
     first_of: dict[tuple[int, str], int] = {}
     repeats: list[tuple[int, int]] = []
@@ -289,18 +308,24 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
     todo = [i for i in todo if i in resolved]
     members = {resolved[i][0]: resolved[i][1] for i in todo}
     credit_members = {resolved[i][0] for i in todo if works[i].req.redeem_credit_rial > 0}
-    snaps = _snapshots(tx, service, members, credit_members, today) if members else {}
-    if not tx.sqlite and todo:
+    if members and not tx.sqlite:
         # On PostgreSQL another process may have committed one of these keys while we waited for
-        # the member locks: look again (one query per club) now that we hold them, and answer
-        # those from their receipt.
-        answered = _stored_answers(tx, service, works, todo)
+        # the member locks: look again (one query per club) once we hold them, and answer those
+        # from their receipt. These lookups and the operation ids ride the locking round trip.
+        lookups = _key_queries(tx, works, todo)
+        snaps, (*found, ids) = _snapshots(tx, members, credit_members, today, [*(q for _, q in lookups), _op_ids_query(len(todo))])
+        answered = _answers(works, lookups, found)
         for i, answer in answered.items():
             results[i] = answer
         todo = [i for i in todo if i not in answered]
+        op_ids = [int(r[0]) for r in ids][:len(todo)]
+    elif members:
+        snaps = _snapshots(tx, members, credit_members, today, [])[0]
+        op_ids = _allocate_op_ids(tx, len(todo))
+    else:
+        snaps, op_ids = {}, []
 
     # 3–4. Decide in order, carrying each member's snapshot forward (and each budget's use).
-    op_ids = _allocate_op_ids(tx, len(todo)) if todo else []
     inputs: dict[int, dict[str, Any]] = {}
     for i, op_id in zip(todo, op_ids):
         snap = snaps.get(resolved[i][0])
