@@ -13,6 +13,11 @@ Not part of the normal test run. Run with:
 ``KIMIA_BENCH_SECONDS`` (default 5) sets the length of each run. The targets of the issue are
 reported, not asserted: at least 2,500 durable purchases/s on SQLite with 32 terminals, p99 at most
 50 ms.
+
+Each run also prints the CPU time spent per answer by the host process and by the simulator (this
+process), and the ceiling they imply on this machine: ``cpus / (host + simulator)`` answers per
+second, the most the two could reach if neither ever waited for the other or for the disk. It says
+whether a missed target is the host's cost, the simulator's, or waiting.
 """
 
 from __future__ import annotations
@@ -97,16 +102,27 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (Linux ``/proc/<pid>/stat``)."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
 @contextlib.contextmanager
-def server_process(url: str) -> Iterator[int]:
-    """The terminal host in its own process (its own GIL, like production); yields its port."""
+def server_process(url: str) -> Iterator[tuple[int, int]]:
+    """The terminal host in its own process (its own GIL, like production); yields its port and pid."""
     with subprocess.Popen([sys.executable, "-c", SERVER, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None and proc.stdin is not None
         try:
             line = proc.stdout.readline()
             if not line.strip().isdigit():
                 raise RuntimeError(f"the terminal host did not start (said {line!r})")
-            yield int(line)
+            yield int(line), proc.pid
         finally:
             proc.stdin.close()
             try:
@@ -116,18 +132,22 @@ def server_process(url: str) -> Iterator[int]:
                 proc.wait()
 
 
-def row(db: str, terminals: int, mix: str, report: SimulationReport, codec: float) -> dict[str, Any]:
+def row(db: str, terminals: int, mix: str, report: SimulationReport, codec: float, host_cpu_s: float, sim_cpu_s: float) -> dict[str, Any]:
     lat = report.latency()
+    answered = max(1, report.answered)
+    host_us, sim_us = host_cpu_s / answered * 1e6, sim_cpu_s / answered * 1e6
     return {
         "database": db, "terminals": terminals, "mix": mix, "per_s": report.throughput, "answers_per_s": report.answers_per_s,
         "p50": lat["p50"], "p99": lat["p99"], "max": lat["max"], "mismatches": report.mismatches,
-        "timeouts": report.timeouts, "codec": codec,
+        "timeouts": report.timeouts, "codec": codec, "host_us": host_us, "sim_us": sim_us,
+        "ceiling": (os.cpu_count() or 1) * 1e6 / max(1.0, host_us + sim_us),
     }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     head = (f"{'database':<10} {'terminals':>9} {'mix':<9} {'durable purchases/s':>19} {'answers/s':>9} {'p50 ms':>7} {'p99 ms':>7}"
-            f" {'max ms':>7} {'mismatch':>8} {'timeouts':>8} {'codec enc+dec msg/s':>19}")
+            f" {'max ms':>7} {'mismatch':>8} {'timeouts':>8} {'codec enc+dec msg/s':>19}"
+            f" {'host CPU us/answer':>18} {'sim CPU us/answer':>17} {'CPU ceiling answers/s':>21}")
     lines = [head, "-" * len(head)]
     for r in rows:
         if "skipped" in r:
@@ -136,6 +156,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"{r['database']:<10} {r['terminals']:>9} {r['mix']:<9} {r['per_s']:>19,.0f} {r['answers_per_s']:>9,.0f} {r['p50']:>7.2f}"
             f" {r['p99']:>7.2f} {r['max']:>7.2f} {r['mismatches']:>8} {r['timeouts']:>8} {r['codec']:>19,.0f}"
+            f" {r['host_us']:>18,.0f} {r['sim_us']:>17,.0f} {r['ceiling']:>21,.0f}"
         )
     return "\n".join(lines)
 
@@ -151,17 +172,19 @@ def test_terminal_host_throughput_and_latency(tmp_path: Path) -> None:
             with Kimia(url) as service:
                 demo = setup_demo(service, terminals=max(TERMINALS), members=500, seed=1)
             queue = tmp_path / f"{db}-saf.sqlite"  # one file: STANs go on across the runs
-            with server_process(url) as port:
+            with server_process(url) as (port, pid):
                 runs: list[tuple[int, str, dict[str, float]]] = [(n, "purchase", {"purchase": 1.0}) for n in TERMINALS]
                 runs.append((max(TERMINALS), "default", dict(DEFAULT_MIX)))
                 for n, label, mix in runs:
+                    host0, sim0 = process_cpu_s(pid), own_cpu_s()
                     report = asyncio.run(simulate(
                         "127.0.0.1", port, terminals=demo.terminals[:n], members=demo.members, duration_s=SECONDS,
                         mix=mix, timeout_s=10.0, retries=1, queue_path=queue, seed=n,
                     ))
+                    host_cpu, sim_cpu = process_cpu_s(pid) - host0, own_cpu_s() - sim0
                     assert report.mismatches == 0, report.format()
                     assert report.queue_leftovers == 0, report.format()
-                    rows.append(row(db, n, label, report, codec))
+                    rows.append(row(db, n, label, report, codec, host_cpu, sim_cpu))
             with Kimia(url, create=False) as service:
                 check = service.check()
             assert check.ok, check.summary()
