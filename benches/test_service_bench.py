@@ -9,6 +9,10 @@ SQLite's single-commit insert rate (before and after the SQLite runs; the ratio 
 higher) and `pgbench -c 16` TPC-B TPS. Targets (reported, not asserted):
 SQLite ≥ 2× its single-commit floor; PostgreSQL at 16 callers ≥ 1.0× pgbench.
 
+Each row also gives the process's CPU time per purchase (callers and writer together, from
+``os.times``): the service runs its Python on one core at a time, so ``10⁶ / CPU µs`` is about the
+most it can reach on this machine however fast the disk.
+
 Also prints the writer's own time per purchase (``writer_cost``): batches decided, written and
 committed on one thread with nothing else running, a figure that moves with the code rather than
 with the machine's load.
@@ -64,7 +68,13 @@ def pgbench_tps(admin_dsn: str, db: str) -> float:
     return float(re.search(r"tps = ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
 
 
-def service_rate(url: str, callers: int, mode: str = "threads") -> float:
+def process_cpu_s() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def service_rate(url: str, callers: int, mode: str = "threads") -> tuple[float, float]:
+    """Durable purchases per second and the process's CPU µs per purchase."""
     service = Kimia(url)
     admin = Admin(service)
     owner = admin.create_owner("بنچ")
@@ -89,7 +99,7 @@ def service_rate(url: str, callers: int, mode: str = "threads") -> float:
     async def tasks() -> None:
         await asyncio.gather(*(task(t) for t in range(callers)))
 
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), process_cpu_s()
     if mode == "asyncio":
         asyncio.run(tasks())
     else:
@@ -98,15 +108,16 @@ def service_rate(url: str, callers: int, mode: str = "threads") -> float:
             th.start()
         for th in threads:
             th.join()
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, process_cpu_s() - cpu_start
     assert service.check().ok
     service.close()
-    return callers * PURCHASES_PER_CALLER / elapsed
+    n = callers * PURCHASES_PER_CALLER
+    return n / elapsed, cpu / n * 1e6
 
 
 def test_durable_purchases_per_second(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pg = os.environ.get("KIMIA_TEST_PG_URL", "")
-    rows: list[tuple[str, str, int, float]] = []
+    rows: list[tuple[str, str, int, tuple[float, float]]] = []
     # The disk's fsync rate drifts within minutes on a shared machine: the floor is measured before
     # and after the SQLite runs and the ratio is given against the higher of the two (conservative).
     floor_before = sqlite_floor(tmp_path / "floor.db")
@@ -139,11 +150,11 @@ def test_durable_purchases_per_second(tmp_path: Path, capsys: pytest.CaptureFixt
                     conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     with capsys.disabled():
         print(f"\nDurable purchases/s through kimia.service (demo rules, {PURCHASES_PER_CALLER} purchases per caller)")
-        print(f"{'database':<12}{'callers':<9}{'n':>4}{'purchases/s':>14}{'× floor':>10}")
-        for db, mode, callers, rate in rows:
+        print(f"{'database':<12}{'callers':<9}{'n':>4}{'purchases/s':>14}{'× floor':>10}{'CPU µs/purchase':>17}")
+        for db, mode, callers, (rate, cpu_us) in rows:
             base = floor if db == "sqlite" else tps
             ratio = f"{rate / base:.2f}×" if base else "—"
-            print(f"{db:<12}{mode:<9}{callers:>4}{rate:>14,.0f}{ratio:>10}")
+            print(f"{db:<12}{mode:<9}{callers:>4}{rate:>14,.0f}{ratio:>10}{cpu_us:>17,.0f}")
         sqlite_floors = f"SQLite single-commit insert {floor_before:,.0f}/s before, {floor_after:,.0f}/s after (ratio against the higher)"
         print(f"floors: {sqlite_floors}; pgbench -c 16 TPC-B {tps:,.0f} TPS" if tps else f"floors: {sqlite_floors}")
 
