@@ -31,6 +31,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from cpu import own_cpu_s
 
 from kimia.samples import demo_rules
 from kimia.service import Admin, Kimia, PurchaseRequest
@@ -68,11 +69,6 @@ def pgbench_tps(admin_dsn: str, db: str) -> float:
     return float(re.search(r"tps = ([0-9.]+)", out).group(1))  # type: ignore[union-attr]
 
 
-def process_cpu_s() -> float:
-    t = os.times()
-    return t.user + t.system
-
-
 def service_rate(url: str, callers: int, mode: str = "threads") -> tuple[float, float]:
     """Durable purchases per second and the process's CPU µs per purchase."""
     service = Kimia(url)
@@ -99,7 +95,7 @@ def service_rate(url: str, callers: int, mode: str = "threads") -> tuple[float, 
     async def tasks() -> None:
         await asyncio.gather(*(task(t) for t in range(callers)))
 
-    start, cpu_start = time.perf_counter(), process_cpu_s()
+    start, cpu_start = time.perf_counter(), own_cpu_s()
     if mode == "asyncio":
         asyncio.run(tasks())
     else:
@@ -108,7 +104,7 @@ def service_rate(url: str, callers: int, mode: str = "threads") -> tuple[float, 
             th.start()
         for th in threads:
             th.join()
-    elapsed, cpu = time.perf_counter() - start, process_cpu_s() - cpu_start
+    elapsed, cpu = time.perf_counter() - start, own_cpu_s() - cpu_start
     assert service.check().ok
     service.close()
     n = callers * PURCHASES_PER_CALLER

@@ -69,6 +69,10 @@ class PurchaseWork:
         return run_purchase_batch(tx, works)
 
 
+#: A read of the batch: (statement, parameters).
+Query = tuple[str, tuple[Any, ...]]
+
+
 def _merchant(work: PurchaseWork) -> MerchantContext:
     """The merchant of a purchase the batch has let through its first step."""
     assert work.merchant is not None
@@ -119,7 +123,7 @@ def _snapshots(tx: Tx, members: dict[int, int], credit_members: set[int], today:
         return snaps, extra
     in_clubs, club_params = tx.among("club_id", clubs)
     in_owners, owner_params = tx.among("owner", owner_list)
-    queries: list[tuple[str, tuple[Any, ...]]] = [
+    queries: list[Query] = [
         (f"SELECT club_id, account, balance, credit_limit, owner FROM balances WHERE {in_clubs} AND {in_owners}", (*club_params, *owner_params)),
     ]
     credit_owners = sorted(o for o, m in owners.items() if m in credit_members)
@@ -141,10 +145,6 @@ def _snapshots(tx: Tx, members: dict[int, int], credit_members: set[int], today:
             if member_id in credit_members:
                 snaps[member_id]["lots"].append({"id": lot_id, "account": account, "remaining": remaining, "expires_at": expires, "pending_until": pending})
     return snaps, extra
-
-
-#: A read of the batch: (statement, parameters).
-Query = tuple[str, tuple[Any, ...]]
 
 
 def _key_queries(tx: Tx, works: list[PurchaseWork], indexes: list[int]) -> list[tuple[list[int], Query]]:
