@@ -20,6 +20,11 @@ process), and the ceiling they imply on this machine, the lower of: one core for
 SQLite's own work runs outside it) and the machine's cores shared by both
 (``cpus × 10⁶ / (host + simulator)``). It says whether a missed target is the host's cost, the
 simulator's, or waiting.
+
+Two ceilings of the machine are measured in the same run (``benches/ceilings.py``): the bare
+pyiso8583 echo over asyncio with a minimal client (the issue's own anchor: no kimia, no database),
+and a row ``no db``: the same host and simulator with every purchase answered at once from one
+stored receipt, what kimia's host and simulator cost without the database (not durable; a bound).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ceilings import NO_DATABASE_SERVER, echo_rate
 from cpu import own_cpu_s, process_cpu_s
 
 from kimia.service import Kimia
@@ -107,9 +113,9 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def server_process(url: str) -> Iterator[tuple[int, int]]:
+def server_process(url: str, script: str = SERVER) -> Iterator[tuple[int, int]]:
     """The terminal host in its own process (its own GIL, like production); yields its port and pid."""
-    with subprocess.Popen([sys.executable, "-c", SERVER, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
+    with subprocess.Popen([sys.executable, "-c", script, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None and proc.stdin is not None
         try:
             line = proc.stdout.readline()
@@ -154,8 +160,19 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def drive(port: int, pid: int, demo: Any, terminals: int, mix: dict[str, float], queue: Path) -> tuple[SimulationReport, float, float]:
+    """One simulator run against the host ``pid`` on ``port``: its report and both CPU times."""
+    host0, sim0 = process_cpu_s(pid), own_cpu_s()
+    report = asyncio.run(simulate(
+        "127.0.0.1", port, terminals=demo.terminals[:terminals], members=demo.members, duration_s=SECONDS,
+        mix=mix, timeout_s=10.0, retries=1, queue_path=queue, seed=terminals,
+    ))
+    return report, process_cpu_s(pid) - host0, own_cpu_s() - sim0
+
+
 def test_terminal_host_throughput_and_latency(tmp_path: Path) -> None:
     codec = codec_rate()
+    echo = {n: echo_rate(n, min(SECONDS, 3.0)) for n in (8, max(TERMINALS))}
     rows: list[dict[str, Any]] = []
     for db in ("sqlite", "postgres"):
         if db == "postgres" and not PG_URL:
@@ -169,21 +186,26 @@ def test_terminal_host_throughput_and_latency(tmp_path: Path) -> None:
                 runs: list[tuple[int, str, dict[str, float]]] = [(n, "purchase", {"purchase": 1.0}) for n in TERMINALS]
                 runs.append((max(TERMINALS), "default", dict(DEFAULT_MIX)))
                 for n, label, mix in runs:
-                    host0, sim0 = process_cpu_s(pid), own_cpu_s()
-                    report = asyncio.run(simulate(
-                        "127.0.0.1", port, terminals=demo.terminals[:n], members=demo.members, duration_s=SECONDS,
-                        mix=mix, timeout_s=10.0, retries=1, queue_path=queue, seed=n,
-                    ))
-                    host_cpu, sim_cpu = process_cpu_s(pid) - host0, own_cpu_s() - sim0
+                    report, host_cpu, sim_cpu = drive(port, pid, demo, n, mix, queue)
                     assert report.mismatches == 0, report.format()
                     assert report.queue_leftovers == 0, report.format()
                     rows.append(row(db, n, label, report, codec, host_cpu, sim_cpu))
+            if db == "sqlite":
+                # The same host with its database taken out (benches/ceilings.py): not durable, a bound.
+                with server_process(url, NO_DATABASE_SERVER) as (port, pid):
+                    n = max(TERMINALS)
+                    report, host_cpu, sim_cpu = drive(port, pid, demo, n, {"purchase": 1.0}, queue)
+                    rows.append(row("no db", n, "purchase", report, codec, host_cpu, sim_cpu))
             with Kimia(url, create=False) as service:
                 check = service.check()
             assert check.ok, check.summary()
     print()
     print(f"terminal host benchmark: {SECONDS:g} s per run, host in its own process, {os.cpu_count()} CPU(s)")
     print(table(rows))
+    print("'no db': the same host answering every purchase at once with one stored receipt (not durable;"
+          " what the host and the simulator cost without the database)")
+    print("echo ceiling (asyncio + pyiso8583 over loopback, no kimia, no database, minimal client): "
+          + ", ".join(f"{rate:,.0f} round trips/s with {n} terminals" for n, rate in echo.items()))
     sqlite32 = next((r for r in rows if r.get("database") == "sqlite" and r.get("terminals") == 32 and r.get("mix") == "purchase"), None)
     if sqlite32 is not None:
         met = sqlite32["per_s"] >= TARGET_PER_S and sqlite32["p99"] <= TARGET_P99_MS
