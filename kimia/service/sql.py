@@ -38,6 +38,12 @@ def values(rows: int, width: int) -> str:
     return ",".join([one] * rows)
 
 
+@lru_cache(maxsize=1024)
+def numbered_values(rows: int, width: int) -> str:
+    """``($1,$2),($3,$4),...``: PostgreSQL's own placeholders, for a raw cursor (see ``insert_rows``)."""
+    return ",".join("(" + ",".join(f"${row * width + col + 1}" for col in range(width)) + ")" for row in range(rows))
+
+
 def flat(rows: Sequence[Sequence[Any]]) -> list[Any]:
     return list(chain.from_iterable(rows))
 
@@ -50,6 +56,7 @@ class Tx:
         self.sqlite = isinstance(conn, sqlite3.Connection)
         self.cur = conn.cursor()
         self._pipelined = False
+        self._raw: Any = None
 
     @contextmanager
     def pipeline(self) -> Iterator[None]:
@@ -101,16 +108,29 @@ class Tx:
         245–262 µs to 206–242 µs (docs/benchmarks.md).
         PostgreSQL: plain inserts are one COPY (the rows travel as one stream and the server runs
         no executor per row), except inside ``pipeline``; inserts with a conflict clause, and any
-        inside ``pipeline``, an ``executemany`` (pipelined)."""
+        inside ``pipeline``, the same multi-row statement as on SQLite (COPY cannot run in a
+        pipeline). An ``executemany`` there cost psycopg a query's whole round of Python per row:
+        a fifth of the writer's time (docs/benchmarks.md, 2026-12-06). A conflict clause must then
+        meet each key once per statement (the core sums a batch's rows per key). The statement is
+        not prepared (its text changes with the row count) and it goes through a raw cursor with
+        PostgreSQL's own ``$n`` placeholders: psycopg parses a ``%s`` statement of more than 50
+        parameters afresh on every call, which cost as much as the ``executemany``."""
         if not rows:
             return
         names = ", ".join(columns)
+        width = len(columns)
         if self.sqlite:
-            for chunk in chunks(rows, len(columns)):
-                self.cur.execute(f"INSERT INTO {table} ({names}) VALUES {values(len(chunk), len(columns))}{on_conflict}", flat(chunk))
+            for chunk in chunks(rows, width):
+                self.cur.execute(f"INSERT INTO {table} ({names}) VALUES {values(len(chunk), width)}{on_conflict}", flat(chunk))
             return
         if on_conflict or self._pipelined:  # COPY cannot run in a pipeline
-            self.cur.executemany(_to_pg(f"INSERT INTO {table} ({names}) VALUES ({self.placeholders(len(columns))}){on_conflict}"), rows)
+            if self._raw is None:
+                import psycopg
+
+                self._raw = psycopg.RawCursor(self.conn)
+            for chunk in chunks(rows, width):
+                self._raw.execute(f"INSERT INTO {table} ({names}) VALUES {numbered_values(len(chunk), width)}{on_conflict}",
+                                  flat(chunk), prepare=False)
             return
         with self.cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
