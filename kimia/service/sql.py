@@ -111,10 +111,12 @@ class Tx:
         inside ``pipeline``, the same multi-row statement as on SQLite (COPY cannot run in a
         pipeline). An ``executemany`` there cost psycopg a query's whole round of Python per row:
         a fifth of the writer's time (docs/benchmarks.md, 2026-12-06). A conflict clause must then
-        meet each key once per statement (the core sums a batch's rows per key). The statement is
-        not prepared (its text changes with the row count) and it goes through a raw cursor with
-        PostgreSQL's own ``$n`` placeholders: psycopg parses a ``%s`` statement of more than 50
-        parameters afresh on every call, which cost as much as the ``executemany``."""
+        meet each key once per statement (the core sums a batch's rows per key). The statement goes
+        through a raw cursor with PostgreSQL's own ``$n`` placeholders: psycopg parses a ``%s``
+        statement of more than 50 parameters afresh on every call, which cost as much as the
+        ``executemany``. It is prepared like any other (psycopg: from its fifth use; one
+        statement per table and row count): the server parsing a VALUES list of hundreds of
+        parameters for every batch cost more than the cache."""
         if not rows:
             return
         names = ", ".join(columns)
@@ -130,7 +132,7 @@ class Tx:
                 self._raw = psycopg.RawCursor(self.conn)
             for chunk in chunks(rows, width):
                 self._raw.execute(f"INSERT INTO {table} ({names}) VALUES {numbered_values(len(chunk), width)}{on_conflict}",
-                                  flat(chunk), prepare=False)
+                                  flat(chunk))
             return
         with self.cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
