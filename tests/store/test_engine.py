@@ -180,3 +180,31 @@ def test_a_batch_key_lookup_uses_the_unique_index_before_any_statistics(pg_url: 
     finally:
         conn.close()
     assert "uq_operations_club_id" in plan, plan
+
+
+def test_a_purchase_row_is_stored_as_it_is_on_postgresql(pg_url: str) -> None:
+    """PostgreSQL (migration 0003): a purchase's stored decision, over the 2 kB at which
+    PostgreSQL would compress a row into TOAST, stays in the table uncompressed."""
+    from kimia.demo_club import demo_rules
+    from kimia.service import Admin, Kimia, PurchaseRequest
+
+    with Kimia(pg_url) as service:
+        admin = Admin(service)
+        club = admin.create_club(admin.create_owner("مالک"), "باشگاه")
+        merchant = admin.create_merchant(club, "فروشگاه")
+        rules = demo_rules()
+        rules.pop("settlement")
+        admin.publish_rules(club, rules, actor="test")
+        member = service.enroll(club, idem_key="e1", identifiers=[("account", "10001")])["member_id"]
+        op_id = service.purchase(PurchaseRequest(idem_key="p1", merchant_id=merchant, member=member, amount_rial=250_000))["op_id"]
+    conn = raw_connect(pg_url)
+    try:
+        options = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'operations'").fetchone()[0]
+        length, compression = conn.execute(
+            "SELECT octet_length(decision), pg_column_compression(decision) FROM operations WHERE id = %s", (op_id,)).fetchone()
+        conn.rollback()
+    finally:
+        conn.close()
+    assert "toast_tuple_target=8160" in options
+    assert length > 2_000  # large enough that PostgreSQL would have compressed it by default
+    assert compression is None
