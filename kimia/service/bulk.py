@@ -448,11 +448,13 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
         tx.insert_rows("lots", ("id", "club_id", "owner", "account", "original", "remaining", "expires_at", "pending_until"),
                        rows["lots_created"])
         tx.insert_rows("split_legs", ("club_id", "op_id", "role", "beneficiary_id", "amount_rial", "day"), rows["splits"])
-        # (purchases, points, latest purchase time, member)
+        # (purchases, points, latest purchase time, member). The time is cast: were it missing from
+        # every row, PostgreSQL would type the column of VALUES as text.
         tx.update_rows(
             "members",
             "purchase_count = purchase_count + v.column1, period_points = period_points + v.column2,"
-            " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < v.column3 THEN v.column3 ELSE last_purchase_at END",
+            " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < CAST(v.column3 AS BIGINT)"
+            " THEN CAST(v.column3 AS BIGINT) ELSE last_purchase_at END",
             "members.id = v.column4",
             rows["counters"],
         )

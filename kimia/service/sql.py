@@ -126,12 +126,8 @@ class Tx:
                 self.cur.execute(f"INSERT INTO {table} ({names}) VALUES {values(len(chunk), width)}{on_conflict}", flat(chunk))
             return
         if on_conflict or self._pipelined:  # COPY cannot run in a pipeline
-            if self._raw is None:
-                import psycopg
-
-                self._raw = psycopg.RawCursor(self.conn)
             for chunk in chunks(rows, width):
-                self._raw.execute(f"INSERT INTO {table} ({names}) VALUES {numbered_values(len(chunk), width)}{on_conflict}",
+                self._raw_cursor().execute(f"INSERT INTO {table} ({names}) VALUES {numbered_values(len(chunk), width)}{on_conflict}",
                                   flat(chunk))
             return
         with self.cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
@@ -142,20 +138,35 @@ class Tx:
         """``UPDATE table SET assignments WHERE condition`` once for each row of ``rows``, whose
         values the clauses name ``v.column1``, ``v.column2``, ... (how both databases name the
         columns of ``VALUES``); at most one row of ``rows`` may match any one row of the table.
-        Returns the number of rows changed. SQLite: one ``UPDATE ... FROM (VALUES ...)`` per chunk
-        (see ``insert_rows``); PostgreSQL: an ``executemany`` of the one-row form."""
+        Returns the number of rows changed (on PostgreSQL not inside ``pipeline``, where it is not
+        known yet). One ``UPDATE ... FROM (VALUES ...)`` per chunk on both databases (see
+        ``insert_rows``; on PostgreSQL through the raw cursor, where an ``executemany`` of the
+        one-row form cost psycopg a query's Python per row). PostgreSQL types a column of
+        ``VALUES`` by its values: cast a column that may be NULL in every row.
+        """
         if not rows:
             return 0
         width = len(rows[0])
-        if self.sqlite:
-            changed = 0
-            for chunk in chunks(rows, width):
-                self.cur.execute(f"UPDATE {table} SET {assignments} FROM (VALUES {values(len(chunk), width)}) AS v WHERE {condition}", flat(chunk))
-                changed += self.cur.rowcount
-            return changed
-        self.cur.executemany(_to_pg(f"UPDATE {table} SET {assignments} FROM (VALUES ({self.placeholders(width)})) AS v WHERE {condition}"), rows)
-        # psycopg 3 sums the rows an executemany changed.
-        return int(self.cur.rowcount)
+        changed = 0
+        for chunk in chunks(rows, width):
+            if self.sqlite:
+                cursor = self.cur
+                cursor.execute(f"UPDATE {table} SET {assignments} FROM (VALUES {values(len(chunk), width)}) AS v WHERE {condition}", flat(chunk))
+            else:
+                cursor = self._raw_cursor()
+                cursor.execute(f"UPDATE {table} SET {assignments} FROM (VALUES {numbered_values(len(chunk), width)}) AS v WHERE {condition}",
+                               flat(chunk))
+            if not self._pipelined:
+                changed += cursor.rowcount
+        return changed
+
+    def _raw_cursor(self) -> Any:
+        """PostgreSQL: a cursor taking the server's own ``$n`` placeholders as they are."""
+        if self._raw is None:
+            import psycopg
+
+            self._raw = psycopg.RawCursor(self.conn)
+        return self._raw
 
     def all_together(self, queries: Sequence[tuple[str, Sequence[Any]]]) -> list[list[Any]]:
         """The rows of each of ``queries``, run in order. PostgreSQL: sent together in one
