@@ -127,8 +127,8 @@ class Tx:
             return
         if on_conflict or self._pipelined:  # COPY cannot run in a pipeline
             for chunk in chunks(rows, width):
-                self._raw_cursor().execute(f"INSERT INTO {table} ({names}) VALUES {numbered_values(len(chunk), width)}{on_conflict}",
-                                  flat(chunk))
+                statement = f"INSERT INTO {table} ({names}) VALUES {numbered_values(len(chunk), width)}{on_conflict}"
+                self._raw_cursor().execute(statement, flat(chunk))
             return
         with self.cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
