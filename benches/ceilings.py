@@ -5,7 +5,7 @@ on the day (its CPU speed has varied by 3× between runs).
 * ``echo_rate``: the issue's own anchor. An asyncio server that decodes each 0200 with pyiso8583
   and answers a 0210 encoded with pyiso8583, driven over loopback TCP by a client that does the
   same and nothing else: no database, no rules, no simulator bookkeeping.
-* ``NO_DATABASE_SERVER``: the kimia host with its database taken out. The first purchase is
+* ``HOST_SERVER`` with ``no-db``: the kimia host with its database taken out. The first purchase is
   committed as usual; every later purchase is answered at once with that first receipt, without
   queueing it for the writer. What is left is the host's own path (framing, codec, private data,
   terminal lookup, request checks, receipt lines) and the simulator's, which stays the load
@@ -24,7 +24,7 @@ import iso8583
 
 from kimia.terminal import tlv
 from kimia.terminal.client import TerminalIdentity, request
-from kimia.terminal.codec import encode
+from kimia.terminal.codec import Message, encode
 from kimia.terminal.dialect import KIMIA_V1
 
 ECHO_SERVER = r"""
@@ -57,17 +57,18 @@ async def main():
 asyncio.run(main())
 """
 
-NO_DATABASE_SERVER = r"""
+HOST_SERVER = r"""
 import asyncio, sys
 from kimia.service import Kimia
 from kimia.terminal.server import TerminalServer
 
-async def main() -> None:
-    service = Kimia(sys.argv[1], create=False)
+def answer_at_once(service):
+    # The ceiling without a database: the first purchase is committed, every later one is answered
+    # at once with that receipt instead of going to the writer.
     queue_for_writer = service.writer.submit_async
-    first: list[dict] = []
+    first = []
 
-    def answer_at_once(work):
+    def submit(work):
         if not first:
             future = queue_for_writer(work)
             future.add_done_callback(lambda f: first.append(f.result()) if not f.exception() and not first else None)
@@ -76,11 +77,16 @@ async def main() -> None:
         future.set_result(dict(first[0]))
         return future
 
-    service.writer.submit_async = answer_at_once
+    service.writer.submit_async = submit
+
+async def main() -> None:
+    service = Kimia(sys.argv[1], create=False)
+    if sys.argv[2:] == ["no-db"]:
+        answer_at_once(service)
     server = TerminalServer(service, port=0)
     await server.start()
     print(server.port, flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the bench closes stdin
     await server.close()
     service.close()
 
@@ -88,19 +94,19 @@ asyncio.run(main())
 """
 
 
-def typical_0200() -> bytes:
-    """The benchmark's typical purchase request (card, amount, RRN, member key, redemption, basket)."""
+def typical_0200() -> Message:
+    """The benchmarks' typical purchase request (card, amount, RRN, TLV with a member key, a
+    redemption and two basket lines)."""
     t = TerminalIdentity("T0000001", "M00000000000001")
-    msg = request(
+    return request(
         t, "0200", "000000", amount_rial=1_250_000, pan="6037991234567893", rrn="000123456789",
         items=[(tlv.MK, "M:+989121234567"), (tlv.RC, "50000"),
                (tlv.BL, "beans-1kg|coffee-beans|1|900000"), (tlv.BL, "cup|merch|2|350000")],
     )
-    return encode(msg, KIMIA_V1)
 
 
 async def _drive_echo(port: int, terminals: int, seconds: float) -> int:
-    doc, _ = iso8583.decode(typical_0200(), KIMIA_V1.spec)
+    doc, _ = iso8583.decode(encode(typical_0200(), KIMIA_V1), KIMIA_V1.spec)
     answered = 0
     stop = time.monotonic() + seconds
 

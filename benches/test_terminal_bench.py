@@ -40,12 +40,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ceilings import NO_DATABASE_SERVER, echo_rate
+from ceilings import HOST_SERVER, echo_rate, typical_0200
 from cpu import own_cpu_s, process_cpu_s
 
 from kimia.service import Kimia
-from kimia.terminal import tlv
-from kimia.terminal.client import TerminalIdentity, request
 from kimia.terminal.codec import decode, encode
 from kimia.terminal.dialect import KIMIA_V1
 from kimia.terminal.simulator import DEFAULT_MIX, SimulationReport, setup_demo, simulate
@@ -56,33 +54,9 @@ PG_URL = os.environ.get("KIMIA_TEST_PG_URL", "")
 TARGET_PER_S = 2_500
 TARGET_P99_MS = 50.0
 
-SERVER = r"""
-import asyncio, sys
-from kimia.service import Kimia
-from kimia.terminal.server import TerminalServer
-
-async def main() -> None:
-    service = Kimia(sys.argv[1], create=False)
-    server = TerminalServer(service, port=0)
-    await server.start()
-    print(server.port, flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the bench closes stdin
-    await server.close()
-    service.close()
-
-asyncio.run(main())
-"""
-
-
 def codec_rate(seconds: float = 1.0) -> float:
-    """Messages per second of encode + decode of a typical 0200 (card, amount, RRN, TLV with a
-    member key, a redemption and two basket lines)."""
-    t = TerminalIdentity("T0000001", "M00000000000001")
-    msg = request(
-        t, "0200", "000000", amount_rial=1_250_000, pan="6037991234567893", rrn="000123456789",
-        items=[(tlv.MK, "M:+989121234567"), (tlv.RC, "50000"),
-               (tlv.BL, "beans-1kg|coffee-beans|1|900000"), (tlv.BL, "cup|merch|2|350000")],
-    )
+    """Messages per second of encode + decode of a typical 0200 (``ceilings.typical_0200``)."""
+    msg = typical_0200()
     n = 0
     started = time.perf_counter()
     deadline = started + seconds
@@ -113,9 +87,10 @@ def fresh_database(kind: str, tmp_path: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def server_process(url: str, script: str = SERVER) -> Iterator[tuple[int, int]]:
-    """The terminal host in its own process (its own GIL, like production); yields its port and pid."""
-    with subprocess.Popen([sys.executable, "-c", script, url], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
+def server_process(url: str, *options: str) -> Iterator[tuple[int, int]]:
+    """The terminal host in its own process (its own GIL, like production); yields its port and pid.
+    ``options``: ``"no-db"`` for the host with its database taken out (``ceilings.HOST_SERVER``)."""
+    with subprocess.Popen([sys.executable, "-c", HOST_SERVER, url, *options], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None and proc.stdin is not None
         try:
             line = proc.stdout.readline()
@@ -192,7 +167,7 @@ def test_terminal_host_throughput_and_latency(tmp_path: Path) -> None:
                     rows.append(row(db, n, label, report, codec, host_cpu, sim_cpu))
             if db == "sqlite":
                 # The same host with its database taken out (benches/ceilings.py): not durable, a bound.
-                with server_process(url, NO_DATABASE_SERVER) as (port, pid):
+                with server_process(url, "no-db") as (port, pid):
                     n = max(TERMINALS)
                     report, host_cpu, sim_cpu = drive(port, pid, demo, n, {"purchase": 1.0}, queue)
                     rows.append(row("no db", n, "purchase", report, codec, host_cpu, sim_cpu))
