@@ -106,7 +106,9 @@ def _object(node: dict[str, Any]) -> str:
     if not isinstance(values, dict):
         return "object"
     names = node.get("propertyNames", {})
-    if "enum" in names:
+    if "x-keys" in node:
+        keys = str(node["x-keys"])
+    elif "enum" in names:
         keys = "(" + ", ".join(f"`{k}`" for k in names["enum"]) + ")"
     elif "pattern" in names:
         keys = "id as a string"
