@@ -408,3 +408,41 @@ def test_service_example_runs(db_url: str) -> None:
         row = tx.one("SELECT settings FROM clubs WHERE id = ?", (ns["club"],))
         settings = row[0] if isinstance(row[0], dict) else json.loads(row[0])
     assert_valid("ClubSettings", settings)
+
+
+def test_every_key_of_the_service_answers_is_documented(db_url: str) -> None:
+    """Receipts of a quote, hold, completion, cancellation, refund, reversal and a repeat: each key
+    is in the schema's Receipt (which allows no other), and each answer validates."""
+    from kimia.service import Admin, Kimia, PurchaseRequest
+
+    with Kimia(db_url, clock=lambda: 1_790_000_000) as service:
+        admin = Admin(service)
+        club = admin.create_club(admin.create_owner("مالک"), "باشگاه")
+        shop = admin.create_merchant(club, "فروشگاه")
+        admin.publish_rules(club, {"rules": [
+            {"id": "credit", "effects": [{"type": "credit", "kind": "merchant", "percent_bp": 1000}]}]}, actor="test")
+        member = service.enroll(club, idem_key="e", identifiers=[("mobile", "09121234567")])["member_id"]
+
+        def sale(key: str, **fields: Any) -> PurchaseRequest:
+            return PurchaseRequest(idem_key=key, merchant_id=shop, member=member, **{"amount_rial": 1_000_000, **fields})
+
+        first = service.purchase(sale("s1", reference="123456789012", transmission="0509120000", local_time="120000"))
+        answers = [
+            first,
+            service.purchase(sale("s1", reference="123456789012", transmission="0509120000", local_time="120000")),
+            service.quote(sale("q")),
+        ]
+        held = service.hold(sale("h1", redeem_credit_rial=50_000))
+        answers += [held, service.complete_hold(held["hold_id"], idem_key="c1")]
+        other = service.hold(sale("h2", redeem_credit_rial=10_000))
+        cancelled = service.cancel_hold(other["hold_id"], idem_key="c2")
+        answers += [service.refund(idem_key="r1", op_id=first["op_id"], amount_rial=100_000),
+                    service.refund(idem_key="r2", op_id=first["op_id"])]
+    assert answers[1]["replayed"] is True and answers[2]["status"] == "quote" and held["status"] == "held"
+    for answer in answers:
+        assert_valid("Receipt", answer)
+    receipt_fields = DEFS["Receipt"]["properties"]
+    assert set(cancelled) <= set(receipt_fields) and cancelled["status"] == "cancelled"
+    seen = set().union(*answers) | set(cancelled)
+    service_only = {f for f, node in receipt_fields.items() if node.get("x-only") == "service"}
+    assert service_only - seen == {"vouchers"}, "a service-only receipt field no answer here has"
