@@ -31,7 +31,7 @@ from referencing import Registry, Resource
 
 import kimia
 from kimia.schema import data_schema, rules_schema
-from kimia.schema.reference import ROOT_NAME, render, sections
+from kimia.schema.reference import ROOT_NAME, main, render, sections
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "rules-reference.md"
@@ -61,6 +61,15 @@ def assert_valid(name: str, instance: Any) -> None:
 
 def test_the_reference_is_up_to_date() -> None:
     assert render(DOC_TEXT) == DOC_TEXT, "docs/rules-reference.md is out of date: run python -m kimia.schema.reference"
+
+
+def test_the_generator_rewrites_a_stale_file_and_check_tells(tmp_path: Path) -> None:
+    stale = tmp_path / "reference.md"
+    stale.write_text(re.sub(r"(<!-- generated: data Purchase BasketLine -->\n).*?(<!-- end generated -->)", r"\1\2", DOC_TEXT, flags=re.DOTALL), encoding="utf-8")
+    assert main([str(stale), "--check"]) == 1
+    assert main([str(stale)]) == 0
+    assert stale.read_text(encoding="utf-8") == DOC_TEXT
+    assert main([str(stale), "--check"]) == 0
 
 
 def test_the_schemas_are_valid_and_their_names_do_not_clash() -> None:
@@ -109,7 +118,10 @@ def _slug(heading: str) -> str:
 
 
 def test_links_inside_the_reference_resolve() -> None:
-    anchors = {_slug(h) for h in re.findall(r"^#+ (.*)$", DOC_TEXT, re.MULTILINE)}
+    prose = re.sub(r"^```.*?^```", "", DOC_TEXT, flags=re.DOTALL | re.MULTILINE)
+    headings = [_slug(h) for h in re.findall(r"^#+ (.*)$", prose, re.MULTILINE)]
+    anchors = set(headings)
+    assert len(anchors) == len(headings), "two headings share an anchor"
     links = set(re.findall(r"\]\(#([^)]+)\)", DOC_TEXT))
     assert links and not links - anchors, f"broken links: {sorted(links - anchors)}"
 
@@ -238,6 +250,26 @@ def test_parsers_see_the_code() -> None:
     assert rust_variants("core/src/value.rs", "ChargeSource") == {"club": {"id"}, "merchant": {"id"}, "org": {"id"}, "cash": set()}
     assert {"tier", "period_points", "period_end", "manual_tier"} <= set(source_fields("pyi-params:close_tier_period"))
     assert "op_id" in source_fields("rust-map:core/src/receipt.rs#Receipt")
+
+
+@pytest.mark.parametrize("name", [n for n in SOURCED if DEFS[n]["x-source"].startswith("rust") and not DEFS[n].get("x-output")])
+def test_what_the_core_does_with_unknown_fields_is_stated(name: str) -> None:
+    path, item = DEFS[name]["x-source"].split(":", 1)[1].split("#")
+    src = (ROOT / path).read_text(encoding="utf-8")
+    denies = re.search(r"#\[serde\([^)]*deny_unknown_fields[^)]*\)\]\s*pub (?:struct|enum) " + item + r"\b", src)
+    if denies:
+        assert "Unknown fields are rejected" in DEFS[name]["description"] and "x-unknown-fields" not in DEFS[name]
+    else:
+        assert DEFS[name].get("x-unknown-fields") == "ignored", f"{name}: say x-unknown-fields: ignored"
+
+
+def test_the_core_ignores_unknown_fields_of_nested_inputs() -> None:
+    """What the reference says of BasketLine, AccountState, Lot, Voucher and DayStat."""
+    member = {"member_id": 1, "accounts": [{"account": "member:1/points", "balance": 5, "x": 1}],
+              "lots": [{"id": "1:0", "account": "member:1/points", "remaining": 5, "x": 1}],
+              "history": [{"day": 1, "count": 1, "spend_rial": 1, "x": 1}], "vouchers": [{"code": "V", "x": 1}]}
+    purchase = {**PURCHASE, "basket": [{"goods_id": "a", "amount_rial": 1000, "qty": 3}]}
+    assert BOOK.evaluate(purchase, member, 0).amount_rial == 1000
 
 
 ENUMS = [

@@ -39,6 +39,10 @@ MARKER_RE = re.compile(r"<!-- generated: (?P<spec>[^>]*?) -->\n(?P<body>.*?)<!--
 #: How the rule set schema's root object is named in the reference.
 ROOT_NAME = "RuleSet"
 
+#: Said of a definition whose unknown fields the core ignores (``x-unknown-fields: ignored``).
+IGNORED = ("**The core ignores unknown fields here**: a misspelt optional field silently takes its default. "
+           "Validate against the schema (which rejects them) to catch it.")
+
 #: The limits of i64: a bound equal to one of them says nothing to a reader.
 I64 = (-(2**63), 2**63 - 1)
 
@@ -192,6 +196,8 @@ def render_def(name: str, definition: dict[str, Any], defs: dict[str, Any]) -> s
             tag = defs[alt_name].get("properties", {}).get("type", {}).get("const")
             lines.append(f"- {_link(alt['$ref'])}" + (f": `\"type\": \"{tag}\"`" if tag else ""))
     elif "properties" in definition:
+        if definition.get("x-unknown-fields") == "ignored":
+            lines += ["", IGNORED]
         lines += ["", *_table(definition)]
     else:
         lines += ["", f"Type: {type_of(definition)}."]
