@@ -189,3 +189,35 @@ def test_a_decision_stored_before_points_redemption_still_loads() -> None:
     old = kimia.Decision.from_json(json.dumps(data))
     assert (old.points_redeemed, old.points_redeemed_rial) == (0, 0)
     assert kimia.reverse(old, kimia.apply(points_member(), old), op_id=9, now=NOW + 1).points_redeemed == 0
+
+
+def test_undoing_a_refund_takes_the_returned_points_again() -> None:
+    start = kimia.Member(points_member())
+    d = BOOK.evaluate(paying(400), start, NOW)
+    after = kimia.apply(start, d)
+    refund = kimia.reverse(d, after, op_id=60, now=NOW + 10, refund_rial=500_000)
+    refunded = kimia.apply(after, refund)
+    assert refunded.points == after.points + 200 - 50
+    undo = kimia.invert(refund, refunded, op_id=61, now=NOW + 20)
+    assert (undo.points_redeemed, undo.points_redeemed_rial) == (200, 20_000)
+    again = kimia.apply(refunded, undo)
+    assert again.points == after.points
+    assert _lots(again) == _lots(after)
+
+
+def test_a_small_refund_gives_back_points_only_as_lots() -> None:
+    """Two lots of one point each pay 2 of 3 rials; a refund of 2 rials gives back less than a point
+    of each lot (nothing yet), and the refund of the rest gives back both: the points balance always
+    equals the points in lots, and the whole round trip gives back exactly what was redeemed."""
+    one_each = holding(lot("1:0", PTS, 1, expires_at=NOW + DAY), lot("2:0", PTS, 1))
+    start = kimia.Member(one_each)
+    d = book([]).evaluate(purchase(op_id=50, amount_rial=3, redeem_points=2, conversion={"club_id": 1, "default": {"points": 1, "rial": 1}}), start, NOW)
+    assert (d.points_redeemed, d.payable_rial) == (2, 1)
+    after = kimia.apply(start, d)
+    refund = kimia.reverse(d, after, op_id=60, now=NOW + 10, refund_rial=2)
+    refunded = kimia.apply(after, refund)
+    assert refunded.points == sum(n for (account, _), n in _lots(refunded).items() if account == PTS)
+    rest = kimia.reverse(d, refunded, op_id=61, now=NOW + 20, refunded_before_rial=2)
+    back = kimia.apply(refunded, rest)
+    assert back.points == 2 and _lots(back) == _lots(start)
+    assert refund.points_redeemed + rest.points_redeemed == -2
