@@ -173,6 +173,8 @@ fn purchase(op_id: i64, merchant: i64, amount_rial: i64) -> Purchase {
         payment_method: PaymentMethod::Card,
         channel: Channel::Pos,
         redeem_credit_rial: 0,
+        redeem_points: 0,
+        conversion: None,
         voucher_code: None,
     }
 }

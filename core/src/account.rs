@@ -51,6 +51,8 @@ pub enum Kind {
     CreditDebt,
     /// Value held for a pending redemption (hold → complete / cancel).
     Held,
+    /// Points held for a pending redemption (hold → complete / cancel).
+    HeldPoints,
     // --- sources and sinks on the business side (may be negative) ---
     /// Rials a funder spends on discounts and credit it grants.
     Expense,
@@ -101,6 +103,7 @@ const KINDS: &[(Kind, &str, Unit)] = &[
     (Kind::PointsDebt, "points_debt", Unit::Point),
     (Kind::CreditDebt, "credit_debt", Unit::Rial),
     (Kind::Held, "held", Unit::Rial),
+    (Kind::HeldPoints, "held_points", Unit::Point),
     (Kind::Expense, "expense", Unit::Rial),
     (Kind::PointsIssued, "points_issued", Unit::Point),
     (Kind::PointsRetired, "points_retired", Unit::Point),
@@ -281,6 +284,7 @@ mod tests {
             "platform:0/cash",
             "member:1/lottery_entries@lottery:9",
             "member:1/held@hold:77",
+            "member:1/held_points@hold:77",
         ] {
             let key: AccountKey = text.parse().expect("parses");
             assert_eq!(key.to_string(), text);

@@ -130,6 +130,8 @@ impl Rulebook {
             payment_method: PaymentMethod::Card,
             channel: Channel::Pos,
             redeem_credit_rial: 0,
+            redeem_points: 0,
+            conversion: None,
             voucher_code: None,
         };
         for i in 0..n {

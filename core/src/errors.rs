@@ -32,6 +32,7 @@ pub const ERRORS: &[(&str, &str, &str)] = &[
     ("nothing_to_reverse", "There is nothing left to refund or reverse", "چیزی برای برگشت باقی نمانده است"),
     ("refund_exceeds_purchase", "The refund is larger than what is left of the purchase", "مبلغ برگشت از باقی‌مانده خرید بیشتر است"),
     ("conversion_not_allowed", "Points cannot be converted to credit for this member", "تبدیل امتیاز به اعتبار برای این عضو مجاز نیست"),
+    ("points_redemption_not_allowed", "Points cannot be used to pay for a purchase for this member", "پرداخت خرید با امتیاز برای این عضو مجاز نیست"),
     ("below_threshold", "At least {threshold} is needed for this", "برای این کار حداقل {threshold} لازم است"),
     ("voucher_not_found", "No such voucher", "چنین ووچری وجود ندارد"),
     ("voucher_not_active", "This voucher is not valid now", "این ووچر در این زمان معتبر نیست"),

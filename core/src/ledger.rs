@@ -202,10 +202,11 @@ pub fn reverse(
         lots: s.lots.clone(),
     };
 
-    // Credit the member spent (directly, or through a completed hold) comes back as new lots with
-    // the original expiry.
+    // Credit and points the member spent (directly, or through a completed hold) come back as new
+    // lots with the original expiry.
     let mut restored: BTreeMap<AccountKey, i64> = BTreeMap::new();
     let mut seq = 0_u32;
+    let drawn: Vec<AccountKey> = original.lots_consumed.iter().chain(original.held_lots.iter()).map(|u| u.account).collect();
     for used in original.lots_consumed.iter().chain(original.held_lots.iter()) {
         let back = slice(used.amount, before, after, total);
         if back > 0 {
@@ -220,10 +221,18 @@ pub fn reverse(
             seq += 1;
         }
     }
+    // Spent credit comes back from the merchant's accepted credit, redeemed points from the club's
+    // retired points (their rial value is taken back from the merchant below, with the postings).
     let accepted = original.postings.iter().find(|p| p.to.kind == Kind::CreditAccepted).map(|p| p.to);
-    let mut credit_back = 0;
+    let retired = original.postings.iter().find(|p| p.to.kind == Kind::PointsRetired).map(|p| p.to);
+    let (mut credit_back, mut points_returned, mut points_rial_back) = (0, 0, 0);
     for (account, amount) in &restored {
-        if let Some(to) = accepted {
+        if account.unit() == Unit::Point {
+            if let Some(from) = retired {
+                d.post(from, *account, *amount, "restore_redeemed_points");
+                points_returned += amount;
+            }
+        } else if let Some(to) = accepted {
             d.post(to, *account, *amount, "restore_spent_credit");
             credit_back += amount;
         }
@@ -233,8 +242,10 @@ pub fn reverse(
     let mut discount_back = 0;
     for posting in &original.postings {
         let back = slice(posting.amount, before, after, total);
-        // Credit spending is undone above, lot by lot; the hold's transit account is left alone.
-        if back == 0 || restored.contains_key(&posting.from) || posting.from.kind == Kind::Held {
+        // Spending from lots is undone above, lot by lot (even when this slice restored nothing of
+        // an account, its rounding is caught up by a later refund); the hold's transit accounts
+        // are left alone.
+        if back == 0 || drawn.contains(&posting.from) || matches!(posting.from.kind, Kind::Held | Kind::HeldPoints) {
             continue;
         }
         let (from, to) = (posting.from, posting.to);
@@ -261,9 +272,11 @@ pub fn reverse(
             continue;
         } else {
             d.post(to, from, back, "reversal");
-            match to.kind {
-                Kind::DiscountGiven => discount_back += back,
-                Kind::CreditAccepted => credit_back += back, // a credit line, which has no lots
+            match (from.kind, to.kind) {
+                (_, Kind::DiscountGiven) => discount_back += back,
+                // The club paid the merchant the redeemed points' value.
+                (Kind::Expense, Kind::CreditAccepted) => points_rial_back += back,
+                (_, Kind::CreditAccepted) => credit_back += back, // a credit line, which has no lots
                 _ => {}
             }
         }
@@ -274,7 +287,9 @@ pub fn reverse(
     d.discount_rial = -discount_back;
     d.credit_used_rial = -credit_back;
     d.points_earned = -points_back;
-    d.payable_rial = d.amount_rial - d.discount_rial - d.credit_used_rial;
+    d.points_redeemed = -points_returned;
+    d.points_redeemed_rial = -points_rial_back;
+    d.payable_rial = d.amount_rial - d.discount_rial - d.credit_used_rial - d.points_redeemed_rial;
     d.split = original
         .split
         .iter()
@@ -325,43 +340,65 @@ fn is_credit_spend(p: &crate::model::Posting, member_id: i64) -> bool {
     holder && p.to.kind == Kind::CreditAccepted
 }
 
+/// Points a purchase redeems: the member's points retired by the club (crate::redeem).
+fn is_points_redemption(p: &crate::model::Posting, member_id: i64) -> bool {
+    p.from == AccountKey::plain(crate::account::Owner::Member(member_id), Kind::Points) && p.to.kind == Kind::PointsRetired
+}
+
 fn held_account(member_id: i64, hold_op: i64) -> AccountKey {
     AccountKey::new(crate::account::Owner::Member(member_id), Kind::Held, Scope::Hold(hold_op))
 }
 
-/// A hold: the credit a purchase would spend moves into the member's held account (named by the
-/// hold's operation), so it is reserved before the bank sale. Nothing else happens yet.
+fn held_points_account(member_id: i64, hold_op: i64) -> AccountKey {
+    AccountKey::new(crate::account::Owner::Member(member_id), Kind::HeldPoints, Scope::Hold(hold_op))
+}
+
+/// The account a hold keeps a purchase's posting in, if that posting spends the member's value.
+fn held_for(p: &crate::model::Posting, member_id: i64, hold_op: i64) -> Option<AccountKey> {
+    if is_credit_spend(p, member_id) {
+        Some(held_account(member_id, hold_op))
+    } else if is_points_redemption(p, member_id) {
+        Some(held_points_account(member_id, hold_op))
+    } else {
+        None
+    }
+}
+
+/// A hold: the credit and the points a purchase would spend move into the member's held accounts
+/// (named by the hold's operation), so they are reserved before the bank sale. Nothing else
+/// happens yet.
 pub fn hold(purchase: &Decision) -> Decision {
     let mut d = Decision::empty(DecisionKind::Hold, purchase.op_id, purchase.member_id, purchase.now);
     d.merchant_id = purchase.merchant_id;
     d.amount_rial = purchase.amount_rial;
     d.credit_used_rial = purchase.credit_used_rial;
+    d.points_redeemed = purchase.points_redeemed;
+    d.points_redeemed_rial = purchase.points_redeemed_rial;
     d.discount_rial = purchase.discount_rial;
     d.payable_rial = purchase.payable_rial;
-    let held = held_account(purchase.member_id, purchase.op_id);
-    for p in purchase.postings.iter().filter(|p| is_credit_spend(p, purchase.member_id)) {
-        d.post_memo(p.from, held, p.amount, &p.memo);
+    for p in &purchase.postings {
+        if let Some(held) = held_for(p, purchase.member_id, purchase.op_id) {
+            d.post_memo(p.from, held, p.amount, &p.memo);
+        }
     }
     d.lots_consumed = purchase.lots_consumed.clone();
     d.split = Vec::new();
     d
 }
 
-/// Completion of a hold (the bank sale went through): the held credit goes to the merchant and
-/// everything else the purchase decided (discount funding, earnings, split, counters, budgets) is
+/// Completion of a hold (the bank sale went through): the held credit goes to the merchant, the
+/// held points to the club, and everything else the purchase decided (discount funding, earnings, split, counters, budgets) is
 /// written now, under the completion's operation.
 pub fn complete_hold(purchase: &Decision, op_id: i64, now: i64) -> Decision {
     let mut d = purchase.clone();
     d.op_id = op_id;
     d.now = now;
     d.held_lots = std::mem::take(&mut d.lots_consumed);
-    let held = held_account(purchase.member_id, purchase.op_id);
     let mut postings = Vec::with_capacity(d.postings.len());
     for p in &purchase.postings {
-        if is_credit_spend(p, purchase.member_id) {
-            postings.push(crate::model::Posting { from: held, ..p.clone() });
-        } else {
-            postings.push(p.clone());
+        match held_for(p, purchase.member_id, purchase.op_id) {
+            Some(held) => postings.push(crate::model::Posting { from: held, ..p.clone() }),
+            None => postings.push(p.clone()),
         }
     }
     d.postings = postings;
@@ -372,14 +409,14 @@ pub fn complete_hold(purchase: &Decision, op_id: i64, now: i64) -> Decision {
     d
 }
 
-/// Cancellation of a hold: the held credit returns to the accounts it came from, as new lots with
-/// the original expiries.
+/// Cancellation of a hold: the held credit and points return to the accounts they came from, as
+/// new lots with the original expiries.
 pub fn cancel_hold(hold_decision: &Decision, op_id: i64, now: i64) -> Decision {
     let mut d = Decision::empty(DecisionKind::Reversal, op_id, hold_decision.member_id, now);
     d.merchant_id = hold_decision.merchant_id;
-    let held = held_account(hold_decision.member_id, hold_decision.op_id);
     for p in &hold_decision.postings {
-        d.post_memo(held, p.from, p.amount, &p.memo);
+        // Every posting of a hold moves value into one of its held accounts.
+        d.post_memo(p.to, p.from, p.amount, &p.memo);
     }
     for (n, used) in hold_decision.lots_consumed.iter().enumerate() {
         d.lots_created.push(Lot {
@@ -406,6 +443,8 @@ pub fn invert(original: &Decision, s: &MemberSnapshot, op_id: i64, now: i64) -> 
     d.amount_rial = -original.amount_rial;
     d.discount_rial = -original.discount_rial;
     d.credit_used_rial = -original.credit_used_rial;
+    d.points_redeemed = -original.points_redeemed;
+    d.points_redeemed_rial = -original.points_redeemed_rial;
     d.payable_rial = -original.payable_rial;
     d.points_earned = -original.points_earned;
     for (n, used) in original.lots_consumed.iter().enumerate() {

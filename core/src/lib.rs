@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod model;
 pub mod money;
 pub mod receipt;
+pub mod redeem;
 pub mod rows;
 pub mod rules;
 pub mod split;

@@ -86,6 +86,13 @@ pub struct Purchase {
     /// Rials of credit the member wants to pay with (0: none). Drawn soonest-expiring first.
     #[serde(default)]
     pub redeem_credit_rial: i64,
+    /// Points the member wants to pay with (0: none), at their conversion ratio (see `redeem`).
+    #[serde(default)]
+    pub redeem_points: i64,
+    /// The club's conversion settings (V1), which price the points redeemed; the service passes
+    /// them only when `redeem_points` is set.
+    #[serde(default)]
+    pub conversion: Option<crate::value::ConversionConfig>,
     /// A voucher to use with this purchase.
     #[serde(default)]
     pub voucher_code: Option<String>,
@@ -352,7 +359,13 @@ pub struct Decision {
     pub amount_rial: i64,
     pub discount_rial: i64,
     pub credit_used_rial: i64,
-    /// What the member pays by card or cash: amount − discount − credit used.
+    /// Points the member paid with (negative in a refund: the points given back).
+    #[serde(default)]
+    pub points_redeemed: i64,
+    /// The rial value of `points_redeemed` at the member's conversion ratio.
+    #[serde(default)]
+    pub points_redeemed_rial: i64,
+    /// What the member pays by card or cash: amount − discount − credit used − points' value.
     pub payable_rial: i64,
     pub points_earned: i64,
     pub postings: Vec<Posting>,
@@ -385,6 +398,8 @@ impl Decision {
             amount_rial: 0,
             discount_rial: 0,
             credit_used_rial: 0,
+            points_redeemed: 0,
+            points_redeemed_rial: 0,
             payable_rial: 0,
             points_earned: 0,
             postings: Vec::new(),
@@ -413,6 +428,8 @@ impl Decision {
         self.amount_rial = 0;
         self.discount_rial = 0;
         self.credit_used_rial = 0;
+        self.points_redeemed = 0;
+        self.points_redeemed_rial = 0;
         self.payable_rial = 0;
         self.points_earned = 0;
         self.postings.clear();

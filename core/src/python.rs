@@ -169,6 +169,16 @@ impl DecisionObj {
     fn credit_used_rial(&self) -> i64 {
         self.inner.credit_used_rial
     }
+    /// Points the member paid with (negative in a refund or reversal: given back).
+    #[getter]
+    fn points_redeemed(&self) -> i64 {
+        self.inner.points_redeemed
+    }
+    /// The rial value of `points_redeemed`.
+    #[getter]
+    fn points_redeemed_rial(&self) -> i64 {
+        self.inner.points_redeemed_rial
+    }
     #[getter]
     fn payable_rial(&self) -> i64 {
         self.inner.payable_rial

@@ -46,13 +46,20 @@ pub struct Receipt<'a> {
     /// The member's spendable credit after the decision (own accounts and shared wallet).
     pub balance_credit_rial: i64,
     pub extra: &'a [(String, String)],
-    /// The lines of the rules that gave something, rendered once (in Persian, in English).
+    /// The receipt lines: the points redeemed and the rules that gave something, rendered once
+    /// (in Persian, in English).
     explanation: (Vec<String>, Vec<String>),
 }
 
 impl<'a> Receipt<'a> {
     pub fn new(decision: &'a Decision, op_id: i64, status: &'a str, balance_points: i64, balance_credit_rial: i64, extra: &'a [(String, String)]) -> Self {
-        let explain = |lang| decision.explanation.iter().filter(|e| e.code == "applied").map(|e| render(e, lang)).collect();
+        // The points paid with (or given back) first, then the lines of the rules that gave something.
+        let explain = |lang| {
+            crate::redeem::receipt_line(decision, lang)
+                .into_iter()
+                .chain(decision.explanation.iter().filter(|e| e.code == "applied").map(|e| render(e, lang)))
+                .collect()
+        };
         Receipt { decision, op_id, status, balance_points, balance_credit_rial, extra, explanation: (explain(Lang::Fa), explain(Lang::En)) }
     }
 }
@@ -60,7 +67,7 @@ impl<'a> Receipt<'a> {
 impl Serialize for Receipt<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let d = self.decision;
-        let mut map = serializer.serialize_map(Some(17 + self.extra.len()))?;
+        let mut map = serializer.serialize_map(Some(19 + self.extra.len()))?;
         map.serialize_entry("op_id", &self.op_id)?;
         map.serialize_entry("status", self.status)?;
         map.serialize_entry("kind", &d.kind)?;
@@ -69,6 +76,8 @@ impl Serialize for Receipt<'_> {
         map.serialize_entry("amount_rial", &d.amount_rial)?;
         map.serialize_entry("discount_rial", &d.discount_rial)?;
         map.serialize_entry("credit_used_rial", &d.credit_used_rial)?;
+        map.serialize_entry("points_redeemed", &d.points_redeemed)?;
+        map.serialize_entry("points_redeemed_rial", &d.points_redeemed_rial)?;
         map.serialize_entry("payable_rial", &d.payable_rial)?;
         map.serialize_entry("points_earned", &d.points_earned)?;
         map.serialize_entry("applied_rules", &d.applied_rules)?;

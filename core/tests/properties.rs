@@ -1,7 +1,7 @@
 //! Property tests of the core's invariants (proptest):
 //! splits add up exactly; every decision is balanced; no holder balance goes below its floor;
-//! applying a purchase and then its reversal restores the member's value; evaluation is
-//! deterministic.
+//! applying a purchase and then its reversal restores the member's value (points and credit the
+//! purchase redeemed included); evaluation is deterministic.
 
 use std::collections::BTreeMap;
 
@@ -61,7 +61,13 @@ fn member(points: i64, credit: i64, debt: i64, tier: bool) -> MemberSnapshot {
     s
 }
 
-fn purchase(amount: i64, merchant: i64, redeem: i64, marketer: bool) -> Purchase {
+/// A purchase redeeming `redeem` rials of credit and `points` points (at 7 points = 3 rials, or
+/// 1 point = 2 rials for gold members: ratios that do not divide evenly).
+fn purchase(amount: i64, merchant: i64, redeem: i64, points: i64, marketer: bool) -> Purchase {
+    let conversion = serde_json::from_value(json!({
+        "club_id": 1, "default": {"points": 7, "rial": 3}, "by_tier": {"gold": {"points": 1, "rial": 2}}
+    }))
+    .expect("a conversion config");
     Purchase {
         op_id: 100,
         club_id: 1,
@@ -77,6 +83,8 @@ fn purchase(amount: i64, merchant: i64, redeem: i64, marketer: bool) -> Purchase
         payment_method: Default::default(),
         channel: Default::default(),
         redeem_credit_rial: redeem,
+        redeem_points: points,
+        conversion: Some(conversion),
         voucher_code: None,
     }
 }
@@ -123,6 +131,7 @@ proptest! {
         amount in 1_i64..50_000_000,
         merchant in 1_i64..4,
         redeem in 0_i64..3_000_000,
+        redeem_points in 0_i64..6000,
         points in 0_i64..5000,
         credit in 0_i64..2_000_000,
         debt in 0_i64..300,
@@ -131,11 +140,12 @@ proptest! {
     ) {
         let book = book();
         let s = member(points, credit, debt, gold);
-        let p = purchase(amount, merchant, redeem, marketer);
+        let p = purchase(amount, merchant, redeem, redeem_points, marketer);
         match book.evaluate(&p, &s, NOW, true) {
             Ok(d) => {
                 prop_assert!(d.is_balanced());
-                prop_assert_eq!(d.payable_rial + d.discount_rial + d.credit_used_rial, amount);
+                prop_assert_eq!(d.payable_rial + d.discount_rial + d.credit_used_rial + d.points_redeemed_rial, amount);
+                prop_assert!(d.points_redeemed <= redeem_points && d.points_redeemed <= points);
                 prop_assert_eq!(d.split.iter().map(|l| l.amount_rial).sum::<i64>(), d.payable_rial);
                 prop_assert!(d.payable_rial >= 0 && d.discount_rial >= 0 && d.credit_used_rial >= 0);
                 // Deterministic: the same inputs give the same decision.
@@ -149,9 +159,11 @@ proptest! {
                 prop_assert!(lots_match_balances(&next));
             }
             Err(e) => {
-                // The only refusal here is spending more credit than the member can spend at this merchant.
-                prop_assert!(redeem > 0, "unexpected rejection {e}");
-                prop_assert!(["insufficient_balance", "credit_not_valid_at_merchant", "lot_expired"].contains(&e.code));
+                // The only refusals here are spending more credit or points than the member can
+                // spend at this merchant, or too few points to be worth a rial.
+                prop_assert!(redeem > 0 || redeem_points > 0, "unexpected rejection {e}");
+                prop_assert!(e.code != "below_threshold" || (redeem_points < 3 && !gold), "{e}");
+                prop_assert!(["insufficient_balance", "credit_not_valid_at_merchant", "lot_expired", "below_threshold"].contains(&e.code));
             }
         }
     }
@@ -161,13 +173,16 @@ proptest! {
         amount in 1_i64..50_000_000,
         redeem in 0_i64..1_000_000,
         points in 0_i64..5000,
+        redeem_share in 0_i64..=100,
         credit in 1_000_000_i64..2_000_000,
         gold in any::<bool>(),
         refunds in prop::collection::vec(1_i64..100, 0..3),
     ) {
         let book = book();
         let s = member(points, credit, 0, gold);
-        let d = book.evaluate(&purchase(amount, 1, redeem, true), &s, NOW, false).expect("enough credit");
+        // Points worth at least a rial, or none.
+        let redeem_points = Some(points * redeem_share / 100).filter(|p| *p >= 3).unwrap_or(0);
+        let d = book.evaluate(&purchase(amount, 1, redeem, redeem_points, true), &s, NOW, false).expect("enough credit and points");
         let mut now_s = apply(&s, &d).expect("applies");
         // Some partial refunds (percentages of what is left), then a reversal of the rest.
         let mut refunded = 0;
@@ -205,7 +220,7 @@ proptest! {
     fn clawback_never_leaves_a_negative_holder_balance(amount in 10_000_i64..5_000_000, spend_share in 0_i64..=100) {
         let book = book();
         let s = member(0, 0, 0, false);
-        let d = book.evaluate(&purchase(amount, 2, 0, false), &s, NOW, false).expect("evaluates");
+        let d = book.evaluate(&purchase(amount, 2, 0, 0, false), &s, NOW, false).expect("evaluates");
         let mut after = apply(&s, &d).expect("applies");
         // The member spends part of the points earned (a conversion or voucher elsewhere).
         let pts = AccountKey::plain(Owner::Member(9), Kind::Points);

@@ -134,6 +134,8 @@ class PurchaseRequest:
     payment_method: str = "card"
     channel: str = "api"
     redeem_credit_rial: int = 0
+    #: Points to pay with, at the member's conversion ratio (the core decides how many are needed).
+    redeem_points: int = 0
     voucher_code: str | None = None
     branch_id: int | None = None
     terminal_id: int | None = None
@@ -146,7 +148,7 @@ class PurchaseRequest:
 
     def body(self, member_key: list[str]) -> dict[str, Any]:
         """What the idempotency hash covers; ``member_key`` is the normalised member reference."""
-        return {
+        body: dict[str, Any] = {
             "merchant_id": self.merchant_id,
             "member": member_key,
             "amount_rial": self.amount_rial,
@@ -158,6 +160,10 @@ class PurchaseRequest:
             "branch_id": self.branch_id,
             "reference": self.reference,
         }
+        if self.redeem_points:
+            # Only when set, so the stored hash of every request without points stays what it was.
+            body["redeem_points"] = self.redeem_points
+        return body
 
 
 def rrn_of(op_id: int) -> str:
@@ -183,6 +189,24 @@ def _check_amount(value: Any, field_name: str, *, allow_zero: bool = False) -> i
     if value > MAX_AMOUNT_RIAL:
         raise Rejected("amount_too_large", "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است", field_name)
     return value
+
+
+def _check_points(value: Any, field_name: str) -> int:
+    """A number of points a request may leave at zero (none)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise reject("invalid_request", path=field_name, detail=f"{field_name} must be an integer number of points")
+    if value < 0:
+        raise Rejected("amount_must_be_positive", "The amount must be a positive number", "مقدار باید یک عدد مثبت باشد", field_name)
+    if value > MAX_AMOUNT_RIAL:
+        raise Rejected("amount_too_large", "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است", field_name)
+    return value
+
+
+def lots_to_spend(redeem_credit_rial: int, redeem_points: int) -> str:
+    """Which lots a purchase's snapshot needs (``load_member``'s ``lots``)."""
+    if redeem_points > 0:
+        return "credit+points" if redeem_credit_rial > 0 else "points"
+    return "credit" if redeem_credit_rial > 0 else "none"
 
 
 def _check_key(key: Any) -> str:
@@ -395,12 +419,13 @@ class Kimia:
         )
         return bool(self.caches.put(key, row is not None))
 
-    def _check_cross_club_spend(self, tx: Tx, member_club: int, merchant_club: int, redeem_rial: int) -> None:
+    def _check_cross_club_spend(self, tx: Tx, member_club: int, merchant_club: int, req: PurchaseRequest) -> None:
         """A member of another club (met through a meta-club) may earn here, but may spend their
-        club's credit here only if the meta-club shares value."""
-        if redeem_rial > 0 and not self._shares_value(tx, member_club, merchant_club):
+        club's credit or points here only if the meta-club shares value."""
+        spends = "redeem_credit_rial" if req.redeem_credit_rial > 0 else "redeem_points" if req.redeem_points > 0 else None
+        if spends is not None and not self._shares_value(tx, member_club, merchant_club):
             raise Rejected("credit_not_valid_at_merchant", "This credit cannot be spent at this merchant",
-                           "این اعتبار در این پذیرنده قابل استفاده نیست", "redeem_credit_rial")
+                           "این اعتبار در این پذیرنده قابل استفاده نیست", spends)
 
     def _clubs_sharing_members(self, tx: Tx, root_club: int) -> list[int]:
         """The club itself plus clubs sharing members with it through a meta-club (C3)."""
@@ -575,7 +600,9 @@ class Kimia:
 
     # --- purchases ------------------------------------------------------------------------------
 
-    def _purchase_input(self, merchant: MerchantContext, req: PurchaseRequest, op_id: int, enrolled_by: int | None) -> dict[str, Any]:
+    def _purchase_input(self, merchant: MerchantContext, req: PurchaseRequest, op_id: int, enrolled_by: int | None,
+                        conversion: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The core's purchase; ``conversion`` (``_conversion``) prices the points it redeems."""
         return {
             "op_id": op_id,
             "club_id": merchant.club_id,
@@ -591,13 +618,28 @@ class Kimia:
             "payment_method": req.payment_method,
             "channel": req.channel,
             "redeem_credit_rial": req.redeem_credit_rial,
+            "redeem_points": req.redeem_points,
+            "conversion": conversion,
             "voucher_code": req.voucher_code,
         }
+
+    def _conversion(self, tx: Tx, root_club: int) -> dict[str, Any]:
+        """The club's points → rial conversion settings (V1), as the core reads them."""
+        conversion = {"club_id": root_club, **self._settings(tx, root_club).get("conversion", {})}
+        if isinstance(conversion.get("by_group"), dict):
+            # JSON object keys are strings; the core wants member-group ids.
+            conversion["by_group"] = {int(k): v for k, v in conversion["by_group"].items()}
+        return conversion
+
+    def purchase_conversion(self, tx: Tx, merchant: MerchantContext, req: PurchaseRequest) -> dict[str, Any] | None:
+        """The conversion settings a purchase needs: only one that redeems points reads them."""
+        return self._conversion(tx, merchant.root_club_id) if req.redeem_points > 0 else None
 
     def _validate_purchase(self, req: PurchaseRequest) -> None:
         _check_key(req.idem_key)
         _check_amount(req.amount_rial, "amount_rial")
         _check_amount(req.redeem_credit_rial, "redeem_credit_rial", allow_zero=True)
+        _check_points(req.redeem_points, "redeem_points")
         if req.payment_method not in ("card", "cash", "mixed", "credit"):
             raise reject("invalid_request", path="payment_method", detail="card, cash, mixed or credit")
         if req.channel not in ("pos", "pcpos", "app", "web", "api", "panel"):
@@ -610,7 +652,7 @@ class Kimia:
         if not merchant.active:
             raise reject("unknown_merchant")
         member_id, member_club = self._resolve_member(tx, merchant.root_club_id, MemberRef.of(req.member))
-        self._check_cross_club_spend(tx, member_club, merchant.root_club_id, req.redeem_credit_rial)
+        self._check_cross_club_spend(tx, member_club, merchant.root_club_id, req)
         book = self.caches.rulebook(tx, merchant.root_club_id)
         snapshot = load_member(
             tx,
@@ -619,11 +661,11 @@ class Kimia:
             today=local_day(now),
             voucher_code=req.voucher_code,
             club_id=merchant.root_club_id,
-            lots="credit" if req.redeem_credit_rial > 0 else "none",
+            lots=lots_to_spend(req.redeem_credit_rial, req.redeem_points),
             with_enrolled_by=True,
             ledger_club=member_club,
         )
-        purchase = self._purchase_input(merchant, req, op_id, snapshot.pop("_enrolled_by"))
+        purchase = self._purchase_input(merchant, req, op_id, snapshot.pop("_enrolled_by"), self.purchase_conversion(tx, merchant, req))
         if book.has_budgets:
             keys = book.budget_keys(purchase, member_id, now)
             if keys:
@@ -710,8 +752,12 @@ class Kimia:
             if existing is not None:
                 return existing
             d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
-            write_decision(tx, core.hold(d), op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
-            receipt = {**self._receipt(d, snapshot, op_id, "held"), "hold_id": op_id, "points_earned": 0, **terminal_fields(req, op_id)}
+            held = core.hold(d)
+            write_decision(tx, held, op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
+            # The points balance is the hold's (the points redeemed are held, none earned yet).
+            balance_points = self._receipt(held, snapshot, op_id, "held")["balance_points"]
+            receipt = {**self._receipt(d, snapshot, op_id, "held"), "hold_id": op_id, "points_earned": 0, "balance_points": balance_points,
+                       **terminal_fields(req, op_id)}
             self._finish_op(tx, op_id, "held", receipt, d, member_id=d.member_id)
             return receipt
 
@@ -784,6 +830,8 @@ class Kimia:
         write_decision(tx, d, op_id=op_id, op_club=held["club_id"], member_club=self._member_club(tx, held["member_id"]), now=now)
         tx.execute("UPDATE operations SET status = 'cancelled' WHERE id = ?", (held["id"],))
         response = {"op_id": op_id, "status": "cancelled", "hold_id": held["id"], "credit_returned_rial": original.credit_used_rial}
+        if original.points_redeemed:
+            response["points_returned"] = original.points_redeemed
         self._finish_op(tx, op_id, "done", response, d)
         return response
 
@@ -959,11 +1007,7 @@ class Kimia:
         _check_amount(points, "points")
 
         def decide(tx: Tx, snapshot: dict[str, Any], op_id: int, now: int, root: int) -> core.Decision:
-            conversion = {"club_id": root, **self._settings(tx, root).get("conversion", {})}
-            if isinstance(conversion.get("by_group"), dict):
-                # JSON object keys are strings; the core wants member-group ids.
-                conversion["by_group"] = {int(k): v for k, v in conversion["by_group"].items()}
-            return core.convert_points(conversion, snapshot, op_id=op_id, now=now, points=points)
+            return core.convert_points(self._conversion(tx, root), snapshot, op_id=op_id, now=now, points=points)
 
         return self._member_value_op(club_id=club_id, member=member, idem_key=idem_key, kind="conversion",
                                      body={"member": str(member), "points": points}, amount=points, decide=decide)

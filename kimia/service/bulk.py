@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import kimia._core as core
 from kimia.errors import KimiaError, Rejected, reject
 from kimia.service.record import issue_voucher
-from kimia.service.snapshot import CREDIT_KINDS, HISTORY_DAYS, is_holder, load_budgets, load_vouchers, owner_of
+from kimia.service.snapshot import HISTORY_DAYS, SPENDABLE_KINDS, is_holder, load_budgets, load_vouchers, lot_kind, owner_of
 from kimia.service.sql import Tx
 
 if TYPE_CHECKING:
@@ -79,11 +79,12 @@ def _merchant(work: PurchaseWork) -> MerchantContext:
     return work.merchant
 
 
-def _snapshots(tx: Tx, members: dict[int, int], credit_members: set[int], today: int,
+def _snapshots(tx: Tx, members: dict[int, int], spending: dict[int, frozenset[str]], today: int,
                also: list[Query]) -> tuple[dict[int, dict[str, Any]], list[list[Any]]]:
     """Snapshots of many members (member id → member's club), one query per table, in two round
     trips on PostgreSQL (``Tx.all_together``): the members (row-locked, in id order) with what
     hangs on their ids, then the accounts and lots of the owners that the members rows name.
+    Only the members in ``spending`` get lots: those of the kinds their purchases spend.
     The queries ``also`` ride the first round, after the locks; their rows come back second."""
     ids = sorted(members)
     by_member, member_params = tx.among("member_id", ids)
@@ -126,23 +127,22 @@ def _snapshots(tx: Tx, members: dict[int, int], credit_members: set[int], today:
     queries: list[Query] = [
         (f"SELECT club_id, account, balance, credit_limit, owner FROM balances WHERE {in_clubs} AND {in_owners}", (*club_params, *owner_params)),
     ]
-    credit_owners = sorted(o for o, m in owners.items() if m in credit_members)
-    if credit_owners:
-        in_credit, credit_params = tx.among("owner", credit_owners)
+    spending_owners = sorted(o for o, m in owners.items() if m in spending)
+    if spending_owners:
+        in_spending, spending_params = tx.among("owner", spending_owners)
         queries.append((
             "SELECT id, club_id, owner, account, remaining, expires_at, pending_until FROM lots"
-            f" WHERE {in_clubs} AND {in_credit} AND remaining > 0",
-            (*club_params, *credit_params),
+            f" WHERE {in_clubs} AND {in_spending} AND remaining > 0",
+            (*club_params, *spending_params),
         ))
     balances, *lots = tx.all_together(queries)
     for club, account, balance, limit, owner in balances:
         for member_id in holders.get((club, owner), ()):
             snaps[member_id]["accounts"].append({"account": account, "balance": balance, "credit_limit": limit})
     for lot_id, club, owner, account, remaining, expires, pending in (lots[0] if lots else []):
-        if account.split("/", 1)[1].split("@", 1)[0] not in CREDIT_KINDS:
-            continue
+        kind = lot_kind(account)
         for member_id in holders.get((club, owner), ()):
-            if member_id in credit_members:
+            if kind in spending.get(member_id, ()):
                 snaps[member_id]["lots"].append({"id": lot_id, "account": account, "remaining": remaining, "expires_at": expires, "pending_until": pending})
     return snaps, extra
 
@@ -271,7 +271,7 @@ def _op_ids_query(n: int) -> Query:
 def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
     service = works[0].service
     now = service.clock()
-    from kimia.service.api import local_day
+    from kimia.service.api import local_day, lots_to_spend
 
     today = local_day(now)
     results: list[Any] = [None] * len(works)
@@ -307,20 +307,26 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
     resolved = _resolve_members(tx, service, works, todo, results)
     todo = [i for i in todo if i in resolved]
     members = {resolved[i][0]: resolved[i][1] for i in todo}
-    credit_members = {resolved[i][0] for i in todo if works[i].req.redeem_credit_rial > 0}
+    # The lots each member's purchases of the batch spend (credit, points), by kind.
+    spending: dict[int, frozenset[str]] = {}
+    for i in todo:
+        req = works[i].req
+        kinds = SPENDABLE_KINDS[lots_to_spend(req.redeem_credit_rial, req.redeem_points)]
+        if kinds:
+            spending[resolved[i][0]] = spending.get(resolved[i][0], frozenset()) | kinds
     if members and not tx.sqlite:
         # On PostgreSQL another process may have committed one of these keys while we waited for
         # the member locks: look again (one query per club) once we hold them, and answer those
         # from their receipt. These lookups and the operation ids ride the locking round trip.
         lookups = _key_queries(tx, works, todo)
-        snaps, (*found, ids) = _snapshots(tx, members, credit_members, today, [*(q for _, q in lookups), _op_ids_query(len(todo))])
+        snaps, (*found, ids) = _snapshots(tx, members, spending, today, [*(q for _, q in lookups), _op_ids_query(len(todo))])
         answered = _answers(works, lookups, found)
         for i, answer in answered.items():
             results[i] = answer
         todo = [i for i in todo if i not in answered]
         op_ids = [int(r[0]) for r in ids][:len(todo)]
     elif members:
-        snaps = _snapshots(tx, members, credit_members, today, [])[0]
+        snaps = _snapshots(tx, members, spending, today, [])[0]
         op_ids = _allocate_op_ids(tx, len(todo))
     else:
         snaps, op_ids = {}, []
@@ -330,7 +336,8 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
     for i, op_id in zip(todo, op_ids):
         snap = snaps.get(resolved[i][0])
         if snap is not None:
-            inputs[i] = service._purchase_input(_merchant(works[i]), works[i].req, op_id, snap["_enrolled_by"])
+            conversion = service.purchase_conversion(tx, _merchant(works[i]), works[i].req)
+            inputs[i] = service._purchase_input(_merchant(works[i]), works[i].req, op_id, snap["_enrolled_by"], conversion)
     budget_keys, budget_used = _budgets(tx, service, works, inputs, resolved, now)
     state: dict[int, core.Member] = {}
     # (index, op id, decision, op club, member club, the member as the decision found them)
@@ -345,7 +352,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
         merchant = _merchant(w)
         club = merchant.root_club_id
         try:
-            service._check_cross_club_spend(tx, member_club, club, w.req.redeem_credit_rial)
+            service._check_cross_club_spend(tx, member_club, club, w.req)
             if member_id not in state:
                 state[member_id] = core.Member({k: v for k, v in snap.items() if not k.startswith("_")})
             keys = budget_keys.get(i, [])

@@ -6,8 +6,20 @@ from typing import Any
 
 from kimia.service.sql import Tx
 
-#: Lot kinds a purchase may spend (rial credit); points and lottery entries are not spent at the till.
+#: Lot kinds a purchase may spend as rial credit; lottery entries are never spent at the till.
 CREDIT_KINDS = frozenset({"merchant_credit", "club_credit", "virtual_credit", "cashback", "gift_credit", "welfare_credit"})
+#: The lot kinds each ``lots`` choice of ``load_member`` loads (``"all"`` loads every lot).
+SPENDABLE_KINDS: dict[str, frozenset[str]] = {
+    "none": frozenset(),
+    "credit": CREDIT_KINDS,
+    "points": frozenset({"points"}),
+    "credit+points": CREDIT_KINDS | {"points"},
+}
+
+
+def lot_kind(account: str) -> str:
+    """``member:42/merchant_credit@merchant:7`` → ``merchant_credit``."""
+    return account.split("/", 1)[1].split("@", 1)[0]
 
 #: Days of purchase history loaded for window conditions (rules may look back at most this far).
 HISTORY_DAYS = 400
@@ -38,8 +50,9 @@ def load_member(
     """The member's snapshot, read inside the write transaction (row-locked on PostgreSQL).
 
     ``lots`` says which lots to load: ``"all"`` (reversals, conversions, expiry), ``"credit"`` (a
-    purchase spending credit: only spendable credit), or ``"none"`` (a purchase that spends
-    nothing: the core needs balances, not lots, to decide it)."""
+    purchase spending credit: only spendable credit), ``"points"`` (a purchase paying with
+    points), ``"credit+points"`` (both), or ``"none"`` (a purchase that spends nothing: the core
+    needs balances, not lots, to decide it)."""
     row = tx.one(
         tx.lock(
             "SELECT tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, club_id, enrolled_by_merchant_id"
@@ -70,8 +83,9 @@ def load_member(
             f" WHERE club_id = ? AND owner IN ({marks}) AND remaining > 0",
             (member_club, *owners),
         )
-        if lots == "credit":
-            lot_rows = [r for r in lot_rows if r[1].split("/", 1)[1].split("@", 1)[0] in CREDIT_KINDS]
+        if lots != "all":
+            kinds = SPENDABLE_KINDS[lots]
+            lot_rows = [r for r in lot_rows if lot_kind(r[1]) in kinds]
     lot_list = [{"id": i, "account": a, "remaining": r, "expires_at": e, "pending_until": p} for i, a, r, e, p in lot_rows]
     history = [
         {"day": d, "count": c, "spend_rial": s}

@@ -47,6 +47,8 @@ RESPONSE_FOR_ERROR: dict[str, str] = {
     "lot_expired": "54",
     "voucher_not_active": "54",
     "credit_not_valid_at_merchant": "57",
+    "points_redemption_not_allowed": "57",
+    "below_threshold": "13",
     "voucher_not_valid_at_merchant": "57",
     "amount_must_be_positive": "13",
     "amount_too_large": "13",
@@ -173,6 +175,9 @@ def _receipt_reply(receipt: dict[str, Any], *, rrn: str | None = None) -> Termin
     ]
     if receipt.get("credit_used_rial"):
         items.append((tlv.RC, str(int(receipt["credit_used_rial"]))))
+    if int(receipt.get("points_redeemed", 0)) > 0:
+        # The points actually redeemed (the purchase may need fewer than RP asked for).
+        items.append((tlv.RP, str(int(receipt["points_redeemed"]))))
     if receipt.get("hold_id") and receipt.get("status") == "held":
         items.append((tlv.HR, str(int(receipt["hold_id"]))))
     for line in receipt.get("explanation_fa", [])[:6]:
@@ -200,6 +205,7 @@ def _purchase_request(req: TerminalRequest, *, channel: str) -> PurchaseRequest:
         payment_method="card" if req.message.get_str("2") or req.message.get_str("35") else "cash",
         channel=channel,
         redeem_credit_rial=req.int_tag(tlv.RC),
+        redeem_points=req.int_tag(tlv.RP),
         voucher_code=req.tag(tlv.VC),
         branch_id=req.terminal.branch_id,
         terminal_id=req.terminal.terminal_id,

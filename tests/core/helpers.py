@@ -159,8 +159,10 @@ def assert_decision_sane(decision: kimia.Decision) -> None:
     """Invariants every purchase decision must keep."""
     assert decision.is_balanced()
     if decision.kind == "purchase":
-        assert decision.payable_rial + decision.discount_rial + decision.credit_used_rial == decision.amount_rial
+        paid_otherwise = decision.discount_rial + decision.credit_used_rial + decision.points_redeemed_rial
+        assert decision.payable_rial + paid_otherwise == decision.amount_rial
         assert decision.payable_rial >= 0 and decision.discount_rial >= 0 and decision.credit_used_rial >= 0
+        assert decision.points_redeemed >= 0 and decision.points_redeemed_rial >= 0
         if decision.payable_rial > 0:
             assert sum(leg["amount_rial"] for leg in decision.split) == decision.payable_rial
         else:

@@ -256,6 +256,8 @@ CASES: list[Case] = [
     Case("refund too large", "refund_exceeds_purchase", None, _reverse(60_000, 50_000)),
     Case("no ratio for member", "conversion_not_allowed", None, lambda: kimia.convert_points({"club_id": 1, "by_tier": {"gold": {"points": 1, "rial": 1}}}, POINTS, op_id=1, now=NOW, points=500)),
     Case("zero ratio", "conversion_not_allowed", None, lambda: kimia.convert_points({"club_id": 1, "default": {"points": 10, "rial": 0}}, POINTS, op_id=1, now=NOW, points=500)),
+    Case("points redeemed with no ratio", "points_redemption_not_allowed", "redeem_points",
+         lambda: EMPTY_BOOK.evaluate(purchase(redeem_points=100, conversion={"club_id": 1, "default": {"points": 10, "rial": 0}}), POINTS, NOW)),
     Case("below conversion minimum", "below_threshold", "points", lambda: kimia.convert_points(CONVERSION, POINTS, op_id=1, now=NOW, points=199)),
     Case("converts to no rial", "below_threshold", "points", lambda: kimia.convert_points({"club_id": 1, "default": {"points": 1_000, "rial": 1}}, POINTS, op_id=1, now=NOW, points=999)),
     Case("voucher price above holding", "below_threshold", None, lambda: kimia.buy_voucher(1, {"template_id": 1, "points": 500, "min_balance": 1_001}, POINTS, op_id=1, now=NOW)),

@@ -451,7 +451,9 @@ impl Rulebook {
         left -= voucher_discount;
         d.discount_rial = p.amount_rial - left;
 
-        // 2. Credit the member pays with, soonest-expiring lots first.
+        // 2. Points the member pays with, at their conversion ratio (crate::redeem), then credit,
+        // soonest-expiring lots first.
+        left -= crate::redeem::redeem_points(p, ctx.s, left, d)?;
         let want = p.redeem_credit_rial.min(left);
         if want > 0 {
             self.draw_credit(ctx, want, d)?;
@@ -472,7 +474,7 @@ impl Rulebook {
             }
         }
         d.payable_rial = left;
-        debug_assert_eq!(d.payable_rial + d.discount_rial + d.credit_used_rial, p.amount_rial);
+        debug_assert_eq!(d.payable_rial + d.discount_rial + d.credit_used_rial + d.points_redeemed_rial, p.amount_rial);
 
         // 4. Postings and lots for every applied rule. A rule whose only effect was a credit-spend
         // discount that came to nothing (the credit paid everything already discounted) gave nothing.
