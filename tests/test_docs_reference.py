@@ -466,7 +466,9 @@ def test_every_key_of_the_service_answers_is_documented(db_url: str) -> None:
         ]
         held = service.hold(sale("h1", redeem_credit_rial=50_000))
         answers += [held, service.complete_hold(held["hold_id"], idem_key="c1")]
-        other = service.hold(sale("h2", redeem_credit_rial=10_000))
+        admin.update_settings(club, {"conversion": {"default": {"points": 10, "rial": 1_000}}}, actor="test")
+        service.adjust(club, member, idem_key="g", account_kind="points", delta=500, actor="test", reason="points to redeem")
+        other = service.hold(sale("h2", redeem_credit_rial=10_000, redeem_points=100))
         cancelled = service.cancel_hold(other["hold_id"], idem_key="c2")
         answers += [service.refund(idem_key="r1", op_id=first["op_id"], amount_rial=100_000),
                     service.refund(idem_key="r2", op_id=first["op_id"])]
@@ -474,7 +476,7 @@ def test_every_key_of_the_service_answers_is_documented(db_url: str) -> None:
     for answer in answers:
         assert_valid("Receipt", answer)
     receipt_fields = DEFS["Receipt"]["properties"]
-    assert set(cancelled) <= set(receipt_fields) and cancelled["status"] == "cancelled"
+    assert set(cancelled) <= set(receipt_fields) and cancelled["status"] == "cancelled" and cancelled["points_returned"] == 100
     seen = set().union(*answers) | set(cancelled)
     service_only = {f for f, node in receipt_fields.items() if node.get("x-only") == "service"}
     assert service_only - seen == {"vouchers"}, "a service-only receipt field no answer here has"
