@@ -15,6 +15,7 @@ pub mod money;
 pub mod receipt;
 pub mod rows;
 pub mod rules;
+pub mod shape;
 pub mod split;
 pub mod tiers;
 pub mod value;

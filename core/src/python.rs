@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::account::AccountKey;
 use crate::backtest::BatchInput;
 use crate::errors::{self, CoreError, Lang};
-use crate::explain::render;
+use crate::explain::{gave, render};
 use crate::model::{Decision, MemberSnapshot, Purchase};
 use crate::rules::compile::Rulebook as CoreRulebook;
 use crate::rules::spec::RuleSet;
@@ -43,14 +43,55 @@ fn rejected(py: Python<'_>, e: &CoreError) -> PyErr {
     raise(py, "Rejected", e)
 }
 
-/// Python data → a serde type; a shape error names the field path.
+/// Python data → a serde type; a shape error names the deepest field path, in both languages.
 fn from_py<T: DeserializeOwned>(py: Python<'_>, obj: &Bound<'_, PyAny>, class_name: &str, code: &'static str) -> PyResult<T> {
     let mut de = crate::pyde::PyDe::new(obj);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let err = CoreError::new(code).with("detail", e.into_inner()).at(path);
+        let (en, fa) = crate::shape::describe(&e.into_inner().to_string());
+        let plain = CoreError::new(code).with_text("detail", en, fa).at(path);
+        // Only on an error: the data as a JSON value, to find the deepest path.
+        let err = match py_to_value(obj) {
+            Some(doc) => crate::shape::shape_error::<T>(&doc, code, plain),
+            None => plain,
+        };
         raise(py, class_name, &err)
     })
+}
+
+/// Plain Python data as a JSON value (dict keys as text), or `None` for anything else.
+fn py_to_value(obj: &Bound<'_, PyAny>) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    if obj.is_none() {
+        return Some(Value::Null);
+    }
+    if obj.is_exact_instance_of::<PyBool>() {
+        return obj.is_truthy().ok().map(Value::Bool);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return s.to_str().ok().map(|s| Value::String(s.to_owned()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return match obj.extract::<i64>() {
+            Ok(v) => Some(Value::from(v)),
+            Err(_) => obj.extract::<u64>().ok().map(Value::from),
+        };
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return serde_json::Number::from_f64(f.value()).map(Value::Number);
+    }
+    if let Ok(d) = obj.cast::<PyMapping>() {
+        let mut map = serde_json::Map::new();
+        for item in d.items().ok()?.iter() {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().ok()?;
+            map.insert(k.str().ok()?.to_str().ok()?.to_owned(), py_to_value(&v)?);
+        }
+        return Some(Value::Object(map));
+    }
+    if obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok() {
+        return obj.try_iter().ok()?.map(|item| item.ok().and_then(|i| py_to_value(&i))).collect::<Option<Vec<_>>>().map(Value::Array);
+    }
+    None
 }
 
 fn to_py<'py, T: Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
@@ -246,7 +287,7 @@ impl DecisionObj {
     #[pyo3(signature = (lang = "fa", *, applied_only = false))]
     fn explain(&self, lang: &str, applied_only: bool) -> Vec<String> {
         let lang = if lang == "en" { Lang::En } else { Lang::Fa };
-        self.inner.explanation.iter().filter(|e| !applied_only || e.code == "applied").map(|e| render(e, lang)).collect()
+        self.inner.explanation.iter().filter(|e| !applied_only || gave(e)).map(|e| render(e, lang)).collect()
     }
 
     fn is_balanced(&self) -> bool {

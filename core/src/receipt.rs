@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::account::{AccountKey, Kind, Owner};
 use crate::errors::Lang;
-use crate::explain::render;
+use crate::explain::{gave, render};
 use crate::model::{Decision, MemberSnapshot};
 
 /// What a receipt shows of a member's balances after `decision`: their points, and the rial credit they can spend, over the accounts they hold (their own and their
@@ -52,7 +52,7 @@ pub struct Receipt<'a> {
 
 impl<'a> Receipt<'a> {
     pub fn new(decision: &'a Decision, op_id: i64, status: &'a str, balance_points: i64, balance_credit_rial: i64, extra: &'a [(String, String)]) -> Self {
-        let explain = |lang| decision.explanation.iter().filter(|e| e.code == "applied").map(|e| render(e, lang)).collect();
+        let explain = |lang| decision.explanation.iter().filter(|e| gave(e)).map(|e| render(e, lang)).collect();
         Receipt { decision, op_id, status, balance_points, balance_credit_rial, extra, explanation: (explain(Lang::Fa), explain(Lang::En)) }
     }
 }
