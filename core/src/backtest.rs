@@ -99,7 +99,7 @@ impl Rulebook {
         let n = input.merchant_id.len();
         let lengths = [input.merchant_group.len(), input.amount_rial.len(), input.at.len(), input.tier.len(), input.purchase_count.len()];
         if lengths.iter().any(|l| *l != n) {
-            return Err(CoreError::new("invalid_input").with("detail", "batch columns differ in length"));
+            return Err(CoreError::new("invalid_input").with_text("detail", "batch columns differ in length", "ستون‌های ورودی هم‌طول نیستند"));
         }
         let mut totals = BacktestTotals::default();
         // Tallies indexed by number, named only at the end: the loop allocates nothing per posting.

@@ -15,7 +15,7 @@ pub const ERRORS: &[(&str, &str, &str)] = &[
     ("rule_bad_funding", "Funding shares of rule {rule} must add up to 10000 basis points", "سهم‌های تأمین هزینه قانون «{rule}» باید روی هم ۱۰٬۰۰۰ واحد پایه (صد درصد) شود"),
     ("rule_bad_value", "Invalid value in rule {rule}: {detail}", "مقدار نامعتبر در قانون «{rule}»: {detail}"),
     ("rule_set_bad_value", "Invalid value in the rule set: {detail}", "مقدار نامعتبر در مجموعه قوانین: {detail}"),
-    ("rule_bad_date", "Invalid date {date} in rule {rule}", "تاریخ {date} در قانون «{rule}» وجود ندارد"),
+    ("rule_bad_date", "Invalid date {date} in rule {rule}", "تاریخ «{date}» در قانون «{rule}» وجود ندارد"),
     ("rule_unknown_set", "Rule {rule} names merchant set {set}, which is not defined", "قانون «{rule}» به مجموعه پذیرندگان {set} اشاره دارد که تعریف نشده است"),
     ("rule_unknown_stacking_group", "Rule {rule} names stacking group {group}, which is not defined", "قانون «{rule}» به گروه ترکیب «{group}» اشاره دارد که تعریف نشده است"),
     ("rule_too_many", "A rule set may hold at most {limit} rules", "مجموعه قوانین حداکثر {limit} قانون می‌تواند داشته باشد"),
@@ -99,7 +99,7 @@ pub struct CoreError {
 
 /// Params that name something the user wrote (a rule id, a group name): quoted as they are in
 /// Persian, never re-written with Persian digits.
-const LITERAL_PARAMS: &[&str] = &["rule", "group", "set", "budget"];
+const LITERAL_PARAMS: &[&str] = &["rule", "group", "budget"];
 
 impl CoreError {
     pub fn new(code: &'static str) -> Self {

@@ -324,7 +324,10 @@ impl DecisionObj {
     #[staticmethod]
     fn from_json(py: Python<'_>, text: &str) -> PyResult<DecisionObj> {
         let d: Decision = serde_json::from_str(text)
-            .map_err(|e| rejected(py, &CoreError::new("invalid_input").with("detail", e)))?;
+            .map_err(|e| {
+                let (en, fa) = crate::shape::describe(&e.to_string());
+                rejected(py, &CoreError::new("invalid_input").with_text("detail", en, fa))
+            })?;
         if !d.is_balanced() {
             return Err(rejected(py, &CoreError::new("decision_unbalanced")));
         }
@@ -630,7 +633,7 @@ fn explanation_codes() -> (Vec<Template>, Vec<Template>) {
 fn jalali_to_gregorian(py: Python<'_>, year: i64, month: i64, day: i64) -> PyResult<(i64, i64, i64)> {
     let date = format!("{year:04}-{month:02}-{day:02}");
     if !(1..=9999).contains(&year) || calendar::parse_day(&date, true).is_none() {
-        return Err(rejected(py, &CoreError::new("invalid_input").with("detail", format!("{date} is not a Jalali date"))));
+        return Err(rejected(py, &CoreError::new("invalid_input").with_text("detail", format!("{date} is not a Jalali date"), format!("{} تاریخ شمسی معتبری نیست", crate::explain::persian_digits(&date)))));
     }
     Ok(calendar::jalali_to_gregorian(year, month, day))
 }
@@ -640,7 +643,7 @@ fn jalali_to_gregorian(py: Python<'_>, year: i64, month: i64, day: i64) -> PyRes
 fn gregorian_to_jalali(py: Python<'_>, year: i64, month: i64, day: i64) -> PyResult<(i64, i64, i64)> {
     let date = format!("{year:04}-{month:02}-{day:02}");
     if !(1..=9999).contains(&year) || calendar::parse_day(&date, false).is_none() {
-        return Err(rejected(py, &CoreError::new("invalid_input").with("detail", format!("{date} is not a Gregorian date"))));
+        return Err(rejected(py, &CoreError::new("invalid_input").with_text("detail", format!("{date} is not a Gregorian date"), format!("{} تاریخ میلادی معتبری نیست", crate::explain::persian_digits(&date)))));
     }
     Ok(calendar::gregorian_to_jalali(year, month, day))
 }

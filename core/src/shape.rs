@@ -106,8 +106,12 @@ fn without(doc: &Value, segs: &[Seg], child: &Seg) -> Option<Value> {
 /// Narrow the error `(segs, message)` of `doc` down to the deepest field that causes it.
 fn deepen<T: DeserializeOwned>(doc: &Value, reported: Vec<Seg>, message: &str) -> Vec<Seg> {
     let mut segs = reported.clone();
+    let missing = message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`'));
     // Each step goes one level deeper, so the walk ends; the bound is a guard against surprises.
     for _ in 0..64 {
+        if missing.is_some_and(|field| belongs_here::<T>(doc, &segs, field)) {
+            break;
+        }
         let culprit = children(doc, &segs).into_iter().find(|child| {
             without(doc, &segs, child).is_some_and(|candidate| match attempt::<T>(&candidate) {
                 Ok(_) => true,
@@ -123,6 +127,22 @@ fn deepen<T: DeserializeOwned>(doc: &Value, reported: Vec<Seg>, message: &str) -
         segs.push(Seg::Key(field.to_string()));
     }
     segs
+}
+
+/// Whether the missing `field` is one of the node's own fields (rather than of an object inside it):
+/// given a value, the node's error is no longer that the field is missing nor that it is unknown.
+fn belongs_here<T: DeserializeOwned>(doc: &Value, segs: &[Seg], field: &str) -> bool {
+    let mut probe = doc.clone();
+    match node_mut(&mut probe, segs) {
+        Some(Value::Object(map)) if !map.contains_key(field) => {
+            map.insert(field.to_string(), Value::Null);
+        }
+        _ => return false,
+    }
+    match attempt::<T>(&probe) {
+        Ok(_) => true,
+        Err((_, m)) => !m.starts_with(&format!("unknown field `{field}`")) && !m.starts_with(&format!("missing field `{field}`")),
+    }
 }
 
 /// The path and the (English, Persian) reason of a shape error found in `doc`, or `None` when
@@ -223,7 +243,7 @@ pub fn describe(message: &str) -> (String, String) {
         let (line, column) = place.split_once(" column ").unwrap_or((place, "?"));
         return (
             format!("not valid JSON text: {what} at line {line} column {column}"),
-            format!("متن JSON معتبر نیست (سطر {}، ستون {})", persian_digits(line), persian_digits(column)),
+            format!("متن «JSON» معتبر نیست (سطر {}، ستون {})", persian_digits(line), persian_digits(column)),
         );
     }
     (message.to_string(), format!("شکل داده نادرست است: «{message}»"))

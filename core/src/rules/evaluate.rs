@@ -354,7 +354,7 @@ pub fn check_purchase(p: &Purchase) -> Result<(), CoreError> {
     }
     if !p.basket.is_empty() {
         if p.basket.len() > 1000 {
-            return Err(CoreError::new("invalid_input").with("detail", "at most 1000 basket lines").at("basket"));
+            return Err(CoreError::new("invalid_input").with_text("detail", "at most 1000 basket lines", "سبد خرید حداکثر ۱٬۰۰۰ قلم دارد").at("basket"));
         }
         for (i, line) in p.basket.iter().enumerate() {
             if line.amount_rial < 0 || line.amount_rial > MAX_AMOUNT || line.quantity <= 0 {
