@@ -150,6 +150,13 @@ impl Rulebook {
                 totals.rejected += 1;
                 continue;
             }
+            // Budgets run down across the replayed purchases as they would live; a backtest knows
+            // no members, so per-member budgets are not counted (each purchase finds them unused).
+            for used in &d.budget_use {
+                if !used.key.contains("|member:") {
+                    *snapshot.budget_used.entry(used.key.clone()).or_insert(0) += used.amount;
+                }
+            }
             totals.amount_rial += d.amount_rial;
             totals.discount_rial += d.discount_rial;
             totals.payable_rial += d.payable_rial;

@@ -535,3 +535,23 @@ def test_explanation_vouchers_issued_by_rule() -> None:
     check_line(lines(d)["gift"], "applied")
     assert lines(d)["gift"]["message_en"].endswith("a voucher")
     assert lines(d)["gift"]["message_fa"].endswith("ووچر")
+
+
+def test_backtest_runs_budgets_down_with_partial_fill() -> None:
+    """A backtest agrees with live purchases: a rule budget of 250,000 over four 100,000 discounts
+    gives 100,000, 100,000, 50,000 (what was left) and nothing; a member budget is not counted."""
+    cap = {"per": "rule", "period": "total", "limit_rial": 250_000}
+    b = book([rule("r", {"type": "discount", "fixed_rial": 100_000}, budgets=[cap]),
+              rule("m", {"type": "points", "fixed": 1}, budgets=[{"per": "member", "period": "total", "limit_count": 1}])])
+    totals = b.backtest(merchant_id=[CAFE] * 4, amount_rial=[1_000_000] * 4, at=[NOW + i * 60 for i in range(4)])
+    assert totals["discount_rial"] == 250_000
+    assert totals["per_rule"]["r"] == {"uses": 3, "discount_rial": 250_000, "points": 0, "credit_rial": 0}
+    assert totals["per_rule"]["m"]["uses"] == 4
+    # The same purchases decided one by one, applying each decision, give the same discounts.
+    m = kimia.Member(member())
+    live = []
+    for i in range(4):
+        d = b.evaluate(purchase(op_id=i + 1), m, NOW + i * 60)
+        live.append(d.discount_rial)
+        m = kimia.apply(m, d)
+    assert live == [100_000, 100_000, 50_000, 0]
