@@ -99,7 +99,7 @@ impl Rulebook {
         let n = input.merchant_id.len();
         let lengths = [input.merchant_group.len(), input.amount_rial.len(), input.at.len(), input.tier.len(), input.purchase_count.len()];
         if lengths.iter().any(|l| *l != n) {
-            return Err(CoreError::new("invalid_input").with("detail", "batch columns differ in length"));
+            return Err(CoreError::new("invalid_input").with_text("detail", "batch columns differ in length", "ستون‌های ورودی هم‌طول نیستند"));
         }
         let mut totals = BacktestTotals::default();
         // Tallies indexed by number, named only at the end: the loop allocates nothing per posting.
@@ -151,6 +151,13 @@ impl Rulebook {
             if self.evaluate_into(&purchase, &snapshot, input.at[i], false, &mut scratch, &mut d).is_err() {
                 totals.rejected += 1;
                 continue;
+            }
+            // Budgets run down across the replayed purchases as they would live; a backtest knows
+            // no members, so per-member budgets are not counted (each purchase finds them unused).
+            for used in &d.budget_use {
+                if !used.key.contains("|member:") {
+                    *snapshot.budget_used.entry(used.key.clone()).or_insert(0) += used.amount;
+                }
             }
             totals.amount_rial += d.amount_rial;
             totals.discount_rial += d.discount_rial;

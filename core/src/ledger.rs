@@ -75,10 +75,13 @@ pub fn apply(s: &MemberSnapshot, d: &Decision) -> Result<MemberSnapshot, CoreErr
         }
     }
 
-    for b in &d.budget_use {
+    for (i, b) in d.budget_use.iter().enumerate() {
         let used = next.budget_used.entry(b.key.clone()).or_insert(0);
         if b.amount > 0 && *used + b.amount > b.limit {
-            return Err(CoreError::new("budget_exhausted").with("rule", b.key.split('|').next().unwrap_or("")));
+            return Err(CoreError::new("budget_exhausted")
+                .with("rule", b.key.split('|').next().unwrap_or(""))
+                .with("budget", &b.key)
+                .at(format!("budget_use[{i}]")));
         }
         *used = (*used + b.amount).max(0);
     }

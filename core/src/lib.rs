@@ -16,6 +16,7 @@ pub mod receipt;
 pub mod redeem;
 pub mod rows;
 pub mod rules;
+pub mod shape;
 pub mod split;
 pub mod tiers;
 pub mod value;

@@ -302,6 +302,9 @@ pub struct Explain {
     /// For `lost_to_better_rule` / `after_first_match`: the winning rule's name (en, fa).
     #[serde(default)]
     pub winner: Option<(String, String)>,
+    /// For a failed `nth_purchase`: its `n`, so the line can say which purchase qualifies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<i64>,
     #[serde(default)]
     pub discount_rial: i64,
     #[serde(default)]

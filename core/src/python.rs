@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList, PyString};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::account::AccountKey;
 use crate::backtest::BatchInput;
 use crate::errors::{self, CoreError, Lang};
-use crate::explain::render;
+use crate::explain::{gave, render};
 use crate::model::{Decision, MemberSnapshot, Purchase};
 use crate::rules::compile::Rulebook as CoreRulebook;
 use crate::rules::spec::RuleSet;
@@ -43,14 +43,55 @@ fn rejected(py: Python<'_>, e: &CoreError) -> PyErr {
     raise(py, "Rejected", e)
 }
 
-/// Python data → a serde type; a shape error names the field path.
+/// Python data → a serde type; a shape error names the deepest field path, in both languages.
 fn from_py<T: DeserializeOwned>(py: Python<'_>, obj: &Bound<'_, PyAny>, class_name: &str, code: &'static str) -> PyResult<T> {
     let mut de = crate::pyde::PyDe::new(obj);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
-        let err = CoreError::new(code).with("detail", e.into_inner()).at(path);
+        let (en, fa) = crate::shape::describe(&e.into_inner().to_string());
+        let plain = CoreError::new(code).with_text("detail", en, fa).at(path);
+        // Only on an error: the data as a JSON value, to find the deepest path.
+        let err = match py_to_value(obj) {
+            Some(doc) => crate::shape::shape_error::<T>(&doc, code, plain),
+            None => plain,
+        };
         raise(py, class_name, &err)
     })
+}
+
+/// Plain Python data as a JSON value (dict keys as text), or `None` for anything else.
+fn py_to_value(obj: &Bound<'_, PyAny>) -> Option<serde_json::Value> {
+    use serde_json::Value;
+    if obj.is_none() {
+        return Some(Value::Null);
+    }
+    if obj.is_exact_instance_of::<PyBool>() {
+        return obj.is_truthy().ok().map(Value::Bool);
+    }
+    if let Ok(s) = obj.cast::<PyString>() {
+        return s.to_str().ok().map(|s| Value::String(s.to_owned()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        return match obj.extract::<i64>() {
+            Ok(v) => Some(Value::from(v)),
+            Err(_) => obj.extract::<u64>().ok().map(Value::from),
+        };
+    }
+    if let Ok(f) = obj.cast::<PyFloat>() {
+        return serde_json::Number::from_f64(f.value()).map(Value::Number);
+    }
+    if let Ok(d) = obj.cast::<PyMapping>() {
+        let mut map = serde_json::Map::new();
+        for item in d.items().ok()?.iter() {
+            let (k, v): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().ok()?;
+            map.insert(k.str().ok()?.to_str().ok()?.to_owned(), py_to_value(&v)?);
+        }
+        return Some(Value::Object(map));
+    }
+    if obj.cast::<PyList>().is_ok() || obj.cast::<PyTuple>().is_ok() {
+        return obj.try_iter().ok()?.map(|item| item.ok().and_then(|i| py_to_value(&i))).collect::<Option<Vec<_>>>().map(Value::Array);
+    }
+    None
 }
 
 fn to_py<'py, T: Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
@@ -256,7 +297,7 @@ impl DecisionObj {
     #[pyo3(signature = (lang = "fa", *, applied_only = false))]
     fn explain(&self, lang: &str, applied_only: bool) -> Vec<String> {
         let lang = if lang == "en" { Lang::En } else { Lang::Fa };
-        self.inner.explanation.iter().filter(|e| !applied_only || e.code == "applied").map(|e| render(e, lang)).collect()
+        self.inner.explanation.iter().filter(|e| !applied_only || gave(e)).map(|e| render(e, lang)).collect()
     }
 
     fn is_balanced(&self) -> bool {
@@ -293,7 +334,10 @@ impl DecisionObj {
     #[staticmethod]
     fn from_json(py: Python<'_>, text: &str) -> PyResult<DecisionObj> {
         let d: Decision = serde_json::from_str(text)
-            .map_err(|e| rejected(py, &CoreError::new("invalid_input").with("detail", e)))?;
+            .map_err(|e| {
+                let (en, fa) = crate::shape::describe(&e.to_string());
+                rejected(py, &CoreError::new("invalid_input").with_text("detail", en, fa))
+            })?;
         if !d.is_balanced() {
             return Err(rejected(py, &CoreError::new("decision_unbalanced")));
         }
@@ -599,7 +643,7 @@ fn explanation_codes() -> (Vec<Template>, Vec<Template>) {
 fn jalali_to_gregorian(py: Python<'_>, year: i64, month: i64, day: i64) -> PyResult<(i64, i64, i64)> {
     let date = format!("{year:04}-{month:02}-{day:02}");
     if !(1..=9999).contains(&year) || calendar::parse_day(&date, true).is_none() {
-        return Err(rejected(py, &CoreError::new("invalid_input").with("detail", format!("{date} is not a Jalali date"))));
+        return Err(rejected(py, &CoreError::new("invalid_input").with_text("detail", format!("{date} is not a Jalali date"), format!("{} تاریخ شمسی معتبری نیست", crate::explain::persian_digits(&date)))));
     }
     Ok(calendar::jalali_to_gregorian(year, month, day))
 }
@@ -609,7 +653,7 @@ fn jalali_to_gregorian(py: Python<'_>, year: i64, month: i64, day: i64) -> PyRes
 fn gregorian_to_jalali(py: Python<'_>, year: i64, month: i64, day: i64) -> PyResult<(i64, i64, i64)> {
     let date = format!("{year:04}-{month:02}-{day:02}");
     if !(1..=9999).contains(&year) || calendar::parse_day(&date, false).is_none() {
-        return Err(rejected(py, &CoreError::new("invalid_input").with("detail", format!("{date} is not a Gregorian date"))));
+        return Err(rejected(py, &CoreError::new("invalid_input").with_text("detail", format!("{date} is not a Gregorian date"), format!("{} تاریخ میلادی معتبری نیست", crate::explain::persian_digits(&date)))));
     }
     Ok(calendar::gregorian_to_jalali(year, month, day))
 }

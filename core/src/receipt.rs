@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::account::{AccountKey, Kind, Owner};
 use crate::errors::Lang;
-use crate::explain::render;
+use crate::explain::{gave, render};
 use crate::model::{Decision, MemberSnapshot};
 
 /// What a receipt shows of a member's balances after `decision`: their points, and the rial credit they can spend, over the accounts they hold (their own and their
@@ -57,7 +57,7 @@ impl<'a> Receipt<'a> {
         let explain = |lang| {
             crate::redeem::receipt_line(decision, lang)
                 .into_iter()
-                .chain(decision.explanation.iter().filter(|e| e.code == "applied").map(|e| render(e, lang)))
+                .chain(decision.explanation.iter().filter(|e| gave(e)).map(|e| render(e, lang)))
                 .collect()
         };
         Receipt { decision, op_id, status, balance_points, balance_credit_rial, extra, explanation: (explain(Lang::Fa), explain(Lang::En)) }

@@ -17,7 +17,7 @@
 
 use crate::account::{AccountKey, Kind, Owner};
 use crate::errors::{CoreError, Lang};
-use crate::explain::persian_digits;
+use crate::explain::{en_amount, fa_amount};
 use crate::model::{Decision, Lot, LotUse, MemberSnapshot, Purchase, MAX_AMOUNT};
 use crate::money::{mul_div, Rounding};
 use crate::value::Ratio;
@@ -92,14 +92,14 @@ pub fn redeem_points(p: &Purchase, s: &MemberSnapshot, left: i64, d: &mut Decisi
 /// The receipt line of the points a decision redeemed (or, negative, gave back), if any.
 pub fn receipt_line(d: &Decision, lang: Lang) -> Option<String> {
     let (points, rial) = (d.points_redeemed.abs(), d.points_redeemed_rial.abs());
-    let text = match (d.points_redeemed.signum(), lang) {
+    // Written as a receipt says amounts: grouped thousands, Persian digits in Persian.
+    Some(match (d.points_redeemed.signum(), lang) {
         (0, _) => return None,
-        (1, Lang::En) => format!("Paid with {points} points: {rial} rial"),
-        (1, Lang::Fa) => format!("پرداخت با {points} امتیاز: {rial} ریال"),
-        (_, Lang::En) => format!("{points} points given back ({rial} rial)"),
-        (_, Lang::Fa) => format!("{points} امتیاز بازگردانده شد ({rial} ریال)"),
-    };
-    Some(if lang == Lang::Fa { persian_digits(&text) } else { text })
+        (1, Lang::En) => format!("Paid with {} points: {} rials", en_amount(points), en_amount(rial)),
+        (1, Lang::Fa) => format!("پرداخت با {} امتیاز: {} ریال", fa_amount(points), fa_amount(rial)),
+        (_, Lang::En) => format!("{} points given back ({} rials)", en_amount(points), en_amount(rial)),
+        (_, Lang::Fa) => format!("{} امتیاز بازگردانده شد ({} ریال)", fa_amount(points), fa_amount(rial)),
+    })
 }
 
 #[cfg(test)]
@@ -140,11 +140,11 @@ mod tests {
         assert_eq!(receipt_line(&d, Lang::En), None);
         d.points_redeemed = 300;
         d.points_redeemed_rial = 30_000;
-        assert_eq!(receipt_line(&d, Lang::En).as_deref(), Some("Paid with 300 points: 30000 rial"));
-        assert_eq!(receipt_line(&d, Lang::Fa).as_deref(), Some("پرداخت با ۳۰۰ امتیاز: ۳۰۰۰۰ ریال"));
+        assert_eq!(receipt_line(&d, Lang::En).as_deref(), Some("Paid with 300 points: 30,000 rials"));
+        assert_eq!(receipt_line(&d, Lang::Fa).as_deref(), Some("پرداخت با ۳۰۰ امتیاز: ۳۰٬۰۰۰ ریال"));
         d.points_redeemed = -300;
         d.points_redeemed_rial = -30_000;
-        assert_eq!(receipt_line(&d, Lang::En).as_deref(), Some("300 points given back (30000 rial)"));
-        assert_eq!(receipt_line(&d, Lang::Fa).as_deref(), Some("۳۰۰ امتیاز بازگردانده شد (۳۰۰۰۰ ریال)"));
+        assert_eq!(receipt_line(&d, Lang::En).as_deref(), Some("300 points given back (30,000 rials)"));
+        assert_eq!(receipt_line(&d, Lang::Fa).as_deref(), Some("۳۰۰ امتیاز بازگردانده شد (۳۰٬۰۰۰ ریال)"));
     }
 }

@@ -46,16 +46,19 @@ pub struct TierConfig {
 
 impl TierConfig {
     pub fn check(&self) -> Result<(), CoreError> {
-        let bad = |detail: &str| Err(CoreError::new("invalid_tier_config").with("detail", detail));
+        let bad = |en: &str, fa: &str| Err(CoreError::new("invalid_tier_config").with_text("detail", en, fa));
         if self.tiers.is_empty() || self.tiers.len() > 100 {
-            return bad("between 1 and 100 tiers");
+            return bad("between 1 and 100 tiers", "بین ۱ و ۱۰۰ طبقه لازم است");
         }
         for (i, t) in self.tiers.iter().enumerate() {
             if t.rise_at < 0 || t.stay_at < 0 || t.grace_periods < 0 || !(0..=BP_ONE).contains(&t.deduct_bp) {
-                return bad(&format!("tier {} has a negative threshold or a deduction outside 0..10000", t.name));
+                return bad(
+                    &format!("tier {} has a negative threshold or a deduction outside 0..10000", t.name),
+                    &format!("طبقهٔ «{}» آستانهٔ منفی یا کسری بیرون از ۰ تا ۱۰٬۰۰۰ واحد پایه دارد", t.name),
+                );
             }
             if i > 0 && t.rise_at < self.tiers[i - 1].rise_at {
-                return bad("rise_at must not decrease from one tier to the next");
+                return bad("rise_at must not decrease from one tier to the next", "«rise_at» نباید از یک طبقه به طبقهٔ بعد کم شود");
             }
         }
         Ok(())
@@ -97,7 +100,7 @@ pub fn close_period(config: &TierConfig, input: &TierInput<'_>, period_end: i64)
     config.check()?;
     let n = input.tier.len();
     if [input.period_points.len(), input.grace_used.len(), input.frozen_until.len(), input.manual_tier.len()].iter().any(|l| *l != n) {
-        return Err(CoreError::new("invalid_input").with("detail", "tier columns differ in length"));
+        return Err(CoreError::new("invalid_input").with_text("detail", "tier columns differ in length", "ستون‌های طبقه‌بندی هم‌طول نیستند"));
     }
     let top = i32::try_from(config.tiers.len() - 1).expect("at most 100 tiers");
     let tiers = &config.tiers;

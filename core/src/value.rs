@@ -124,7 +124,7 @@ pub fn buy_voucher(club_id: i64, price: &VoucherPrice, s: &MemberSnapshot, op_id
     let (amount, is_points) = match (price.points, price.credit_rial) {
         (p, 0) if p > 0 => (p, true),
         (0, c) if c > 0 => (c, false),
-        _ => return Err(CoreError::new("invalid_input").with("detail", "a voucher costs points or credit, not both").at("price")),
+        _ => return Err(CoreError::new("invalid_input").with_text("detail", "a voucher costs points or credit, not both", "بهای ووچر یا امتیاز است یا اعتبار، نه هر دو").at("price")),
     };
     let accept = move |a: &AccountKey| if is_points { a.kind == Kind::Points } else { a.kind.is_spendable_credit() && a.kind.has_lots() && a.scope == Scope::None };
     let held: i64 = s.lots.iter().filter(|l| s.owns(&l.account) && accept(&l.account) && l.spendable(now)).map(|l| l.remaining).sum();

@@ -20,14 +20,14 @@ from kimia.service.sql import Tx
 _MESSAGES = {
     "insufficient_balance": ("Not enough balance in {account}", "موجودی {account} کافی نیست"),
     "lot_not_found": ("A lot used by this operation no longer exists", "بخشی از اعتبار مورد استفاده دیگر وجود ندارد"),
-    "budget_exhausted": ("The budget of rule {rule} is exhausted", "بودجه قانون {rule} تمام شده است"),
+    "budget_exhausted": ("The budget {budget} of rule {rule} is exhausted", "بودجه «{budget}» قانون «{rule}» تمام شده است"),
     "voucher_already_used": ("This voucher has already been used", "این ووچر قبلاً استفاده شده است"),
 }
 
 
-def _rejected(code: str, **params: str) -> Rejected:
+def _rejected(code: str, path: str | None = None, **params: str) -> Rejected:
     en, fa = _MESSAGES[code]
-    return Rejected(code, en.format(**params), fa.format(**params), None, dict(params))
+    return Rejected(code, en.format(**params), fa.format(**params), path, dict(params))
 
 
 #: Offset of the local day of settlement (and of ``operations.day``) from UTC: Tehran, 03:30.
@@ -95,14 +95,15 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
             for lot in d.lots_created
         ],
     )
-    for use in d.budget_use:
+    for i, use in enumerate(d.budget_use):
         row = tx.one(
             "INSERT INTO budget_usage (club_id, key, used) VALUES (?,?,?)"
             " ON CONFLICT (club_id, key) DO UPDATE SET used = budget_usage.used + excluded.used RETURNING used",
             (op_club, use["key"], use["amount"]),
         )
         if use["amount"] > 0 and row[0] > use["limit"]:
-            raise _rejected("budget_exhausted", rule=str(use["key"]).split("|", 1)[0])
+            key = str(use["key"])
+            raise _rejected("budget_exhausted", f"budget_use[{i}]", rule=key.split("|", 1)[0], budget=key)
     counters = d.counters
     day = counters["day"]
     # Money moves on the day of this operation: a refund, a reversal or a completed hold is settled

@@ -25,6 +25,7 @@ GARAGE = 104  # merchant in no set
 PERSIAN_LETTERS = re.compile(r"[\u0600-\u06FF]")
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
 ASCII_DIGIT = re.compile(r"[0-9]")
+LATIN_LETTER = re.compile(r"[A-Za-z]")
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 
 
@@ -143,12 +144,21 @@ def check_line(line: dict[str, Any], code: str, *, condition: str | None = None,
     assert to_persian_digits(line["name_fa"]) in fa
     assert PERSIAN_LETTERS.search(fa), fa
     assert not ASCII_DIGIT.search(fa), f"ASCII digit in Persian message: {fa}"
-    if ASCII_DIGIT.search(en.replace(line["name_en"], "")):
+    if any(line[k] for k in ("discount_rial", "points", "credit_rial", "entries", "referral_points")):
         assert any(d in fa for d in PERSIAN_DIGITS), fa
+    # Persian reads wholly in Persian: no Latin letter outside the names the club chose.
+    names = [to_persian_digits(line["name_fa"])] + ([to_persian_digits(line["winner"][1])] if line.get("winner") else [])
+    bare = fa
+    for name in names:
+        bare = bare.replace(name, "")
+    assert not LATIN_LETTER.search(bare), f"Latin letter in Persian message: {fa}"
     if condition is not None:
         assert line["condition"] == condition
         cond_en, cond_fa = _CONDITIONS[condition]
-        assert cond_en in en and to_persian_digits(cond_fa) in fa
+        for fragment in _fragments(cond_en):
+            assert fragment in en, (fragment, en)
+        for fragment in _fragments(cond_fa):
+            assert to_persian_digits(fragment) in fa, (fragment, fa)
     if winner is not None:
         assert line["winner"] is not None and line["winner"][0] == f"Rule {winner}"
         assert f'"Rule {winner}"' in en

@@ -58,8 +58,8 @@ def test_the_receipt_shows_the_points_and_their_value_in_both_languages() -> Non
     d = BOOK.evaluate(paying(400), points_member(), NOW)
     receipt, _ = d.receipt(50, points_member())
     assert (receipt["points_redeemed"], receipt["points_redeemed_rial"], receipt["balance_points"]) == (400, 40_000, 700)
-    assert receipt["explanation_en"][0] == "Paid with 400 points: 40000 rial"
-    assert receipt["explanation_fa"][0] == "پرداخت با ۴۰۰ امتیاز: ۴۰۰۰۰ ریال"
+    assert receipt["explanation_en"][0] == "Paid with 400 points: 40,000 rials"
+    assert receipt["explanation_fa"][0] == "پرداخت با ۴۰۰ امتیاز: ۴۰٬۰۰۰ ریال"
 
 
 def test_the_ratio_is_the_members_tier_or_group_ratio() -> None:
@@ -144,7 +144,7 @@ def test_refunds_and_the_reversal_give_the_points_back_with_their_expiry() -> No
     assert refund.payable_rial == -250_000 + 25_000 + 10_000
     assert postings(refund, "restore_redeemed_points") == [("club:1/points_retired", PTS, 100)]
     receipt, _ = refund.receipt(60, after)
-    assert receipt["explanation_en"][0] == "100 points given back (10000 rial)"
+    assert receipt["explanation_en"][0] == "100 points given back (10,000 rials)"
     after = kimia.apply(after, refund)
     rest = kimia.reverse(d, after, op_id=61, now=NOW + 20, refunded_before_rial=250_000)
     assert (rest.points_redeemed, rest.points_redeemed_rial) == (-300, -30_000)

@@ -158,10 +158,10 @@ CASES: list[Case] = [
     # --- rule compilation (RuleError) ---
     Case("unknown effect type", "rule_invalid_json", "rules[0].effects[0].type", _with_effect({"type": "pointz"})),
     Case("unknown condition type", "rule_invalid_json", "rules[0].conditions[0].type", _with_condition({"type": "moon_phase"})),
-    Case("missing club id", "rule_invalid_json", ".", lambda: kimia.Rulebook({"rules": []})),
+    Case("missing club id", "rule_invalid_json", "club_id", lambda: kimia.Rulebook({"rules": []})),
     Case("club id of wrong type", "rule_invalid_json", "club_id", lambda: kimia.Rulebook({"club_id": "one"})),
     Case("unknown rule field", "rule_invalid_json", "rules[0].colour", _compile({**rule("r"), "colour": "red"})),
-    Case("unknown effect field", "rule_invalid_json", "rules[0].effects[0]", _with_effect({"type": "discount", "fixed_rial": 1, "colour": 1})),
+    Case("unknown effect field", "rule_invalid_json", "rules[0].effects[0].colour", _with_effect({"type": "discount", "fixed_rial": 1, "colour": 1})),
     Case("unknown funder", "rule_invalid_json", ANY_PATH, _compile(rule("r", funding={"bank": 10_000}))),
     Case("not JSON text", "rule_invalid_json", ANY_PATH, lambda: kimia.Rulebook("{not json")),
     Case(
@@ -176,7 +176,7 @@ CASES: list[Case] = [
     Case("funding negative", "rule_bad_funding", "rules[0].funding", _compile(rule("r", funding={"merchant": 12_000, "club_owner": -2_000}))),
     Case("percent above 100%", "rule_bad_value", "rules[0].effects[0].percent_bp", _with_effect({"type": "discount", "percent_bp": 10_001})),
     Case("discount of nothing", "rule_bad_value", "rules[0].effects[0]", _with_effect({"type": "discount"})),
-    Case("negative fixed", "rule_bad_value", "rules[0].effects[0]", _with_effect({"type": "discount", "fixed_rial": -5})),
+    Case("negative fixed", "rule_bad_value", "rules[0].effects[0].fixed_rial", _with_effect({"type": "discount", "fixed_rial": -5})),
     Case("rate without per_rial", "rule_bad_value", "rules[0].effects[0].per_rial", _with_effect({"type": "points", "points": 1})),
     Case("points of nothing", "rule_bad_value", "rules[0].effects[0]", _with_effect({"type": "points", "per_rial": 100})),
     Case("multiplier too large", "rule_bad_value", "rules[0].effects[0].tier_multipliers_bp", _with_effect({"type": "points", "fixed": 1, "tier_multipliers_bp": {"gold": 2_000_000}})),
@@ -189,7 +189,7 @@ CASES: list[Case] = [
     Case("nth zero, nested", "rule_bad_value", "rules[0].conditions[0].of[1].n", _with_condition({"type": "any", "of": [{"type": "first_purchase"}, {"type": "nth_purchase", "n": 0}]})),
     Case("hour inside not", "rule_bad_value", "rules[0].conditions[0].of.from", _with_condition({"type": "not", "of": {"type": "hour_range", "from": "7", "to": "08:00"}})),
     Case("window of zero days", "rule_bad_value", "rules[0].conditions[0].days", _with_condition({"type": "spend_in_window", "days": 0, "min": 1})),
-    Case("amount min above max", "rule_bad_value", "rules[0].conditions[0]", _with_condition({"type": "amount", "min": 5, "max": 1})),
+    Case("amount min above max", "rule_bad_value", "rules[0].conditions[0].min", _with_condition({"type": "amount", "min": 5, "max": 1})),
     Case("budget without limit", "rule_bad_value", "rules[0].budgets[0]", _compile(rule("r", budgets=[{"per": "rule", "period": "day"}]))),
     Case("budget with both limits", "rule_bad_value", "rules[0].budgets[0]", _compile(rule("r", budgets=[{"per": "rule", "period": "day", "limit_rial": 1, "limit_count": 1}]))),
     Case("validity reversed", "rule_bad_value", "rules[0].valid_to", _compile(rule("r", valid_from=NOW, valid_to=NOW - 1))),
@@ -206,19 +206,38 @@ CASES: list[Case] = [
     Case("unknown merchant set", "rule_unknown_set", "rules[0].effects[0].spendable_at", _with_effect({"type": "credit", "kind": "club", "fixed_rial": 1, "spendable_at": 9})),
     Case("unknown stacking group", "rule_unknown_stacking_group", "rules[0].stacking_group", _compile(rule("r", stacking_group="nowhere"))),
     Case("too many rules", "rule_too_many", "rules", _too_many_rules),
+    # --- issue 12 item 12: the deepest path, and a reason in each language ---
+    Case("float in percent_bp", "rule_invalid_json", "rules[0].effects[0].percent_bp", _with_effect({"type": "discount", "percent_bp": 12.5})),
+    Case(
+        "float in percent_bp, JSON text",
+        "rule_invalid_json",
+        "rules[0].effects[0].percent_bp",
+        lambda: kimia.Rulebook(json.dumps(ruleset([rule("r", {"type": "discount", "percent_bp": 12.5})]))),
+    ),
+    Case("weekday misspelt", "rule_invalid_json", "rules[0].conditions[0].days[0]", _with_condition({"type": "weekdays", "days": ["friday"]})),
+    Case("not given a list", "rule_invalid_json", "rules[0].conditions[0].of", _with_condition({"type": "not", "of": [{"type": "first_purchase"}]})),
+    Case("nth without n, nested", "rule_invalid_json", "rules[0].conditions[0].of[1].n", _with_condition({"type": "any", "of": [{"type": "first_purchase"}, {"type": "nth_purchase"}]})),
+    Case("credit kind misspelt", "rule_invalid_json", "rules[0].effects[0].kind", _with_effect({"type": "credit", "kind": "cash_back", "fixed_rial": 1})),
+    Case("budget limit as text", "rule_invalid_json", "rules[0].budgets[0].limit_rial", _compile(rule("r", budgets=[{"per": "rule", "period": "day", "limit_rial": "200000"}]))),
+    Case("negative budget limit", "rule_bad_value", "rules[0].budgets[0].limit_rial", _compile(rule("r", budgets=[{"per": "rule", "period": "day", "limit_rial": -1}]))),
+    Case("credit kinds without credit", "rule_bad_value", "rules[0].conditions[0].credit_kinds", _with_condition({"type": "payment_method", "methods": ["card"], "credit_kinds": ["cashback"]})),
+    Case("conversion ratio as a number", "invalid_input", "default", lambda: kimia.convert_points({"club_id": 1, "default": 10}, POINTS, op_id=1, now=NOW, points=500)),
+    Case("conversion ratio field missing", "invalid_input", "by_tier.gold.rial", lambda: kimia.convert_points({"club_id": 1, "by_tier": {"gold": {"points": 1}}}, POINTS, op_id=1, now=NOW, points=500)),
+    Case("voucher price as a number", "invalid_input", "points", lambda: kimia.buy_voucher(1, {"template_id": 1, "points": 2.5}, POINTS, op_id=1, now=NOW)),
+    Case("tiers not a list", "invalid_tier_config", "tiers", lambda: kimia.close_tier_period({"tiers": {"name": "gold"}}, tier=[0], period_points=[0], period_end=0)),
     Case("group multiplier negative", "rule_bad_value", "rules[0].effects[0].group_multipliers_bp", _with_effect({"type": "points", "fixed": 1, "group_multipliers_bp": {"3": -1}})),
     Case("group multiplier key not an id", "rule_invalid_json", ANY_PATH, _with_effect({"type": "points", "fixed": 1, "group_multipliers_bp": {"gold": 10}})),
     Case("merchant credit with a set", "rule_bad_value", "rules[0].effects[0].spendable_at", _with_effect({"type": "credit", "kind": "merchant", "fixed_rial": 1, "spendable_at": 1})),
     Case("dates reversed", "rule_bad_value", "rules[0].conditions[0].to", _with_condition({"type": "date_range", "from": "2026-12-10", "to": "2026-12-01"})),
     Case("enabled not a boolean", "rule_invalid_json", ANY_PATH, _compile(rule("r", enabled="false"))),
     Case("id of 101 letters", "rule_bad_value", "rules[0].id", _compile(rule("ی" * 101))),
-    Case("offset out of range", "rule_bad_value", "utc_offset_min", lambda: kimia.Rulebook(ruleset([], utc_offset_min=900))),
-    Case("point value negative", "rule_bad_value", "point_value_rial", lambda: kimia.Rulebook(ruleset([], point_value_rial=-1))),
-    Case("settlement above 100%", "rule_bad_value", "settlement", lambda: kimia.Rulebook(ruleset([], settlement={"club_owner_bp": 9_000, "marketer_bp": 2_000}))),
-    Case("fee above 100%", "rule_bad_value", "settlement.fee_tariffs[0]", lambda: kimia.Rulebook(ruleset([], settlement={"fee_tariffs": [{"percent_bp": 10_001}]}))),
-    Case("two default tariffs", "rule_bad_value", "settlement.fee_tariffs[1].business_type", lambda: kimia.Rulebook(ruleset([], settlement={"fee_tariffs": [{"percent_bp": 1}, {"percent_bp": 2}]}))),
-    Case("duplicate merchant set", "rule_bad_value", "merchant_sets[1].id", lambda: kimia.Rulebook(ruleset([], merchant_sets=[{"id": 1}, {"id": 1}]))),
-    Case("duplicate stacking group", "rule_bad_value", "stacking_groups[1].name", lambda: kimia.Rulebook(ruleset([], stacking_groups=[{"name": "a", "mode": "exclusive"}, {"name": "a", "mode": "first_match"}]))),
+    Case("offset out of range", "rule_set_bad_value", "utc_offset_min", lambda: kimia.Rulebook(ruleset([], utc_offset_min=900))),
+    Case("point value negative", "rule_set_bad_value", "point_value_rial", lambda: kimia.Rulebook(ruleset([], point_value_rial=-1))),
+    Case("settlement above 100%", "rule_set_bad_value", "settlement", lambda: kimia.Rulebook(ruleset([], settlement={"club_owner_bp": 9_000, "marketer_bp": 2_000}))),
+    Case("fee above 100%", "rule_set_bad_value", "settlement.fee_tariffs[0].percent_bp", lambda: kimia.Rulebook(ruleset([], settlement={"fee_tariffs": [{"percent_bp": 10_001}]}))),
+    Case("two default tariffs", "rule_set_bad_value", "settlement.fee_tariffs[1].business_type", lambda: kimia.Rulebook(ruleset([], settlement={"fee_tariffs": [{"percent_bp": 1}, {"percent_bp": 2}]}))),
+    Case("duplicate merchant set", "rule_set_bad_value", "merchant_sets[1].id", lambda: kimia.Rulebook(ruleset([], merchant_sets=[{"id": 1}, {"id": 1}]))),
+    Case("duplicate stacking group", "rule_set_bad_value", "stacking_groups[1].name", lambda: kimia.Rulebook(ruleset([], stacking_groups=[{"name": "a", "mode": "exclusive"}, {"name": "a", "mode": "first_match"}]))),
     # --- operations (Rejected) ---
     Case("zero amount", "amount_must_be_positive", "amount_rial", _purchase(amount_rial=0)),
     Case("negative amount", "amount_must_be_positive", "amount_rial", _purchase(amount_rial=-5)),
@@ -247,7 +266,7 @@ CASES: list[Case] = [
     Case("merchant credit elsewhere", "credit_not_valid_at_merchant", "redeem_credit_rial", _spend(holding(lot("0:0", f"member:42/merchant_credit@merchant:{GARAGE}", 9_000)), 5_000)),
     Case("club credit outside its set", "credit_not_valid_at_merchant", "redeem_credit_rial", _spend(holding(lot("0:0", "member:42/club_credit@set:1", 9_000)), 5_000, merchant_id=GARAGE, merchant_groups=[])),
     Case("lot scoped elsewhere at apply", "credit_not_valid_at_merchant", None, _spent_then(_lot_now_merchant_credit)),
-    Case("budget used meanwhile", "budget_exhausted", None, _budget_used_meanwhile),
+    Case("budget used meanwhile", "budget_exhausted", "budget_use[0]", _budget_used_meanwhile),
     Case("decision of another member", "wrong_member", None, _other_member_apply),
     Case("reversal for another member", "wrong_member", None, _other_member_reverse),
     Case("posting mixing units", "decision_unbalanced", None, _unbalanced_json),
@@ -276,7 +295,7 @@ CASES: list[Case] = [
     Case("adjust a credit line", "unknown_account", None, lambda: kimia.adjust(1, CREDIT_LINE, op_id=1, now=NOW, account="member:42/credit_line", delta=5)),
     Case("credit limit cut before apply", "credit_limit_exceeded", None, _credit_line_limit_cut),
     Case("no tiers", "invalid_tier_config", None, lambda: kimia.close_tier_period({"tiers": []}, tier=[], period_points=[], period_end=0)),
-    Case("tier without name", "invalid_tier_config", "tiers[0]", lambda: kimia.close_tier_period({"tiers": [{"rise_at": 1}]}, tier=[0], period_points=[0], period_end=0)),
+    Case("tier without name", "invalid_tier_config", "tiers[0].name", lambda: kimia.close_tier_period({"tiers": [{"rise_at": 1}]}, tier=[0], period_points=[0], period_end=0)),
     Case("deduction above 100%", "invalid_tier_config", None, lambda: kimia.close_tier_period({"tiers": [{"name": "a", "deduct_bp": 10_001}]}, tier=[0], period_points=[0], period_end=0)),
     Case("rise_at going down", "invalid_tier_config", None, lambda: kimia.close_tier_period({"tiers": [{"name": "a", "rise_at": 10}, {"name": "b", "rise_at": 5}]}, tier=[0], period_points=[0], period_end=0)),
     Case("tier columns differ", "invalid_input", None, lambda: kimia.close_tier_period(TIERS, tier=[0], period_points=[0, 1], period_end=0)),
@@ -291,6 +310,8 @@ CASES: list[Case] = [
 ]
 
 SNAKE = re.compile(r"^[a-z]+(_[a-z]+)*$")
+LATIN_OR_DIGIT = re.compile(r"[A-Za-z0-9]")
+QUOTED = re.compile(r"«[^»]*»")
 PERSIAN = re.compile(r"[\u0600-\u06FF]")
 
 
@@ -306,7 +327,7 @@ def test_error(case: Case) -> None:
     assert isinstance(e, expected_class)
     if case.code.startswith("rule_"):
         assert isinstance(e, kimia.RuleError)
-        if case.code != "rule_invalid_json" and case.code != "rule_too_many":
+        if case.code not in ("rule_invalid_json", "rule_too_many", "rule_set_bad_value"):
             assert e.params.get("rule") is not None
     elif not isinstance(e, kimia.RuleError):
         assert isinstance(e, kimia.Rejected)
@@ -315,7 +336,11 @@ def test_error(case: Case) -> None:
     assert PERSIAN.search(e.message_fa)
     for name, value in e.params.items():
         assert "{" + name + "}" not in e.message_en and "{" + name + "}" not in e.message_fa
-        assert value in e.message_en or name not in _template(e.code)
+        shown = f"{int(value):,}" if value.lstrip("-").isdigit() and name != "rule" else value
+        assert shown in e.message_en or name not in _template(e.code)
+    # Persian reads wholly in Persian: outside «quoted» names and literals, no Latin letter or digit.
+    assert not LATIN_OR_DIGIT.search(QUOTED.sub("", e.message_fa)), e.message_fa
+    assert " rule -" not in e.message_en and "«-»" not in e.message_fa
     assert str(e).startswith(f"{e.code}: ")
     assert e.to_dict() == {"code": e.code, "message_en": e.message_en, "message_fa": e.message_fa, "path": e.path, "params": e.params}
 
@@ -355,7 +380,9 @@ def test_every_core_code_is_exercised() -> None:
 def test_explanation_codes_have_messages() -> None:
     explanations, conditions = kimia.explanation_codes()
     for code, en, fa in [*explanations, *conditions]:
-        assert SNAKE.match(code) and en and fa and PERSIAN.search(fa)
+        # A line may be only the offer's name and what it gave ("{rule}: {effects}").
+        assert SNAKE.match(code) and en and fa and (PERSIAN.search(fa) or not re.sub(r"\{\w+\}|[:\s]", "", fa))
+        assert not LATIN_OR_DIGIT.search(re.sub(r"\{\w+\}", "", fa)), fa
     # Every condition type of the rule language has a readable name.
     assert {c for c, _, _ in conditions} == {
         "merchant", "merchant_group", "branch", "club", "goods", "goods_group", "member_group", "tier",

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from .helpers import at, book, check_line, lines, member, purchase, rule
+import kimia
+
+from .helpers import CAFE, GARAGE, at, book, check_line, holding, lines, lot, member, purchase, rule
 
 NOW = at(2026, 12, 17, 11)
 
@@ -86,7 +88,8 @@ R5_PAYMENT: list[tuple[str, list[str], str | None, bool]] = [
     ("cash", ["cash", "mixed"], "cash", True),
     ("mixed", ["cash", "mixed"], "mixed", True),
     ("card not allowed", ["cash", "mixed"], "card", False),
-    ("credit", ["credit"], "credit", True),
+    # Issue 12 item 14: "credit" is what the purchase redeems, not what the caller declares.
+    ("credit declared, nothing redeemed", ["credit"], "credit", False),
 ]
 
 
@@ -152,3 +155,69 @@ def test_r5_purchase_first_failing_condition_is_named() -> None:
     check_line(line, "condition_failed", condition="channel")
     line = _line([BIG, CASH, APP], {"amount_rial": 2_000_000})
     check_line(line, "condition_failed", condition="payment_method")
+
+
+CASHBACK = lot("0:0", "member:42/cashback", 50_000, at(2027, 1, 1))
+MERCHANT_CREDIT = lot("0:1", f"member:42/merchant_credit@merchant:{CAFE}", 30_000, at(2026, 12, 30))
+WALLET = holding(CASHBACK, MERCHANT_CREDIT)
+CREDIT_LINE = member(accounts=[{"account": "member:42/credit_line", "balance": 0, "credit_limit": 100_000}])
+
+
+def _applies(condition: dict[str, Any], snapshot: dict[str, Any], **fields: Any) -> bool:
+    b = book([rule("r", conditions=[condition])])
+    line = lines(b.evaluate(purchase(**fields), snapshot, NOW))["r"]
+    if line["code"] == "applied":
+        check_line(line, "applied")
+        return True
+    check_line(line, "condition_failed", condition="payment_method")
+    return False
+
+
+PAID_WITH_CREDIT: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], bool]] = [
+    ("redeems credit, declared card", {"methods": ["credit"]}, WALLET, {"redeem_credit_rial": 10_000}, True),
+    ("redeems credit, declared credit", {"methods": ["credit"]}, WALLET, {"redeem_credit_rial": 10_000, "payment_method": "credit"}, True),
+    ("declared credit, redeems nothing", {"methods": ["credit"]}, WALLET, {"payment_method": "credit"}, False),
+    ("card still matches a purchase part paid with credit", {"methods": ["card"]}, WALLET, {"redeem_credit_rial": 10_000}, True),
+    # Merchant credit expires first, so 10,000 comes from it; 40,000 takes cashback too.
+    ("merchant credit only, drawn", {"methods": ["credit"], "credit_kinds": ["merchant"]}, WALLET, {"redeem_credit_rial": 10_000}, True),
+    ("cashback only, not drawn", {"methods": ["credit"], "credit_kinds": ["cashback"]}, WALLET, {"redeem_credit_rial": 10_000}, False),
+    ("cashback only, drawn after merchant credit", {"methods": ["credit"], "credit_kinds": ["cashback"]}, WALLET, {"redeem_credit_rial": 40_000}, True),
+    ("merchant credit of another shop is not drawn", {"methods": ["credit"], "credit_kinds": ["merchant"]}, WALLET,
+     {"redeem_credit_rial": 10_000, "merchant_id": GARAGE, "merchant_groups": []}, False),
+    ("credit line", {"methods": ["credit"], "credit_kinds": ["credit_line"]}, CREDIT_LINE, {"redeem_credit_rial": 10_000}, True),
+    ("credit line is not gift credit", {"methods": ["credit"], "credit_kinds": ["gift"]}, CREDIT_LINE, {"redeem_credit_rial": 10_000}, False),
+]
+
+
+@pytest.mark.parametrize(("condition", "snapshot", "fields", "applies"), [c[1:] for c in PAID_WITH_CREDIT], ids=[c[0] for c in PAID_WITH_CREDIT])
+def test_r5_paid_with_credit_follows_from_what_is_redeemed(condition: dict[str, Any], snapshot: dict[str, Any], fields: dict[str, Any], applies: bool) -> None:
+    """Issue 12 item 14."""
+    if "merchant_id" in fields:
+        # At the garage the cafe's merchant credit cannot be spent: only the cashback pays.
+        snapshot = holding(MERCHANT_CREDIT, lot("0:2", "member:42/cashback", 50_000, at(2027, 1, 1)))
+    assert _applies({"type": "payment_method", **condition}, snapshot, **fields) is applies
+
+
+def test_r13_credit_spend_discount_limited_to_credit_kinds() -> None:
+    """Issue 12 item 14: 5% off the part paid with merchant credit only."""
+    b = book([rule("pwmc", {"type": "credit_spend_discount", "percent_bp": 500, "credit_kinds": ["merchant"]})])
+    # 40,000 redeemed: 30,000 merchant credit (expires first), 10,000 cashback.
+    d = b.evaluate(purchase(redeem_credit_rial=40_000), WALLET, NOW)
+    assert d.credit_used_rial == 40_000
+    assert d.discount_rial == 1_500
+    check_line(lines(d)["pwmc"], "applied")
+    # Paying with cashback alone gives nothing; with no kinds listed, all credit counts.
+    cashback_only = holding(lot("0:0", "member:42/cashback", 50_000))
+    check_line(lines(b.evaluate(purchase(redeem_credit_rial=40_000), cashback_only, NOW))["pwmc"], "nothing_to_give")
+    any_kind = book([rule("pwc", {"type": "credit_spend_discount", "percent_bp": 500})])
+    assert any_kind.evaluate(purchase(redeem_credit_rial=40_000), WALLET, NOW).discount_rial == 2_000
+    kimia.apply(WALLET, d)
+
+
+def test_r13_credit_kinds_in_the_schema_and_rejected_without_credit() -> None:
+    with pytest.raises(kimia.RuleError) as e:
+        book([rule("r", conditions=[{"type": "payment_method", "methods": ["card"], "credit_kinds": ["gift"]}])])
+    assert e.value.path == "rules[0].conditions[0].credit_kinds"
+    with pytest.raises(kimia.RuleError) as e:
+        book([rule("r", conditions=[{"type": "payment_method", "methods": ["credit"], "credit_kinds": ["points"]}])])
+    assert e.value.path == "rules[0].conditions[0].credit_kinds[0]"

@@ -48,8 +48,8 @@ def test_a_purchase_pays_with_points(world: World) -> None:
     # Redeeming does not stop earning: 100 points on the purchase.
     assert receipt["points_earned"] == 100
     assert receipt["balance_points"] == 500 - 300 + 100 == points_of(service, member)
-    assert receipt["explanation_fa"][0] == "پرداخت با ۳۰۰ امتیاز: ۳۰۰۰۰ ریال"
-    assert receipt["explanation_en"][0] == "Paid with 300 points: 30000 rial"
+    assert receipt["explanation_fa"][0] == "پرداخت با ۳۰۰ امتیاز: ۳۰٬۰۰۰ ریال"
+    assert receipt["explanation_en"][0] == "Paid with 300 points: 30,000 rials"
     # The soonest-expiring points went first; the club retired them and paid the merchant their value.
     now = world.clock.now
     assert point_lots(world, member) == [(200, now + 100 * 86_400), (100, now + 365 * 86_400)]
@@ -117,7 +117,7 @@ def test_refunds_and_the_reversal_give_the_points_back(world: World) -> None:
     refund = service.refund(idem_key="refund-1", op_id=bought["op_id"], amount_rial=250_000)
     assert (refund["points_redeemed"], refund["points_redeemed_rial"]) == (-100, -10_000)
     assert refund["payable_rial"] == -240_000
-    assert refund["explanation_en"][0] == "100 points given back (10000 rial)"
+    assert refund["explanation_en"][0] == "100 points given back (10,000 rials)"
     rest = service.refund(idem_key="refund-2", op_id=bought["op_id"])
     assert (rest["points_redeemed"], rest["points_redeemed_rial"]) == (-300, -30_000)
     # Every point redeemed is back, with its original expiry; the points earned were taken back.

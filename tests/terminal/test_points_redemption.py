@@ -71,7 +71,7 @@ def test_a_0200_with_rp_pays_with_points_and_answers_them(service: Kimia) -> Non
             assert tag(ans, tlv.RP) == "500"
             # 1,000 − 500 redeemed + 100 earned on the purchase.
             assert tag(ans, tlv.BP) == "600"
-            assert lines(ans)[0] == "پرداخت با ۵۰۰ امتیاز: ۵۰۰۰۰ ریال"
+            assert lines(ans)[0] == "پرداخت با ۵۰۰ امتیاز: ۵۰٬۰۰۰ ریال"
             assert lines(ans)[-1] == "تخفیف: 0 ریال — قابل پرداخت: 950000 ریال"
             assert await points(conn, t) == 600
             # A refund of the sale by its RRN gives back the points in the same share (half).

@@ -12,7 +12,7 @@ use crate::errors::CoreError;
 use crate::model::{Channel, Funder, PaymentMethod};
 use crate::money::BP_ONE;
 use crate::rules::spec::{
-    Budget, Calendar, Condition, Effect, MerchantSet, Range, Rule, RuleSet, Scope, Settlement, StackingMode, Weekday,
+    Budget, Calendar, Condition, Effect, MerchantSet, Range, Rule, RuleSet, Scope, Settlement, SpentCredit, StackingMode, Weekday,
 };
 
 /// Most rules one rule set may hold (a limit on everything).
@@ -40,7 +40,9 @@ pub(crate) enum Cond {
     Amount(Range),
     Nth { n: i64, at_merchant: bool },
     First,
-    Payment(Vec<PaymentMethod>),
+    /// Declared methods; `credit` is judged from what the purchase redeems, of the kinds in the
+    /// mask (see `spent_mask`).
+    Payment { methods: Vec<PaymentMethod>, credit_kinds: u8 },
     Channel(Vec<Channel>),
     All(Vec<Cond>),
     Any(Vec<Cond>),
@@ -68,7 +70,7 @@ impl Cond {
             Cond::Amount(_) => "amount",
             Cond::Nth { .. } => "nth_purchase",
             Cond::First => "first_purchase",
-            Cond::Payment(_) => "payment_method",
+            Cond::Payment { .. } => "payment_method",
             Cond::Channel(_) => "channel",
             Cond::All(_) => "all",
             Cond::Any(_) => "any",
@@ -117,6 +119,14 @@ pub struct Rulebook {
     global: Vec<u32>,
 }
 
+/// Credit kinds as a bit mask (bit = the kind's position); none listed means every kind.
+pub(crate) fn spent_mask(kinds: &[SpentCredit]) -> u8 {
+    if kinds.is_empty() {
+        return u8::MAX;
+    }
+    kinds.iter().fold(0, |mask, k| mask | (1 << (*k as u8)))
+}
+
 fn sorted<T: Ord + Clone>(items: &[T]) -> Vec<T> {
     let mut v = items.to_vec();
     v.sort();
@@ -124,14 +134,15 @@ fn sorted<T: Ord + Clone>(items: &[T]) -> Vec<T> {
     v
 }
 
-fn bad(rule: &str, path: String, detail: impl ToString) -> CoreError {
-    CoreError::new("rule_bad_value").with("rule", rule).with("detail", detail).at(path)
+/// `rule_bad_value` at `path`, with the reason in English and in Persian.
+fn bad(rule: &str, path: String, en: impl Into<String>, fa: impl Into<String>) -> CoreError {
+    CoreError::new("rule_bad_value").with("rule", rule).with_text("detail", en, fa).at(path)
 }
 
 fn check_range(rule: &str, path: &str, min: Option<i64>, max: Option<i64>) -> Result<Range, CoreError> {
     if let (Some(a), Some(b)) = (min, max) {
         if a > b {
-            return Err(bad(rule, path.to_string(), "min is greater than max"));
+            return Err(bad(rule, format!("{path}.min"), "min is greater than max", "«min» از «max» بزرگ‌تر است"));
         }
     }
     Ok(Range { min, max })
@@ -141,7 +152,12 @@ fn parse_hhmm(rule: &str, path: &str, text: &str) -> Result<i64, CoreError> {
     let parsed = text.split_once(':').and_then(|(h, m)| Some((h.parse::<i64>().ok()?, m.parse::<i64>().ok()?)));
     match parsed {
         Some((h, m)) if (0..=24).contains(&h) && (0..60).contains(&m) && h * 3600 + m * 60 <= 86_400 => Ok(h * 3600 + m * 60),
-        _ => Err(bad(rule, path.to_string(), format!("{text:?} is not a time HH:MM"))),
+        _ => Err(bad(
+            rule,
+            path.to_string(),
+            format!("{text:?} is not a time HH:MM"),
+            format!("«{text}» ساعتی به شکل ساعت:دقیقه (مثل «08:30») نیست"),
+        )),
     }
 }
 
@@ -150,7 +166,7 @@ fn compile_cond(rule: &str, path: &str, c: &Condition) -> Result<Cond, CoreError
         if (1..=3660).contains(&days) {
             Ok(days)
         } else {
-            Err(bad(rule, format!("{path}.days"), "days must be between 1 and 3660"))
+            Err(bad(rule, format!("{path}.days"), "days must be between 1 and 3660", "تعداد روزها باید بین ۱ و ۳٬۶۶۰ باشد"))
         }
     };
     Ok(match c {
@@ -183,7 +199,7 @@ fn compile_cond(rule: &str, path: &str, c: &Condition) -> Result<Cond, CoreError
             let (from_day, to_day) = (day(from, "from")?, day(to, "to")?);
             if let (Some(f), Some(t)) = (from_day, to_day) {
                 if f > t {
-                    return Err(bad(rule, format!("{path}.to"), "the end date is before the start date"));
+                    return Err(bad(rule, format!("{path}.to"), "the end date is before the start date", "تاریخ پایان پیش از تاریخ شروع است"));
                 }
             }
             Cond::Dates { from_day, to_day }
@@ -207,12 +223,22 @@ fn compile_cond(rule: &str, path: &str, c: &Condition) -> Result<Cond, CoreError
         Condition::Amount { min, max } => Cond::Amount(check_range(rule, path, *min, *max)?),
         Condition::NthPurchase { n, at_merchant } => {
             if !(1..=1_000_000).contains(n) {
-                return Err(bad(rule, format!("{path}.n"), "n must be between 1 and 1000000"));
+                return Err(bad(rule, format!("{path}.n"), "n must be between 1 and 1000000", "«n» باید بین ۱ و ۱٬۰۰۰٬۰۰۰ باشد"));
             }
             Cond::Nth { n: *n, at_merchant: *at_merchant }
         }
         Condition::FirstPurchase {} => Cond::First,
-        Condition::PaymentMethod { methods } => Cond::Payment(methods.clone()),
+        Condition::PaymentMethod { methods, credit_kinds } => {
+            if !credit_kinds.is_empty() && !methods.contains(&PaymentMethod::Credit) {
+                return Err(bad(
+                    rule,
+                    format!("{path}.credit_kinds"),
+                    "credit_kinds needs \"credit\" among the methods",
+                    "«credit_kinds» فقط همراه روش «credit» در «methods» معنا دارد",
+                ));
+            }
+            Cond::Payment { methods: methods.clone(), credit_kinds: spent_mask(credit_kinds) }
+        }
         Condition::Channel { channels } => Cond::Channel(channels.clone()),
         Condition::All { of } => Cond::All(compile_list(rule, &format!("{path}.of"), of)?),
         Condition::Any { of } => Cond::Any(compile_list(rule, &format!("{path}.of"), of)?),
@@ -226,44 +252,69 @@ fn compile_list(rule: &str, path: &str, list: &[Condition]) -> Result<Vec<Cond>,
 
 fn check_amount(rule: &str, path: &str, percent_bp: i64, fixed_rial: i64, cap_rial: Option<i64>) -> Result<(), CoreError> {
     if !(0..=BP_ONE).contains(&percent_bp) {
-        return Err(bad(rule, format!("{path}.percent_bp"), "percent_bp must be between 0 and 10000"));
+        return Err(bad(
+            rule,
+            format!("{path}.percent_bp"),
+            "percent_bp must be between 0 and 10000",
+            "«percent_bp» باید بین ۰ و ۱۰٬۰۰۰ واحد پایه (صفر تا صد درصد) باشد",
+        ));
     }
-    if fixed_rial < 0 || cap_rial.is_some_and(|c| c < 0) {
-        return Err(bad(rule, path.to_string(), "amounts must not be negative"));
+    if fixed_rial < 0 {
+        return Err(bad(rule, format!("{path}.fixed_rial"), "amounts must not be negative", NEGATIVE_FA));
+    }
+    if cap_rial.is_some_and(|c| c < 0) {
+        return Err(bad(rule, format!("{path}.cap_rial"), "amounts must not be negative", NEGATIVE_FA));
     }
     if percent_bp == 0 && fixed_rial == 0 {
-        return Err(bad(rule, path.to_string(), "give a percent_bp or a fixed_rial"));
+        return Err(bad(rule, path.to_string(), "give a percent_bp or a fixed_rial", "یکی از «percent_bp» یا «fixed_rial» را بدهید"));
     }
     Ok(())
 }
 
-fn check_rate(rule: &str, path: &str, per_rial: i64, amount: i64, fixed: i64) -> Result<(), CoreError> {
-    if per_rial < 0 || amount < 0 || fixed < 0 {
-        return Err(bad(rule, path.to_string(), "amounts must not be negative"));
+const NEGATIVE_FA: &str = "مبلغ‌ها نباید منفی باشند";
+
+/// A rate effect: `amount` (named `amount_field`) for every `per_rial`, plus `fixed`.
+fn check_rate(rule: &str, path: &str, per_rial: i64, (amount_field, amount): (&str, i64), fixed: i64) -> Result<(), CoreError> {
+    for (field, value) in [("per_rial", per_rial), (amount_field, amount), ("fixed", fixed)] {
+        if value < 0 {
+            return Err(bad(rule, format!("{path}.{field}"), "amounts must not be negative", NEGATIVE_FA));
+        }
     }
     if amount > 0 && per_rial == 0 {
-        return Err(bad(rule, format!("{path}.per_rial"), "per_rial must be positive when a rate is given"));
+        return Err(bad(
+            rule,
+            format!("{path}.per_rial"),
+            "per_rial must be positive when a rate is given",
+            "وقتی نرخی داده شده، «per_rial» باید مثبت باشد",
+        ));
     }
     if amount == 0 && fixed == 0 {
-        return Err(bad(rule, path.to_string(), "give a rate or a fixed number"));
+        return Err(bad(rule, path.to_string(), "give a rate or a fixed number", "یک نرخ یا یک عدد ثابت («fixed») بدهید"));
     }
     Ok(())
 }
 
 fn check_effect(rule: &str, path: &str, effect: &Effect, sets: &HashMap<i64, MerchantSet>) -> Result<(), CoreError> {
     let days = |d: &Option<i64>, field: &str| match d {
-        Some(v) if !(0..=36_600).contains(v) => Err(bad(rule, format!("{path}.{field}"), "days must be between 0 and 36600")),
+        Some(v) if !(0..=36_600).contains(v) => {
+            Err(bad(rule, format!("{path}.{field}"), "days must be between 0 and 36600", "تعداد روزها باید بین ۰ و ۳۶٬۶۰۰ باشد"))
+        }
         _ => Ok(()),
     };
     match effect {
-        Effect::Discount { percent_bp, fixed_rial, cap_rial } | Effect::CreditSpendDiscount { percent_bp, fixed_rial, cap_rial } => {
+        Effect::Discount { percent_bp, fixed_rial, cap_rial } | Effect::CreditSpendDiscount { percent_bp, fixed_rial, cap_rial, .. } => {
             check_amount(rule, path, *percent_bp, *fixed_rial, *cap_rial)
         }
         Effect::Points { per_rial, points, fixed, tier_multipliers_bp, group_multipliers_bp, expires_days, pending_days, .. } => {
-            check_rate(rule, path, *per_rial, *points, *fixed)?;
+            check_rate(rule, path, *per_rial, ("points", *points), *fixed)?;
             if tier_multipliers_bp.values().chain(group_multipliers_bp.values()).any(|m| !(0..=1_000_000).contains(m)) {
                 let field = if tier_multipliers_bp.values().any(|m| !(0..=1_000_000).contains(m)) { "tier_multipliers_bp" } else { "group_multipliers_bp" };
-                return Err(bad(rule, format!("{path}.{field}"), "multipliers must be between 0 and 1000000 bp"));
+                return Err(bad(
+                    rule,
+                    format!("{path}.{field}"),
+                    "multipliers must be between 0 and 1000000 bp",
+                    "ضریب‌ها باید بین ۰ و ۱٬۰۰۰٬۰۰۰ واحد پایه باشند",
+                ));
             }
             days(expires_days, "expires_days")?;
             days(pending_days, "pending_days")
@@ -277,9 +328,15 @@ fn check_effect(rule: &str, path: &str, effect: &Effect, sets: &HashMap<i64, Mer
                     rule,
                     format!("{path}.spendable_at"),
                     "merchant credit is spendable only at the merchant that gave it; spendable_at is for other credit kinds",
+                    "اعتبار فروشگاه فقط در همان فروشگاهی خرج می‌شود که آن را داده است؛ «spendable_at» برای انواع دیگر اعتبار است",
                 )),
                 (crate::rules::spec::CreditKind::Club, None) => {
-                    Err(bad(rule, format!("{path}.spendable_at"), "club credit needs spendable_at (a merchant set id)"))
+                    Err(bad(
+                    rule,
+                    format!("{path}.spendable_at"),
+                    "club credit needs spendable_at (a merchant set id)",
+                    "اعتبار باشگاه به «spendable_at» (شناسهٔ یک مجموعهٔ پذیرندگان) نیاز دارد",
+                ))
                 }
                 (_, Some(set)) if !sets.contains_key(set) => Err(CoreError::new("rule_unknown_set")
                     .with("rule", rule)
@@ -288,9 +345,25 @@ fn check_effect(rule: &str, path: &str, effect: &Effect, sets: &HashMap<i64, Mer
                 _ => Ok(()),
             }
         }
-        Effect::Lottery { per_rial, entries, fixed, .. } => check_rate(rule, path, *per_rial, *entries, *fixed),
-        Effect::Referral { per_rial, points, fixed } => check_rate(rule, path, *per_rial, *points, *fixed),
+        Effect::Lottery { per_rial, entries, fixed, .. } => check_rate(rule, path, *per_rial, ("entries", *entries), *fixed),
+        Effect::Referral { per_rial, points, fixed } => check_rate(rule, path, *per_rial, ("points", *points), *fixed),
         Effect::Voucher { .. } => Ok(()),
+    }
+}
+
+fn check_budget(rule: &str, path: &str, b: &Budget) -> Result<(), CoreError> {
+    let (en, fa) = ("give exactly one of limit_rial or limit_count, not negative", "دقیقاً یکی از «limit_rial» یا «limit_count» را بدهید، و نه منفی");
+    match (b.limit_rial, b.limit_count) {
+        (Some(r), None) if r < 0 => Err(bad(rule, format!("{path}.limit_rial"), en, fa)),
+        (None, Some(c)) if c < 0 => Err(bad(rule, format!("{path}.limit_count"), en, fa)),
+        (None, Some(_)) if b.fill.is_some() => Err(bad(
+            rule,
+            format!("{path}.fill"),
+            "fill is for rial budgets (limit_rial): a use is counted whole",
+            "«fill» فقط برای بودجهٔ ریالی («limit_rial») است؛ هر بار استفاده کامل شمرده می‌شود",
+        )),
+        (Some(_), None) | (None, Some(_)) => Ok(()),
+        _ => Err(bad(rule, path.to_string(), en, fa)),
     }
 }
 
@@ -311,13 +384,18 @@ fn compile_rule(set: &RuleSet, group_index: &HashMap<&str, usize>, position: usi
     let id = rule.id.as_str();
     let path = format!("rules[{position}]");
     if id.is_empty() || id.chars().count() > 100 {
-        return Err(bad(id, format!("{path}.id"), "id must be 1 to 100 characters"));
+        return Err(bad(id, format!("{path}.id"), "id must be 1 to 100 characters", "شناسه باید ۱ تا ۱۰۰ نویسه باشد"));
     }
     if rule.effects.is_empty() {
         return Err(CoreError::new("rule_empty_effects").with("rule", id).at(format!("{path}.effects")));
     }
     if rule.effects.len() > MAX_EFFECTS {
-        return Err(bad(id, format!("{path}.effects"), format!("a rule has at most {MAX_EFFECTS} effects")));
+        return Err(bad(
+            id,
+            format!("{path}.effects"),
+            format!("a rule has at most {MAX_EFFECTS} effects"),
+            format!("هر قانون حداکثر {} اثر دارد", crate::explain::fa_amount(MAX_EFFECTS as i64)),
+        ));
     }
     let sets: HashMap<i64, MerchantSet> = set.merchant_sets.iter().map(|s| (s.id, s.clone())).collect();
     for (i, effect) in rule.effects.iter().enumerate() {
@@ -332,18 +410,11 @@ fn compile_rule(set: &RuleSet, group_index: &HashMap<&str, usize>, position: usi
         return Err(CoreError::new("rule_bad_funding").with("rule", id).at(format!("{path}.funding")));
     }
     for (i, b) in rule.budgets.iter().enumerate() {
-        let ok = match (b.limit_rial, b.limit_count) {
-            (Some(r), None) => r >= 0,
-            (None, Some(c)) => c >= 0,
-            _ => false,
-        };
-        if !ok {
-            return Err(bad(id, format!("{path}.budgets[{i}]"), "give exactly one of limit_rial or limit_count, not negative"));
-        }
+        check_budget(id, &format!("{path}.budgets[{i}]"), b)?;
     }
     if let (Some(from), Some(to)) = (rule.valid_from, rule.valid_to) {
         if from > to {
-            return Err(bad(id, format!("{path}.valid_to"), "valid_to is before valid_from"));
+            return Err(bad(id, format!("{path}.valid_to"), "valid_to is before valid_from", "«valid_to» پیش از «valid_from» است"));
         }
     }
     let group = match &rule.stacking_group {
@@ -386,7 +457,13 @@ impl Rulebook {
         let deserializer = &mut serde_json::Deserializer::from_str(text);
         let set: RuleSet = serde_path_to_error::deserialize(deserializer).map_err(|e| {
             let path = e.path().to_string();
-            CoreError::new("rule_invalid_json").with("detail", e.into_inner()).at(path)
+            let (en, fa) = crate::shape::describe(&e.into_inner().to_string());
+            let plain = CoreError::new("rule_invalid_json").with_text("detail", en, fa).at(path);
+            // Only on an error: read the text again as a value to find the deepest path.
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(doc) => crate::shape::shape_error::<RuleSet>(&doc, "rule_invalid_json", plain),
+                Err(_) => plain,
+            }
         })?;
         Rulebook::compile(&set)
     }
@@ -395,39 +472,51 @@ impl Rulebook {
         if set.rules.len() > MAX_RULES {
             return Err(CoreError::new("rule_too_many").with("limit", MAX_RULES).at("rules"));
         }
-        let set_error = |field: &str, detail: &str| {
-            CoreError::new("rule_bad_value").with("rule", "-").with("detail", detail).at(field.to_string())
-        };
+        let set_error = |field: &str, en: &str, fa: &str| CoreError::new("rule_set_bad_value").with_text("detail", en, fa).at(field.to_string());
         if set.point_value_rial < 0 {
-            return Err(set_error("point_value_rial", "point_value_rial must not be negative"));
+            return Err(set_error("point_value_rial", "point_value_rial must not be negative", "«point_value_rial» نباید منفی باشد"));
         }
         if !(-720..=840).contains(&set.utc_offset_min) {
-            return Err(set_error("utc_offset_min", "utc_offset_min must be between -720 and 840"));
+            return Err(set_error("utc_offset_min", "utc_offset_min must be between -720 and 840", "«utc_offset_min» باید بین منفی ۷۲۰ و ۸۴۰ دقیقه باشد"));
         }
         let s = &set.settlement;
         let shares = [s.club_owner_bp, s.marketer_bp, s.merchant_marketer_bp];
-        if shares.iter().any(|bp| *bp < 0) || shares.iter().sum::<i64>() > BP_ONE {
-            return Err(set_error("settlement", "settlement shares must be 0..10000 bp in total"));
+        let fields = ["club_owner_bp", "marketer_bp", "merchant_marketer_bp"];
+        let (en, fa) = ("settlement shares must be 0..10000 bp in total", "سهم‌های تسویه روی هم باید بین ۰ و ۱۰٬۰۰۰ واحد پایه باشد");
+        if let Some(i) = shares.iter().position(|bp| *bp < 0) {
+            return Err(set_error(&format!("settlement.{}", fields[i]), en, fa));
+        }
+        if shares.iter().sum::<i64>() > BP_ONE {
+            return Err(set_error("settlement", en, fa));
         }
         let mut tariff_types = HashSet::new();
         for (i, t) in s.fee_tariffs.iter().enumerate() {
-            if !(0..=BP_ONE).contains(&t.percent_bp) || t.fixed_rial < 0 || t.cap_rial.is_some_and(|c| c < 0) {
-                return Err(set_error(&format!("settlement.fee_tariffs[{i}]"), "a fee is 0..10000 bp plus a non-negative fixed amount and cap"));
+            let wrong = [
+                ("percent_bp", !(0..=BP_ONE).contains(&t.percent_bp)),
+                ("fixed_rial", t.fixed_rial < 0),
+                ("cap_rial", t.cap_rial.is_some_and(|c| c < 0)),
+            ];
+            if let Some((field, _)) = wrong.iter().find(|(_, w)| *w) {
+                return Err(set_error(
+                    &format!("settlement.fee_tariffs[{i}].{field}"),
+                    "a fee is 0..10000 bp plus a non-negative fixed amount and cap",
+                    "کارمزد باید بین ۰ و ۱۰٬۰۰۰ واحد پایه باشد، با مبلغ ثابت و سقف نامنفی",
+                ));
             }
             if !tariff_types.insert(t.business_type.clone()) {
-                return Err(set_error(&format!("settlement.fee_tariffs[{i}].business_type"), "one tariff per business type"));
+                return Err(set_error(&format!("settlement.fee_tariffs[{i}].business_type"), "one tariff per business type", "برای هر نوع کسب‌وکار فقط یک تعرفه"));
             }
         }
         let mut set_ids = HashSet::new();
         for (i, m) in set.merchant_sets.iter().enumerate() {
             if !set_ids.insert(m.id) {
-                return Err(set_error(&format!("merchant_sets[{i}].id"), "merchant set ids must be unique"));
+                return Err(set_error(&format!("merchant_sets[{i}].id"), "merchant set ids must be unique", "شناسهٔ مجموعه‌های پذیرندگان باید یکتا باشد"));
             }
         }
         let mut group_names = HashSet::new();
         for (i, g) in set.stacking_groups.iter().enumerate() {
             if !group_names.insert(g.name.as_str()) {
-                return Err(set_error(&format!("stacking_groups[{i}].name"), "stacking group names must be unique"));
+                return Err(set_error(&format!("stacking_groups[{i}].name"), "stacking group names must be unique", "نام گروه‌های ترکیب باید یکتا باشد"));
             }
         }
         let mut group_modes = vec![("default".to_string(), StackingMode::Stackable)];

@@ -8,12 +8,13 @@ use crate::account::{AccountKey, Kind, Owner, Scope};
 use crate::calendar::{self, Local};
 use crate::errors::CoreError;
 use crate::model::{
-    BudgetUse, CounterDelta, Decision, DecisionKind, Explain, Funder, Lot, LotUse, LotteryEntry, MemberSnapshot, Purchase, VoucherIssue,
-    MAX_AMOUNT,
+    BudgetUse, CounterDelta, Decision, DecisionKind, Explain, Funder, Lot, LotUse, LotteryEntry, MemberSnapshot, PaymentMethod, Purchase,
+    VoucherIssue, MAX_AMOUNT,
 };
 use crate::money::{mul_div, percent_bp, split_into, Rounding, BP_ONE, MAX_SPLIT_PARTS};
 use crate::rules::compile::{CompiledRule, Cond, Rulebook};
-use crate::rules::spec::{BudgetPer, BudgetPeriod, CreditKind, Effect, StackingMode};
+use crate::rules::compile::spent_mask;
+use crate::rules::spec::{BudgetFill, BudgetPer, BudgetPeriod, CreditKind, Effect, SpentCredit, StackingMode};
 use crate::split::split_payment;
 
 /// Facts about the purchase and member, computed once per evaluation.
@@ -22,6 +23,8 @@ struct Ctx<'a> {
     s: &'a MemberSnapshot,
     local: Local,
     points: i64,
+    /// The credit kinds the purchase redeems (`spent_mask` bits): what pays "with credit".
+    redeemed: u8,
 }
 
 /// A credit a rule grants: kind, merchant set, amount, expiry days, pending days.
@@ -72,6 +75,20 @@ impl Grant {
     fn max_cost(&self, point_value_rial: i64) -> i64 {
         self.value(point_value_rial) + self.spend_discount_max
     }
+
+    /// Scale the costed parts down by `room / value`, each floored, so the grant costs at most
+    /// `room`; lottery entries and vouchers cost nothing and stay whole.
+    fn scale(&mut self, room: i64, value: i64) {
+        let part = |x: i64| mul_div(x, room, value, Rounding::Floor);
+        self.discount = part(self.discount);
+        for c in &mut self.credits {
+            c.2 = part(c.2);
+        }
+        for p in &mut self.points {
+            p.0 = part(p.0);
+        }
+        self.referral_points = part(self.referral_points);
+    }
 }
 
 fn contains<T: Ord>(sorted: &[T], item: &T) -> bool {
@@ -118,7 +135,11 @@ fn holds(c: &Cond, ctx: &Ctx<'_>, utc_offset_min: i32) -> bool {
             number % n == 0
         }
         Cond::First => ctx.s.purchase_count == 0,
-        Cond::Payment(methods) => methods.contains(&p.payment_method),
+        Cond::Payment { methods, credit_kinds } => methods.iter().any(|m| match m {
+            // Paying with credit is a fact of the purchase, not something the caller declares.
+            PaymentMethod::Credit => ctx.redeemed & credit_kinds != 0,
+            other => *other == p.payment_method,
+        }),
         Cond::Channel(channels) => channels.contains(&p.channel),
         Cond::All(list) => list.iter().all(|c| holds(c, ctx, utc_offset_min)),
         Cond::Any(list) => list.iter().any(|c| holds(c, ctx, utc_offset_min)),
@@ -193,8 +214,8 @@ fn grant_of(rule: &CompiledRule, ctx: &Ctx<'_>) -> Grant {
                     g.referral_points += rate(base, *per_rial, *points, *fixed, Rounding::Floor);
                 }
             }
-            Effect::CreditSpendDiscount { percent_bp, fixed_rial, cap_rial } => {
-                if ctx.p.redeem_credit_rial > 0 {
+            Effect::CreditSpendDiscount { percent_bp, fixed_rial, cap_rial, credit_kinds } => {
+                if ctx.p.redeem_credit_rial > 0 && ctx.redeemed & spent_mask(credit_kinds) != 0 {
                     g.has_spend_discount = true;
                     g.spend_discount_max += amount_of(ctx.p.redeem_credit_rial.min(ctx.p.amount_rial), *percent_bp, *fixed_rial, *cap_rial);
                 }
@@ -217,9 +238,15 @@ fn budget_period_key(period: BudgetPeriod, local_day: i64) -> String {
     }
 }
 
-/// The budget keys a rule uses for this purchase, with how much one use counts against each:
-/// `(key, limit, is_count)`.
-fn budget_keys(rule: &CompiledRule, p: &Purchase, member_id: i64, local_day: i64) -> Vec<(String, i64, bool)> {
+/// How a budget counts: uses, or rials given whole or in part.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counts {
+    Uses,
+    Rials(BudgetFill),
+}
+
+/// The budget keys a rule uses for this purchase, with their limits and what they count.
+fn budget_keys(rule: &CompiledRule, p: &Purchase, member_id: i64, local_day: i64) -> Vec<(String, i64, Counts)> {
     rule.budgets
         .iter()
         .map(|b| {
@@ -230,8 +257,8 @@ fn budget_keys(rule: &CompiledRule, p: &Purchase, member_id: i64, local_day: i64
             };
             let key = format!("{}|{}|{}", rule.id, who, budget_period_key(b.period, local_day));
             match (b.limit_rial, b.limit_count) {
-                (_, Some(count)) => (key, count, true),
-                (limit, None) => (key, limit.unwrap_or(0), false),
+                (_, Some(count)) => (key, count, Counts::Uses),
+                (limit, None) => (key, limit.unwrap_or(0), Counts::Rials(b.fill.unwrap_or_default())),
             }
         })
         .collect()
@@ -255,6 +282,7 @@ fn explain_line(rule: &CompiledRule, code: &str) -> Explain {
         code: code.to_string(),
         condition: None,
         winner: None,
+        n: None,
         discount_rial: 0,
         points: 0,
         credit_rial: 0,
@@ -267,7 +295,44 @@ fn explain_line(rule: &CompiledRule, code: &str) -> Explain {
 struct Applied<'r> {
     rule: &'r CompiledRule,
     grant: Grant,
-    budget: Vec<(String, i64, bool)>,
+    budget: Vec<(String, i64, Counts)>,
+    /// What partial-fill budgets leave for this rule's cost (`i64::MAX`: no such limit).
+    room: i64,
+    /// A budget gave only part of the reward.
+    partial: bool,
+}
+
+/// Whether a rule's budgets let it give `grant`, and how much of it: `None` if exhausted, else the
+/// rials partial-fill budgets leave (the grant is scaled down to them when it costs more).
+fn fit_budgets(budget: &[(String, i64, Counts)], used: &std::collections::BTreeMap<String, i64>, grant: &mut Grant, pv: i64) -> Option<(i64, bool)> {
+    let cost = grant.max_cost(pv);
+    let mut room = i64::MAX;
+    for (key, limit, counts) in budget {
+        let left = limit.saturating_sub(used.get(key).copied().unwrap_or(0));
+        match counts {
+            Counts::Uses if left < 1 => return None,
+            Counts::Rials(BudgetFill::AllOrNothing) if cost > left => return None,
+            Counts::Rials(BudgetFill::Partial) => room = room.min(left),
+            _ => {}
+        }
+    }
+    let value = grant.value(pv);
+    if cost <= room {
+        return Some((room, false));
+    }
+    if room <= 0 {
+        return None;
+    }
+    if value > room {
+        grant.scale(room, value);
+        let kept = grant.lottery.iter().any(|l| l.1 > 0) || !grant.vouchers.is_empty() || grant.has_spend_discount;
+        if grant.value(pv) == 0 && !kept {
+            return None;
+        }
+        return Some((room, true));
+    }
+    // Only a credit-spend discount may go past the room: it is capped when it is known.
+    Some((room, false))
 }
 
 /// Reusable buffers, so the batch path does not allocate per purchase for the index walk.
@@ -289,7 +354,7 @@ pub fn check_purchase(p: &Purchase) -> Result<(), CoreError> {
     }
     if !p.basket.is_empty() {
         if p.basket.len() > 1000 {
-            return Err(CoreError::new("invalid_input").with("detail", "at most 1000 basket lines").at("basket"));
+            return Err(CoreError::new("invalid_input").with_text("detail", "at most 1000 basket lines", "سبد خرید حداکثر ۱٬۰۰۰ قلم دارد").at("basket"));
         }
         for (i, line) in p.basket.iter().enumerate() {
             if line.amount_rial < 0 || line.amount_rial > MAX_AMOUNT || line.quantity <= 0 {
@@ -335,7 +400,8 @@ impl Rulebook {
         decision: &mut Decision,
     ) -> Result<(), CoreError> {
         check_purchase(p)?;
-        let ctx = Ctx { p, s, local: calendar::local(now, self.utc_offset_min), points: s.points() };
+        let redeemed = if p.redeem_credit_rial > 0 { self.redeemed_kinds(p, s, now) } else { 0 };
+        let ctx = Ctx { p, s, local: calendar::local(now, self.utc_offset_min), points: s.points(), redeemed };
         decision.reset(DecisionKind::Purchase, p.op_id, s.member_id, now);
         decision.merchant_id = Some(p.merchant_id);
         decision.amount_rial = p.amount_rial;
@@ -388,11 +454,14 @@ impl Rulebook {
                 if explain {
                     let mut line = explain_line(rule, "condition_failed");
                     line.condition = Some(failed.name().to_string());
+                    if let Cond::Nth { n, .. } = failed {
+                        line.n = Some(*n);
+                    }
                     decision.explanation.push(line);
                 }
                 continue;
             }
-            let grant = grant_of(rule, ctx);
+            let mut grant = grant_of(rule, ctx);
             if grant.is_empty() {
                 if explain {
                     decision.explanation.push(explain_line(rule, "nothing_to_give"));
@@ -400,17 +469,12 @@ impl Rulebook {
                 continue;
             }
             let budget = budget_keys(rule, ctx.p, ctx.s.member_id, ctx.local.day);
-            let cost = grant.max_cost(self.point_value_rial);
-            let exhausted = budget.iter().any(|(key, limit, is_count)| {
-                let used = ctx.s.budget_used.get(key).copied().unwrap_or(0);
-                used.saturating_add(if *is_count { 1 } else { cost }) > *limit
-            });
-            if exhausted {
+            let Some((room, partial)) = fit_budgets(&budget, &ctx.s.budget_used, &mut grant, self.point_value_rial) else {
                 if explain {
                     decision.explanation.push(explain_line(rule, "budget_exhausted"));
                 }
                 continue;
-            }
+            };
             if mode == StackingMode::Exclusive && applied.len() > group_start {
                 let best = &applied[group_start];
                 let better = grant.value(self.point_value_rial) > best.grant.value(self.point_value_rial);
@@ -418,11 +482,11 @@ impl Rulebook {
                 // Named after the group's final winner, once the whole group has been seen.
                 losers.push((loser, group_start));
                 if better {
-                    applied[group_start] = Applied { rule, grant, budget };
+                    applied[group_start] = Applied { rule, grant, budget, room, partial };
                 }
                 continue;
             }
-            applied.push(Applied { rule, grant, budget });
+            applied.push(Applied { rule, grant, budget, room, partial });
         }
         if explain {
             for (loser, slot) in losers {
@@ -460,12 +524,20 @@ impl Rulebook {
         }
         left -= d.credit_used_rial;
 
-        // 3. Discounts on the part paid with credit (R13), within what is left to pay.
+        // 3. Discounts on the part paid with credit (R13) of the effect's kinds, within what is left
+        // to pay and what the rule's partial-fill budgets leave.
         if d.credit_used_rial > 0 {
             for a in &mut applied {
                 for effect in &a.rule.effects {
-                    if let Effect::CreditSpendDiscount { percent_bp, fixed_rial, cap_rial } = effect {
-                        let extra = amount_of(d.credit_used_rial, *percent_bp, *fixed_rial, *cap_rial).min(left);
+                    if let Effect::CreditSpendDiscount { percent_bp, fixed_rial, cap_rial, credit_kinds } = effect {
+                        let base = credit_used_of(d, spent_mask(credit_kinds));
+                        if base == 0 {
+                            continue;
+                        }
+                        let full = amount_of(base, *percent_bp, *fixed_rial, *cap_rial).min(left);
+                        let room = a.room.saturating_sub(a.grant.value(self.point_value_rial)).max(0);
+                        let extra = full.min(room);
+                        a.partial |= extra < full;
                         a.grant.discount += extra;
                         left -= extra;
                         d.discount_rial += extra;
@@ -551,12 +623,12 @@ impl Rulebook {
                 d.vouchers_issued.push(VoucherIssue { template_id: *template_id, rule_id: rule.id.to_string() });
             }
             let cost = a.grant.value(self.point_value_rial);
-            for (key, limit, is_count) in &a.budget {
-                d.budget_use.push(BudgetUse { key: key.clone(), amount: if *is_count { 1 } else { cost }, limit: *limit });
+            for (key, limit, counts) in &a.budget {
+                d.budget_use.push(BudgetUse { key: key.clone(), amount: if *counts == Counts::Uses { 1 } else { cost }, limit: *limit });
             }
             d.applied_rules.push(rule.id.clone());
             if explain {
-                let mut line = explain_line(rule, "applied");
+                let mut line = explain_line(rule, if a.partial { "budget_partial" } else { "applied" });
                 line.discount_rial = a.grant.discount;
                 line.points = a.grant.points_total();
                 line.referral_points = a.grant.referral_points;
@@ -602,13 +674,13 @@ impl Rulebook {
         }
     }
 
-    fn draw_credit(&self, ctx: &Ctx<'_>, want: i64, d: &mut Decision) -> Result<(), CoreError> {
-        let s = ctx.s;
-        let merchant_accept = AccountKey::plain(Owner::Merchant(ctx.p.merchant_id), Kind::CreditAccepted);
+    /// The credit a purchase would draw for `want` rials, in order: soonest-expiring lots valid
+    /// here, then credit lines. Returns what could not be found.
+    fn credit_sources<'s>(&self, s: &'s MemberSnapshot, p: &Purchase, now: i64, want: i64, mut take: impl FnMut(AccountKey, i64, Option<&'s Lot>)) -> i64 {
         let mut lots: Vec<&Lot> = s
             .lots
             .iter()
-            .filter(|l| s.owns(&l.account) && l.account.kind.is_spendable_credit() && self.credit_valid_here(&l.account, ctx.p) && l.spendable(d.now))
+            .filter(|l| s.owns(&l.account) && l.account.kind.is_spendable_credit() && self.credit_valid_here(&l.account, p) && l.spendable(now))
             .collect();
         lots.sort_by(|a, b| a.spend_order().cmp(&b.spend_order()));
         let mut need = want;
@@ -616,19 +688,50 @@ impl Rulebook {
             if need == 0 {
                 break;
             }
-            let take = lot.remaining.min(need);
-            need -= take;
-            d.lots_consumed.push(LotUse { lot_id: lot.id.clone(), account: lot.account, amount: take, expires_at: lot.expires_at });
-            d.post(lot.account, merchant_accept, take, "credit_spent");
+            let part = lot.remaining.min(need);
+            need -= part;
+            take(lot.account, part, Some(lot));
         }
         for state in s.accounts.iter().filter(|a| a.account.kind == Kind::CreditLine && s.owns(&a.account)) {
             if need == 0 {
                 break;
             }
-            let available = (state.balance + state.credit_limit).max(0);
-            let take = available.min(need);
-            need -= take;
-            d.post(state.account, merchant_accept, take, "credit_line_spent");
+            let part = (state.balance + state.credit_limit).max(0).min(need);
+            need -= part;
+            if part > 0 {
+                take(state.account, part, None);
+            }
+        }
+        need
+    }
+
+    /// The kinds of credit the purchase redeems (drawn as `draw_credit` will draw them).
+    fn redeemed_kinds(&self, p: &Purchase, s: &MemberSnapshot, now: i64) -> u8 {
+        let mut mask = 0_u8;
+        self.credit_sources(s, p, now, p.redeem_credit_rial.min(p.amount_rial), |account, part, _| {
+            if let Some(kind) = spent_kind(account.kind) {
+                if part > 0 {
+                    mask |= 1 << (kind as u8);
+                }
+            }
+        });
+        mask
+    }
+
+    fn draw_credit(&self, ctx: &Ctx<'_>, want: i64, d: &mut Decision) -> Result<(), CoreError> {
+        let s = ctx.s;
+        let merchant_accept = AccountKey::plain(Owner::Merchant(ctx.p.merchant_id), Kind::CreditAccepted);
+        let now = d.now;
+        let mut taken = Vec::new();
+        let need = self.credit_sources(s, ctx.p, now, want, |account, part, lot| taken.push((account, part, lot)));
+        for (account, part, lot) in taken {
+            match lot {
+                Some(lot) => {
+                    d.lots_consumed.push(LotUse { lot_id: lot.id.clone(), account, amount: part, expires_at: lot.expires_at });
+                    d.post(account, merchant_accept, part, "credit_spent");
+                }
+                None => d.post(account, merchant_accept, part, "credit_line_spent"),
+            }
         }
         if need > 0 {
             let available = want - need;
@@ -655,6 +758,30 @@ impl Rulebook {
         self.candidates(p.merchant_id, &p.merchant_groups, &mut candidates);
         candidates.iter().flat_map(|i| budget_keys(&self.rules[*i as usize], p, member_id, day).into_iter().map(|k| k.0)).collect()
     }
+}
+
+/// The credit kind a member pays with from an account of this kind.
+fn spent_kind(kind: Kind) -> Option<SpentCredit> {
+    Some(match kind {
+        Kind::MerchantCredit => SpentCredit::Merchant,
+        Kind::ClubCredit => SpentCredit::Club,
+        Kind::VirtualCredit => SpentCredit::Virtual,
+        Kind::Cashback => SpentCredit::Cashback,
+        Kind::GiftCredit => SpentCredit::Gift,
+        Kind::WelfareCredit => SpentCredit::Welfare,
+        Kind::CreditLine => SpentCredit::CreditLine,
+        _ => return None,
+    })
+}
+
+/// The credit this decision spent from accounts of the kinds in `mask`.
+fn credit_used_of(d: &Decision, mask: u8) -> i64 {
+    d.postings
+        .iter()
+        .filter(|p| p.to.kind == Kind::CreditAccepted)
+        .filter(|p| spent_kind(p.from.kind).is_some_and(|k| mask & (1 << (k as u8)) != 0))
+        .map(|p| p.amount)
+        .sum()
 }
 
 /// Pay back what a member owes after a clawback before anything new reaches their balance.

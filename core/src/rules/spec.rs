@@ -279,7 +279,9 @@ pub enum Condition {
     /// Every nth purchase (this purchase's number is divisible by n); `at_merchant` counts here only.
     NthPurchase { n: i64, #[serde(default, deserialize_with = "strict_bool")] at_merchant: bool },
     FirstPurchase {},
-    PaymentMethod { methods: Vec<PaymentMethod> },
+    /// How the purchase was paid. `credit` holds when the purchase redeems credit (of one of
+    /// `credit_kinds`, when given), whatever method the caller declared.
+    PaymentMethod { methods: Vec<PaymentMethod>, #[serde(default)] credit_kinds: Vec<SpentCredit> },
     Channel { channels: Vec<Channel> },
     All { of: Vec<Condition> },
     Any { of: Vec<Condition> },
@@ -338,6 +340,19 @@ pub enum CreditKind {
     Cashback,
     Gift,
     Welfare,
+}
+
+/// Credit a member can pay with, by kind (the `credit` effect's kinds plus a credit line).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpentCredit {
+    Merchant,
+    Club,
+    Virtual,
+    Cashback,
+    Gift,
+    Welfare,
+    CreditLine,
 }
 
 /// Rewards (SPEC R6–R13).
@@ -411,7 +426,8 @@ pub enum Effect {
         #[serde(default)]
         fixed: i64,
     },
-    /// An extra discount on the part paid with credit (R13).
+    /// An extra discount on the part paid with credit (R13); with `credit_kinds`, on the part paid
+    /// with credit of those kinds only.
     CreditSpendDiscount {
         #[serde(default)]
         percent_bp: i64,
@@ -419,6 +435,8 @@ pub enum Effect {
         fixed_rial: i64,
         #[serde(default)]
         cap_rial: Option<i64>,
+        #[serde(default)]
+        credit_kinds: Vec<SpentCredit>,
     },
 }
 
@@ -438,6 +456,17 @@ pub enum BudgetPeriod {
     Total,
 }
 
+/// What a rial budget does with a reward larger than the room it has left.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum BudgetFill {
+    /// Give what the budget has left, scaled down (a cap "200,000 a month" gives its last 20,000).
+    #[default]
+    Partial,
+    /// Give the whole reward or nothing.
+    AllOrNothing,
+}
+
 /// A cap on what a rule may give: in rials of cost, or in number of uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -448,4 +477,7 @@ pub struct Budget {
     pub limit_rial: Option<i64>,
     #[serde(default)]
     pub limit_count: Option<i64>,
+    /// Rial budgets only; default `partial`. A use is whole, so a count budget has no fill.
+    #[serde(default)]
+    pub fill: Option<BudgetFill>,
 }
