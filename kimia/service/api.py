@@ -700,7 +700,7 @@ class Kimia:
             tx.execute("UPDATE operations SET reference = ? WHERE id = ?", (rrn_of(op_id), op_id))
         d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
         write_decision(tx, d, op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
-        receipt = {**self._receipt(d, snapshot, op_id), **terminal_fields(req, op_id)}
+        receipt = {**self._receipt(d, snapshot, op_id), **terminal_fields(req, op_id, snapshot["tier"])}
         codes = [c for (c,) in tx.all("SELECT code FROM vouchers WHERE issued_op_id = ?", (op_id,))] if d.vouchers_issued else []
         if codes:
             receipt["vouchers"] = codes
