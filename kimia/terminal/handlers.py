@@ -366,8 +366,8 @@ TEHRAN = dt.timezone(dt.timedelta(hours=3, minutes=30))
 
 def _local_date_of(transmission: str, today: dt.date) -> str:
     """The Tehran date (MMDD) of a GMT transmission date-time (MMDDhhmmss) from field 90. The
-    year is not sent: the one that puts the moment closest before ``today`` (a reversal never
-    precedes its original by more than a few days)."""
+    year is not sent: this year's, unless that date is still to come (then it was last year's: a
+    reversal sent on 1 January for a sale of 31 December)."""
     month, day = int(transmission[:2]), int(transmission[2:4])
     hh, mm, ss = int(transmission[4:6]), int(transmission[6:8]), int(transmission[8:10])
     for year in (today.year, today.year - 1):
