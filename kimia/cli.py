@@ -8,6 +8,10 @@
     kimia check
     kimia backtest --club ID [--days 90]
     kimia draw-lottery --lottery ID --seed SEED
+    kimia terminal serve [--port 8583] [--idle-timeout 60] [--frame-timeout 30]
+    kimia terminal list                          terminal ids, merchant ids, test member keys
+    kimia terminal set-key --terminal TID --merchant MID
+    kimia terminal simulate --port 8583 [--terminals 8] [--seconds 10] [--setup]
 
 The database is ``--database URL``, else ``KIMIA_DATABASE_URL``, else the embedded SQLite file
 ``.kimia/kimia.db``. A rejection is printed as ``code: English message / Persian message`` and the
@@ -310,6 +314,8 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
             summary = build_demo(service, Admin(service), purchases=purchases, seed=seed,
                                  progress=lambda steps, label: bar.update(steps, label))
     click.echo(render_summary(summary))
+    click.echo("پایانه‌ها · for a POS vendor: `kimia terminal list` prints the terminal ids (41), merchant ids (42) and test member"
+               " keys (MK); `kimia terminal set-key` gives a terminal its MAC key; docs/terminal-protocol.md has the rest")
     if not summary.check_ok:
         ctx.exit(1)
 
@@ -505,10 +511,6 @@ def draw_lottery(ctx: click.Context, lottery_id: int, seed: str) -> None:
                      [[int(w["rank"]), int(w["member_id"]), names[int(w["member_id"])], str(w["prize"])] for w in winners]))
 
 
-if __name__ == "__main__":
-    main()
-
-
 @main.group()
 def terminal() -> None:
     """The ISO 8583 host for POS terminals and PC-POS cash registers."""
@@ -519,8 +521,13 @@ def terminal() -> None:
 @click.option("--port", default=8583, show_default=True, type=int, help="TCP port (0 picks a free one).")
 @click.option("--dialect", "dialect_path", default=None, metavar="JSON", help="A PSP's field layout (docs/terminal-protocol.md); default kimia-v1.")
 @click.option("--deadline-ms", default=20_000, show_default=True, type=int, help="Answer 91 and post nothing after this long.")
+@click.option("--idle-timeout", "idle_timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds: close a connection that sends nothing for this long.")
+@click.option("--frame-timeout", "frame_timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds: a frame whose first byte arrived must be complete within this long, else the connection is closed.")
 @click.pass_context
-def terminal_serve(ctx: click.Context, host: str, port: int, dialect_path: str | None, deadline_ms: int) -> None:
+def terminal_serve(ctx: click.Context, host: str, port: int, dialect_path: str | None, deadline_ms: int,
+                   idle_timeout: float, frame_timeout: float) -> None:
     """Serve terminals until interrupted (Ctrl-C)."""
     import asyncio
     import logging
@@ -533,7 +540,8 @@ def terminal_serve(ctx: click.Context, host: str, port: int, dialect_path: str |
     dialect = dialect_from_json(dialect_path) if dialect_path else KIMIA_V1
 
     async def run(service: Any) -> None:
-        server = TerminalServer(service, host=host, port=port, dialect=dialect, deadline_s=deadline_ms / 1000)
+        server = TerminalServer(service, host=host, port=port, dialect=dialect, deadline_s=deadline_ms / 1000,
+                                idle_timeout_s=idle_timeout, frame_timeout_s=frame_timeout)
         await server.start()
         click.echo(f"kimia terminal host on {host}:{server.port} ({dialect.name}) · پایانه‌ها به این نشانی وصل شوند; Ctrl-C to stop")
         try:
@@ -546,3 +554,78 @@ def terminal_serve(ctx: click.Context, host: str, port: int, dialect_path: str |
             asyncio.run(run(service))
         except KeyboardInterrupt:
             click.echo("stopped · متوقف شد")
+
+
+@terminal.command("list")
+@click.option("--members", "per_club", type=click.IntRange(0, 1000), default=3, show_default=True,
+              help="Test members to show per club.")
+@click.pass_context
+def terminal_list(ctx: click.Context, per_club: int) -> None:
+    """The terminal ids (41), merchant ids (42) and test member keys (48 MK) a terminal vendor needs."""
+    from kimia.terminal.registry import list_members, list_terminals
+
+    with _service(_url(ctx)) as service:
+        terminals = list_terminals(service)
+        members = list_members(service, per_club=per_club) if per_club else []
+    click.echo(table(["terminal id (41)", "merchant id (42)", "kind", "merchant", "name · نام", "club", "MAC key"],
+                     [[t.terminal_id, t.merchant_code, t.kind, t.merchant_id, t.merchant_name, t.club_id,
+                       "set" if t.has_mac_key else "none"] for t in terminals]))
+    if members:
+        click.echo("")
+        click.echo(table(["club", "member", "MK (48)", "MK by mobile"],
+                         [[m.club_id, m.member_id, m.key, m.mobile_key or ""] for m in members]))
+    if not terminals:
+        click.echo("no terminals yet: `kimia demo` builds a demo club with terminals", err=True)
+
+
+@terminal.command("set-key")
+@click.option("--terminal", "terminal_id", required=True, metavar="TID", help="Terminal id (field 41).")
+@click.option("--merchant", "merchant_code", required=True, metavar="MID", help="Merchant id (field 42).")
+@click.option("--aes256", is_flag=True, help="Generate a 32-byte (AES-256) key instead of 16 bytes (AES-128).")
+@click.option("--key-stdin", is_flag=True, help="Read the key (32 or 64 hex digits) from standard input instead of generating one.")
+@click.option("--remove", is_flag=True, help="Take the terminal's key away: it then sends no MAC.")
+@click.pass_context
+def terminal_set_key(ctx: click.Context, terminal_id: str, merchant_code: str, aes256: bool, key_stdin: bool, remove: bool) -> None:
+    """Give a terminal its MAC key (AES-CMAC, field 64/128). A generated key is printed once, here,
+    for the terminal's key loading; kimia never prints or logs it again."""
+    from kimia.terminal.registry import new_mac_key, set_terminal_key
+
+    if remove and key_stdin:
+        raise click.UsageError("give at most one of --remove and --key-stdin")
+    key: bytes | None = None
+    if key_stdin:
+        text = sys.stdin.readline().strip()
+        try:
+            key = bytes.fromhex(text)
+        except ValueError:
+            raise fail("invalid_request", "The key is not hexadecimal", "کلید باید هگزادسیمال باشد") from None
+    elif not remove:
+        key = new_mac_key(32 if aes256 else 16)
+    with _service(_url(ctx)) as service:
+        set_terminal_key(service, terminal_id, merchant_code, key, actor=_actor())
+    if key is None:
+        click.echo(f"terminal {terminal_id} / {merchant_code}: MAC key removed · کلید حذف شد")
+    elif key_stdin:
+        click.echo(f"terminal {terminal_id} / {merchant_code}: MAC key set ({len(key) * 8}-bit AES) · کلید ثبت شد")
+    else:
+        click.echo(f"terminal {terminal_id} / {merchant_code}: MAC key set · کلید ثبت شد")
+        click.echo(f"key (AES-{len(key) * 8}, hex; shown only this once): {key.hex().upper()}")
+
+
+@terminal.command("simulate", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
+                                                "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def terminal_simulate(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """Drive a terminal host with virtual POS terminals (options: `kimia terminal simulate --help`).
+    The database is kimia's own (--database) unless the options name one or give --terminal."""
+    from kimia.terminal.simulator import main as simulator_main
+
+    argv = list(args)
+    if "--database" not in argv and "--terminal" not in argv and not any(a in ("-h", "--help") for a in argv):
+        argv += ["--database", _url(ctx)]
+    ctx.exit(simulator_main(argv, prog="kimia terminal simulate"))
+
+
+if __name__ == "__main__":
+    main()

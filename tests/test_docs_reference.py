@@ -454,6 +454,9 @@ def test_every_key_of_the_service_answers_is_documented(db_url: str) -> None:
         admin.publish_rules(club, {"rules": [
             {"id": "credit", "effects": [{"type": "credit", "kind": "merchant", "percent_bp": 1000}]}]}, actor="test")
         member = service.enroll(club, idem_key="e", identifiers=[("mobile", "09121234567")])["member_id"]
+        # A closed period gives the member a tier, which purchase-like answers carry.
+        admin.update_settings(club, {"tiers": {"tiers": [{"name": "bronze", "rise_at": 0, "stay_at": 0}]}}, actor="test")
+        service.close_period(club, 1_789_999_000, actor="test")
 
         def sale(key: str, **fields: Any) -> PurchaseRequest:
             return PurchaseRequest(idem_key=key, merchant_id=shop, member=member, **{"amount_rial": 1_000_000, **fields})

@@ -24,7 +24,7 @@ from kimia import identifiers as ids
 from kimia.errors import KimiaError, Rejected, reject
 from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.record import issue_voucher, write_decision
-from kimia.service.snapshot import load_budgets, load_member
+from kimia.service.snapshot import CREDIT_KINDS, load_budgets, load_member
 from kimia.service.sql import Tx
 from kimia.service.writer import Writer
 from kimia.store.engine import connect_url, is_sqlite, make_engine, raw_connect
@@ -171,14 +171,22 @@ def rrn_of(op_id: int) -> str:
     return f"{op_id % 10**12:012d}"
 
 
-def terminal_fields(req: PurchaseRequest, op_id: int) -> dict[str, str]:
-    """What a terminal's answer is rebuilt from on a repeat: the RRN and the first transmission time."""
+def terminal_fields(req: PurchaseRequest, op_id: int, tier: str | None = None) -> dict[str, str]:
+    """What a terminal's answer is rebuilt from on a repeat: the RRN, the first transmission time
+    and the member's tier (TR)."""
     fields: dict[str, str] = {"rrn": req.reference or rrn_of(op_id)}
+    if tier:
+        fields["tier"] = str(tier)
     if req.transmission:
         fields["transmission"] = req.transmission
     if req.local_time:
         fields["local_time"] = req.local_time
     return fields
+
+
+def tier_field(snapshot: dict[str, Any]) -> dict[str, str]:
+    """The member's tier for a receipt (a terminal answers it as TR), when they have one."""
+    return {"tier": str(snapshot["tier"])} if snapshot.get("tier") else {}
 
 
 def _check_amount(value: Any, field_name: str, *, allow_zero: bool = False) -> int:
@@ -596,7 +604,9 @@ class Kimia:
             if account["account"].endswith("/credit_line"):
                 spendable += max(0, int(account["balance"]) + int(account["credit_limit"]))
         points = sum(int(a["balance"]) for a in snapshot["accounts"] if a["account"] == f"member:{member_id}/points")
-        return {"member_id": member_id, "points": points, "credit_rial": spendable, "tier": snapshot["tier"]}
+        # All credit held, as a receipt's balance_credit_rial counts it (the core's holder_balances).
+        total = sum(int(a["balance"]) for a in snapshot["accounts"] if a["account"].split("/", 1)[1].split("@", 1)[0] in CREDIT_KINDS)
+        return {"member_id": member_id, "points": points, "credit_rial": spendable, "credit_total_rial": total, "tier": snapshot["tier"]}
 
     # --- purchases ------------------------------------------------------------------------------
 
@@ -732,7 +742,7 @@ class Kimia:
             tx.execute("UPDATE operations SET reference = ? WHERE id = ?", (rrn_of(op_id), op_id))
         d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
         write_decision(tx, d, op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
-        receipt = {**self._receipt(d, snapshot, op_id), **terminal_fields(req, op_id)}
+        receipt = {**self._receipt(d, snapshot, op_id), **terminal_fields(req, op_id, snapshot["tier"])}
         codes = [c for (c,) in tx.all("SELECT code FROM vouchers WHERE issued_op_id = ?", (op_id,))] if d.vouchers_issued else []
         if codes:
             receipt["vouchers"] = codes
@@ -757,7 +767,7 @@ class Kimia:
             # The points balance is the hold's (the points redeemed are held, none earned yet).
             balance_points = self._receipt(held, snapshot, op_id, "held")["balance_points"]
             receipt = {**self._receipt(d, snapshot, op_id, "held"), "hold_id": op_id, "points_earned": 0, "balance_points": balance_points,
-                       **terminal_fields(req, op_id)}
+                       **terminal_fields(req, op_id, snapshot["tier"])}
             self._finish_op(tx, op_id, "held", receipt, d, member_id=d.member_id)
             return receipt
 
@@ -800,7 +810,7 @@ class Kimia:
                                    ledger_club=member_club)
             write_decision(tx, d, op_id=op_id, op_club=held["club_id"], member_club=member_club, now=now)
             tx.execute("UPDATE operations SET status = 'completed' WHERE id = ?", (hold_id,))
-            receipt = {**self._receipt(d, snapshot, op_id), "hold_id": hold_id}
+            receipt = {**self._receipt(d, snapshot, op_id), "hold_id": hold_id, **tier_field(snapshot)}
             self._finish_op(tx, op_id, "done", receipt, d)
             return receipt
 
@@ -887,7 +897,7 @@ class Kimia:
         d = core.reverse(decided, snapshot, op_id=new_id, now=now, refund_rial=amount_rial, refunded_before_rial=original["refunded_rial"])
         write_decision(tx, d, op_id=new_id, op_club=original["club_id"], member_club=member_club, now=now)
         tx.execute("UPDATE operations SET refunded_rial = refunded_rial + ? WHERE id = ?", (-d.amount_rial, original["id"]))
-        receipt = {**self._receipt(d, snapshot, new_id), "original_op_id": original["id"]}
+        receipt = {**self._receipt(d, snapshot, new_id), "original_op_id": original["id"], **tier_field(snapshot)}
         self._finish_op(tx, new_id, "done", receipt, d)
         return receipt
 
@@ -910,15 +920,20 @@ class Kimia:
         self._finish_op(tx, new_id, "done", receipt, d)
         return receipt
 
-    def reverse_by_key(self, merchant_id: int, original_key: str, *, idem_key: str) -> dict[str, Any]:
+    def reverse_by_key(self, merchant_id: int, original_key: str, *, idem_key: str, replacement_rial: int | None = None) -> dict[str, Any]:
         """Reverse the operation submitted under ``original_key`` (a terminal's reversal, 0400/0420).
 
-        A posted purchase is reversed in full; a pending hold is cancelled; an original that never
-        arrived is recorded as void under its key, so if it arrives late it is refused and never
-        posts. Repeating the reversal (same ``idem_key``) changes nothing."""
+        A posted purchase is reversed in full, or, with ``replacement_rial`` (what the sale comes to
+        after a partial reversal, ISO 8583 field 95), down to that amount; a pending hold is
+        cancelled; an original that never arrived is recorded as void under its key, so if it
+        arrives late it is refused and never posts. Repeating the reversal (same ``idem_key``)
+        changes nothing."""
         _check_key(idem_key)
         _check_key(original_key)
-        body_hash = request_hash({"op": "reverse_key", "merchant": merchant_id, "original": original_key})
+        if replacement_rial is not None:
+            _check_amount(replacement_rial, "replacement_rial", allow_zero=True)
+        body = {"op": "reverse_key", "merchant": merchant_id, "original": original_key}
+        body_hash = request_hash(body if not replacement_rial else {**body, "replacement": replacement_rial})
 
         def work(tx: Tx) -> dict[str, Any]:
             now = self.clock()
@@ -938,8 +953,12 @@ class Kimia:
                 if original["kind"] == "hold" and original["status"] == "held":
                     response = {**self._cancel_in(tx, original, idem_key, body_hash, now), "original_found": True}
                     return response
-                if original["kind"] in ("purchase", "completion") and original["status"] == "done" and original["refunded_rial"] < original["amount_rial"]:
-                    return {**self._reverse_in(tx, original, idem_key, body_hash, None, now), "original_found": True}
+                left = original["amount_rial"] - original["refunded_rial"]
+                # A partial reversal leaves the sale at replacement_rial: reverse what is above it.
+                part = None if not replacement_rial else original["amount_rial"] - replacement_rial - original["refunded_rial"]
+                if original["kind"] in ("purchase", "completion") and original["status"] == "done" and left > 0 and (part is None or part > 0):
+                    return {**self._reverse_in(tx, original, idem_key, body_hash, part if part is not None and part < left else None, now),
+                            "original_found": True}
                 if original["kind"] == "refund" and original["status"] == "done" and original["decision"]:
                     return {**self._undo_refund(tx, original, idem_key, body_hash, now), "original_found": True}
                 response = {"status": "nothing_to_reverse", "original_found": True, "original_op_id": original["id"]}

@@ -394,7 +394,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
         if any((item[3], key) in dropped_budgets for item in sealed for key in budget_keys.get(item[0], [])):
             raise BulkWriteMismatch("a purchase dropped at its deadline used a budget another one saw")
 
-    receipts = _write(tx, service, works, sealed, now)
+    receipts = _write(tx, service, works, sealed, now, {m: snap["tier"] for m, snap in snaps.items()})
     for i, receipt in receipts.items():
         results[i] = receipt
     for i, first in repeats:
@@ -417,7 +417,7 @@ OPERATION_COLUMNS = ("id", "club_id", "idem_key", "request_hash", "kind", "statu
 
 
 def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int, core.Member]],
-           now: int) -> dict[int, dict[str, Any]]:
+           now: int, tiers: dict[int, str | None]) -> dict[int, dict[str, Any]]:
     from kimia.service.api import local_day, response_json, terminal_fields
 
     rows = core.batch_rows([(d, op_club, member_club) for _, _, d, op_club, member_club, _ in items], now)
@@ -431,7 +431,7 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
             if tx.rowcount() != 1:
                 raise BulkWriteMismatch("voucher used twice")
         # The core builds the receipt and its stored JSON in one call.
-        receipt, text = d.receipt(op_id, before, "done", list(terminal_fields(w.req, op_id).items()))
+        receipt, text = d.receipt(op_id, before, "done", list(terminal_fields(w.req, op_id, tiers.get(d.member_id)).items()))
         for issue in d.vouchers_issued:
             code = issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
             if code:

@@ -347,6 +347,7 @@ _KIMIA_V1_FIELDS: Final[dict[str, tuple[str, dict[str, Any]]]] = {
     "64": ("b", _b(8, "Message Authentication Code (MAC)")),
     "70": ("n", _n(3, "Network Management Information Code")),
     "90": ("n", _n(42, "Original Data Elements")),
+    "95": ("ans", _n(42, "Replacement Amounts (partial reversal)")),
     "128": ("b", _b(8, "Message Authentication Code (MAC), secondary")),
 }
 

@@ -10,9 +10,10 @@ the codec decodes, so for a TPDU dialect it starts with the 5-byte TPDU.
 
 Errors raise :class:`FramingError` with a ``code``: ``frame_too_large``,
 ``frame_empty`` (length 0), ``frame_truncated`` (the peer closed mid-frame),
-``frame_timeout``, ``frame_bad_length`` (non-digit ASCII prefix) and
+``frame_timeout``, ``frame_bad_length`` (non-digit ASCII prefix),
+``idle_timeout`` (nothing sent between frames for the idle time) and
 ``connection_closed`` (clean close between frames). After any error except
-``connection_closed`` the stream position is unknown: close the connection.
+``connection_closed`` and ``idle_timeout`` the stream position is unknown: close the connection.
 """
 
 from __future__ import annotations
@@ -95,14 +96,14 @@ def unframe(
     return buffer[plen:end], buffer[end:]
 
 
-async def _read(reader: asyncio.StreamReader, dialect: Dialect, max_frame_bytes: int) -> bytes:
+async def _read(reader: asyncio.StreamReader, dialect: Dialect, max_frame_bytes: int, first: bytes = b"") -> bytes:
     plen = dialect.prefix_len
     try:
-        prefix = await reader.readexactly(plen)
+        prefix = first + await reader.readexactly(plen - len(first))
     except asyncio.IncompleteReadError as exc:
-        if not exc.partial:
+        if not exc.partial and not first:
             raise FramingError("connection_closed", "peer closed the connection") from None
-        raise FramingError("frame_truncated", f"length prefix cut after {len(exc.partial)} byte(s)") from None
+        raise FramingError("frame_truncated", f"length prefix cut after {len(first) + len(exc.partial)} byte(s)") from None
     length = _decode_prefix(prefix, dialect)
     _check_length(length, max_frame_bytes)
     try:
@@ -111,22 +112,37 @@ async def _read(reader: asyncio.StreamReader, dialect: Dialect, max_frame_bytes:
         raise FramingError("frame_truncated", f"frame needs {length} bytes, peer closed after {len(exc.partial)}") from None
 
 
+async def _first_byte(reader: asyncio.StreamReader, idle_timeout_s: float) -> bytes:
+    """The first byte of the next frame, waited for at most ``idle_timeout_s``."""
+    try:
+        async with asyncio.timeout(idle_timeout_s):
+            return await reader.readexactly(1)
+    except TimeoutError:
+        raise FramingError("idle_timeout", f"nothing received for {idle_timeout_s:g} s") from None
+    except asyncio.IncompleteReadError:
+        raise FramingError("connection_closed", "peer closed the connection") from None
+
+
 async def read_frame(
     reader: asyncio.StreamReader,
     dialect: Dialect,
     *,
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
     timeout_s: float,
+    idle_timeout_s: float | None = None,
 ) -> bytes:
     """Read one frame and return its payload.
 
-    `timeout_s` bounds the whole frame (waiting for the first byte included), so a
-    peer that trickles bytes cannot hold the connection. A length above
-    `max_frame_bytes` is rejected before the body is read.
+    Without ``idle_timeout_s``, ``timeout_s`` bounds the whole frame, waiting for its first byte
+    included. With it, the first byte is waited for at most ``idle_timeout_s`` (``idle_timeout``:
+    an idle connection, not an error) and the frame must then be complete within ``timeout_s``.
+    Either way a peer that trickles bytes cannot hold the connection. A length above
+    ``max_frame_bytes`` is rejected before the body is read.
     """
     try:
+        first = b"" if idle_timeout_s is None else await _first_byte(reader, idle_timeout_s)
         async with asyncio.timeout(timeout_s):
-            return await _read(reader, dialect, max_frame_bytes)
+            return await _read(reader, dialect, max_frame_bytes, first)
     except TimeoutError:
         raise FramingError("frame_timeout", f"no complete frame within {timeout_s:g} s") from None
     except (ConnectionResetError, BrokenPipeError):

@@ -11,7 +11,10 @@ Processing codes (field 3, first two digits) used by kimia:
 | 0220       | 00   | completion advice of a hold (48 HR), with the bank sale's RRN (37) |
 | 0200       | 20   | refund by the sale's RRN (48 OR), amount in field 4          |
 | 0100       | 91   | enrol a member, or bind a card to a member (48 MK)           |
-| 0400/0420  | any  | reversal of the original (field 90, else the same STAN)      |
+| 0400/0420  | any  | reversal of the original (field 90, else the same STAN); 95 partial |
+
+The fields each operation requires are in :data:`BUILTIN` (``required``): one table, the same as the
+document's. A missing one is answered 30 by the server before the handler runs.
 
 Handlers run on a worker thread and call the blocking service; a purchase, the busiest, runs on
 the event loop through the service's async call instead. The server owns framing, MAC, duplicates
@@ -20,6 +23,7 @@ by natural key and deadlines.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +79,44 @@ def response_code_for(error: KimiaError | IdentifierError) -> str:
     return RESPONSE_FOR_ERROR.get(error.code, "05")
 
 
+#: The largest id or integer a tag may carry: what a signed 64-bit SQL integer holds.
+MAX_WIRE_INT = 2**63 - 1
+_ASCII_DIGITS = frozenset("0123456789")
+
+
+def _format_error(what: str) -> KimiaError:
+    return KimiaError("invalid_request", f"Invalid request: {what}", "درخواست نامعتبر", what)
+
+
+def wire_int(value: str, what: str, *, too_large: Callable[[], KimiaError] | None = None) -> int:
+    """A non-negative integer sent by a terminal: ASCII digits only (``'²'`` and Persian digits pass
+    ``str.isdigit()`` but are not numbers on the wire), at most :data:`MAX_WIRE_INT`, so it never
+    overflows an SQL integer. Malformed → 30 (format error); too large → ``too_large`` if given
+    (e.g. ``amount_too_large``, 13), else 30."""
+    if not value or len(value) > 40 or not set(value) <= _ASCII_DIGITS:
+        raise _format_error(f"{what} must be ASCII digits")
+    number = int(value)
+    if number > MAX_WIRE_INT:
+        raise too_large() if too_large else _format_error(f"{what} is larger than {MAX_WIRE_INT}")
+    return number
+
+
+def amount_too_large() -> KimiaError:
+    return KimiaError("amount_too_large", "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است", "48")
+
+
+def member_ref(key: str) -> MemberRef:
+    """The member an ``MK`` value names. ``A:<id>`` must be ASCII digits; an id beyond what the
+    database can hold names no member (14), as an unknown id does."""
+    kind, value = tlv.parse_member_key(key)
+    if kind == "A":
+        if not set(value) <= _ASCII_DIGITS or len(value) > 40:
+            raise _format_error("member key A: needs ASCII digits")
+        if int(value) > MAX_WIRE_INT or int(value) == 0:
+            raise KimiaError("unknown_member", "Unknown member", "عضو یافت نشد", "MK")
+    return MemberRef({"M": "mobile", "N": "national_code", "C": "club_card", "A": "account"}[kind], value)
+
+
 @dataclass
 class TerminalRequest:
     """What a handler gets: the decoded request, its field-48 items and the terminal it came from."""
@@ -88,13 +130,12 @@ class TerminalRequest:
     def tag(self, name: str) -> str | None:
         return tlv.tlv_get(self.items, name)
 
-    def int_tag(self, name: str) -> int:
+    def int_tag(self, name: str, *, too_large: Callable[[], KimiaError] | None = None) -> int:
+        """An integer tag (0 when absent); see :func:`wire_int`."""
         value = self.tag(name)
         if value is None:
             return 0
-        if not value.isdigit():
-            raise KimiaError("invalid_request", f"Invalid request: tag {name} must be digits", "درخواست نامعتبر", name)
-        return int(value)
+        return wire_int(value, f"tag {name}", too_large=too_large)
 
     def member(self) -> MemberRef | None:
         """The member: bank card (field 2, or track 2 before the separator), else the MK tag."""
@@ -107,14 +148,15 @@ class TerminalRequest:
             return MemberRef("card", pan)
         key = self.tag(tlv.MK)
         if key:
-            kind, value = tlv.parse_member_key(key)
-            return MemberRef({"M": "mobile", "N": "national_code", "C": "club_card", "A": "account"}[kind], value)
+            return member_ref(key)
         return None
 
     def amount(self) -> int:
+        # Field 4 is required wherever this is called (checked by the server) and the codec lets
+        # only ASCII digits through, 12 at most: always a bounded integer.
         amount = self.message.amount_rial
         if amount is None:
-            raise KimiaError("amount_must_be_positive", "The amount must be a positive number of rials", "مبلغ باید یک عدد مثبت به ریال باشد", "4")
+            raise _format_error("field 4 is missing")
         return amount
 
     def basket(self) -> list[dict[str, Any]]:
@@ -131,6 +173,8 @@ class TerminalReply:
     fields: dict[str, str | bytes] = field(default_factory=dict)
     items: list[tuple[str, str]] = field(default_factory=list)
     receipt: dict[str, Any] | None = None
+    #: Why a refusal was given (a kimia error code, ``deadline``, ...): logged, never sent.
+    reason: str | None = None
 
 
 Handle = Callable[[TerminalRequest], TerminalReply]
@@ -143,6 +187,8 @@ class TerminalHandler:
     """A terminal operation: the request MTIs (first transmission form, e.g. "0200") and processing
     codes (two digits; "" for messages without field 3) it answers.
 
+    ``required`` lists the fields the request must carry; the server answers 30 without one.
+
     ``handle`` runs on a worker thread and may block on the service. ``handle_async``, if given,
     is used instead and runs on the event loop: it must not block (use the service's ``*_async``
     calls), and it saves the request two thread hops."""
@@ -152,6 +198,8 @@ class TerminalHandler:
     processing_codes: tuple[str, ...]
     handle: Handle
     handle_async: AsyncHandle | None = None
+    #: Fields the request must carry, else 30 (format error) before the handler runs.
+    required: tuple[str, ...] = ("7", "11", "12", "13", "41", "42")
 
 
 def balance_block(credit_rial: int) -> str:
@@ -159,6 +207,17 @@ def balance_block(credit_rial: int) -> str:
     02 (available balance), currency 364 (rial), C/D and 12 digits."""
     sign = "C" if credit_rial >= 0 else "D"
     return f"1002364{sign}{abs(credit_rial):012d}"
+
+
+def balance_items(points: int, credit_rial: int, tier: object) -> list[tuple[str, str]]:
+    """The balance tags, one definition for every answer that carries them (0110, 0210, 0230):
+    BP the member's points; BC the member's credit in rials, all of it (own accounts and shared
+    wallet, wherever it may be spent; a credit line is not credit held); TR the member's tier, when
+    they have one."""
+    items = [(tlv.BP, str(points)), (tlv.BC, str(credit_rial))]
+    if tier:
+        items.append((tlv.TR, str(tier)))
+    return items
 
 
 def _rrn(op_id: int) -> str:
@@ -169,10 +228,7 @@ def _receipt_reply(receipt: dict[str, Any], *, rrn: str | None = None) -> Termin
     """Fields and TLV items of an answered purchase-like operation; a pure function of the stored
     receipt, so an identical repeat gets the same bytes."""
     op_id = int(receipt.get("op_id", 0))
-    items: list[tuple[str, str]] = [
-        (tlv.BP, str(int(receipt.get("balance_points", 0)))),
-        (tlv.BC, str(int(receipt.get("balance_credit_rial", 0)))),
-    ]
+    items = balance_items(int(receipt.get("balance_points", 0)), int(receipt.get("balance_credit_rial", 0)), receipt.get("tier"))
     if receipt.get("credit_used_rial"):
         items.append((tlv.RC, str(int(receipt["credit_used_rial"]))))
     if int(receipt.get("points_redeemed", 0)) > 0:
@@ -204,7 +260,7 @@ def _purchase_request(req: TerminalRequest, *, channel: str) -> PurchaseRequest:
         basket=req.basket(),
         payment_method="card" if req.message.get_str("2") or req.message.get_str("35") else "cash",
         channel=channel,
-        redeem_credit_rial=req.int_tag(tlv.RC),
+        redeem_credit_rial=req.int_tag(tlv.RC, too_large=amount_too_large),
         redeem_points=req.int_tag(tlv.RP),
         voucher_code=req.tag(tlv.VC),
         branch_id=req.terminal.branch_id,
@@ -223,12 +279,14 @@ def network(req: TerminalRequest) -> TerminalReply:
 
 
 def balance_inquiry(req: TerminalRequest) -> TerminalReply:
+    """BP, BC and TR mean what they mean in every answer (see :func:`balance_items`); CU, the credit
+    usable at this merchant now, is this answer's own."""
     balances = req.service.member_balances(req.terminal.merchant_id, req.member())
-    items = [(tlv.BP, str(balances["points"])), (tlv.BC, str(balances["credit_rial"]))]
-    if balances.get("tier"):
-        items.append((tlv.TR, str(balances["tier"])))
-    items.append((tlv.RL, f"امتیاز: {balances['points']} — اعتبار: {balances['credit_rial']} ریال"))
-    return TerminalReply("00", {"54": balance_block(int(balances["credit_rial"]))}, items)
+    credit = int(balances["credit_total_rial"])
+    items = balance_items(int(balances["points"]), credit, balances.get("tier"))
+    items.append((tlv.CU, str(int(balances["credit_rial"]))))
+    items.append((tlv.RL, f"امتیاز: {balances['points']} — اعتبار قابل استفاده: {balances['credit_rial']} ریال"))
+    return TerminalReply("00", {"54": balance_block(credit)}, items)
 
 
 def hold(req: TerminalRequest) -> TerminalReply:
@@ -246,18 +304,23 @@ async def purchase_async(req: TerminalRequest, deadline: Deadline) -> TerminalRe
     return _receipt_reply(receipt, rrn=req.message.rrn)
 
 
+def _unknown_hold() -> KimiaError:
+    return KimiaError("unknown_operation", "Unknown operation", "تراکنش یافت نشد", "HR")
+
+
 def completion(req: TerminalRequest) -> TerminalReply:
     """An advice records what already happened (the bank sale), so it is not declined for business
-    reasons: a problem (the hold was already reversed, say) is recorded for review and answered 00."""
-    hold_id = req.int_tag(tlv.HR)
+    reasons: a problem (the hold was already reversed, or a hold reference no hold can have) is
+    recorded for review and answered 00. Only an unreadable advice is refused (30)."""
     try:
+        hold_id = req.int_tag(tlv.HR, too_large=_unknown_hold)
         receipt = req.service.complete_hold(hold_id, idem_key=req.idem_key, reference=req.message.rrn)
     except KimiaError as exc:
-        if exc.code in ("service_unavailable", "exists_with_different_amount", "exists_with_different_request"):
-            raise  # a timeout, or a duplicate key with other content (94): not a business problem
+        if exc.code in ("service_unavailable", "exists_with_different_amount", "exists_with_different_request", "invalid_request"):
+            raise  # a timeout, a duplicate key with other content (94) or an unreadable HR (30)
         req.service.record_for_review(
             req.terminal.merchant_id, "completion_advice_not_applied",
-            {"hold_id": hold_id, "code": exc.code, "key": req.idem_key, "rrn": req.message.rrn},
+            {"hold": req.tag(tlv.HR), "code": exc.code, "key": req.idem_key, "rrn": req.message.rrn},
         )
         return TerminalReply("00", {}, [(tlv.RL, "ثبت شد؛ برای بررسی ارسال شد")])
     return _receipt_reply(receipt, rrn=req.message.rrn)
@@ -279,9 +342,7 @@ def enrol(req: TerminalRequest) -> TerminalReply:
     pan = req.message.get_str("2")
     key = req.tag(tlv.MK)
     if key and pan:
-        kind, value = tlv.parse_member_key(key)
-        ref = MemberRef({"M": "mobile", "N": "national_code", "C": "club_card", "A": "account"}[kind], value)
-        member_id = req.service.identify(club, ref)
+        member_id = req.service.identify(club, member_ref(key))
         req.service.bind_identifier(club, member_id, "card", pan)
         return TerminalReply("00", {}, [(tlv.MK, f"A:{member_id}"), (tlv.RL, "کارت به عضویت متصل شد")])
     identifiers: list[tuple[str, str]] = []
@@ -305,35 +366,81 @@ def enrol(req: TerminalRequest) -> TerminalReply:
     return TerminalReply("00", {}, [(tlv.MK, f"A:{result['member_id']}"), (tlv.RL, "عضویت انجام شد")])
 
 
+#: Tehran's offset from GMT (field 7 is GMT, field 13 local; Iran keeps no daylight saving time).
+TEHRAN = dt.timezone(dt.timedelta(hours=3, minutes=30))
+
+
+def _local_date_of(transmission: str, today: dt.date) -> str:
+    """The Tehran date (MMDD) of a GMT transmission date-time (MMDDhhmmss) from field 90. The
+    year is not sent: this year's, unless that date is still to come (then it was last year's: a
+    reversal sent on 1 January for a sale of 31 December)."""
+    month, day = int(transmission[:2]), int(transmission[2:4])
+    hh, mm, ss = int(transmission[4:6]), int(transmission[6:8]), int(transmission[8:10])
+    for year in (today.year, today.year - 1):
+        try:
+            sent = dt.datetime(year, month, day, hh, mm, ss, tzinfo=dt.timezone.utc)
+        except ValueError:
+            continue  # 29 February of a common year, or no such date at all
+        local = sent.astimezone(TEHRAN).date()
+        if local <= today + dt.timedelta(days=1):
+            return f"{local.month:02d}{local.day:02d}"
+    raise _format_error("field 90 holds no valid transmission date and time")
+
+
 def original_key(req: TerminalRequest) -> str:
-    """The natural key of the message a reversal cancels: from field 90 (original MTI and STAN),
-    else the reversal's own STAN with the original MTI 0200 (0100 when a hold reference is given).
-    The original's local date is the reversal's (field 13)."""
+    """The natural key of the message a reversal cancels, as a switch matches it from field 90:
+    the original's MTI and STAN, and its local date from the original transmission date-time
+    (GMT, converted to Tehran time), at the reversal's own terminal and merchant. The acquirer and
+    forwarding ids must be zeros (kimia's terminals send no 32/33), else no original matches (25).
+    Without field 90 (or with a zero date-time) the reversal's own STAN and date name it, with MTI
+    0200 (0100 when a hold reference HR is given)."""
     m = req.message
     data = m.get_str("90")
-    if data and len(data) >= 10 and data[:4].isdigit():
-        mti, stan = data[:4], data[4:10]
-    else:
-        mti, stan = ("0100" if req.tag(tlv.HR) else "0200"), m.stan or ""
-    return f"iso:{m.merchant_id}:{m.terminal_id}:{stan}:{m.local_date}:{mti}"
+    mti, stan, date = ("0100" if req.tag(tlv.HR) else "0200"), m.stan or "", m.local_date or ""
+    if data:  # n42, all digits (checked by the codec)
+        mti, stan, sent, ids = data[:4], data[4:10], data[10:20], data[20:]
+        mti = mti[:3] + {"1": "0", "3": "2"}.get(mti[3], mti[3])  # a repeat's original is its first form
+        if ids.strip("0"):
+            raise KimiaError("unknown_operation", "Unknown operation", "تراکنش یافت نشد", "90")
+        if sent.strip("0"):
+            date = _local_date_of(sent, dt.datetime.now(TEHRAN).date())
+    return f"iso:{m.merchant_id}:{m.terminal_id}:{stan}:{date}:{mti}"
+
+
+def replacement_amount(req: TerminalRequest) -> int | None:
+    """Field 95's actual transaction amount (its first 12 digits): what the sale comes to after a
+    partial reversal. None (reverse it all) when 95 is absent or that amount is zero."""
+    data = req.message.get_str("95")
+    if not data:
+        return None
+    actual = data[:12]
+    amount = wire_int(actual, "field 95 actual amount")
+    return amount or None
 
 
 def reversal(req: TerminalRequest) -> TerminalReply:
-    """Reversals are always acknowledged: the original is reversed, a hold cancelled, or an
-    unknown original recorded as void so that it can never post if it arrives late."""
-    req.service.reverse_by_key(req.terminal.merchant_id, original_key(req), idem_key=req.idem_key)
+    """Reversals are acknowledged: the original is reversed (in part, with field 95), a hold
+    cancelled, or an unknown original recorded as void so that it can never post if it arrives
+    late. Field 4 is the original's amount, as ISO 8583 has it; it does not say how much to reverse."""
+    req.service.reverse_by_key(req.terminal.merchant_id, original_key(req), idem_key=req.idem_key,
+                               replacement_rial=replacement_amount(req))
     return TerminalReply("00")
 
 
+#: Every request except the network 0800 carries these (12 and 13 date it: 13 is part of the key).
+COMMON: tuple[str, ...] = ("7", "11", "12", "13", "41", "42")
+#: A money request also names its processing code, amount and currency (364).
+MONEY: tuple[str, ...] = (*COMMON, "3", "4", "49")
+
 BUILTIN: tuple[TerminalHandler, ...] = (
-    TerminalHandler("network", ("0800",), ("",), network),
-    TerminalHandler("balance_inquiry", ("0100",), ("31",), balance_inquiry),
-    TerminalHandler("hold", ("0100",), ("00",), hold),
-    TerminalHandler("enrol", ("0100",), ("91",), enrol),
-    TerminalHandler("purchase", ("0200",), ("00",), purchase, purchase_async),
-    TerminalHandler("refund", ("0200",), ("20",), refund),
-    TerminalHandler("completion", ("0220",), ("00",), completion),
-    TerminalHandler("reversal", ("0400", "0420"), ("*",), reversal),
+    TerminalHandler("network", ("0800",), ("",), network, required=("7", "11", "41", "42", "70")),
+    TerminalHandler("balance_inquiry", ("0100",), ("31",), balance_inquiry, required=(*COMMON, "3")),
+    TerminalHandler("hold", ("0100",), ("00",), hold, required=MONEY),
+    TerminalHandler("enrol", ("0100",), ("91",), enrol, required=(*COMMON, "3")),
+    TerminalHandler("purchase", ("0200",), ("00",), purchase, purchase_async, required=MONEY),
+    TerminalHandler("refund", ("0200",), ("20",), refund, required=MONEY),
+    TerminalHandler("completion", ("0220",), ("00",), completion, required=(*MONEY, "37")),
+    TerminalHandler("reversal", ("0400", "0420"), ("*",), reversal, required=MONEY),
 )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -26,7 +27,7 @@ from kimia.plugins import make_plugin_manager
 from kimia.service.api import Deadline, Kimia
 from kimia.service.context import TerminalContext
 from kimia.terminal import tlv
-from kimia.terminal.codec import DecodeError, EncodeError, Message, decode, encode, response_for
+from kimia.terminal.codec import DecodeError, EncodeError, Message, decode, encode, mask_pan, response_for
 from kimia.terminal.dialect import KIMIA_V1, Dialect
 from kimia.terminal.framing import FramingError, read_frame, write_frame
 from kimia.terminal.handlers import TerminalHandler, TerminalReply, TerminalRequest, response_code_for
@@ -37,6 +38,15 @@ log = logging.getLogger(__name__)
 
 #: How long a terminal found in the database is trusted without asking again (seconds).
 TERMINAL_TTL_S = 5.0
+#: A connection that sends nothing for this long is closed (a terminal reconnects when it needs to).
+IDLE_TIMEOUT_S = 60.0
+#: A frame whose first byte has arrived must be complete within this long (a trickling peer).
+FRAME_TIMEOUT_S = 30.0
+#: Field 49 of every request: the Iranian rial (ISO 4217 numeric 364).
+RIAL = "364"
+#: The host's own refusals (not the service's business answers), logged at WARNING: code → reason.
+_HOST_REFUSALS = {"30": "format_error", "63": "bad_mac", "03": "unknown_terminal", "12": "invalid_transaction",
+                  "25": "original_not_found", "91": "deadline", "96": "system_malfunction"}
 
 
 class HandlerConflict(RuntimeError):
@@ -66,7 +76,8 @@ class TerminalServer:
         host: str = "127.0.0.1",
         port: int = 0,
         deadline_s: float = 20.0,
-        idle_timeout_s: float = 300.0,
+        idle_timeout_s: float = IDLE_TIMEOUT_S,
+        frame_timeout_s: float = FRAME_TIMEOUT_S,
         max_frame_bytes: int = 4096,
         workers: int = 64,
         plugins: pluggy.PluginManager | None = None,
@@ -77,16 +88,26 @@ class TerminalServer:
         self.port = port
         self.deadline_s = deadline_s
         self.idle_timeout_s = idle_timeout_s
+        self.frame_timeout_s = frame_timeout_s
         self.max_frame_bytes = max_frame_bytes
         self.pm = plugins or make_plugin_manager()
         self.handlers = build_registry(self.pm)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kimia-terminal")
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[asyncio.Task[Any]] = set()
-        self.stats = {"requests": 0, "responses": 0, "closed_bad_input": 0, "timeouts": 0}
+        #: Counters: requests read, responses written, connections closed on unreadable input, idle
+        #: connections closed, requests past their deadline (91), bad MACs (63), format errors (30),
+        #: frames dropped without an answer. ``reasons`` counts every refusal and drop by reason code.
+        self.stats = {"requests": 0, "responses": 0, "closed_bad_input": 0, "closed_idle": 0, "timeouts": 0,
+                      "bad_mac": 0, "format_errors": 0, "dropped": 0}
+        self.reasons: Counter[str] = Counter()
         # Registered terminals seen lately, kept on the event loop so a request does not cross to a
         # worker thread just to find its terminal (same lifetime as the service's own cache).
         self._terminals: dict[tuple[str, str], tuple[float, TerminalContext]] = {}
+
+    def metrics(self) -> dict[str, int]:
+        """The counters and the refusals by reason (``refused:<reason>``), for monitoring and tests."""
+        return {**self.stats, **{f"refused:{reason}": n for reason, n in self.reasons.items()}}
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._client, self.host, self.port, limit=self.max_frame_bytes * 2)
@@ -112,16 +133,22 @@ class TerminalServer:
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
+        peer = _peer(writer)
         try:
             while True:
                 try:
-                    raw = await read_frame(reader, self.dialect, max_frame_bytes=self.max_frame_bytes, timeout_s=self.idle_timeout_s)
+                    raw = await read_frame(reader, self.dialect, max_frame_bytes=self.max_frame_bytes,
+                                           timeout_s=self.frame_timeout_s, idle_timeout_s=self.idle_timeout_s)
                 except FramingError as exc:
-                    if exc.code not in ("connection_closed", "frame_timeout"):
+                    if exc.code == "idle_timeout":
+                        self.stats["closed_idle"] += 1
+                        log.info("terminal connection %s closed: idle for %g s", peer, self.idle_timeout_s)
+                    elif exc.code != "connection_closed":
                         self.stats["closed_bad_input"] += 1
+                        self._dropped(exc.code, peer)
                     break
                 self.stats["requests"] += 1
-                answer = await self.process(raw)
+                answer = await self.process(raw, peer=peer)
                 if answer is None:
                     self.stats["closed_bad_input"] += 1
                     break
@@ -145,6 +172,24 @@ class TerminalServer:
             except (ConnectionError, OSError, asyncio.CancelledError):
                 pass
 
+    def _dropped(self, reason: str, peer: str, message: Message | None = None, *, pan: str | None = None) -> None:
+        """A frame dropped without an answer (unreadable): logged, counted; the connection closes."""
+        self.stats["dropped"] += 1
+        self.reasons[reason] += 1
+        log.warning("terminal frame dropped: reason=%s peer=%s mti=%s tid=%s mid=%s stan=%s pan=%s", reason, peer,
+                    *_who(message), pan or "-")
+
+    def _refused(self, message: Message, code: str, reason: str, peer: str) -> None:
+        """A request answered with a refusal of the host's own (not the service's business answer):
+        30, 63, 03, 12, 25, 91, 96. Logged at WARNING with the reason and the masked PAN, counted."""
+        self.reasons[reason] += 1
+        if code == "30":
+            self.stats["format_errors"] += 1
+        elif code == "63":
+            self.stats["bad_mac"] += 1
+        log.warning("terminal request refused: code=%s reason=%s peer=%s mti=%s tid=%s mid=%s stan=%s pan=%s",
+                    code, reason, peer, *_who(message), _masked_pan(message))
+
     def _answer(self, request: Message, reply: TerminalReply, terminal: TerminalContext | None) -> bytes:
         extra: dict[str, str | bytes] = dict(reply.fields)
         if reply.items:
@@ -154,56 +199,44 @@ class TerminalServer:
             return sign_message(response, self.dialect, bytes.fromhex(terminal.mac_key_hex))
         return encode(response, self.dialect)
 
-    async def process(self, raw: bytes) -> bytes | None:
+    async def process(self, raw: bytes, *, peer: str = "-") -> bytes | None:
         """The answer to one framed request, or None to close the connection (unreadable input)."""
         started = time.monotonic()
         try:
             message = decode(raw, self.dialect)
         except DecodeError as exc:
-            return self._format_error(exc)
+            return self._format_error(exc, peer)
         if not message.is_request:
+            self._dropped("not_a_request", peer, message, pan=_masked_pan(message))
             return None
         if not message.terminal_id or not message.merchant_id:
+            self._refused(message, "30", "missing_field:" + ("41" if not message.terminal_id else "42"), peer)
             return self._answer(message, TerminalReply("30"), None)
-        loop = asyncio.get_running_loop()
-        ids = (message.terminal_id, message.merchant_id)
-        cached = self._terminals.get(ids)
-        if cached is not None and cached[0] > started:
-            terminal = cached[1]
-        else:
-            try:
-                terminal = await loop.run_in_executor(self._executor, self.service.terminal, *ids)
-            except KimiaError:
-                return self._answer(message, TerminalReply("03"), None)
-            if len(self._terminals) > 100_000:
-                self._terminals.clear()
-            self._terminals[ids] = (started + TERMINAL_TTL_S, terminal)
+        terminal = await self._terminal(message, started)
+        if terminal is None:
+            self._refused(message, "03", "unknown_terminal", peer)
+            return self._answer(message, TerminalReply("03"), None)
         if terminal.mac_key_hex and self.dialect.mac_fields:
             if not verify_message(raw, self.dialect, bytes.fromhex(terminal.mac_key_hex)):
+                self._refused(message, "63", "bad_mac", peer)
                 return self._answer(message, TerminalReply("63"), terminal)
-        key = message.duplicate_key()
-        if key is None:
-            return self._answer(message, TerminalReply("30"), terminal)
-        code = (message.processing_code or "")[:2]
-        handler = self.handlers.get((message.original_mti, code)) or self.handlers.get((message.original_mti, "*"))
-        if handler is None:
-            return self._answer(message, TerminalReply("12"), terminal)
+        handler, refusal = self._route(message)
+        if handler is None or refusal is not None:
+            code, reason = refusal or ("12", "unknown_transaction")
+            self._refused(message, code, reason, peer)
+            return self._answer(message, TerminalReply(code), terminal)
         try:
             items = tlv.decode_tlv(message.get_bytes("48") or b"")
-        except tlv.TlvError:
+        except tlv.TlvError as exc:
+            self._refused(message, "30", f"bad_tlv:{exc.code}", peer)
             return self._answer(message, TerminalReply("30"), terminal)
-        request = TerminalRequest(message, items, terminal, self.service, "iso:" + ":".join(key))
-        guard = Deadline(started + self.deadline_s)
-        future: asyncio.Future[TerminalReply]
-        if handler.handle_async is not None:
-            future = asyncio.ensure_future(self._run_async(handler, request, guard))
-        else:
-            future = loop.run_in_executor(self._executor, self._run, handler, request, guard)
-        reply = await self._reply_within(future, guard)
-        if guard.expired:
-            # Past its deadline, whoever noticed first: this loop's timer, or the writer's check
-            # before it posted (the handler then answers 91 itself). Either way nothing was posted.
-            self.stats["timeouts"] += 1
+        key = message.duplicate_key()
+        # Only a network message may lack field 13; it posts nothing, so it needs no key.
+        idem_key = "iso:" + ":".join(key) if key is not None else f"iso:network:{message.stan}"
+        request = TerminalRequest(message, items, terminal, self.service, idem_key)
+        reply = await self._handle(handler, request, started)
+        if reply.response_code in _HOST_REFUSALS:
+            self._refused(message, reply.response_code, reply.reason or _HOST_REFUSALS[reply.response_code], peer)
         try:
             answer = self._answer(message, reply, terminal)
         except (EncodeError, tlv.TlvError):
@@ -213,16 +246,73 @@ class TerminalServer:
             self._notify(handler.name, reply.receipt)
         return answer
 
-    def _format_error(self, exc: DecodeError) -> bytes | None:
-        """Answer 30 when the request is readable enough to be answered, else close."""
+    async def _terminal(self, message: Message, started: float) -> TerminalContext | None:
+        """The registered terminal of fields 41 + 42 (cached for a few seconds), or None."""
+        assert message.terminal_id and message.merchant_id
+        ids = (message.terminal_id, message.merchant_id)
+        cached = self._terminals.get(ids)
+        if cached is not None and cached[0] > started:
+            return cached[1]
+        try:
+            terminal = await asyncio.get_running_loop().run_in_executor(self._executor, self.service.terminal, *ids)
+        except KimiaError:
+            return None
+        if len(self._terminals) > 100_000:
+            self._terminals.clear()
+        self._terminals[ids] = (started + TERMINAL_TTL_S, terminal)
+        return terminal
+
+    def _route(self, message: Message) -> tuple[TerminalHandler | None, tuple[str, str] | None]:
+        """The handler of a request and, if it cannot run, (response code, reason): 30 for a missing
+        required field (field 3 included: without it no operation is named), 13 for an amount in a
+        currency other than rials (49 ≠ 364)."""
+        code = (message.processing_code or "")[:2]
+        mti = message.original_mti
+        handler = self.handlers.get((mti, code)) or self.handlers.get((mti, "*"))
+        if handler is None:
+            if "3" not in message.fields and (mti, "") not in self.handlers:
+                return None, ("30", "missing_field:3")
+            return None, None
+        for fid in handler.required:
+            if fid not in message.fields:
+                return handler, ("30", f"missing_field:{fid}")
+        currency = message.get_str("49")
+        if currency is not None and currency != RIAL:
+            return handler, ("13", "currency_not_rial")
+        return handler, None
+
+    async def _handle(self, handler: TerminalHandler, request: TerminalRequest, started: float) -> TerminalReply:
+        """Run the handler within the request's deadline (91 past it, nothing posted)."""
+        guard = Deadline(started + self.deadline_s)
+        future: asyncio.Future[TerminalReply]
+        if handler.handle_async is not None:
+            future = asyncio.ensure_future(self._run_async(handler, request, guard))
+        else:
+            future = asyncio.get_running_loop().run_in_executor(self._executor, self._run, handler, request, guard)
+        reply = await self._reply_within(future, guard)
+        if guard.expired:
+            # Past its deadline, whoever noticed first: this loop's timer, or the writer's check
+            # before it posted (the handler then answers 91 itself). Either way nothing was posted.
+            self.stats["timeouts"] += 1
+            reply.reason = "deadline"
+        return reply
+
+    def _format_error(self, exc: DecodeError, peer: str) -> bytes | None:
+        """Answer 30 when the request is readable enough to be answered, else close. Either way a
+        log line names the decode error (never a field value)."""
         s = exc.salvaged
+        reason = f"decode:{exc.code}" + (f":{exc.field}" if exc.field else "")
         if not exc.mti or not all(f in s for f in ("11", "41", "42")):
+            self._dropped(reason, peer, Message(exc.mti or "----", dict(s)))
             return None
         try:
             request = Message(exc.mti, dict(s))
-            return self._answer(request, TerminalReply("30"), None)
+            answer = self._answer(request, TerminalReply("30"), None)
         except (EncodeError, DecodeError, ValueError):
+            self._dropped(reason, peer, Message(exc.mti, dict(s)))
             return None
+        self._refused(request, "30", reason, peer)
+        return answer
 
     def _run(self, handler: TerminalHandler, request: TerminalRequest, guard: Deadline) -> TerminalReply:
         with self.service.deadline(guard):
@@ -236,11 +326,11 @@ class TerminalServer:
         """The answer of a handler that raised: its error's response code (the service lets
         identifier errors through), 30 for unreadable private data, else 96 (and a log line)."""
         if isinstance(exc, (KimiaError, IdentifierError)):
-            return TerminalReply(response_code_for(exc))
+            return TerminalReply(response_code_for(exc), reason=exc.code)
         if isinstance(exc, (tlv.TlvError, DecodeError)):
-            return TerminalReply("30")
+            return TerminalReply("30", reason=f"bad_tlv:{exc.code}")
         log.error("terminal handler %s failed", handler.name, exc_info=exc)
-        return TerminalReply("96")
+        return TerminalReply("96", reason="handler_failed")
 
     async def _reply_within(self, future: asyncio.Future[TerminalReply], guard: Deadline) -> TerminalReply:
         """The handler's reply; at the deadline 91 instead, unless the operation is already sealed
@@ -282,6 +372,29 @@ class TerminalServer:
 
         if self.pm.hook.kimia_operation_committed.get_hookimpls():
             self._executor.submit(call)
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    peer = writer.get_extra_info("peername")
+    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "-"
+
+
+def _who(message: Message | None) -> tuple[str, str, str, str]:
+    """MTI, terminal, merchant and STAN of a message for a log line ("-" when absent)."""
+    if message is None:
+        return ("-", "-", "-", "-")
+    fields = message.fields
+    return tuple(str(v) if isinstance(v, str) else "-" for v in (  # type: ignore[return-value]
+        message.mti, fields.get("41", "-"), fields.get("42", "-"), fields.get("11", "-")))
+
+
+def _masked_pan(message: Message) -> str:
+    """The card of a request for a log line: first 6 and last 4 digits at most, never in clear."""
+    pan = message.fields.get("2")
+    if not isinstance(pan, str):
+        track2 = message.fields.get("35")
+        pan = track2.replace("D", "=").split("=", 1)[0] if isinstance(track2, str) else None
+    return mask_pan(pan) if pan else "-"
 
 
 async def serve(service: Kimia, *, host: str, port: int, dialect: Dialect = KIMIA_V1) -> None:

@@ -931,9 +931,10 @@ def run_from_args(args: argparse.Namespace) -> int:
     return 1 if report.mismatches or report.queue_leftovers else 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m kimia.terminal.simulator --host H --port P --terminals N --seconds S --database URL --setup``."""
-    parser = argparse.ArgumentParser(prog="python -m kimia.terminal.simulator", description=__doc__.split("\n\n")[0] if __doc__ else None)
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m kimia.terminal.simulator") -> int:
+    """``kimia terminal simulate`` (or ``python -m kimia.terminal.simulator``) ``--host H --port P
+    --terminals N --seconds S --database URL --setup``."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0] if __doc__ else None)
     add_arguments(parser)
     return run_from_args(parser.parse_args(argv))
 

@@ -63,7 +63,8 @@ BL: Final = "BL"
 """Basket line ``goods_id|group|qty|amount_rial`` (repeated, one per line). See :class:`BasketLine`."""
 
 RP: Final = "RP"
-"""Points to redeem (request) or redeemed (response), integer."""
+"""Points to redeem at checkout (request) or redeemed (response), integer; converted to rials at the
+member's conversion ratio; 51 when the member has fewer."""
 
 RC: Final = "RC"
 """Club credit to redeem / redeemed, integer rials."""
@@ -78,7 +79,12 @@ BP: Final = "BP"
 """Points balance after the transaction, integer (response)."""
 
 BC: Final = "BC"
-"""Credit balance after the transaction, integer rials (response)."""
+"""The member's credit in rials after the transaction (response): all of it, own accounts and shared
+wallet, wherever it may be spent; a credit line is not counted. The same in every answer."""
+
+CU: Final = "CU"
+"""Credit usable at this merchant now, in rials (balance inquiry answer): BC less what is scoped to
+other merchants, expired or not yet available, plus the unused part of a credit line."""
 
 TR: Final = "TR"
 """Member tier name (response), Persian text allowed."""
@@ -110,13 +116,14 @@ NT: Final = "NT"
 TAGS: Final[dict[str, str]] = {
     MK: "Member key: M:<mobile> | N:<national code> | C:<club card> | A:<account id>",
     BL: "Basket line goods_id|group|qty|amount_rial (repeated)",
-    RP: "Redeem points (integer)",
+    RP: "Points redeemed at checkout (integer), at the member's conversion ratio; 51 when short",
     RC: "Redeem credit (integer rials)",
     VC: "Voucher code",
     RL: "Receipt line, Persian text allowed (repeated, response)",
     BP: "Balance: points (response)",
-    BC: "Balance: credit in rials (response)",
-    TR: "Tier name (response)",
+    BC: "Balance: the member's credit in rials, all of it (response)",
+    CU: "Credit usable at this merchant now, in rials (balance inquiry answer)",
+    TR: "The member's tier name (response, when the member has a tier)",
     HR: "Hold reference (0110 -> 0220 / 0420)",
     OR: "Original RRN for a refund",
     LG: "Language: fa or en",

@@ -593,7 +593,7 @@ def test_malformed_input_matrix(service: Kimia, caplog: pytest.LogCaptureFixture
 def test_idle_and_trickling_connections_are_closed(service: Kimia) -> None:
     world = build(service)
     t = world.terminals[0]
-    with ServerThread(service, idle_timeout_s=0.5) as srv:
+    with ServerThread(service, idle_timeout_s=0.5, frame_timeout_s=0.5) as srv:
         # A connection that says nothing is closed by the idle timeout, not held forever.
         assert talk(srv.port, b"", timeout=3) == ([], True)
         # A peer trickling a frame byte by byte cannot hold the connection past the frame timeout.
