@@ -73,7 +73,7 @@ def build(service: Kimia, *, mac_key: bytes | None = None, kind: str = "pos", cr
     admin.publish_rules(club, RULES, actor="test")
     member = int(service.enroll(club, idem_key="setup-member", identifiers=[("mobile", MOBILE)])["member_id"])
     if credit:
-        service.charge(club, member, idem_key="setup-credit", kind="gift_credit", amount_rial=credit, source={"type": "club", "id": club})
+        service.charge(club, member, actor="test", reason="test-setup", idem_key="setup-credit", kind="gift_credit", amount_rial=credit, source={"type": "club", "id": club})
     return World(service, club, merchant, member, TerminalIdentity(TID, MID, mac_key=mac_key))
 
 
