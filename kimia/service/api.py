@@ -432,6 +432,21 @@ class Kimia:
             return f"{ref.kind}:{display}", [(canonical, display)]
         return f"{ref.kind}:{display}", []
 
+    def _member_secrets(self, tx: Tx, member_id: int, text: str) -> list[tuple[str, str]]:
+        """(value, mask) of the member's club cards and national codes quoted in ``text`` (say, in
+        the reason an operator typed): a club card is recognised by its hash, as it is stored."""
+        stored = tx.all("SELECT kind, lookup, display FROM member_identifiers WHERE member_id = ? AND kind IN ('club_card', 'national_code')",
+                        (member_id,))
+        if not stored:
+            return []
+        found = [(lookup, display) for kind, lookup, display in stored if kind == "national_code"]
+        club_cards = {lookup: display for kind, lookup, display in stored if kind == "club_card"}
+        for run in audit.digit_runs(text):
+            for lookup, _ in self.card_keys.lookups("club_card", run):
+                if lookup in club_cards:
+                    found.append((run, club_cards[lookup]))
+        return found
+
     def _shares_value(self, tx: Tx, club_a: int, club_b: int) -> bool:
         """Whether two clubs are in a meta-club that shares value (C3)."""
         if club_a == club_b:
@@ -991,8 +1006,9 @@ class Kimia:
             if audited is not None:
                 actor, action, reason = audited
                 named, secrets = self._member_ref_display(ref)
-                audit.append(tx, club_id=root, actor=actor, action=action, reason=reason, at=now, secrets=secrets,
-                             payload={**body, "member": named, "member_id": member_id, "op_id": op_id})
+                payload = {**body, "member": named, "member_id": member_id, "op_id": op_id}
+                secrets += self._member_secrets(tx, member_id, json.dumps([actor, reason, payload], ensure_ascii=False))
+                audit.append(tx, club_id=root, actor=actor, action=action, reason=reason, at=now, secrets=secrets, payload=payload)
             self._finish_op(tx, op_id, "done", receipt, d)
             return receipt
 

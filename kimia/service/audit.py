@@ -49,6 +49,15 @@ def _secret_pattern(value: str) -> re.Pattern[str]:
     return re.compile(_SEPARATORS.join(_DIGIT_FORMS.get(ch, re.escape(ch)) for ch in value))
 
 
+_DIGIT_RUN = re.compile(r"[0-9\u0660-\u0669\u06f0-\u06f9](?:[ \-]?[0-9\u0660-\u0669\u06f0-\u06f9]){7,18}")
+
+
+def digit_runs(text: str) -> set[str]:
+    """Every run of 8 to 19 digits in ``text`` (any script, spaces or dashes between), as ASCII
+    digits: what could be a club card number."""
+    return {ids.normalize_digits(run) for run in _DIGIT_RUN.findall(text)}
+
+
 def mask(text: str, secrets: Sequence[tuple[str, str]] = ()) -> str:
     """``text`` with every Luhn-valid card number cut to its last 4 and each ``(value, mask)`` of
     ``secrets`` replaced by its mask."""
@@ -138,4 +147,4 @@ def chain_rows(tx: Tx) -> Iterable[Sequence[Any]]:
         yield from rows
 
 
-__all__ = ["CHAIN_LOCK", "append", "append_orm", "canonical", "chain_rows", "link", "mask", "prepare", "verify_chain"]
+__all__ = ["CHAIN_LOCK", "append", "append_orm", "canonical", "chain_rows", "digit_runs", "link", "mask", "prepare", "verify_chain"]
