@@ -257,7 +257,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 @click.pass_context
 def main(ctx: click.Context, database: str | None) -> None:
     """kimia — باشگاه مشتریان: a customer-club (loyalty) platform, run as a service."""
+    from kimia.identifiers import install_log_masking
     from kimia.store.engine import connect_url
+
+    install_log_masking()  # no card number reaches a log line of this process in clear
 
     ctx.obj = Settings(url=connect_url(database))
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
+import traceback
+from typing import Any
 
 __all__ = [
     "IDENTIFIER_ERRORS",
@@ -21,6 +24,7 @@ __all__ = [
     "card_hash",
     "club_card_hash",
     "identifier_error_codes",
+    "install_log_masking",
     "key_id",
     "mask_card",
     "mask_club_card",
@@ -290,6 +294,28 @@ def mask_pans_in_text(text: str, *, keep_bin: bool = True) -> str:
     # Luhn gate: keeps STANs, RRNs, timestamps etc. readable in logs; a
     # random digit run still passes 1 time in 10, which errs on the safe side.
     return _PAN_IN_TEXT.sub(lambda match: _mask_match(match, keep_bin), text)
+
+
+def install_log_masking() -> None:
+    """Mask card numbers in every log record this process makes, its message and its traceback
+    (``mask_pans_in_text``, the BIN kept for diagnosis). Idempotent. The kimia command line calls
+    it; a program embedding kimia should too. A safety net: code must not log PANs at all."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "kimia_masking", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        message = record.getMessage()
+        masked = mask_pans_in_text(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            record.exc_text = mask_pans_in_text("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        return record
+
+    factory.kimia_masking = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 # --- Sheba (IBAN) ----------------------------------------------------------

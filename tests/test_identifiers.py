@@ -561,3 +561,26 @@ def test_luhn_check_digit_completes_valid_card_numbers() -> None:
         assert validate_card_number(body + luhn_check_digit(body)) == body + luhn_check_digit(body)
     with pytest.raises(ValueError):
         luhn_check_digit("60379912345678x")
+
+
+def test_installed_log_masking_masks_messages_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    """Item 7: nothing an operator passes reaches a log line in clear, whichever logger logs it."""
+    import logging
+
+    from kimia.identifiers import install_log_masking
+
+    pan = "6037991234567893"
+    before = logging.getLogRecordFactory()
+    try:
+        install_log_masking()
+        install_log_masking()  # idempotent
+        caplog.set_level(logging.INFO)
+        logging.getLogger("kimia.anything").info("member by card %s, reason %r", pan, f"card {pan}")
+        try:
+            raise ValueError(f"no member with card {pan}")
+        except ValueError:
+            logging.getLogger("sqlalchemy.engine").exception("failed")
+    finally:
+        logging.setLogRecordFactory(before)
+    assert pan not in caplog.text
+    assert caplog.text.count("603799******7893") == 3

@@ -1132,7 +1132,7 @@ class Kimia:
     ) -> dict[str, Any]:
         """A manual adjustment by staff, with who and why in the audit log (the member named as
         the operator named them, masked: a card by its last 4 digits)."""
-        _check_actor(actor, reason if isinstance(reason, str) else "")
+        _check_actor(actor, reason)
         if not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_AMOUNT_RIAL:
             raise Rejected("amount_must_be_positive", "The amount must be a non-zero integer", "مبلغ باید عددی غیرصفر باشد", "delta")
 
@@ -1171,7 +1171,7 @@ class Kimia:
             self._member_value_op(club_id=root, member=member_id, idem_key=f"expire:{member_id}:{now}", kind="expiry",
                                   body={"member": member_id, "at": now}, amount=0, decide=decide)
         self.write(partial(audit.append, club_id=root, actor=actor, action="expire_sweep", reason="lots past their expiry",
-                           payload={"members": members}, at=now))
+                           payload={"members_swept": len(members)}, at=now))
         return len(members)
 
     # --- tiers (V6–V11) ----------------------------------------------------------------------------

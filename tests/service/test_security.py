@@ -176,7 +176,7 @@ def test_value_operations_refuse_a_missing_actor_or_reason(world: World) -> None
 def test_an_expiry_sweep_is_audited(world: World) -> None:
     service = world.service
     service.expire_sweep(world.club_id, actor="job:nightly-expiry")
-    assert [(actor, p["members"]) for actor, _, p in audit(service, "expire_sweep")] == [("job:nightly-expiry", [])]
+    assert [(actor, p["members_swept"]) for actor, _, p in audit(service, "expire_sweep")] == [("job:nightly-expiry", 0)]
 
 
 # --- item 13: append-only, chained -------------------------------------------------------------------
