@@ -7,6 +7,7 @@ Everything here is built once, outside any timed code. Run with:
 from __future__ import annotations
 
 import json
+import os
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +15,11 @@ import pytest
 import tables
 
 import kimia
+
+# Benchmarks build throwaway databases: development mode lets them hash cards with the development
+# key (a service refuses to start without KIMIA_CARD_HASH_KEY otherwise); the bench scripts they
+# start inherit it.
+os.environ.setdefault("KIMIA_DEV_MODE", "1")
 
 if TYPE_CHECKING:
     import zen

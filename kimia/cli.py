@@ -12,9 +12,13 @@
     kimia terminal list                          terminal ids, merchant ids, test member keys
     kimia terminal set-key --terminal TID --merchant MID
     kimia terminal simulate --port 8583 [--terminals 8] [--seconds 10] [--setup]
+    kimia card-keys                              which keys the stored card hashes were made with
+    kimia rehash-cards                           hash club cards still stored in clear (from before 0005)
 
 The database is ``--database URL``, else ``KIMIA_DATABASE_URL``, else the embedded SQLite file
-``.kimia/kimia.db``. A rejection is printed as ``code: English message / Persian message`` and the
+``.kimia/kimia.db``. Every command but ``init`` refuses to start without ``KIMIA_CARD_HASH_KEY``
+(``card_key_missing``) unless ``KIMIA_DEV_MODE=1``; ``demo`` allows the development key itself.
+Operations are recorded as done by ``cli:<OS user>``. A rejection is printed as ``code: English message / Persian message`` and the
 command exits with status 1; nothing was changed by the operation that was refused.
 """
 
@@ -257,7 +261,10 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 @click.pass_context
 def main(ctx: click.Context, database: str | None) -> None:
     """kimia — باشگاه مشتریان: a customer-club (loyalty) platform, run as a service."""
+    from kimia.identifiers import install_log_masking
     from kimia.store.engine import connect_url
+
+    install_log_masking()  # no card number reaches a log line of this process in clear
 
     ctx.obj = Settings(url=connect_url(database))
 
@@ -277,8 +284,9 @@ def init(ctx: click.Context) -> None:
     click.echo(f"database: {_safe_url(url)}")
     click.echo(f"revision: {current}" + (" (newest)" if current == head else f" (newest is {head})"))
     if not os.environ.get("KIMIA_CARD_HASH_KEY"):
-        note = "" if is_sqlite(url) else " — set it before the first enrolment in production"
-        click.echo(f"warning: KIMIA_CARD_HASH_KEY is not set; card numbers are hashed with the development key{note}", err=True)
+        note = "" if is_sqlite(url) else "; set it before the first enrolment"
+        click.echo("warning: KIMIA_CARD_HASH_KEY is not set: kimia will refuse to serve this database without it"
+                   f" (KIMIA_DEV_MODE=1 allows the development key, for demos and tests only){note}", err=True)
 
 
 @main.command()
@@ -307,7 +315,8 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
             click.echo(f"deleted {path}", err=True)
     last_day = parse_date(until) if until else default_last_day(_now())
     end_at = tehran_midnight(last_day + dt.timedelta(days=1))
-    with Kimia(url, clock=DemoClock(end_at)) as service:
+    # A demo may hash its made-up cards with the development key (a real key wins when set).
+    with Kimia(url, clock=DemoClock(end_at), dev_mode=True) as service:
         bar: Any
         with click.progressbar(length=demo_steps(purchases), label="building the demo · ساخت دمو", file=_err(),
                                item_show_func=lambda item: str(item) if item else None) as bar:
@@ -369,7 +378,7 @@ def expire(ctx: click.Context, club_id: int) -> None:
     """Retire every expired lot (points, credit) of a club; safe to re-run."""
     with _service(_url(ctx)) as service:
         root = _root_club(service, club_id)
-        swept = service.expire_sweep(club_id)
+        swept = service.expire_sweep(club_id, actor=_actor())
     click.echo(f"club {root}: expired lots retired for {swept} member(s) · انقضای اعتبار {swept} عضو اعمال شد")
 
 
@@ -509,6 +518,49 @@ def draw_lottery(ctx: click.Context, lottery_id: int, seed: str) -> None:
     click.echo(f"lottery {lottery_id} drawn · قرعه‌کشی انجام شد")
     click.echo(table(["rank", "member", "name · نام", "prize · جایزه"],
                      [[int(w["rank"]), int(w["member_id"]), names[int(w["member_id"])], str(w["prize"])] for w in winners]))
+
+
+@main.command("card-keys")
+@click.pass_context
+def card_keys(ctx: click.Context) -> None:
+    """Count stored card hashes per key: drop an older key only when no card is left under it."""
+    from kimia.service.cardkeys import key_report
+
+    with _service(_url(ctx)) as service:
+        with service.reading() as tx:
+            rows = key_report(tx, service.card_keys)
+        keys = service.card_keys
+    click.echo(f"current key: {keys.current_id}" + (" (the development key)" if keys.development else ""))
+    for older in keys.ids()[1:]:
+        click.echo(f"older key:   {older}")
+    click.echo(table(["key id", "status", "kind", "identifiers"], [list(r) for r in rows]))
+    stale = sum(r[3] for r in rows if r[1] in ("unknown", "clear"))
+    if any(r[1] == "unknown" for r in rows):
+        click.echo("warning: cards under an unknown key cannot be found: add that key to KIMIA_CARD_HASH_OLD_KEYS", err=True)
+    if stale and any(r[1] == "clear" for r in rows):
+        click.echo("club cards stored in clear: run `kimia rehash-cards`", err=True)
+
+
+@main.command("rehash-cards")
+@click.pass_context
+def rehash_cards(ctx: click.Context) -> None:
+    """Hash club cards still stored in clear under the current key (bank cards under an older key
+    move to the current key when next used: only their holder's card can be hashed again)."""
+    from functools import partial
+
+    from kimia.service import audit
+    from kimia.service.cardkeys import hash_clear_club_cards
+
+    def work(tx: Any, service: Any) -> int:
+        count = hash_clear_club_cards(tx, service.card_keys)
+        if count:
+            audit.append(tx, club_id=None, actor=_actor(), action="rehash_cards", reason="club cards stored in clear",
+                         payload={"club_cards": count, "key_id": service.card_keys.current_id}, at=_now())
+        return count
+
+    with _service(_url(ctx)) as service:
+        count = service.write(partial(work, service=service))
+    click.echo(f"{count} club card(s) hashed under key {service.card_keys.current_id} · {count} کارت باشگاه هش شد")
 
 
 @main.group()

@@ -696,15 +696,15 @@ class _Demo:
         self.clock.advance_to(self.clock.start_at - 8 * HOUR_S)
         for m in rng.sample([m for m in self.members if m.club_id == kimia], 8):
             self.tick(rng.randrange(60, 600))
-            self.k.charge(kimia, m.member_id, idem_key=self.key("gift", m.member_id), kind="gift_credit", amount_rial=500_000,
+            self.k.charge(kimia, m.member_id, actor=ACTOR, reason="demo: gift and welfare credit", idem_key=self.key("gift", m.member_id), kind="gift_credit", amount_rial=500_000,
                           source={"type": "club", "id": kimia}, expires_days=14)
         self.progress(1, "gift cards")
         self.clock.advance_to(self.clock.start_at - 4 * HOUR_S)
         staff = [(m.member_id, 3_000_000 if rng.random() < 0.5 else 2_000_000) for m in self.members if m.club_id == farhangian]
         batch = self.key("welfare", "month1")
-        self.k.charge_many(farhangian, 1, staff, batch_key=batch, expires_days=60)
+        self.k.charge_many(farhangian, 1, staff, actor=ACTOR, reason="demo: gift and welfare credit", batch_key=batch, expires_days=60)
         # The same batch sent again (a retried upload): every charge answers from its first run.
-        again = self.k.charge_many(farhangian, 1, staff, batch_key=batch, expires_days=60)
+        again = self.k.charge_many(farhangian, 1, staff, actor=ACTOR, reason="demo: gift and welfare credit", batch_key=batch, expires_days=60)
         self.counts.replayed += sum(1 for r in again if r.get("replayed"))
         self.progress(1, "welfare credit")
         assert self.clock.now < self.clock.start_at, "setting up must end before the month of purchases"
@@ -749,7 +749,7 @@ class _Demo:
                     self.k.close_period(self.clubs[club], event.at, actor=ACTOR)
             elif event.kind == "expire":
                 for club in ("kimia", "farhangian"):
-                    self.k.expire_sweep(self.clubs[club])
+                    self.k.expire_sweep(self.clubs[club], actor=ACTOR)
             elif event.kind == "repay":
                 self.repay_credit_line()
             elif event.kind == "adjust":
@@ -871,7 +871,7 @@ class _Demo:
                          (vip.club_id, f"member:{vip.member_id}/credit_line"))
         owed = -int(row[0]) if row else 0
         if owed > 0:
-            self.attempt("repayment", lambda: self.k.charge(vip.club_id, vip.member_id, idem_key=self.key("repay", vip.member_id),
+            self.attempt("repayment", lambda: self.k.charge(vip.club_id, vip.member_id, actor=ACTOR, reason="demo: gift and welfare credit", idem_key=self.key("repay", vip.member_id),
                                                             kind="credit_line", amount_rial=owed, source={"type": "cash"}))
 
     def refund(self, *, op_id: int, amount: int | None, rrn: str, club_id: int) -> None:
@@ -888,7 +888,7 @@ class _Demo:
             self.k.close_period(self.clubs[club], self.clock.end_at, actor=ACTOR)
         self.progress(1, "tier period close")
         for club in ("kimia", "farhangian"):
-            self.k.expire_sweep(self.clubs[club])
+            self.k.expire_sweep(self.clubs[club], actor=ACTOR)
         self.progress(1, "expiry sweep")
         lottery_id, seed = self.lotteries["nowruz"]
         try:

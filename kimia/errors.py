@@ -73,6 +73,14 @@ SERVICE_ERRORS: dict[str, tuple[str, str]] = {
     "no_entries": ("The lottery has no entries", "قرعه‌کشی هیچ شرکت‌کننده‌ای ندارد"),
     "period_already_closed": ("This tier period is already closed", "این دوره طبقه‌بندی قبلاً بسته شده است"),
     "reason_required": ("A manual action needs a reason", "برای اقدام دستی ذکر دلیل لازم است"),
+    "actor_required": ("A manual or bulk value operation needs the person or job that ran it (actor)",
+                       "عملیات دستی یا گروهی روی ارزش باید انجام‌دهنده (شخص یا کار زمان‌بندی‌شده) را ثبت کند"),
+    "card_key_missing": ("KIMIA_CARD_HASH_KEY is not set: kimia will not hash card numbers with the development key outside"
+                         " development (set the key, or KIMIA_DEV_MODE=1 for a demo)",
+                         "KIMIA_CARD_HASH_KEY تنظیم نشده است: کیمیا بیرون از محیط توسعه شماره کارت‌ها را با کلید توسعه هش نمی‌کند"
+                         " (کلید را تنظیم کنید، یا برای دمو KIMIA_DEV_MODE=1)"),
+    "card_key_weak": ("A card hash key must be at least {min_length} characters and not the development key",
+                      "کلید هش کارت باید دست‌کم {min_length} نویسه باشد و کلید توسعه نباشد"),
     "service_unavailable": ("The service could not finish in time; retry with the same key", "سرویس در زمان مقرر پاسخ نداد؛ با همان کلید دوباره تلاش کنید"),
     "invalid_request": ("Invalid request: {detail}", "درخواست نامعتبر: {detail}"),
 }

@@ -13,14 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
+import traceback
+from typing import Any
 
 __all__ = [
     "IDENTIFIER_ERRORS",
     "IdentifierError",
     "card_hash",
+    "club_card_hash",
     "identifier_error_codes",
+    "install_log_masking",
+    "key_id",
     "mask_card",
+    "mask_club_card",
     "mask_pans_in_text",
     "normalize_digits",
     "normalize_mobile",
@@ -208,27 +215,61 @@ def validate_card_number(text: str | None, *, field: str = "card_number") -> str
     return pan
 
 
-def _mask_digits(digits: str) -> str:
-    return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+def _mask_digits(digits: str, *, keep_bin: bool = True) -> str:
+    if keep_bin:
+        return digits[:6] + "*" * (len(digits) - 10) + digits[-4:]
+    return "*" * (len(digits) - 4) + digits[-4:]
 
 
-def mask_card(pan: str) -> str:
-    """Mask a PAN for display: first 6, one ``*`` per hidden digit, last 4."""
+def mask_card(pan: str, *, keep_bin: bool = False) -> str:
+    """Mask a PAN: one ``*`` per hidden digit and the last 4 (``************7893``); with
+    ``keep_bin`` also the first 6, the BIN (``603799******7893``)."""
+    # Last 4 by default: that is all a member or an operator needs to tell their cards apart,
+    # and every extra digit kept shrinks the search space of someone holding a stolen hash key
+    # (first 6 + last 4 leave about 10^5 Luhn-valid candidates). The BIN names the issuing bank;
+    # keep it only where a person needs that (diagnosing a terminal or an issuer), never in storage.
     # Format check only, no Luhn: a mistyped number must still never be shown
     # in clear, and masking must not fail on a display path.
-    return _mask_digits(_pan_digits(pan, "card_number"))
+    return _mask_digits(_pan_digits(pan, "card_number"), keep_bin=keep_bin)
+
+
+def mask_club_card(number: str) -> str:
+    """Mask a club card number (8-19 digits) to its last 4, like a bank card."""
+    digits = validate_club_card(number)
+    return "*" * (len(digits) - 4) + digits[-4:]
+
+
+def key_id(key: bytes) -> str:
+    """A short public name of a hash key (16 hex digits), stored beside each hash made with it.
+
+    Derived from the key (HMAC of a fixed label), so it cannot be set wrong and reveals nothing
+    that helps guess the key."""
+    _check_key(key)
+    return hmac.new(bytes(key), b"kimia card hash key id", hashlib.sha256).hexdigest()[:16]
+
+
+def _check_key(key: bytes) -> None:
+    if not isinstance(key, (bytes, bytearray)):
+        raise TypeError("card hash key must be bytes")
+    if not key:
+        raise ValueError("card hash key must not be empty")
 
 
 def card_hash(pan: str, key: bytes) -> str:
     """Keyed HMAC-SHA256 (hex) of the validated PAN, for lookup without storing it."""
     # Keyed, not a plain hash: the PAN space is small enough (BIN + ~9 digits)
     # that an unkeyed SHA-256 is reversible by brute force.
-    if not isinstance(key, (bytes, bytearray)):
-        raise TypeError("card hash key must be bytes")
-    if not key:
-        raise ValueError("card hash key must not be empty")
+    _check_key(key)
     digits = validate_card_number(pan)
     return hmac.new(bytes(key), digits.encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def club_card_hash(number: str, key: bytes) -> str:
+    """Keyed HMAC-SHA256 (hex) of a validated club card number: a club card spends value like a
+    bank card, so it is stored the same way (a label keeps it apart from a bank card's hash)."""
+    _check_key(key)
+    digits = validate_club_card(number)
+    return hmac.new(bytes(key), b"club_card:" + digits.encode("ascii"), hashlib.sha256).hexdigest()
 
 
 _D = f"[{_ANY_DIGIT}]"
@@ -239,18 +280,42 @@ _PAN_IN_TEXT = re.compile(
 )
 
 
-def _mask_match(match: re.Match[str]) -> str:
+def _mask_match(match: re.Match[str], keep_bin: bool) -> str:
     digits = normalize_digits(match.group(0))
     if not _luhn_ok(digits):
         return match.group(0)
-    return _mask_digits(digits)
+    return _mask_digits(digits, keep_bin=keep_bin)
 
 
-def mask_pans_in_text(text: str) -> str:
-    """Mask every Luhn-valid 13-19 digit run in ``text`` (for log filters)."""
+def mask_pans_in_text(text: str, *, keep_bin: bool = True) -> str:
+    """Mask every Luhn-valid 13-19 digit run in ``text``: first 6 and last 4 kept (for log
+    filters, where the BIN tells which issuer a failing card is from), or with ``keep_bin=False``
+    the last 4 only (for what is stored, such as the audit log)."""
     # Luhn gate: keeps STANs, RRNs, timestamps etc. readable in logs; a
     # random digit run still passes 1 time in 10, which errs on the safe side.
-    return _PAN_IN_TEXT.sub(_mask_match, text)
+    return _PAN_IN_TEXT.sub(lambda match: _mask_match(match, keep_bin), text)
+
+
+def install_log_masking() -> None:
+    """Mask card numbers in every log record this process makes, its message and its traceback
+    (``mask_pans_in_text``, the BIN kept for diagnosis). Idempotent. The kimia command line calls
+    it; a program embedding kimia should too. A safety net: code must not log PANs at all."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "kimia_masking", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        message = record.getMessage()
+        masked = mask_pans_in_text(message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            record.exc_text = mask_pans_in_text("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))
+        return record
+
+    factory.kimia_masking = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 # --- Sheba (IBAN) ----------------------------------------------------------

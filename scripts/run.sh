@@ -11,6 +11,9 @@ KIMIA_RELEASE=1 bash scripts/setup.sh
 export KIMIA_DATABASE_URL=${KIMIA_DATABASE_URL:-sqlite:///.kimia/kimia.db}
 PORT=${KIMIA_TERMINAL_PORT:-8583}
 SECONDS_TO_SIMULATE=${KIMIA_SIMULATE_SECONDS:-5}
+# The demo hashes its made-up cards with the development key, so the host serving it runs in
+# development mode too (a real KIMIA_CARD_HASH_KEY, when set, is used instead).
+export KIMIA_DEV_MODE=${KIMIA_DEV_MODE:-1}
 .venv/bin/kimia init
 .venv/bin/kimia demo --reset "$@"
 echo

@@ -14,6 +14,10 @@ from pathlib import Path
 import pytest
 
 PG_URL = os.environ.get("KIMIA_TEST_PG_URL", "")
+# The tests run in development mode: a service without KIMIA_CARD_HASH_KEY hashes cards with the
+# development key instead of refusing to start (tests of that refusal unset it themselves).
+# Child processes the tests start (the CLI, crash tests) inherit it.
+os.environ.setdefault("KIMIA_DEV_MODE", "1")
 
 
 def _pg_admin_dsn() -> str:

@@ -266,3 +266,56 @@ def test_demo_on_postgresql(pg_url: str) -> None:
     backtest = run(pg_url, "backtest", "--club", "3", "--days", "400")
     assert backtest.exit_code == 0, backtest.output
     assert "teachers-stationery" in backtest.stdout
+
+
+# --- card keys (issue 13, item 6) -------------------------------------------------------------------
+
+
+def test_commands_refuse_to_start_without_a_card_key(demo_db: tuple[str, Result], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside development mode and without KIMIA_CARD_HASH_KEY, a command stops with a stable
+    code instead of hashing cards under the development key; init still works (and warns)."""
+    url, _ = demo_db
+    monkeypatch.delenv("KIMIA_DEV_MODE", raising=False)
+    monkeypatch.delenv("KIMIA_CARD_HASH_KEY", raising=False)
+    result = run(url, "check")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("card_key_missing: ")
+    init = run(url, "init")
+    assert init.exit_code == 0 and "KIMIA_CARD_HASH_KEY is not set" in init.stderr
+
+
+def test_card_keys_counts_hashes_per_key_and_rehash_cards_hashes_clear_club_cards(demo_db: tuple[str, Result]) -> None:
+    """The demo's cards are under the development key; a club card stored in clear (as before
+    revision 0005) is counted as such and hashed by ``kimia rehash-cards``, then found by number."""
+    from kimia.identifiers import club_card_hash, key_id
+    from kimia.service.cardkeys import DEV_CARD_KEY
+    from kimia.store.engine import raw_connect
+
+    url, _ = demo_db
+    conn = raw_connect(url)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        member, club = conn.execute("SELECT member_id, club_id FROM member_identifiers WHERE kind = 'club_card' LIMIT 1").fetchone()
+        conn.execute("INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at) VALUES (?, ?, 'club_card', ?, ?, 0)",
+                     (club, member, "990011223344", "********3344"))
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    report = run(url, "card-keys")
+    assert report.exit_code == 0, report.output
+    dev = key_id(DEV_CARD_KEY)
+    assert f"current key: {dev} (the development key)" in report.stdout
+    assert any(line.split()[:3] == [dev, "current", "card"] for line in report.stdout.splitlines())
+    assert any(line.split()[:4] == ["-", "clear", "club_card", "1"] for line in report.stdout.splitlines())
+    rehashed = run(url, "rehash-cards")
+    assert rehashed.exit_code == 0 and rehashed.stdout.startswith("1 club card(s) hashed"), rehashed.output
+    conn = raw_connect(url)
+    try:
+        stored = conn.execute("SELECT lookup, key_id FROM member_identifiers WHERE display = '********3344'").fetchall()
+        action = conn.execute("SELECT actor, action FROM audit_log ORDER BY id DESC LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    assert stored == [(club_card_hash("990011223344", DEV_CARD_KEY), dev)]
+    assert action[1] == "rehash_cards" and action[0].startswith("cli:")
+    assert "clear" not in run(url, "card-keys").stdout
+    assert run(url, "check").exit_code == 0

@@ -19,8 +19,11 @@ from kimia.identifiers import (
     IDENTIFIER_ERRORS,
     IdentifierError,
     card_hash,
+    club_card_hash,
     identifier_error_codes,
+    key_id,
     mask_card,
+    mask_club_card,
     mask_pans_in_text,
     normalize_digits,
     normalize_mobile,
@@ -264,17 +267,38 @@ def test_card_error_message_does_not_echo_pan() -> None:
 
 
 @pytest.mark.parametrize(
-    ("pan", "masked"),
+    ("pan", "masked", "with_bin"),
     [
-        ("6037991234567893", "603799******7893"),
-        ("۶۰۳۷-۹۹۱۲-۳۴۵۶-۷۸۹۳", "603799******7893"),
-        ("4222222222222", "422222***2222"),
-        ("6221260000000000000", "622126*********0000"),
-        ("1234567890123456", "123456******3456"),  # masking does not need Luhn
+        ("6037991234567893", "************7893", "603799******7893"),
+        ("۶۰۳۷-۹۹۱۲-۳۴۵۶-۷۸۹۳", "************7893", "603799******7893"),
+        ("4222222222222", "*********2222", "422222***2222"),
+        ("6221260000000000000", "***************0000", "622126*********0000"),
+        ("1234567890123456", "************3456", "123456******3456"),  # masking does not need Luhn
     ],
 )
-def test_mask_card(pan: str, masked: str) -> None:
+def test_mask_card(pan: str, masked: str, with_bin: str) -> None:
+    """The last 4 only by default (what is stored and shown); the BIN only when asked for."""
     assert mask_card(pan) == masked
+    assert mask_card(pan, keep_bin=True) == with_bin
+
+
+def test_mask_club_card_keeps_the_last_4() -> None:
+    assert mask_club_card("۱۲۳۴۵۶۷۸۹۰") == "******7890"
+    with pytest.raises(IdentifierError):
+        mask_club_card("1234")
+
+
+def test_club_card_hash_is_keyed_and_apart_from_a_bank_card_hash() -> None:
+    pan = VALID_PANS[0]
+    assert club_card_hash(pan, KEY) != card_hash(pan, KEY)
+    assert club_card_hash(pan, KEY) != club_card_hash(pan, b"other-key" * 4)
+    assert club_card_hash("۱۲۳۴۵۶۷۸", KEY) == club_card_hash("12345678", KEY)
+    assert len(key_id(KEY)) == 16 and key_id(KEY) != key_id(b"other-key" * 4)
+    assert key_id(KEY).encode() not in KEY
+
+
+def test_mask_pans_in_text_without_the_bin() -> None:
+    assert mask_pans_in_text("card 6037991234567893 ok", keep_bin=False) == "card ************7893 ok"
 
 
 @pytest.mark.parametrize("raw", ["", "123456789012", "abc"])
@@ -521,10 +545,10 @@ def test_property_luhn_complete_pans_validate_and_mask(prefix: str) -> None:
     assert validate_card_number(to_persian(pan)) == pan
     masked = mask_card(pan)
     assert len(masked) == 16
-    assert masked[:6] == pan[:6] and masked[-4:] == pan[-4:]
-    # The six middle digits never appear in their positions.
-    assert masked[6:12] == "******"
-    assert mask_pans_in_text(f"x {pan} y") == f"x {masked} y"
+    assert masked[:12] == "*" * 12 and masked[-4:] == pan[-4:]
+    with_bin = mask_card(pan, keep_bin=True)
+    assert with_bin[:6] == pan[:6] and with_bin[6:12] == "******" and with_bin[-4:] == pan[-4:]
+    assert mask_pans_in_text(f"x {pan} y") == f"x {with_bin} y"
     wrong = pan[:-1] + str((int(pan[-1]) + 1) % 10)
     with pytest.raises(IdentifierError):
         validate_card_number(wrong)
@@ -537,3 +561,26 @@ def test_luhn_check_digit_completes_valid_card_numbers() -> None:
         assert validate_card_number(body + luhn_check_digit(body)) == body + luhn_check_digit(body)
     with pytest.raises(ValueError):
         luhn_check_digit("60379912345678x")
+
+
+def test_installed_log_masking_masks_messages_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:
+    """Item 7: nothing an operator passes reaches a log line in clear, whichever logger logs it."""
+    import logging
+
+    from kimia.identifiers import install_log_masking
+
+    pan = "6037991234567893"
+    before = logging.getLogRecordFactory()
+    try:
+        install_log_masking()
+        install_log_masking()  # idempotent
+        caplog.set_level(logging.INFO)
+        logging.getLogger("kimia.anything").info("member by card %s, reason %r", pan, f"card {pan}")
+        try:
+            raise ValueError(f"no member with card {pan}")
+        except ValueError:
+            logging.getLogger("sqlalchemy.engine").exception("failed")
+    finally:
+        logging.setLogRecordFactory(before)
+    assert pan not in caplog.text
+    assert caplog.text.count("603799******7893") == 3

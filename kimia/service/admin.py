@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 import kimia._core as core
 from kimia import identifiers as ids
 from kimia.errors import RuleError, reject
+from kimia.service import audit
 from kimia.service.api import Kimia
 from kimia.store import models as m
 
@@ -27,7 +28,8 @@ class Admin:
         return Session(self.service.engine, expire_on_commit=False)
 
     def _audit(self, s: Session, club_id: int | None, actor: str, action: str, payload: dict[str, Any], reason: str = "") -> None:
-        s.add(m.AuditLog(club_id=club_id, actor=actor, action=action, reason=reason, payload=payload, at=self.service.clock()))
+        """A masked, chained row of the audit log in the session's transaction (kimia.service.audit)."""
+        audit.append_orm(s, club_id=club_id, actor=actor, action=action, reason=reason, payload=payload, at=self.service.clock())
 
     def _add(self, obj: Any, *, actor: str, action: str, club_id: int | None = None) -> Any:
         with self._session() as s, s.begin():

@@ -10,10 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass, field
@@ -22,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import kimia._core as core
 from kimia import identifiers as ids
 from kimia.errors import KimiaError, Rejected, reject
+from kimia.service import audit
+from kimia.service.cardkeys import DEV_CARD_KEY, HASHED_KINDS, CardKeys
 from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.record import issue_voucher, write_decision
 from kimia.service.snapshot import CREDIT_KINDS, load_budgets, load_member
@@ -35,8 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: The key used to hash card numbers when none is configured: fine for a demo, never for production.
-DEV_CARD_KEY = b"kimia-development-card-hash-key"
 MAX_AMOUNT_RIAL = 10**15
 #: The request hash of a key voided by a reversal that arrived before its original.
 VOID_HASH = "void"
@@ -223,24 +222,42 @@ def _check_key(key: Any) -> str:
     return key
 
 
+def _check_actor(actor: Any, reason: Any = "-") -> None:
+    """A manual or bulk value operation names who ran it (a person, ``cli:USER``, a job) and why."""
+    if not isinstance(actor, str) or not actor.strip() or len(actor) > 100:
+        raise reject("actor_required", path="actor")
+    if not isinstance(reason, str) or not reason.strip():
+        raise reject("reason_required", path="reason")
+
+
 class Kimia:
     """The service. One instance per process; thread-safe.
 
     Writes are committed in groups of at most ``max_batch`` operations. When fewer operations are
     queued than the last group carried, the writer waits up to ``max_wait_s`` (1 ms; at most 10)
     for that many, so concurrent callers share one commit; a lone caller never waits
-    (``kimia.service.writer``)."""
+    (``kimia.service.writer``).
+
+    Card numbers are hashed under ``card_key`` (else ``KIMIA_CARD_HASH_KEY``) and found under it
+    or ``old_card_keys`` (else ``KIMIA_CARD_HASH_OLD_KEYS``). Without a key the service refuses to
+    start (``card_key_missing``) unless ``dev_mode`` (else ``KIMIA_DEV_MODE=1``) allows the
+    development key (kimia.service.cardkeys)."""
 
     def __init__(
         self,
         url: str | None = None,
         *,
         card_key: bytes | None = None,
+        old_card_keys: Sequence[bytes] = (),
+        dev_mode: bool | None = None,
         max_batch: int = 64,
         max_wait_s: float = 0.001,
         clock: Callable[[], int] = utc_now_s,
         create: bool = True,
     ) -> None:
+        # The keys first: a service that would hash cards under a known key does not start at all.
+        self.card_keys = CardKeys.resolve(card_key, old_card_keys, dev_mode=dev_mode)
+        self.card_key = self.card_keys.current
         self.url = connect_url(url)
         self.sqlite = is_sqlite(self.url)
         self.engine = make_engine(self.url)
@@ -248,8 +265,6 @@ class Kimia:
             from kimia.store.migrate import upgrade
 
             upgrade(self.url)
-        env_key = os.environ.get("KIMIA_CARD_HASH_KEY")
-        self.card_key = card_key or (env_key.encode() if env_key else DEV_CARD_KEY)
         self.clock = clock
         self.caches = Caches()
         self.writer = Writer(lambda: raw_connect(self.url), max_batch=max_batch, max_wait_s=max_wait_s)
@@ -395,7 +410,7 @@ class Kimia:
     def _normalize_identifier(self, kind: str, value: str) -> tuple[str, str]:
         if kind == "card":
             pan = ids.validate_card_number(value)
-            return ids.card_hash(pan, self.card_key), ids.mask_card(pan)
+            return self.card_keys.hash(kind, pan), ids.mask_card(pan)
         if kind == "mobile":
             mobile = ids.normalize_mobile(value)
             return mobile, mobile
@@ -404,13 +419,65 @@ class Kimia:
             return code, code[:3] + "****" + code[-3:]
         if kind == "club_card":
             card = ids.validate_club_card(value)
-            return card, card
+            return self.card_keys.hash(kind, card), ids.mask_club_card(card)
         if kind == "account":
             account = ids.normalize_digits(value)
             if not account.isdigit() or not 1 <= len(account) <= 20:
                 raise reject("invalid_request", path="account", detail="an account number is 1 to 20 digits")
             return account, account
         raise reject("invalid_request", path="kind", detail=f"unknown identifier kind {kind!r}")
+
+    def _stored_forms(self, kind: str, value: str) -> list[tuple[str, str | None]]:
+        """Every (lookup, key id) under which an identifier may be stored, the current form first:
+        a card under each key this process holds (kimia.service.cardkeys), anything else as is."""
+        lookup, _ = self.normalize_identifier(kind, value)
+        if kind not in HASHED_KINDS:
+            return [(lookup, None)]
+        canonical = ids.validate_card_number(value) if kind == "card" else ids.validate_club_card(value)
+        return self.card_keys.lookups(kind, canonical)
+
+    def _find_identifier(self, tx: Tx, clubs: Sequence[int], kind: str, forms: list[tuple[str, str | None]]) -> tuple[int, int] | None:
+        """(member id, club) of an identifier stored in any of ``forms`` in one of ``clubs``. In a
+        write, a card found under an older key (or none) is re-hashed under the current key."""
+        lookups = [lookup for lookup, _ in forms]
+        rows = tx.all(
+            f"SELECT id, member_id, club_id, lookup, key_id FROM member_identifiers WHERE kind = ?"
+            f" AND lookup IN ({tx.placeholders(len(lookups))}) AND club_id IN ({tx.placeholders(len(clubs))})",
+            (kind, *lookups, *clubs),
+        )
+        if not rows:
+            return None
+        row = min(rows, key=lambda r: lookups.index(r[3]))
+        current, current_id = forms[0]
+        if tx.writing and kind in HASHED_KINDS and (row[3], row[4]) != (current, current_id):
+            tx.execute("UPDATE member_identifiers SET lookup = ?, key_id = ? WHERE id = ?", (current, current_id, row[0]))
+        return int(row[1]), int(row[2])
+
+    def _member_ref_display(self, ref: MemberRef | None) -> tuple[str, list[tuple[str, str]]]:
+        """How an audit row names the member an operator referred to, and the (value, mask) pairs
+        that must never reach the row in clear."""
+        if ref is None or ref.kind == "id":
+            return (f"id:{ref.value}" if ref else ""), []
+        lookup, display = self.normalize_identifier(ref.kind, ref.value)
+        if ref.kind in HASHED_KINDS or ref.kind == "national_code":
+            canonical = ids.normalize_digits(ref.value)
+            return f"{ref.kind}:{display}", [(canonical, display)]
+        return f"{ref.kind}:{display}", []
+
+    def _member_secrets(self, tx: Tx, member_id: int, text: str) -> list[tuple[str, str]]:
+        """(value, mask) of the member's club cards and national codes quoted in ``text`` (say, in
+        the reason an operator typed): a club card is recognised by its hash, as it is stored."""
+        stored = tx.all("SELECT kind, lookup, display FROM member_identifiers WHERE member_id = ? AND kind IN ('club_card', 'national_code')",
+                        (member_id,))
+        if not stored:
+            return []
+        found = [(lookup, display) for kind, lookup, display in stored if kind == "national_code"]
+        club_cards = {lookup: display for kind, lookup, display in stored if kind == "club_card"}
+        for run in audit.digit_runs(text):
+            for lookup, _ in self.card_keys.lookups("club_card", run):
+                if lookup in club_cards:
+                    found.append((run, club_cards[lookup]))
+        return found
 
     def _shares_value(self, tx: Tx, club_a: int, club_b: int) -> bool:
         """Whether two clubs are in a meta-club that shares value (C3)."""
@@ -462,17 +529,14 @@ class Kimia:
                 if row is None or self.caches.root_club(tx, row[1]) not in clubs:
                     raise reject("unknown_member")
             return int(row[0]), self.caches.root_club(tx, row[1])
-        lookup, _ = self.normalize_identifier(ref.kind, ref.value)
-        row = tx.one(
-            f"SELECT member_id, club_id FROM member_identifiers WHERE kind = ? AND lookup = ? AND club_id IN ({marks})",
-            (ref.kind, lookup, *clubs),
-        )
-        if row is None and ref.kind == "account":
+        forms = self._stored_forms(ref.kind, ref.value)
+        found = self._find_identifier(tx, clubs, ref.kind, forms)
+        if found is None and ref.kind == "account":
             # Every member has an account number: its member id (what terminals get back as MK A:<id>).
-            return self._resolve_member(tx, root_club, MemberRef("id", lookup))
-        if row is None:
+            return self._resolve_member(tx, root_club, MemberRef("id", forms[0][0]))
+        if found is None:
             raise reject("unknown_member")
-        return int(row[0]), int(row[1])
+        return found
 
     def identify(self, club_id: int, member: MemberRef | int | dict[str, Any]) -> int:
         """The member id known by an identifier in a club (or a club sharing members with it)."""
@@ -498,6 +562,7 @@ class Kimia:
         if via not in ("pos", "panel", "app", "web", "api"):
             raise reject("invalid_request", path="via", detail="via is pos, panel, app, web or api")
         normalized = [(kind, *self.normalize_identifier(kind, value)) for kind, value in identifiers]
+        forms = [self._stored_forms(kind, value) for kind, value in identifiers]
         body = {"op": "enroll", "club": club_id, "ids": [(k, l) for k, l, _ in normalized], "name": name_fa,
                 "referrer": str(referrer), "groups": groups or [], "via": via}
         body_hash = request_hash(body)
@@ -509,8 +574,8 @@ class Kimia:
             existing = self._existing(tx, root, idem_key, body_hash, 0)
             if existing is not None:
                 return existing
-            for kind, lookup, _ in normalized:
-                if tx.one("SELECT 1 FROM member_identifiers WHERE club_id = ? AND kind = ? AND lookup = ?", (root, kind, lookup)):
+            for (kind, _, _), stored in zip(normalized, forms):
+                if self._find_identifier(tx, [root], kind, stored) is not None:
                     raise reject("identifier_taken", path=kind)
             referrer_id = self._resolve_member(tx, root, ref)[0] if ref is not None else None
             row = tx.one(
@@ -521,9 +586,10 @@ class Kimia:
             )
             member_id = int(row[0])
             rows = list(normalized) or [("account", str(member_id), str(member_id))]
+            key_ids = [stored[0][1] for stored in forms] or [None]
             tx.executemany(
-                "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at) VALUES (?,?,?,?,?,?)",
-                [(root, member_id, kind, lookup, display, now) for kind, lookup, display in rows],
+                "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at, key_id) VALUES (?,?,?,?,?,?,?)",
+                [(root, member_id, kind, lookup, display, now, key) for (kind, lookup, display), key in zip(rows, key_ids)],
             )
             tx.executemany("INSERT INTO member_group_members (group_id, member_id) VALUES (?,?)", [(g, member_id) for g in groups or []])
             response = {"member_id": member_id, "identifiers": [{"kind": k, "display": d} for k, _, d in rows]}
@@ -536,19 +602,20 @@ class Kimia:
     def bind_identifier(self, club_id: int, member_id: int, kind: str, value: str) -> dict[str, Any]:
         """Bind another identifier (e.g. a second bank card, M5) to a member."""
         lookup, display = self.normalize_identifier(kind, value)
+        forms = self._stored_forms(kind, value)
 
         def work(tx: Tx) -> dict[str, Any]:
             root = self.caches.root_club(tx, club_id)
-            owner = tx.one("SELECT member_id FROM member_identifiers WHERE club_id = ? AND kind = ? AND lookup = ?", (root, kind, lookup))
+            owner = self._find_identifier(tx, [root], kind, forms)
             if owner is not None:
-                if int(owner[0]) == member_id:
+                if owner[0] == member_id:
                     return {"member_id": member_id, "kind": kind, "display": display}
                 raise reject("identifier_taken", path=kind)
             if tx.one("SELECT 1 FROM members WHERE id = ?", (member_id,)) is None:
                 raise reject("unknown_member")
             tx.execute(
-                "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at) VALUES (?,?,?,?,?,?)",
-                (root, member_id, kind, lookup, display, self.clock()),
+                "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at, key_id) VALUES (?,?,?,?,?,?,?)",
+                (root, member_id, kind, lookup, display, self.clock(), forms[0][1]),
             )
             return {"member_id": member_id, "kind": kind, "display": display}
 
@@ -564,10 +631,8 @@ class Kimia:
 
         def work(tx: Tx) -> None:
             club = self.caches.merchant(tx, merchant_id).root_club_id
-            tx.execute(
-                "INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
-                (club, f"terminal:{merchant_id}", action, "for review", json.dumps(payload, ensure_ascii=False), self.clock()),
-            )
+            audit.append(tx, club_id=club, actor=f"terminal:{merchant_id}", action=action, reason="for review", payload=payload,
+                         at=self.clock())
 
         self.write(work)
 
@@ -982,9 +1047,10 @@ class Kimia:
         body: dict[str, Any],
         amount: int,
         decide: Callable[[Tx, dict[str, Any], int, int, int], core.Decision],
-        audit: tuple[str, str, str] | None = None,
+        audited: tuple[str, str, str] | None = None,
     ) -> dict[str, Any]:
-        """An operation on one member's value decided by ``decide(tx, snapshot, op_id, now, root)``."""
+        """An operation on one member's value decided by ``decide(tx, snapshot, op_id, now, root)``;
+        with ``audited`` = (actor, action, reason) also a row of the audit log, in its transaction."""
         _check_key(idem_key)
         body_hash = request_hash({"op": kind, **body, "member": self.member_key(member)})
         ref = MemberRef.of(member)
@@ -1004,12 +1070,12 @@ class Kimia:
             codes = [issue_voucher_code for issue_voucher_code in tx.all("SELECT code FROM vouchers WHERE issued_op_id = ?", (op_id,))]
             if codes:
                 receipt["vouchers"] = [c for (c,) in codes]
-            if audit is not None:
-                actor, action, reason = audit
-                tx.execute(
-                    "INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
-                    (root, actor, action, reason, json.dumps({**body, "op_id": op_id}, ensure_ascii=False), now),
-                )
+            if audited is not None:
+                actor, action, reason = audited
+                named, secrets = self._member_ref_display(ref)
+                payload = {**body, "member": named, "member_id": member_id, "op_id": op_id}
+                secrets += self._member_secrets(tx, member_id, json.dumps([actor, reason, payload], ensure_ascii=False))
+                audit.append(tx, club_id=root, actor=actor, action=action, reason=reason, at=now, secrets=secrets, payload=payload)
             self._finish_op(tx, op_id, "done", receipt, d)
             return receipt
 
@@ -1040,12 +1106,16 @@ class Kimia:
         kind: str,
         amount_rial: int,
         source: dict[str, Any],
+        actor: str,
+        reason: str,
         expires_days: int | None = None,
         shared_wallet: bool = False,
     ) -> dict[str, Any]:
         """Charge credit: welfare from an organisation (V3), a gift card (V4), a credit-line repayment (V2).
         With ``shared_wallet`` the credit goes to the member's shared (family) wallet, which every
-        member of the wallet may spend (M5)."""
+        member of the wallet may spend (M5). Issues value: who (``actor``) and why (``reason``)
+        go to the audit log with it."""
+        _check_actor(actor, reason)
         _check_amount(amount_rial, "amount_rial")
         if kind not in ("gift_credit", "welfare_credit", "virtual_credit", "credit_line"):
             raise reject("invalid_request", path="kind", detail="gift_credit, welfare_credit, virtual_credit or credit_line")
@@ -1062,22 +1132,25 @@ class Kimia:
         if shared_wallet:
             body["shared_wallet"] = True
         return self._member_value_op(club_id=club_id, member=member, idem_key=idem_key, kind="charge",
-                                     body=body, amount=amount_rial, decide=decide)
+                                     body=body, amount=amount_rial, decide=decide, audited=(actor, "charge", reason))
 
-    def charge_many(self, club_id: int, org_id: int, charges: list[tuple[int, int]], *, batch_key: str, kind: str = "welfare_credit", expires_days: int | None = None) -> list[dict[str, Any]]:
+    def charge_many(self, club_id: int, org_id: int, charges: list[tuple[int, int]], *, batch_key: str, actor: str, reason: str,
+                    kind: str = "welfare_credit", expires_days: int | None = None) -> list[dict[str, Any]]:
         """Closed-loop bulk charge of staff accounts by an organisation (V3): one operation per member,
-        keyed ``{batch_key}:{member_id}`` so a re-run of the same batch charges nobody twice."""
+        keyed ``{batch_key}:{member_id}`` so a re-run of the same batch charges nobody twice; each
+        with ``actor`` and ``reason`` in the audit log."""
+        _check_actor(actor, reason)
         return [
             self.charge(club_id, member_id, idem_key=f"{batch_key}:{member_id}", kind=kind, amount_rial=amount,
-                        source={"type": "org", "id": org_id}, expires_days=expires_days)
+                        source={"type": "org", "id": org_id}, expires_days=expires_days, actor=actor,
+                        reason=f"{reason} (batch {batch_key})")
             for member_id, amount in charges
         ]
 
     def set_credit_limit(self, club_id: int, member_id: int, limit_rial: int, *, actor: str, reason: str) -> None:
         """Open or change a member's credit line (V2); audited."""
         _check_amount(limit_rial, "limit_rial", allow_zero=True)
-        if not reason.strip():
-            raise reject("reason_required")
+        _check_actor(actor, reason)
 
         def work(tx: Tx) -> None:
             root = self.caches.root_club(tx, club_id)
@@ -1090,10 +1163,8 @@ class Kimia:
             row = tx.one("SELECT balance FROM balances WHERE club_id = ? AND account = ?", (root, account))
             if row[0] < -limit_rial:
                 raise Rejected("credit_limit_exceeded", "The credit line limit would be exceeded", "سقف خط اعتباری رد می‌شود")
-            tx.execute(
-                "INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
-                (root, actor, "set_credit_limit", reason, json.dumps({"member_id": member_id, "limit_rial": limit_rial}), self.clock()),
-            )
+            audit.append(tx, club_id=root, actor=actor, action="set_credit_limit", reason=reason,
+                         payload={"member_id": member_id, "limit_rial": limit_rial}, at=self.clock())
 
         self.write(work)
 
@@ -1122,9 +1193,9 @@ class Kimia:
         reason: str,
         expires_days: int | None = None,
     ) -> dict[str, Any]:
-        """A manual adjustment by staff, with who and why in the audit log."""
-        if not reason.strip():
-            raise reject("reason_required")
+        """A manual adjustment by staff, with who and why in the audit log (the member named as
+        the operator named them, masked: a card by its last 4 digits)."""
+        _check_actor(actor, reason)
         if not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_AMOUNT_RIAL:
             raise Rejected("amount_must_be_positive", "The amount must be a non-zero integer", "مبلغ باید عددی غیرصفر باشد", "delta")
 
@@ -1134,10 +1205,12 @@ class Kimia:
 
         return self._member_value_op(club_id=club_id, member=member, idem_key=idem_key, kind="adjustment",
                                      body={"member": str(member), "account": account_kind, "delta": delta, "reason": reason},
-                                     amount=abs(delta), decide=decide, audit=(actor, "adjust", reason))
+                                     amount=abs(delta), decide=decide, audited=(actor, "adjust", reason))
 
-    def expire_sweep(self, club_id: int) -> int:
-        """Retire every expired lot of a club; returns how many members were swept. Re-runnable."""
+    def expire_sweep(self, club_id: int, *, actor: str) -> int:
+        """Retire every expired lot of a club; returns how many members were swept. Re-runnable.
+        Each run is a row of the audit log naming ``actor`` (the job or person that ran it)."""
+        _check_actor(actor)
         now = self.clock()
         with self.reading() as tx:
             root = self.caches.root_club(tx, club_id)
@@ -1160,6 +1233,8 @@ class Kimia:
         for member_id in members:
             self._member_value_op(club_id=root, member=member_id, idem_key=f"expire:{member_id}:{now}", kind="expiry",
                                   body={"member": member_id, "at": now}, amount=0, decide=decide)
+        self.write(partial(audit.append, club_id=root, actor=actor, action="expire_sweep", reason="lots past their expiry",
+                           payload={"members_swept": len(members)}, at=now))
         return len(members)
 
     # --- tiers (V6–V11) ----------------------------------------------------------------------------
@@ -1173,8 +1248,9 @@ class Kimia:
             frontier = children
         return clubs
 
-    def close_period(self, club_id: int, period_end: int, *, actor: str = "system") -> dict[str, int]:
+    def close_period(self, club_id: int, period_end: int, *, actor: str) -> dict[str, int]:
         """Close a tier period for the whole club: moves, grace, deductions; returns counts per reason."""
+        _check_actor(actor)
         with self.reading() as tx:
             root = self.caches.root_club(tx, club_id)
             config = self._settings(tx, root).get("tiers")
@@ -1256,6 +1332,7 @@ class Kimia:
     def draw_lottery(self, lottery_id: int, seed: str, *, actor: str) -> list[dict[str, Any]]:
         """Draw winners, reproducibly: the seed's SHA-256 was committed when the lottery opened, and
         the winners follow from the seed and the entries alone (weighted by entries, without repeats)."""
+        _check_actor(actor)
 
         def work(tx: Tx) -> list[dict[str, Any]]:
             row = tx.one(tx.lock("SELECT club_id, prizes, seed_commitment, status FROM lotteries WHERE id = ?"), (lottery_id,))
@@ -1277,10 +1354,8 @@ class Kimia:
                 result.append({"rank": rank, "member_id": member_id, "prize": prize})
             now = self.clock()
             tx.execute("UPDATE lotteries SET status = 'drawn', seed = ?, drawn_at = ? WHERE id = ?", (seed, now, lottery_id))
-            tx.execute(
-                "INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
-                (club_id, actor, "draw_lottery", "", json.dumps({"lottery_id": lottery_id, "winners": result}), now),
-            )
+            audit.append(tx, club_id=club_id, actor=actor, action="draw_lottery", reason="seed revealed",
+                         payload={"lottery_id": lottery_id, "winners": result}, at=now)
             return result
 
         return self.write(work)  # type: ignore[no-any-return]
@@ -1329,4 +1404,4 @@ def draw_winners(tx: Tx, club_id: int, lottery_id: int, seed: str, count: int) -
     return winners
 
 
-__all__ = ["Base", "Deadline", "Kimia", "MemberRef", "PurchaseRequest", "draw_winners", "local_day", "request_hash"]
+__all__ = ["DEV_CARD_KEY", "Base", "Deadline", "Kimia", "MemberRef", "PurchaseRequest", "draw_winners", "local_day", "request_hash"]

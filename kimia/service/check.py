@@ -7,7 +7,10 @@
    or above its original amount;
 5. at most one operation per idempotency key;
 6. every operation's split legs add up to its payable amount;
-7. budget use is never negative.
+7. budget use is never negative;
+8. the audit log's hash chain holds (kimia.service.audit): no row was edited, deleted or inserted
+   outside kimia. The summary names the chain's head, to be recorded elsewhere: that is what shows
+   the newest rows were not deleted.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from kimia.service.audit import chain_rows, verify_chain
 from kimia.service.record import floor_of
 from kimia.service.sql import Tx
 
@@ -28,13 +32,16 @@ class CheckReport:
     legs: int = 0
     accounts: int = 0
     lots: int = 0
+    audit_rows: int = 0
+    audit_head: str = ""
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def summary(self) -> str:
-        head = f"{self.operations} operations, {self.legs} journal legs, {self.accounts} balances, {self.lots} lots"
+        head = (f"{self.operations} operations, {self.legs} journal legs, {self.accounts} balances, {self.lots} lots,"
+                f" {self.audit_rows} audit rows (chain head {self.audit_head[:16] or '-'})")
         if self.ok:
             return f"ok: {head}; every invariant holds"
         return f"FAILED: {head}; {len(self.problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in self.problems[:50])
@@ -90,4 +97,7 @@ def run_check(tx: Tx, *, limit: int = 1000) -> CheckReport:
 
     for club, key, used in tx.all("SELECT club_id, key, used FROM budget_usage WHERE used < 0 LIMIT ?", (limit,)):
         add(f"budget {key} of club {club} is negative ({used})")
+
+    report.audit_rows, report.audit_head, broken = verify_chain(chain_rows(tx))
+    report.problems.extend(broken)
     return report

@@ -57,6 +57,8 @@ class Tx:
         self.cur = conn.cursor()
         self._pipelined = False
         self._raw: Any = None
+        #: True once a write transaction was begun on it (the writer's); reads never write.
+        self.writing = False
 
     @contextmanager
     def pipeline(self) -> Iterator[None]:
@@ -209,6 +211,7 @@ class Tx:
 
     # --- transactions ---
     def begin_write(self) -> None:
+        self.writing = True
         if self.sqlite:
             self.cur.execute("BEGIN IMMEDIATE")
         # psycopg opens a transaction implicitly (autocommit off).

@@ -4,12 +4,18 @@ SQLite connections run in WAL mode with ``synchronous=FULL`` and foreign keys on
 read back and asserted on every new connection: a silently different setting would make
 "acknowledged" mean less than it says. Writes take the write lock up front (``BEGIN IMMEDIATE``)
 so a read-then-write can never be upgraded into a lost update or a ``SQLITE_BUSY`` storm.
+
+The SQLite file holds card hashes, balances and the audit log: it is created readable by its
+owner only (0600, in a directory kimia creates 0700), and SQLite gives its ``-wal`` and ``-shm``
+files the database file's mode. A file found readable by others is narrowed to 0600 too.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,11 @@ DEFAULT_URL = "sqlite:///.kimia/kimia.db"
 BUSY_TIMEOUT_MS = 10_000
 #: Prepared statements kept per purchase-path connection (sqlite3's default is 128).
 STATEMENT_CACHE = 1024
+#: Modes of what kimia creates for an SQLite database: the file (its -wal and -shm follow it) and its directory.
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+log = logging.getLogger(__name__)
 
 
 def connect_url(url: str | None = None) -> str:
@@ -57,13 +68,38 @@ def sqlite_path(url: str) -> Path | None:
     return Path(path) if path and path != ":memory:" else None
 
 
+def prepare_sqlite_file(path: Path) -> None:
+    """Create the database's directory (0700) and file (0600) before SQLite does (SQLite would
+    create the file 0644 under the usual umask, and the -wal and -shm files copy its mode); narrow
+    an existing file readable by others, and its -wal and -shm, to 0600."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(path.parent, DIR_MODE)  # mkdir's mode is filtered by the umask
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, FILE_MODE))
+        os.chmod(path, FILE_MODE)
+        return
+    except FileExistsError:
+        pass
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(file.stat().st_mode)
+            if mode & 0o077:
+                os.chmod(file, mode & 0o700)
+                log.warning("%s was readable by other users (mode %o); narrowed to %o", file, mode, mode & 0o700)
+        except FileNotFoundError:
+            continue
+        except PermissionError:
+            log.warning("%s is readable by other users and kimia cannot change its mode", file)
+
+
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
     """An engine for the panel, migrations and tools (the purchase path uses its own connections)."""
     url = connect_url(url)
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_sqlite_file(path)
         engine = create_engine(url, poolclass=NullPool, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -85,7 +121,7 @@ def raw_connect(url: str | None = None) -> Any:
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            prepare_sqlite_file(path)
         # A large statement cache: the bulk path's multi-row statements come in one shape per
         # table and row count (kimia.service.sql.Tx.insert_rows), each worth keeping prepared.
         conn = sqlite3.connect(str(path) if path else ":memory:", check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000,

@@ -208,8 +208,10 @@ class Member(Base):
 
 
 class MemberIdentifier(Base):
-    """How a member is known: bank card (keyed hash + mask, never the number), mobile, national
-    code, club card or a card-less account (M4); several bank cards per member (M5)."""
+    """How a member is known: bank card or club card (keyed hash + last-4 mask, never the number),
+    mobile, national code or a card-less account (M4); several bank cards per member (M5).
+    ``key_id`` names the key a card's hash was made with (kimia.service.cardkeys), NULL for what
+    is not hashed (and for cards stored before revision 0005)."""
 
     __tablename__ = "member_identifiers"
     __table_args__ = (UniqueConstraint("club_id", "kind", "lookup"),)
@@ -220,6 +222,7 @@ class MemberIdentifier(Base):
     lookup: Mapped[str] = mapped_column(String(100), nullable=False)
     display: Mapped[str] = mapped_column(String(100), nullable=False)
     created_at: Mapped[ts]
+    key_id: Mapped[str | None] = mapped_column(String(16))
 
 
 class MemberGroup(Base):
@@ -447,7 +450,9 @@ class TierHistory(Base):
 
 
 class AuditLog(Base):
-    """Every manual action: who, when, why."""
+    """Every manual action: who, when, why. Append-only (triggers refuse UPDATE and DELETE) and
+    chained: ``chain_hash`` is SHA-256 of the previous row's and this row's content
+    (kimia.service.audit), so ``kimia check`` finds a row edited or deleted behind kimia's back."""
 
     __tablename__ = "audit_log"
     id: Mapped[intpk]
@@ -457,6 +462,7 @@ class AuditLog(Base):
     reason: Mapped[str] = mapped_column(Text, nullable=False, default="")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     at: Mapped[ts]
+    chain_hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
 def utc_now_s() -> int:

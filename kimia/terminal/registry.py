@@ -8,11 +8,11 @@ only that a key was set, never the key.
 
 from __future__ import annotations
 
-import json
 import secrets
 from dataclasses import dataclass
 
 from kimia.errors import reject
+from kimia.service import audit
 from kimia.service.api import Kimia
 from kimia.service.sql import Tx
 
@@ -62,8 +62,8 @@ def set_terminal_key(service: Kimia, terminal_id: str, merchant_code: str, key: 
             raise reject("unknown_terminal")
         tx.execute("UPDATE terminals SET mac_key_hex = ? WHERE id = ?", (value, row[0]))
         payload = {"terminal_id": terminal_id, "merchant_code": merchant_code, "mac_key": "set" if value else "removed"}
-        tx.execute("INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
-                   (row[1], actor, "set_terminal_key", "", json.dumps(payload), service.clock()))
+        audit.append(tx, club_id=row[1], actor=actor, action="set_terminal_key", reason="MAC key " + payload["mac_key"],
+                     payload=payload, at=service.clock())
 
     service.write(work)
     service.caches.clear()

@@ -806,7 +806,7 @@ def setup_demo(
         result = service.enroll(club, idem_key=f"sim-setup:{merchant_code}:{i}", identifiers=[("card", pan), ("mobile", mobile)],
                                 via="panel")
         if credit_rial > 0:
-            service.charge(club, int(result["member_id"]), idem_key=f"sim-setup:{merchant_code}:{i}:credit", kind="gift_credit",
+            service.charge(club, int(result["member_id"]), actor="simulator", reason="simulator set-up", idem_key=f"sim-setup:{merchant_code}:{i}:credit", kind="gift_credit",
                            amount_rial=credit_rial, source={"type": "club", "id": club})
         return pan if i % 2 == 0 else f"M:{mobile}"
 

@@ -139,8 +139,8 @@ def test_one_batch_draws_one_lot_for_several_purchases(world: World, caplog: pyt
     batch is written in bulk, not one by one."""
     service, club_id = world.service, world.club_id
     member = world.enroll()
-    soon = service.charge(club_id, member, idem_key="soon", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": club_id}, expires_days=10)
-    late = service.charge(club_id, member, idem_key="late", kind="gift_credit", amount_rial=50_000, source={"type": "club", "id": club_id}, expires_days=60)
+    soon = service.charge(club_id, member, actor="test", reason="test-setup", idem_key="soon", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": club_id}, expires_days=10)
+    late = service.charge(club_id, member, actor="test", reason="test-setup", idem_key="late", kind="gift_credit", amount_rial=50_000, source={"type": "club", "id": club_id}, expires_days=60)
     caplog.set_level("INFO", logger="kimia.service.writer")
     answers = _one_batch(world, [world.request(member, 500_000, redeem_credit_rial=60_000),
                                  world.request(member, 500_000, redeem_credit_rial=70_000),

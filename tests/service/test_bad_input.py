@@ -44,7 +44,7 @@ def prepare(w: World) -> Ctx:
     merchant credit at the bookshop, 20 points, an unused voucher, a purchase and a completed hold."""
     s = w.service
     member = w.enroll(identifiers=[("mobile", mobile(1)), ("card", card_number(1)), ("national_code", national_code(1))])
-    s.charge(w.club_id, member, idem_key="gift", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": w.club_id})
+    s.charge(w.club_id, member, actor="test", reason="test-setup", idem_key="gift", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": w.club_id})
     bought = w.buy(member, 500_000, merchant="bookshop", idem_key="bought")  # 50 points, 50,000 merchant credit here
     [voucher] = s.buy_voucher(w.club_id, member, w.voucher_template_id, idem_key="voucher")["vouchers"]
     held = s.hold(w.request(member, 200_000, merchant="restaurant", redeem_credit_rial=10_000, idem_key="hold"))
@@ -84,7 +84,7 @@ CASES: list[tuple[str, str, Case]] = [
     ("unknown member mobile", "unknown_member", lambda w, c: lambda: w.buy({"kind": "mobile", "value": mobile(999)}, 10_000)),
     ("unknown member card", "unknown_member", lambda w, c: lambda: w.buy({"kind": "card", "value": card_number(999)}, 10_000)),
     ("unknown member on a charge", "unknown_member", lambda w, c: lambda: w.service.charge(
-        w.club_id, 99_999, idem_key="x", kind="gift_credit", amount_rial=1_000, source={"type": "club", "id": w.club_id})),
+        w.club_id, 99_999, actor="test", reason="test-setup", idem_key="x", kind="gift_credit", amount_rial=1_000, source={"type": "club", "id": w.club_id})),
     ("invalid national code checksum", "invalid_national_code_checksum",
      lambda w, c: lambda: w.buy({"kind": "national_code", "value": bad_national_code(1)}, 10_000)),
     ("invalid national code at enrolment", "invalid_national_code_checksum",
@@ -117,7 +117,7 @@ CASES: list[tuple[str, str, Case]] = [
     ("basket not adding up", "basket_mismatch", lambda w, c: lambda: w.buy(
         c.member, 10_000, basket=[{"goods_id": "tea", "group": "drinks", "amount_rial": 9_000, "quantity": 1}])),
     ("zero charge", "amount_must_be_positive", lambda w, c: lambda: w.service.charge(
-        w.club_id, c.member, idem_key="x", kind="gift_credit", amount_rial=0, source={"type": "club", "id": w.club_id})),
+        w.club_id, c.member, actor="test", reason="test-setup", idem_key="x", kind="gift_credit", amount_rial=0, source={"type": "club", "id": w.club_id})),
     # --- value the member does not have ---
     ("more credit than held", "insufficient_balance",
      lambda w, c: lambda: w.buy(c.member, 1_000_000, merchant="restaurant", redeem_credit_rial=140_001)),
@@ -145,9 +145,9 @@ CASES: list[tuple[str, str, Case]] = [
     ("unknown payment method", "invalid_request", lambda w, c: lambda: w.buy(c.member, 10_000, payment_method="cheque")),
     ("unknown channel", "invalid_request", lambda w, c: lambda: w.buy(c.member, 10_000, channel="fax")),
     ("unknown charge kind", "invalid_request", lambda w, c: lambda: w.service.charge(
-        w.club_id, c.member, idem_key="x", kind="points", amount_rial=1_000, source={"type": "club", "id": w.club_id})),
+        w.club_id, c.member, actor="test", reason="test-setup", idem_key="x", kind="points", amount_rial=1_000, source={"type": "club", "id": w.club_id})),
     ("unknown charge source", "invalid_input", lambda w, c: lambda: w.service.charge(
-        w.club_id, c.member, idem_key="x", kind="gift_credit", amount_rial=1_000, source={"type": "bank"})),
+        w.club_id, c.member, actor="test", reason="test-setup", idem_key="x", kind="gift_credit", amount_rial=1_000, source={"type": "bank"})),
     ("adjustment without a reason", "reason_required", lambda w, c: lambda: w.service.adjust(
         w.club_id, c.member, idem_key="x", account_kind="points", delta=10, actor="op", reason=" ")),
     ("same key, other amount", "exists_with_different_amount",

@@ -82,7 +82,7 @@ def enroll_funded(service: Kimia, club: Club, rial: int) -> int:
     for i, days in enumerate(LOT_EXPIRIES_DAYS):
         amount = rial // parts + (1 if i < rial % parts else 0)
         if amount:
-            service.charge(club.club_id, member_id, idem_key=f"fund-{n}-{i}", kind="gift_credit", amount_rial=amount,
+            service.charge(club.club_id, member_id, actor="test", reason="test-setup", idem_key=f"fund-{n}-{i}", kind="gift_credit", amount_rial=amount,
                            source={"type": "club", "id": club.club_id}, expires_days=days)
     assert member_credit(service, member_id) == rial
     return member_id

@@ -142,7 +142,7 @@ def fund_members(service: Kimia, club_id: int, round_no: int) -> list[int]:
     for i in range(MEMBERS_PER_ROUND):
         n = round_no * MEMBERS_PER_ROUND + i
         member_id = int(service.enroll(club_id, idem_key=f"enrol-{n}", identifiers=[("mobile", f"0935{n:07d}")])["member_id"])
-        service.charge(club_id, member_id, idem_key=f"gift-{n}", kind="gift_credit", amount_rial=GIFT_RIAL,
+        service.charge(club_id, member_id, actor="test", reason="test-setup", idem_key=f"gift-{n}", kind="gift_credit", amount_rial=GIFT_RIAL,
                        source={"type": "club", "id": club_id})
         members.append(member_id)
     return members

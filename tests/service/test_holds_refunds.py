@@ -15,7 +15,7 @@ from .builders import World, all_tables, balance, dump, member_balances, points_
 
 def gifted_member(world: World, amount_rial: int = 100_000, *, expires_days: int | None = 30) -> int:
     member = world.enroll()
-    world.service.charge(world.club_id, member, idem_key=world.key("gift"), kind="gift_credit", amount_rial=amount_rial,
+    world.service.charge(world.club_id, member, actor="test", reason="test-setup", idem_key=world.key("gift"), kind="gift_credit", amount_rial=amount_rial,
                          source={"type": "club", "id": world.club_id}, expires_days=expires_days)
     return member
 

@@ -556,7 +556,7 @@ class KimiaMachine(RuleBasedStateMachine):
         member = self.member(m)
         expires_at = None if days is None else self.clock.now + days * DAY_S
         self.attempt(
-            lambda: self.service.charge(self.club, member, idem_key=self.key("gift"), kind="gift_credit", amount_rial=amount,
+            lambda: self.service.charge(self.club, member, actor="test", reason="test-setup", idem_key=self.key("gift"), kind="gift_credit", amount_rial=amount,
                                         source={"type": "club", "id": self.club}, expires_days=days),
             lambda op: self.model.charge(member, amount, expires_at, op),
         )
@@ -585,7 +585,7 @@ class KimiaMachine(RuleBasedStateMachine):
     @rule(days=st.sampled_from([1, 4, 9, 11, 16, 31]))
     def advance_clock_and_sweep(self, days: int) -> None:
         self.clock.now += days * DAY_S
-        swept = self.service.expire_sweep(self.club)
+        swept = self.service.expire_sweep(self.club, actor="test")
         assert swept == self.model.sweep(self.clock.now)
         self.stats["members_swept"] += swept
 
@@ -654,14 +654,14 @@ class KimiaMachine(RuleBasedStateMachine):
         cases: dict[str, tuple[str, Callable[[], Any]] | None] = {
             "purchase_unknown_member": ("unknown_member", lambda: s.purchase(
                 PurchaseRequest(idem_key=key, merchant_id=merchant_id, member=UNKNOWN_MEMBER, amount_rial=50_000))),
-            "charge_unknown_member": ("unknown_member", lambda: s.charge(club, UNKNOWN_MEMBER, idem_key=key, kind="gift_credit",
+            "charge_unknown_member": ("unknown_member", lambda: s.charge(club, UNKNOWN_MEMBER, actor="test", reason="test-setup", idem_key=key, kind="gift_credit",
                                                                          amount_rial=1_000, source=gift)),
             "convert_unknown_member": ("unknown_member", lambda: s.convert_points(club, UNKNOWN_MEMBER, 10, idem_key=key)),
             "purchase_non_positive": ("amount_must_be_positive", lambda: s.purchase(
                 PurchaseRequest(idem_key=key, merchant_id=merchant_id, member=member, amount_rial=amount))),
             "redeem_negative": ("amount_must_be_positive", lambda: s.purchase(
                 PurchaseRequest(idem_key=key, merchant_id=merchant_id, member=member, amount_rial=10_000, redeem_credit_rial=amount - 1))),
-            "charge_non_positive": ("amount_must_be_positive", lambda: s.charge(club, member, idem_key=key, kind="gift_credit",
+            "charge_non_positive": ("amount_must_be_positive", lambda: s.charge(club, member, actor="test", reason="test-setup", idem_key=key, kind="gift_credit",
                                                                                 amount_rial=amount, source=gift)),
             "convert_non_positive": ("amount_must_be_positive", lambda: s.convert_points(club, member, amount, idem_key=key)),
             "refund_non_positive": ("amount_must_be_positive", lambda: s.refund(idem_key=key, op_id=others[0], amount_rial=amount)),

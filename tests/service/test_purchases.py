@@ -209,8 +209,8 @@ def test_spending_credit_draws_the_soonest_expiring_lots_first(world: World) -> 
     }])
     service, club_id = world.service, world.club_id
     member = world.enroll()
-    late = service.charge(club_id, member, idem_key="gift-late", kind="gift_credit", amount_rial=200_000, source={"type": "club", "id": club_id}, expires_days=60)
-    soon = service.charge(club_id, member, idem_key="gift-soon", kind="welfare_credit", amount_rial=100_000, source={"type": "org", "id": 9}, expires_days=10)
+    late = service.charge(club_id, member, actor="test", reason="test-setup", idem_key="gift-late", kind="gift_credit", amount_rial=200_000, source={"type": "club", "id": club_id}, expires_days=60)
+    soon = service.charge(club_id, member, actor="test", reason="test-setup", idem_key="gift-soon", kind="welfare_credit", amount_rial=100_000, source={"type": "org", "id": 9}, expires_days=10)
     receipt = world.buy(member, 1_000_000, merchant="restaurant", redeem_credit_rial=150_000)
     assert receipt["credit_used_rial"] == 150_000
     assert receipt["discount_rial"] == 50_000 + 7_500
@@ -227,7 +227,7 @@ def test_quote_writes_nothing(world: World) -> None:
     """A quote is a dry run: the same numbers as the purchase, and not one row written."""
     service = world.service
     member = world.enroll(groups=[world.member_group_id])
-    service.charge(world.club_id, member, idem_key="gift", kind="gift_credit", amount_rial=80_000, source={"type": "club", "id": world.club_id})
+    service.charge(world.club_id, member, actor="test", reason="test-setup", idem_key="gift", kind="gift_credit", amount_rial=80_000, source={"type": "club", "id": world.club_id})
     request = world.request(member, 2_500_000, merchant="cafe", redeem_credit_rial=60_000, idem_key="real")
     counts, before = row_counts(service), dump(service, all_tables())
     quotes = [service.quote(request) for _ in range(3)]
@@ -329,7 +329,7 @@ def test_meta_club_shares_value_only_when_it_says_so(club: Callable[..., World])
     c = club(n=3, name_fa="باشگاه شریک")
     service = a.service
     member = a.enroll(identifiers=[("mobile", mobile(88))])
-    service.charge(a.club_id, member, idem_key="gift", kind="gift_credit", amount_rial=200_000, source={"type": "club", "id": a.club_id})
+    service.charge(a.club_id, member, actor="test", reason="test-setup", idem_key="gift", kind="gift_credit", amount_rial=200_000, source={"type": "club", "id": a.club_id})
     a.admin.create_meta_club("اعضای مشترک", [a.club_id, b.club_id], share_members=True, share_value=False)
     a.admin.create_meta_club("ارزش مشترک", [a.club_id, c.club_id], share_members=True, share_value=True)
     visitor = {"kind": "mobile", "value": mobile(88)}

@@ -34,7 +34,7 @@ def test_settlement_file_adds_up_to_the_days_payments(world: World) -> None:
     member = world.enroll()
     enrolled_at_restaurant = service.enroll(club, idem_key="pos", identifiers=[("mobile", mobile(9))], via="pos",
                                             merchant_id=world.merchants["restaurant"])["member_id"]
-    service.charge(club, member, idem_key="gift", kind="gift_credit", amount_rial=500_000, source={"type": "club", "id": club})
+    service.charge(club, member, actor="test", reason="test-setup", idem_key="gift", kind="gift_credit", amount_rial=500_000, source={"type": "club", "id": club})
     service.set_credit_limit(club, member, 2_000_000, actor="operator", reason="corporate account")
 
     day1 = clock.local_day()
@@ -118,7 +118,7 @@ def busy_club(world: World) -> dict[str, int]:
     """Some of everything: purchases with credit, a refund, a hold, a conversion, a voucher."""
     service, club = world.service, world.club_id
     member = world.enroll(groups=[world.member_group_id])
-    service.charge(club, member, idem_key="gift", kind="gift_credit", amount_rial=300_000, source={"type": "club", "id": club}, expires_days=30)
+    service.charge(club, member, actor="test", reason="test-setup", idem_key="gift", kind="gift_credit", amount_rial=300_000, source={"type": "club", "id": club}, expires_days=30)
     bought = world.buy(member, 2_000_000, merchant="bookshop", redeem_credit_rial=100_000)
     service.refund(idem_key="refund", op_id=bought["op_id"], amount_rial=500_000)
     held = service.hold(world.request(member, 300_000, merchant="cafe", redeem_credit_rial=20_000))

@@ -41,7 +41,7 @@ def test_tier_periods_move_members_and_deduct_points(world: World) -> None:
 
     # Period 1: a rises two tiers at once, b one; c stays at the bottom. Deductions per new tier (V9).
     end1 = clock.now
-    assert service.close_period(club, end1) == {"up": 2, "stay": 1}
+    assert service.close_period(club, end1, actor="system") == {"up": 2, "stay": 1}
     assert history(service, end1) == {a: (None, "gold", "up", 1_200, 300), b: (None, "silver", "up", 300, 30), c: (None, "bronze", "stay", 50, 0)}
     assert dict(rows(service, "SELECT id, tier FROM members")) == {a: "gold", b: "silver", c: "bronze"}
     assert dict(rows(service, "SELECT id, period_points FROM members")) == {a: 0, b: 0, c: 0}
@@ -56,7 +56,7 @@ def test_tier_periods_move_members_and_deduct_points(world: World) -> None:
     assert world.buy(a, 3_000_000, merchant="restaurant")["points_earned"] == 600
     assert world.buy(c, 2_500_000, merchant="restaurant")["points_earned"] == 250
     end2 = clock.now
-    assert service.close_period(club, end2) == {"stay": 1, "grace": 1, "up": 1}
+    assert service.close_period(club, end2, actor="system") == {"stay": 1, "grace": 1, "up": 1}
     assert history(service, end2) == {a: ("gold", "gold", "stay", 600, 150), b: ("silver", "silver", "grace", 0, 0),
                                       c: ("bronze", "silver", "up", 250, 25)}
     assert dict(rows(service, "SELECT id, grace_used FROM members")) == {a: 0, b: 1, c: 0}
@@ -65,7 +65,7 @@ def test_tier_periods_move_members_and_deduct_points(world: World) -> None:
     # Period 3: only c buys, too little to stay: a falls, b's grace is used up so b falls, c breathes.
     clock.advance(days=30)
     end3 = clock.now
-    assert service.close_period(club, end3) == {"down": 2, "grace": 1}
+    assert service.close_period(club, end3, actor="system") == {"down": 2, "grace": 1}
     assert history(service, end3) == {a: ("gold", "bronze", "down", 0, 0), b: ("silver", "bronze", "down", 0, 0),
                                       c: ("silver", "silver", "grace", 75, 7)}
     assert scalar(service, "SELECT COUNT(*) FROM tier_history") == 9
@@ -86,7 +86,7 @@ def test_a_bad_tier_configuration_is_refused(world: World) -> None:
     # A club without tiers cannot close a period.
     plain = world.admin.create_club(world.owner_id, "باشگاه ساده")
     with pytest.raises(Rejected) as err:
-        service.close_period(plain, world.clock.now)
+        service.close_period(plain, world.clock.now, actor="system")
     assert err.value.code == "invalid_tier_config"
 
 
@@ -194,5 +194,5 @@ def test_period_end_is_taken_from_the_fake_clock(world: World) -> None:
     member = world.enroll()
     world.buy(member, 2_000_000, merchant="restaurant")
     end = world.clock.advance(days=90)
-    world.service.close_period(world.club_id, end)
+    world.service.close_period(world.club_id, end, actor="system")
     assert rows(world.service, "SELECT period_end, to_tier FROM tier_history WHERE member_id = ?", (member,)) == [(end, "silver")]

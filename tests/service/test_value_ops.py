@@ -22,7 +22,7 @@ def test_points_convert_at_the_ratio_of_the_tier_and_group(world: World) -> None
     world.buy(silver, 1_000_000, merchant="restaurant")  # 100: silver
     world.buy(gold, 5_000_000, merchant="restaurant")  # 500: gold
     world.buy(vip, 1_000_000, merchant="restaurant")  # 100 + 50 VIP bonus: silver
-    assert service.close_period(club, world.clock.now) == {"stay": 1, "up": 3}
+    assert service.close_period(club, world.clock.now, actor="test") == {"stay": 1, "up": 3}
     tiers = dict(rows(service, "SELECT id, tier FROM members"))
     assert [tiers[m] for m in (plain, silver, gold, vip)] == ["bronze", "silver", "gold", "silver"]
     held = {m: points_of(service, m) for m in (plain, silver, gold, vip)}
@@ -55,28 +55,28 @@ def test_gift_credit_expires_and_the_sweep_retires_it(world: World) -> None:
     the expiry sweep retires it (re-runnable)."""
     service, club, clock = world.service, world.club_id, world.clock
     member = world.enroll()
-    charged = service.charge(club, member, idem_key="gift-card", kind="gift_credit", amount_rial=100_000,
+    charged = service.charge(club, member, actor="test", reason="test-setup", idem_key="gift-card", kind="gift_credit", amount_rial=100_000,
                              source={"type": "club", "id": club}, expires_days=30)
     assert charged["balance_credit_rial"] == 100_000
     assert rows(service, "SELECT expires_at, remaining FROM lots WHERE account = ?", (f"member:{member}/gift_credit",)) == [
         (clock.now + 30 * DAY_S, 100_000)]
     world.buy(member, 300_000, merchant="restaurant", redeem_credit_rial=30_000)
     clock.advance(days=29)
-    assert service.expire_sweep(club) == 0
+    assert service.expire_sweep(club, actor="test") == 0
     world.buy(member, 300_000, merchant="restaurant", redeem_credit_rial=10_000)
     clock.advance(days=2)
     with pytest.raises(Rejected) as err:
         world.buy(member, 300_000, merchant="restaurant", redeem_credit_rial=10_000)
     assert err.value.code == "lot_expired"
     assert balance(service, f"member:{member}/gift_credit") == 60_000  # expired, not yet swept
-    assert service.expire_sweep(club) == 1
+    assert service.expire_sweep(club, actor="test") == 1
     assert balance(service, f"member:{member}/gift_credit") == 0
     assert scalar(service, "SELECT SUM(remaining) FROM lots WHERE account = ?", (f"member:{member}/gift_credit",)) == 0
     assert balance(service, f"club:{club}/credit_retired") == 60_000
     assert rows(service, "SELECT COUNT(*) FROM operations WHERE kind = 'expiry' AND member_id = ?", (member,)) == [(1,)]
     # Sweeping again retires nothing more.
     before = dump(service)
-    assert service.expire_sweep(club) == 0
+    assert service.expire_sweep(club, actor="test") == 0
     assert dump(service) == before
     # The points earned meanwhile (365 days) are untouched.
     assert member_balances(service, member) == {"points": 60}
@@ -89,7 +89,7 @@ def test_points_expire_after_their_lifetime(world: World) -> None:
     clock.advance(days=200)
     world.buy(member, 500_000, merchant="restaurant")  # 50 more, expiring later
     clock.advance(days=166)
-    assert service.expire_sweep(world.club_id) == 1
+    assert service.expire_sweep(world.club_id, actor="test") == 1
     assert points_of(service, member) == 50
     assert balance(service, f"club:{world.club_id}/points_retired") == 100
 
@@ -100,16 +100,16 @@ def test_welfare_credit_charged_by_an_organisation(world: World) -> None:
     service, club = world.service, world.club_id
     staff = [world.enroll() for _ in range(3)]
     charges = [(staff[0], 500_000), (staff[1], 300_000), (staff[2], 200_000)]
-    first = service.charge_many(club, 42, charges, batch_key="welfare-1404-01", expires_days=15)
+    first = service.charge_many(club, 42, charges, actor="test", reason="test-setup", batch_key="welfare-1404-01", expires_days=15)
     assert [r["balance_credit_rial"] for r in first] == [500_000, 300_000, 200_000]
     before = dump(service)
-    again = service.charge_many(club, 42, charges, batch_key="welfare-1404-01", expires_days=15)
+    again = service.charge_many(club, 42, charges, actor="test", reason="test-setup", batch_key="welfare-1404-01", expires_days=15)
     assert again == [{**r, "replayed": True} for r in first]
     assert dump(service) == before
     assert balance(service, "org:42/expense") == -1_000_000
     assert world.buy(staff[0], 800_000, merchant="restaurant", redeem_credit_rial=500_000)["credit_used_rial"] == 500_000
     world.clock.advance(days=16)
-    assert service.expire_sweep(club) == 2
+    assert service.expire_sweep(club, actor="test") == 2
     assert all(balance(service, f"member:{m}/welfare_credit") == 0 for m in staff)
     assert balance(service, f"club:{club}/credit_retired") == 500_000
 
@@ -138,8 +138,8 @@ def test_credit_line(world: World) -> None:
     assert err.value.code == "credit_limit_exceeded"
     assert rows(service, "SELECT credit_limit FROM balances WHERE account = ?", (f"member:{member}/credit_line",)) == [(1_000_000,)]
     # Repaid in cash, in two parts.
-    service.charge(club, member, idem_key="repay-1", kind="credit_line", amount_rial=400_000, source={"type": "cash"})
-    service.charge(club, member, idem_key="repay-2", kind="credit_line", amount_rial=600_000, source={"type": "cash"})
+    service.charge(club, member, actor="test", reason="test-setup", idem_key="repay-1", kind="credit_line", amount_rial=400_000, source={"type": "cash"})
+    service.charge(club, member, actor="test", reason="test-setup", idem_key="repay-2", kind="credit_line", amount_rial=600_000, source={"type": "cash"})
     assert balance(service, f"member:{member}/credit_line") == 0
     assert balance(service, f"member:{member}/cash") == -1_000_000  # the money that came in from outside
     assert world.buy(member, 1_000_000, merchant="restaurant", redeem_credit_rial=950_000)["credit_used_rial"] == 950_000
@@ -180,7 +180,7 @@ def test_vouchers_bought_with_credit_limited_to_merchants_or_given_by_a_rule(wor
     cafe_only = world.admin.create_voucher_template(club, "ووچر کافه", discount_bp=2_000, cap_rial=50_000, valid_days=7,
                                                     merchants=[world.merchants["cafe"]], price_credit_rial=40_000)
     member = world.enroll()
-    service.charge(club, member, idem_key="gift", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": club})
+    service.charge(club, member, actor="test", reason="test-setup", idem_key="gift", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": club})
     [code] = service.buy_voucher(club, member, cafe_only, idem_key="cafe-voucher")["vouchers"]
     assert balance(service, f"member:{member}/gift_credit") == 60_000
     with pytest.raises(Rejected) as err:

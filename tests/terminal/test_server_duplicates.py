@@ -60,7 +60,7 @@ def build(service: Kimia, *, mac_key: bytes | None = None) -> World:
     admin.create_terminal(merchant, TID, MID, mac_key_hex=mac_key.hex() if mac_key else None)
     admin.publish_rules(club, RULES, actor="test")
     member = int(service.enroll(club, idem_key="setup-member", identifiers=[("mobile", MOBILE)])["member_id"])
-    service.charge(club, member, idem_key="setup-credit", kind="gift_credit", amount_rial=200_000, source={"type": "club", "id": club})
+    service.charge(club, member, actor="test", reason="test-setup", idem_key="setup-credit", kind="gift_credit", amount_rial=200_000, source={"type": "club", "id": club})
     return World(service, club, member, TerminalIdentity(TID, MID, mac_key=mac_key))
 
 

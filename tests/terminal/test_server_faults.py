@@ -80,7 +80,7 @@ def build(service: Kimia, *, terminals: int = 1, members: int = 1) -> World:
     for i in range(members):
         mobile = f"+98912{i + 1:07d}"
         member = int(service.enroll(club, idem_key=f"m{i}", identifiers=[("mobile", mobile)])["member_id"])
-        service.charge(club, member, idem_key=f"c{i}", kind="gift_credit", amount_rial=10_000_000, source={"type": "club", "id": club})
+        service.charge(club, member, actor="test", reason="test-setup", idem_key=f"c{i}", kind="gift_credit", amount_rial=10_000_000, source={"type": "club", "id": club})
         mobiles.append(mobile)
     return World(service, club, ids, mobiles)
 
