@@ -24,7 +24,6 @@ import kimia._core as core
 from kimia import identifiers as ids
 from kimia.errors import KimiaError, Rejected, reject
 from kimia.service.context import Caches, MerchantContext, TerminalContext
-from kimia.service.period import CLOSE_CHUNK
 from kimia.service.record import issue_voucher, write_decision
 from kimia.service.snapshot import load_budgets, load_member
 from kimia.service.sql import Tx
@@ -1155,7 +1154,7 @@ class Kimia:
             frontier = children
         return clubs
 
-    def close_period(self, club_id: int, period_end: int, *, actor: str = "system", chunk_size: int = CLOSE_CHUNK,
+    def close_period(self, club_id: int, period_end: int, *, actor: str = "system", chunk_size: int | None = None,
                      progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
         """Close a tier period for the whole club: moves, grace, deductions; returns counts per reason.
 
@@ -1163,7 +1162,10 @@ class Kimia:
         deductions posted, in one transaction; if a run stops half-way, running the same close
         again finishes it, closing every member once and deducting once. ``progress(done, total)``
         is called as members are closed."""
+        from kimia.service import period
         from kimia.service.period import close_chunk, open_close
+
+        chunk_size = chunk_size if chunk_size is not None else period.CLOSE_CHUNK
 
         with self.reading() as tx:
             root = self.caches.root_club(tx, club_id)
