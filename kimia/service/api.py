@@ -24,7 +24,7 @@ import kimia._core as core
 from kimia import identifiers as ids
 from kimia.errors import KimiaError, Rejected, reject
 from kimia.service.context import Caches, MerchantContext, TerminalContext
-from kimia.service.record import issue_voucher, write_decision
+from kimia.service.record import issue_voucher, restore_last_purchase, write_decision
 from kimia.service.snapshot import load_budgets, load_member
 from kimia.service.sql import Tx
 from kimia.service.writer import Writer
@@ -883,6 +883,8 @@ class Kimia:
         d = core.reverse(decided, snapshot, op_id=new_id, now=now, refund_rial=amount_rial, refunded_before_rial=original["refunded_rial"])
         write_decision(tx, d, op_id=new_id, op_club=original["club_id"], member_club=member_club, now=now)
         tx.execute("UPDATE operations SET refunded_rial = refunded_rial + ? WHERE id = ?", (-d.amount_rial, original["id"]))
+        if d.counters["purchases"]:  # the whole purchase is undone: every counter it moved goes back
+            restore_last_purchase(tx, original["member_id"])
         receipt = {**self._receipt(d, snapshot, new_id), "original_op_id": original["id"]}
         self._finish_op(tx, new_id, "done", receipt, d)
         return receipt
@@ -902,6 +904,8 @@ class Kimia:
         tx.execute("UPDATE operations SET status = 'reversed' WHERE id = ?", (refund["id"],))
         if refund_row is not None and refund_row[0] is not None:
             tx.execute("UPDATE operations SET refunded_rial = refunded_rial - ? WHERE id = ?", (-decided.amount_rial, refund_row[0]))
+        if d.counters["purchases"]:  # a full refund undone: the purchase counts again
+            restore_last_purchase(tx, refund["member_id"])
         receipt = {**self._receipt(d, snapshot, new_id), "original_op_id": refund["id"]}
         self._finish_op(tx, new_id, "done", receipt, d)
         return receipt
