@@ -352,19 +352,29 @@ def close_period(ctx: click.Context, club_id: int, period_end: str | None, use_n
         raise fail("period_end_in_future", "The period end is in the future", "پایان دوره در آینده است")
     with _service(_url(ctx)) as service:
         root = _root_club(service, club_id)
-        with service.reading() as tx:
-            row = tx.one("SELECT MAX(period_end) FROM tier_history WHERE club_id = ?", (root,))
-        last = int(row[0]) if row and row[0] is not None else None
+        last, unfinished = service.period_closes(root)
+        if unfinished is not None:
+            # A close that stopped half-way (a crash, a killed job) is finished first, with its own
+            # period end: its members closed so far are not closed again, the others are.
+            click.echo(f"club {root}: resuming the unfinished close of the period ending at {unfinished} ({_tehran(unfinished)})"
+                       f" · ادامه بستن نیمه‌کاره دوره", err=True)
+            end = unfinished
         # Closing a period is not idempotent: a second run moves members again, on points the first
         # run set to zero. So a retried job (same period end) is refused, and so is a second close
         # within a day of the last one unless the operator insists.
-        if last is not None and end <= last:
+        elif last is not None and end <= last:
             raise fail("period_already_closed", f"Club {root} closed a period ending at {last} ({_tehran(last)}); a new period must end after it",
                        f"دوره منتهی به {_tehran(last)} قبلاً بسته شده است؛ دوره جدید باید پس از آن پایان یابد")
-        if last is not None and end - last < 86_400 and not force:
+        elif last is not None and end - last < 86_400 and not force:
             raise fail("period_too_short", f"Club {root} closed a period less than a day earlier ({_tehran(last)}); use --force to close another",
                        f"کمتر از یک روز از بستن دوره قبلی ({_tehran(last)}) گذشته است؛ برای بستن دوباره از --force استفاده کنید")
-        counts = service.close_period(club_id, end, actor=_actor())
+        bar: Any
+        with click.progressbar(length=1, label="closing the period · بستن دوره", file=_err(), show_pos=True) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            counts = service.close_period(root, end, actor=_actor(), progress=progress)
     click.echo(f"club {root}: tier period closed at {end} ({_tehran(end)})")
     labels = {"up": "rose · ارتقا", "down": "fell · تنزل", "stay": "stayed · ماند", "grace": "grace · تنفس",
               "frozen": "frozen · فریز", "manual": "manual · دستی"}

@@ -72,6 +72,8 @@ SERVICE_ERRORS: dict[str, tuple[str, str]] = {
     "seed_mismatch": ("The revealed seed does not match the committed hash", "بذر اعلام‌شده با هش ثبت‌شده مطابقت ندارد"),
     "no_entries": ("The lottery has no entries", "قرعه‌کشی هیچ شرکت‌کننده‌ای ندارد"),
     "period_already_closed": ("This tier period is already closed", "این دوره طبقه‌بندی قبلاً بسته شده است"),
+    "period_close_unfinished": ("The close of the tier period ending at {period_end} is unfinished; run that close again to finish it first",
+                                "بستن دوره طبقه‌بندی منتهی به {period_end} نیمه‌کاره مانده است؛ ابتدا همان را دوباره اجرا کنید تا کامل شود"),
     "reason_required": ("A manual action needs a reason", "برای اقدام دستی ذکر دلیل لازم است"),
     "actor_required": ("A manual or bulk value operation needs the person or job that ran it (actor)",
                        "عملیات دستی یا گروهی روی ارزش باید انجام‌دهنده (شخص یا کار زمان‌بندی‌شده) را ثبت کند"),

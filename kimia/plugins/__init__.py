@@ -6,6 +6,6 @@ under the ``kimia`` entry-point group. See docs/plugins.md.
 """
 
 from kimia.plugins.hookspecs import hookimpl, hookspec
-from kimia.plugins.manager import PROJECT, make_plugin_manager
+from kimia.plugins.manager import PROJECT, default_plugin_manager, make_plugin_manager
 
-__all__ = ["PROJECT", "hookimpl", "hookspec", "make_plugin_manager"]
+__all__ = ["PROJECT", "default_plugin_manager", "hookimpl", "hookspec", "make_plugin_manager"]

@@ -23,6 +23,11 @@ def kimia_register_terminal_handlers() -> list[TerminalHandler]:
 
 
 @hookspec
-def kimia_operation_committed(kind: str, club_id: int, receipt: dict[str, Any]) -> None:
-    """Called after an operation from a terminal is durable (committed), with its receipt.
-    For notifiers (SMS, push) and analytics; must not raise (errors are logged and ignored)."""
+def kimia_operation_committed(kind: str, club_id: int, op_id: int, member_id: int | None, receipt: dict[str, Any]) -> None:
+    """Called once for every operation the service committed, whatever the channel (terminal,
+    API, panel, CLI, the period close): ``kind`` is the operation's kind (``purchase``, ``hold``,
+    ``completion``, ``cancel``, ``refund``, ``reversal``, ``charge``, ``conversion``, ``voucher``,
+    ``adjustment``, ``expiry``, ``enroll``), ``club_id`` the club whose ledger holds it, ``op_id``
+    its operation id, ``member_id`` its member (``None`` for a reversal that found nothing),
+    ``receipt`` the answer stored with it. Runs on the service's event thread after the commit, in
+    commit order; an exception is logged and changes nothing. Docs: docs/plugins.md."""

@@ -4,6 +4,7 @@ entry-point group, then any passed in (tests)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 import pluggy
 
@@ -28,3 +29,10 @@ def make_plugin_manager(extra: Iterable[object] = (), *, load_entry_points: bool
         pm.register(plugin)
     pm.check_pending()
     return pm
+
+
+@lru_cache(maxsize=1)
+def default_plugin_manager() -> pluggy.PluginManager:
+    """The process's plugin manager (built-ins and installed plugins), built once: what a service
+    or a terminal host uses unless given its own."""
+    return make_plugin_manager()

@@ -13,6 +13,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ from kimia.errors import KimiaError, Rejected, reject
 from kimia.service import audit
 from kimia.service.cardkeys import DEV_CARD_KEY, HASHED_KINDS, CardKeys
 from kimia.service.context import Caches, MerchantContext, TerminalContext
-from kimia.service.record import issue_voucher, write_decision
+from kimia.service.record import issue_voucher, restore_last_purchase, write_decision
 from kimia.service.snapshot import CREDIT_KINDS, load_budgets, load_member
 from kimia.service.sql import Tx
 from kimia.service.writer import Writer
@@ -32,6 +33,8 @@ from kimia.store.engine import connect_url, is_sqlite, make_engine, raw_connect
 from kimia.store.models import Base, utc_now_s
 
 if TYPE_CHECKING:
+    import pluggy
+
     from kimia.service.bulk import PurchaseWork
 
 log = logging.getLogger(__name__)
@@ -254,6 +257,7 @@ class Kimia:
         max_wait_s: float = 0.001,
         clock: Callable[[], int] = utc_now_s,
         create: bool = True,
+        plugins: pluggy.PluginManager | None = None,
     ) -> None:
         # The keys first: a service that would hash cards under a known key does not start at all.
         self.card_keys = CardKeys.resolve(card_key, old_card_keys, dev_mode=dev_mode)
@@ -267,13 +271,19 @@ class Kimia:
             upgrade(self.url)
         self.clock = clock
         self.caches = Caches()
-        self.writer = Writer(lambda: raw_connect(self.url), max_batch=max_batch, max_wait_s=max_wait_s)
+        from kimia.plugins import default_plugin_manager
+
+        self.plugins = plugins if plugins is not None else default_plugin_manager()
+        # One thread runs the ``kimia_operation_committed`` hooks, in commit order, off the writer.
+        self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kimia-events")
+        self.writer = Writer(lambda: raw_connect(self.url), max_batch=max_batch, max_wait_s=max_wait_s, on_commit=self._announce)
         self._local = threading.local()
         self._readers: list[Any] = []
         self._readers_lock = threading.Lock()
 
     def close(self) -> None:
         self.writer.close()
+        self._events.shutdown(wait=True)  # every committed operation is announced before we stop
         with self._readers_lock:
             for conn in self._readers:
                 try:
@@ -290,6 +300,34 @@ class Kimia:
         self.close()
 
     # --- plumbing -----------------------------------------------------------------------------
+
+    def committed(self, tx: Tx, *, kind: str, club_id: int, op_id: int, member_id: int | None, receipt: dict[str, Any]) -> None:
+        """Note an operation written in ``tx``: once its transaction commits (and only if its
+        savepoint was kept), ``kimia_operation_committed`` is called with it (docs/plugins.md)."""
+        if self.plugins.hook.kimia_operation_committed.get_hookimpls():
+            tx.events.append((kind, club_id, op_id, member_id, receipt))
+
+    def _announce(self, events: list[Any]) -> None:
+        """The writer's ``on_commit``: hand a committed batch's operations to the event thread."""
+        try:
+            self._events.submit(self._run_hooks, events)
+        except RuntimeError:  # closing: the events of the last batches are run here instead
+            self._run_hooks(events)
+
+    def _run_hooks(self, events: list[Any]) -> None:
+        """Each plugin's hook for each operation, on its own: one failing notifier (logged) neither
+        stops the others nor touches the operation, which is committed already."""
+        for kind, club_id, op_id, member_id, receipt in events:
+            args = {"kind": kind, "club_id": club_id, "op_id": op_id, "member_id": member_id, "receipt": receipt}
+            for impl in self.plugins.hook.kimia_operation_committed.get_hookimpls():
+                try:
+                    impl.function(**{name: args[name] for name in impl.argnames})
+                except Exception:
+                    log.exception("kimia_operation_committed of plugin %s failed for operation %s", impl.plugin_name, op_id)
+
+    def wait_for_events(self) -> None:
+        """Return once the hooks of every operation committed so far have run."""
+        self._events.submit(lambda: None).result()
 
     @contextmanager
     def reading(self) -> Iterator[Tx]:
@@ -377,6 +415,7 @@ class Kimia:
             (club_id, idem_key, body_hash, kind, "pending", member_id, merchant_id, terminal_id, original_op_id,
              amount_rial, reference, "{}", local_day(now), now),
         )
+        tx.opened[int(row[0])] = (kind, club_id, member_id)
         return int(row[0])
 
     def _finish_op(
@@ -386,6 +425,11 @@ class Kimia:
             "UPDATE operations SET status = ?, response = ?, decision = ?, member_id = COALESCE(?, member_id) WHERE id = ?",
             (status, response_json(response), decision.to_json() if decision is not None else None, member_id, op_id),
         )
+        opened = tx.opened.pop(op_id, None)
+        if opened is not None and status != "void":  # a void key is a marker, not an operation
+            kind, club, opened_member = opened
+            self.committed(tx, kind=kind, club_id=club, op_id=op_id, member_id=member_id if member_id is not None else opened_member,
+                           receipt=response)
 
     # --- members (M1–M5) ------------------------------------------------------------------------
 
@@ -962,6 +1006,8 @@ class Kimia:
         d = core.reverse(decided, snapshot, op_id=new_id, now=now, refund_rial=amount_rial, refunded_before_rial=original["refunded_rial"])
         write_decision(tx, d, op_id=new_id, op_club=original["club_id"], member_club=member_club, now=now)
         tx.execute("UPDATE operations SET refunded_rial = refunded_rial + ? WHERE id = ?", (-d.amount_rial, original["id"]))
+        if d.counters["purchases"]:  # the whole purchase is undone: every counter it moved goes back
+            restore_last_purchase(tx, original["member_id"])
         receipt = {**self._receipt(d, snapshot, new_id), "original_op_id": original["id"], **tier_field(snapshot)}
         self._finish_op(tx, new_id, "done", receipt, d)
         return receipt
@@ -981,6 +1027,8 @@ class Kimia:
         tx.execute("UPDATE operations SET status = 'reversed' WHERE id = ?", (refund["id"],))
         if refund_row is not None and refund_row[0] is not None:
             tx.execute("UPDATE operations SET refunded_rial = refunded_rial - ? WHERE id = ?", (-decided.amount_rial, refund_row[0]))
+        if d.counters["purchases"]:  # a full refund undone: the purchase counts again
+            restore_last_purchase(tx, refund["member_id"])
         receipt = {**self._receipt(d, snapshot, new_id), "original_op_id": refund["id"]}
         self._finish_op(tx, new_id, "done", receipt, d)
         return receipt
@@ -1248,67 +1296,48 @@ class Kimia:
             frontier = children
         return clubs
 
-    def close_period(self, club_id: int, period_end: int, *, actor: str) -> dict[str, int]:
-        """Close a tier period for the whole club: moves, grace, deductions; returns counts per reason."""
+    def close_period(self, club_id: int, period_end: int, *, actor: str, chunk_size: int | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+        """Close a tier period for the whole club: moves, grace, deductions; returns counts per reason.
+
+        Chunked and restartable (kimia.service.period): each chunk of members is closed, and its
+        deductions posted, in one transaction; if a run stops half-way, running the same close
+        again finishes it, closing every member once and deducting once. ``progress(done, total)``
+        is called as members are closed."""
         _check_actor(actor)
+        from kimia.service import period
+        from kimia.service.period import close_chunk, open_close
+
+        chunk_size = chunk_size if chunk_size is not None else period.CLOSE_CHUNK
+
         with self.reading() as tx:
             root = self.caches.root_club(tx, club_id)
-            config = self._settings(tx, root).get("tiers")
-            if not config:
-                raise Rejected("invalid_tier_config", "Invalid tier configuration: no tiers", "پیکربندی طبقات نامعتبر است: طبقه‌ای تعریف نشده")
-            names = [t["name"] for t in config["tiers"]]
-            if tx.one("SELECT 1 FROM tier_history WHERE club_id = ? AND period_end >= ? LIMIT 1", (root, period_end)):
-                raise reject("period_already_closed")
             clubs = self._club_tree(tx, root)
-            rows = tx.all(
-                "SELECT id, tier, period_points, grace_used, frozen_until, manual_tier FROM members"
-                f" WHERE club_id IN ({tx.placeholders(len(clubs))}) ORDER BY id",
-                tuple(clubs),
-            )
-        index = {n: i for i, n in enumerate(names)}
-        result = core.close_tier_period(
-            config,
-            tier=[index.get(r[1], 0) for r in rows],
-            period_points=[r[2] for r in rows],
-            grace_used=[r[3] for r in rows],
-            frozen_until=[r[4] for r in rows],
-            manual_tier=[index.get(r[5], -1) if r[5] else -1 for r in rows],
-            period_end=period_end,
-        )
-        counts: dict[str, int] = {}
-
-        def work(tx: Tx) -> None:
-            # Checked again inside the write: two closes racing for one period cannot both land.
-            if tx.one("SELECT 1 FROM tier_history WHERE club_id = ? AND period_end >= ? LIMIT 1", (root, period_end)):
-                raise reject("period_already_closed")
-            for i, r in enumerate(rows):
-                new_tier = names[result["tier"][i]]
-                reason = result["reason"][i]
-                counts[reason] = counts.get(reason, 0) + 1
-                tx.execute(
-                    "UPDATE members SET tier = ?, grace_used = ?, period_points = 0, manual_tier = NULL WHERE id = ?",
-                    (new_tier, result["grace_used"][i], r[0]),
-                )
-                tx.execute(
-                    "INSERT INTO tier_history (club_id, member_id, period_end, from_tier, to_tier, reason, period_points, deducted_points)"
-                    " VALUES (?,?,?,?,?,?,?,?)",
-                    (root, r[0], period_end, r[1], new_tier, reason, r[2], result["deducted_points"][i]),
-                )
-
-        self.write(work)
-        for i, r in enumerate(rows):
-            deducted = result["deducted_points"][i]
-            if deducted > 0:
-                try:
-                    self.adjust(root, r[0], idem_key=f"period:{period_end}:deduct:{r[0]}", account_kind="points", delta=-deducted,
-                                actor=actor, reason=f"period end deduction {period_end}")
-                except Rejected as exc:
-                    if exc.code != "insufficient_balance":
-                        raise
-                    log.info("member %s holds fewer points than the deduction; skipped", r[0])
-                    self.write(partial(_no_deduction, club_id=root, member_id=r[0], period_end=period_end))
+            config = self._settings(tx, root).get("tiers")
+        if not config:
+            raise Rejected("invalid_tier_config", "Invalid tier configuration: no tiers", "پیکربندی طبقات نامعتبر است: طبقه‌ای تعریف نشده")
+        if not 1 <= chunk_size <= 100_000:
+            raise reject("invalid_request", path="chunk_size", detail="chunk_size is between 1 and 100,000")
+        state = self.write(partial(open_close, root=root, clubs=clubs, period_end=period_end, config=config, actor=actor, now=self.clock()))
+        if progress is not None:
+            progress(state.members_done, state.members_total)
+        while not state.finished:
+            state = self.write(partial(close_chunk, service=self, close_id=state.id, clubs=clubs, chunk_size=chunk_size))
+            if progress is not None:
+                progress(state.members_done, state.members_total)
         self.caches.clear()
-        return counts
+        with self.reading() as tx:
+            counts = tx.all("SELECT reason, COUNT(*) FROM tier_history WHERE club_id = ? AND period_end = ? GROUP BY reason", (root, period_end))
+        return {str(reason): int(n) for reason, n in counts}
+
+    def period_closes(self, club_id: int) -> tuple[int | None, int | None]:
+        """(end of the club's last finished period close, end of its unfinished close if any)."""
+        from kimia.service.period import last_closed_end, running_close
+
+        with self.reading() as tx:
+            root = self.caches.root_club(tx, club_id)
+            running = running_close(tx, root)
+            return last_closed_end(tx, root), running.period_end if running is not None else None
 
     # --- settlement and checks ------------------------------------------------------------------------
 
@@ -1359,14 +1388,6 @@ class Kimia:
             return result
 
         return self.write(work)  # type: ignore[no-any-return]
-
-
-def _no_deduction(tx: Tx, *, club_id: int, member_id: int, period_end: int) -> None:
-    """Record that a period-end deduction was not taken (the member held fewer points)."""
-    tx.execute(
-        "UPDATE tier_history SET deducted_points = 0 WHERE club_id = ? AND member_id = ? AND period_end = ?",
-        (club_id, member_id, period_end),
-    )
 
 
 def book_allows(book: core.Rulebook, set_id: int, merchant: MerchantContext) -> bool:

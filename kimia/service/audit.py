@@ -106,6 +106,24 @@ def append(
     )
 
 
+def append_many(tx: Tx, entries: Sequence[tuple[int | None, str, str, str, Any, int]]) -> None:
+    """``append`` for many rows at once, (club_id, actor, action, reason, payload, at) each, chained
+    in order from the current head with one lock, one read and one multi-row insert (bulk paths
+    such as a tier period close)."""
+    if not entries:
+        return
+    if not tx.sqlite:
+        tx.execute("SELECT pg_advisory_xact_lock(?)", (CHAIN_LOCK,))
+    row = tx.one("SELECT chain_hash FROM audit_log ORDER BY id DESC LIMIT 1")
+    prev = row[0] if row else ""
+    rows: list[tuple[Any, ...]] = []
+    for club_id, actor, action, reason, payload, at in entries:
+        actor, reason, payload = prepare(actor, reason, payload)
+        prev = link(prev, club_id, actor, action, reason, payload, at)
+        rows.append((club_id, actor, action, reason, json.dumps(payload, ensure_ascii=False), at, prev))
+    tx.insert_rows("audit_log", ("club_id", "actor", "action", "reason", "payload", "at", "chain_hash"), rows)
+
+
 def append_orm(session: Any, *, club_id: int | None, actor: str, action: str, reason: str, payload: Any, at: int) -> None:
     """``append`` for an ORM session (kimia.service.admin): the row is flushed at once, so a second
     row of the same transaction chains from it."""

@@ -439,6 +439,7 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
         if "vouchers" in receipt:
             text = response_json(receipt)
         receipts[i] = receipt
+        service.committed(tx, kind="purchase", club_id=op_club, op_id=op_id, member_id=d.member_id, receipt=receipt)
         ops.append((op_id, op_club, w.req.idem_key, w.body_hash, "purchase", "done", d.member_id, w.req.merchant_id, w.req.terminal_id,
                     None, w.req.amount_rial, 0, receipt["rrn"], text, d.to_json(), day, now))
 

@@ -11,11 +11,14 @@
 8. the audit log's hash chain holds (kimia.service.audit): no row was edited, deleted or inserted
    outside kimia. The summary names the chain's head, to be recorded elsewhere: that is what shows
    the newest rows were not deleted.
+9. every tier period close is finished (one stopped half-way is reported until it is run again),
+   closed each of its members once, and took exactly the deductions its history records.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kimia.service.audit import chain_rows, verify_chain
@@ -97,7 +100,27 @@ def run_check(tx: Tx, *, limit: int = 1000) -> CheckReport:
 
     for club, key, used in tx.all("SELECT club_id, key, used FROM budget_usage WHERE used < 0 LIMIT ?", (limit,)):
         add(f"budget {key} of club {club} is negative ({used})")
+    check_period_closes(tx, add)
 
     report.audit_rows, report.audit_head, broken = verify_chain(chain_rows(tx))
     report.problems.extend(broken)
     return report
+
+
+def check_period_closes(tx: Tx, add: Callable[[str], None]) -> None:
+    """Invariant 9: a close's members each have one history row, and its deduction operations
+    (keys ``period:{end}:deduct:{member}``) add up to the points its history says were deducted."""
+    closes = tx.all("SELECT club_id, period_end, status, members_done, members_total FROM period_closes ORDER BY club_id, period_end")
+    history = {(int(c), int(e)): (int(n), int(d or 0)) for c, e, n, d in tx.all(
+        "SELECT club_id, period_end, COUNT(*), SUM(deducted_points) FROM tier_history GROUP BY club_id, period_end")}
+    for club, end, status, done, total in closes:
+        members, deducted = history.get((int(club), int(end)), (0, 0))
+        if status != "done":
+            add(f"the tier period close of club {club} ending at {end} is unfinished ({done} of {total} members closed);"
+                " run `kimia close-period` again to finish it")
+        if members != int(done):
+            add(f"the tier period close of club {club} ending at {end} closed {done} members but has {members} history rows")
+        row = tx.one("SELECT COALESCE(SUM(amount_rial), 0) FROM operations WHERE club_id = ? AND kind = 'adjustment' AND idem_key LIKE ?",
+                     (club, f"period:{end}:deduct:%"))
+        if int(row[0]) != deducted:
+            add(f"the tier period close of club {club} ending at {end} deducted {row[0]} points, its history says {deducted}")

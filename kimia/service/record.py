@@ -152,6 +152,23 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
         issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
 
 
+def restore_last_purchase(tx: Tx, member_id: int) -> None:
+    """Set a member's last purchase time to that of their latest purchase still standing.
+
+    Called when a purchase stops counting (a full reversal or refund: its purchase count goes back
+    too) or counts again (its refund undone). A purchase only ever moves the time forward, so
+    without this a reversed purchase would keep the member looking recent and block a win-back
+    rule (``days_since_last_purchase``) on their next purchase. A completed hold counts from the
+    hold, as when it was written (the completion carries the hold's decision)."""
+    tx.execute(
+        "UPDATE members SET last_purchase_at = (SELECT MAX(COALESCE(h.created_at, o.created_at)) FROM operations o"
+        " LEFT JOIN operations h ON o.kind = 'completion' AND h.id = o.original_op_id"
+        " WHERE o.member_id = ? AND o.kind IN ('purchase', 'completion') AND o.status = 'done' AND o.refunded_rial < o.amount_rial)"
+        " WHERE id = ?",
+        (member_id, member_id),
+    )
+
+
 def issue_voucher(tx: Tx, *, member_id: int, template_id: int, op_id: int, now: int) -> str | None:
     """Create a voucher from a template for a member; returns its code (None if no such template)."""
     row = tx.one("SELECT club_id, valid_days FROM voucher_templates WHERE id = ?", (template_id,))

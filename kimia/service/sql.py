@@ -59,6 +59,11 @@ class Tx:
         self._raw: Any = None
         #: True once a write transaction was begun on it (the writer's); reads never write.
         self.writing = False
+        #: Operations written in this transaction, announced once it commits (the writer keeps
+        #: only those of operations whose savepoint was released): see ``Kimia.committed``.
+        self.events: list[Any] = []
+        #: (kind, club, member) of each operation opened in this transaction, by operation id.
+        self.opened: dict[int, tuple[str, int, int | None]] = {}
 
     @contextmanager
     def pipeline(self) -> Iterator[None]:

@@ -134,12 +134,16 @@ class Writer:
         max_batch: int = 64,
         max_wait_s: float = 0.0,
         name: str = "kimia-writer",
+        on_commit: Callable[[list[Any]], None] | None = None,
     ) -> None:
         if not 1 <= max_batch <= MAX_BATCH:
             raise ValueError(f"max_batch must be between 1 and {MAX_BATCH}")
         if not 0.0 <= max_wait_s <= 0.010:
             raise ValueError("max_wait_s must be between 0 and 10 ms")
         self._connect = connect
+        #: Called on the writer thread with the events (``Tx.events``) of each committed batch,
+        #: after its callers were answered; it must only hand them on, never block.
+        self._on_commit = on_commit
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
         self._last_size = 1
@@ -272,13 +276,16 @@ class Writer:
         for attempt in range(RACE_RETRIES + 1):
             savepoint = f"op{index}_{attempt}"
             tx.savepoint(savepoint)
+            mark = len(tx.events)
             try:
                 result = work(tx)
             except KimiaError as exc:
                 tx.rollback_to(savepoint)
+                del tx.events[mark:]
                 return (future, None, exc)
             except Exception as exc:
                 tx.rollback_to(savepoint)
+                del tx.events[mark:]
                 if is_race(exc) and attempt < RACE_RETRIES:
                     # Another process committed the same idempotency key (or we deadlocked with
                     # it): run again; the key check now finds its answer.
@@ -294,11 +301,13 @@ class Writer:
         """Run a group of batchable operations together; on any surprise, one at a time instead."""
         savepoint = f"run{index}"
         tx.savepoint(savepoint)
+        mark = len(tx.events)
         try:
             results = run[0][0].run_batch(tx, [work for work, _ in run])  # type: ignore[attr-defined]
         except Exception:
             log.info("bulk run of %d fell back to single operations", len(run), exc_info=True)
             tx.rollback_to(savepoint)
+            del tx.events[mark:]
             return [self._run_single(tx, index * 1000 + n, work, future) for n, (work, future) in enumerate(run)]
         tx.release(savepoint)
         return [
@@ -308,6 +317,8 @@ class Writer:
 
     def _run_batch(self, tx: Tx, batch: list[tuple[Work, Waiter]]) -> None:
         outcomes: list[tuple[Waiter, Any, BaseException | None]] = []
+        tx.events = []
+        tx.opened.clear()
         try:
             tx.begin_write()
             for index, run in enumerate(self._runs(batch)):
@@ -322,13 +333,22 @@ class Writer:
                 tx.rollback()
             except Exception:
                 log.exception("rollback failed")
+            tx.events = []
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             self._deliver(batch)
             return
+        events, tx.events = tx.events, []
         self.batches += 1
         self.operations += len(batch)
+        # Handed on before the callers are answered (a queue put, not the hooks themselves), so a
+        # caller that waits for the events after its answer finds its own operation among them.
+        if events and self._on_commit is not None:
+            try:
+                self._on_commit(events)
+            except Exception:  # the batch is committed: nothing may undo that
+                log.exception("handing on the events of a committed batch failed")
         for future, result, error in outcomes:
             if error is not None:
                 future.set_exception(error)

@@ -436,8 +436,37 @@ class LotteryWinner(Base):
     prize: Mapped[str] = mapped_column(String(200), nullable=False, default="")
 
 
+class PeriodClose(Base):
+    """A tier period close of a club, written before any member is closed (migration 0004).
+
+    Members are closed in chunks, each one transaction that closes its members and posts their
+    deductions; ``done_through`` is the last member id closed. A close still ``running`` after a
+    crash is resumed by the next run of the same close, from ``done_through`` on, with the tier
+    configuration it started with; ``kimia check`` reports it until then."""
+
+    __tablename__ = "period_closes"
+    __table_args__ = (UniqueConstraint("club_id", "period_end"),)
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    period_end: Mapped[ts]
+    status: Mapped[str] = mapped_column(String(10), nullable=False)  # running | done
+    # The tier configuration the close started with (a resumed close judges by it too).
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    # Members enrolled after the close started belong to the next period.
+    last_member_id: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    members_total: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    members_done: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    done_through: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    actor: Mapped[str] = mapped_column(String(100), nullable=False, default="system")
+    started_at: Mapped[ts]
+    finished_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class TierHistory(Base):
+    """A member's move at a period close; at most one per member and close (migration 0004)."""
+
     __tablename__ = "tier_history"
+    __table_args__ = (UniqueConstraint("club_id", "period_end", "member_id"),)
     id: Mapped[intpk]
     club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), nullable=False, index=True)

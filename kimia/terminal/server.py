@@ -23,7 +23,6 @@ import pluggy
 
 from kimia.errors import KimiaError
 from kimia.identifiers import IdentifierError
-from kimia.plugins import make_plugin_manager
 from kimia.service.api import Deadline, Kimia
 from kimia.service.context import TerminalContext
 from kimia.terminal import tlv
@@ -90,7 +89,8 @@ class TerminalServer:
         self.idle_timeout_s = idle_timeout_s
         self.frame_timeout_s = frame_timeout_s
         self.max_frame_bytes = max_frame_bytes
-        self.pm = plugins or make_plugin_manager()
+        # The service's own manager by default: kimia_operation_committed is fired by the service.
+        self.pm = plugins or service.plugins
         self.handlers = build_registry(self.pm)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kimia-terminal")
         self._server: asyncio.base_events.Server | None = None
@@ -242,8 +242,6 @@ class TerminalServer:
         except (EncodeError, tlv.TlvError):
             log.exception("could not encode the answer of %s", handler.name)
             answer = self._answer(message, TerminalReply("96"), terminal)
-        if reply.receipt is not None and reply.response_code == "00":
-            self._notify(handler.name, reply.receipt)
         return answer
 
     async def _terminal(self, message: Message, started: float) -> TerminalContext | None:
@@ -362,16 +360,6 @@ class TerminalServer:
             return await handler.handle_async(request, guard)
         except Exception as exc:
             return self._failed(handler, exc)
-
-    def _notify(self, kind: str, receipt: dict[str, Any]) -> None:
-        def call() -> None:
-            try:
-                self.pm.hook.kimia_operation_committed(kind=kind, club_id=int(receipt.get("club_id", 0)), receipt=receipt)
-            except Exception:
-                log.exception("a kimia_operation_committed hook failed")
-
-        if self.pm.hook.kimia_operation_committed.get_hookimpls():
-            self._executor.submit(call)
 
 
 def _peer(writer: asyncio.StreamWriter) -> str:

@@ -14,7 +14,7 @@
   must create its triggers again (``create_append_only``).
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-07 10:00:00
 """
 
@@ -30,7 +30,7 @@ from alembic import op
 from kimia.store import append_only
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
