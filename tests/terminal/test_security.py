@@ -440,3 +440,22 @@ def test_a_deactivated_merchant_neither_refunds_nor_enrols(service: Kimia) -> No
     with pytest.raises(KimiaError) as caught:
         service.enroll(club, idem_key="api-enrol", identifiers=[("mobile", "+989121111111")], merchant_id=merchant)
     assert caught.value.code == "unknown_merchant"
+
+
+def test_the_serve_command_has_the_security_options_with_their_defaults() -> None:
+    result = CliRunner().invoke(main, ["terminal", "serve", "--help"])
+    for option in ("--allow-unkeyed", "--max-connections", "--max-connections-per-address", "--write-timeout", "--max-pending"):
+        assert option in result.output, option
+    from kimia.terminal import server
+
+    text = " ".join(result.output.split())
+    for default in (server.MAX_CONNECTIONS, server.MAX_CONNECTIONS_PER_ADDRESS, server.MAX_PENDING, server.WRITE_TIMEOUT_S):
+        assert f"[default: {default};" in text, default  # the command's defaults are the server's
+
+
+def test_the_simulator_reads_existing_keyed_terminals_through_the_kek(service: Kimia) -> None:
+    from kimia.terminal.simulator import load_setup, setup_demo
+
+    demo = setup_demo(service, terminals=2, members=2, mac=True, seed=5)
+    loaded = load_setup(service, terminals=2, members=2)
+    assert {t.terminal_id: t.mac_key for t in loaded.terminals} == {t.terminal_id: t.mac_key for t in demo.terminals}
