@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import sqlite3
 import threading
 from pathlib import Path
@@ -37,6 +38,7 @@ from kimia.terminal import tlv
 from kimia.terminal.client import Connection, TerminalIdentity, request, to_bytes
 from kimia.terminal.codec import Message, decode
 from kimia.terminal.dialect import KIMIA_V1, dialect_from_json, dialect_to_json
+from kimia.terminal.framing import frame
 from kimia.terminal.keys import Kek, kcv
 from kimia.terminal.mac import verify_message
 from kimia.terminal.registry import set_terminal_key
@@ -459,3 +461,44 @@ def test_the_simulator_reads_existing_keyed_terminals_through_the_kek(service: K
     demo = setup_demo(service, terminals=2, members=2, mac=True, seed=5)
     loaded = load_setup(service, terminals=2, members=2)
     assert {t.terminal_id: t.mac_key for t in loaded.terminals} == {t.terminal_id: t.mac_key for t in demo.terminals}
+
+
+class SmallBufferServer(TerminalServer):
+    """The host with a small kernel send buffer per connection, so that a peer that does not read
+    fills it after a few hundred answers instead of megabytes (the write path is unchanged)."""
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        await super()._client(reader, writer)
+
+
+def test_a_peer_that_does_not_read_its_answers_is_disconnected(service: Kimia, caplog: pytest.LogCaptureFixture) -> None:
+    _, _, t = build(service)
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    frames = b"".join(frame(to_bytes(request(t, "0800", None, network_code="301"), t), KIMIA_V1) for _ in range(6000))
+
+    async def body() -> dict[str, int]:
+        srv = SmallBufferServer(service, write_timeout_s=0.5)
+        await srv.start()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", srv.port))
+            sock.setblocking(False)
+            sent = 0
+            for _ in range(2000):  # send everything we can, never read
+                if srv.stats["closed_write_timeout"]:
+                    break
+                try:
+                    sent += sock.send(frames[sent:sent + 65536]) if sent < len(frames) else 0
+                except (BlockingIOError, ConnectionError):
+                    pass
+                await asyncio.sleep(0.01)
+            return srv.metrics()
+        finally:
+            sock.close()
+            await srv.close()
+
+    metrics = run(body())
+    assert metrics["closed_write_timeout"] == 1
+    assert any("answer not taken within 0.5 s" in r.getMessage() for r in caplog.records)
