@@ -587,10 +587,22 @@ def terminal() -> None:
               help="Seconds: close a connection that sends nothing for this long.")
 @click.option("--frame-timeout", "frame_timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds: a frame whose first byte arrived must be complete within this long, else the connection is closed.")
+@click.option("--allow-unkeyed", is_flag=True,
+              help="Serve terminals without a MAC key, and dialects without MAC fields (demos and tests only; docs/operations.md).")
+@click.option("--max-connections", default=1024, show_default=True, type=click.IntRange(min=1),
+              help="Connections open at once; more are accepted and closed at once.")
+@click.option("--max-connections-per-address", default=64, show_default=True, type=click.IntRange(min=1),
+              help="Connections open at once from one remote address.")
+@click.option("--write-timeout", "write_timeout", default=10.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds: close a connection that does not take its answer within this long.")
+@click.option("--max-pending", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Requests waiting for a worker thread; more are answered 91 (overloaded).")
 @click.pass_context
 def terminal_serve(ctx: click.Context, host: str, port: int, dialect_path: str | None, deadline_ms: int,
-                   idle_timeout: float, frame_timeout: float) -> None:
-    """Serve terminals until interrupted (Ctrl-C)."""
+                   idle_timeout: float, frame_timeout: float, allow_unkeyed: bool, max_connections: int,
+                   max_connections_per_address: int, write_timeout: float, max_pending: int) -> None:
+    """Serve terminals until interrupted (Ctrl-C). Every terminal needs a MAC key (set-key) unless
+    --allow-unkeyed is given."""
     import asyncio
     import logging
 
@@ -600,10 +612,17 @@ def terminal_serve(ctx: click.Context, host: str, port: int, dialect_path: str |
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     dialect = dialect_from_json(dialect_path) if dialect_path else KIMIA_V1
+    if not allow_unkeyed and not dialect.mac_fields:
+        raise click.UsageError(f"dialect {dialect.name} has no MAC fields (64/128): a production host refuses it"
+                               " (--allow-unkeyed for a demo)")
+    if allow_unkeyed:
+        click.echo("warning: --allow-unkeyed: terminals without a MAC key are served; for demos and tests only", err=True)
 
     async def run(service: Any) -> None:
         server = TerminalServer(service, host=host, port=port, dialect=dialect, deadline_s=deadline_ms / 1000,
-                                idle_timeout_s=idle_timeout, frame_timeout_s=frame_timeout)
+                                idle_timeout_s=idle_timeout, frame_timeout_s=frame_timeout, allow_unkeyed=allow_unkeyed,
+                                max_connections=max_connections, max_connections_per_address=max_connections_per_address,
+                                write_timeout_s=write_timeout, max_pending=max_pending)
         await server.start()
         click.echo(f"kimia terminal host on {host}:{server.port} ({dialect.name}) · پایانه‌ها به این نشانی وصل شوند; Ctrl-C to stop")
         try:
@@ -629,9 +648,9 @@ def terminal_list(ctx: click.Context, per_club: int) -> None:
     with _service(_url(ctx)) as service:
         terminals = list_terminals(service)
         members = list_members(service, per_club=per_club) if per_club else []
-    click.echo(table(["terminal id (41)", "merchant id (42)", "kind", "merchant", "name · نام", "club", "MAC key"],
+    click.echo(table(["terminal id (41)", "merchant id (42)", "kind", "merchant", "name · نام", "club", "MAC key (version, KCV)"],
                      [[t.terminal_id, t.merchant_code, t.kind, t.merchant_id, t.merchant_name, t.club_id,
-                       "set" if t.has_mac_key else "none"] for t in terminals]))
+                       f"v{t.mac_key_version} {t.mac_key_kcv}" if t.has_mac_key else "none"] for t in terminals]))
     if members:
         click.echo("")
         click.echo(table(["club", "member", "MK (48)", "MK by mobile"],
@@ -648,8 +667,12 @@ def terminal_list(ctx: click.Context, per_club: int) -> None:
 @click.option("--remove", is_flag=True, help="Take the terminal's key away: it then sends no MAC.")
 @click.pass_context
 def terminal_set_key(ctx: click.Context, terminal_id: str, merchant_code: str, aes256: bool, key_stdin: bool, remove: bool) -> None:
-    """Give a terminal its MAC key (AES-CMAC, field 64/128). A generated key is printed once, here,
-    for the terminal's key loading; kimia never prints or logs it again."""
+    """Give a terminal its MAC key (AES-CMAC, field 64/128), or a new one (the key change of an
+    operator; a terminal changes its own key with an 0800, 70=161). The key is stored encrypted
+    under the KEK (KIMIA_TERMINAL_KEK or KIMIA_TERMINAL_KEK_FILE) with its version and check value.
+    A generated key is printed once, here, for the terminal's key loading; kimia never prints or
+    logs it again."""
+    from kimia.terminal.keys import kcv
     from kimia.terminal.registry import new_mac_key, set_terminal_key
 
     if remove and key_stdin:
@@ -667,11 +690,30 @@ def terminal_set_key(ctx: click.Context, terminal_id: str, merchant_code: str, a
         set_terminal_key(service, terminal_id, merchant_code, key, actor=_actor())
     if key is None:
         click.echo(f"terminal {terminal_id} / {merchant_code}: MAC key removed · کلید حذف شد")
-    elif key_stdin:
-        click.echo(f"terminal {terminal_id} / {merchant_code}: MAC key set ({len(key) * 8}-bit AES) · کلید ثبت شد")
+        return
+    check = kcv(key)
+    if key_stdin:
+        click.echo(f"terminal {terminal_id} / {merchant_code}: MAC key set ({len(key) * 8}-bit AES, KCV {check}) · کلید ثبت شد")
     else:
-        click.echo(f"terminal {terminal_id} / {merchant_code}: MAC key set · کلید ثبت شد")
+        click.echo(f"terminal {terminal_id} / {merchant_code}: MAC key set (KCV {check}) · کلید ثبت شد")
         click.echo(f"key (AES-{len(key) * 8}, hex; shown only this once): {key.hex().upper()}")
+
+
+@terminal.command("rotate-kek")
+@click.option("--new-kek-file", "new_kek_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="A file holding the new KEK (32, 48 or 64 hex digits); the current KEK comes from the settings.")
+@click.pass_context
+def terminal_rotate_kek(ctx: click.Context, new_kek_file: str) -> None:
+    """Re-encrypt every terminal MAC key under a new key-encryption key, in one transaction; then
+    point KIMIA_TERMINAL_KEK(_FILE) at the new KEK and restart the host. Safe to run again."""
+    from kimia.terminal.keys import Kek, load_kek
+    from kimia.terminal.registry import rotate_kek
+
+    old, new = load_kek(), Kek.from_file(new_kek_file)
+    with _service(_url(ctx)) as service:
+        count = rotate_kek(service, old, new, actor=_actor())
+    click.echo(f"{count} terminal key(s) re-encrypted from KEK {old.kid} to KEK {new.kid} · کلیدها با کلید جدید رمز شدند")
+    click.echo("now set KIMIA_TERMINAL_KEK_FILE (or KIMIA_TERMINAL_KEK) to the new KEK and restart the terminal host")
 
 
 @terminal.command("simulate", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,

@@ -85,6 +85,10 @@ SERVICE_ERRORS: dict[str, tuple[str, str]] = {
                       "کلید هش کارت باید دست‌کم {min_length} نویسه باشد و کلید توسعه نباشد"),
     "service_unavailable": ("The service could not finish in time; retry with the same key", "سرویس در زمان مقرر پاسخ نداد؛ با همان کلید دوباره تلاش کنید"),
     "invalid_request": ("Invalid request: {detail}", "درخواست نامعتبر: {detail}"),
+    "overloaded": ("The service is busy: too many operations are waiting; retry shortly with the same key",
+                   "سرویس پرمشغله است: تراکنش‌های در صف بیش از حد است؛ کمی بعد با همان کلید دوباره تلاش کنید"),
+    "terminal_kek_missing": ("The terminal key-encryption key (KIMIA_TERMINAL_KEK or KIMIA_TERMINAL_KEK_FILE) is missing or wrong: {detail}",
+                             "کلید رمزگذاری کلیدهای پایانه (KIMIA_TERMINAL_KEK یا KIMIA_TERMINAL_KEK_FILE) تنظیم نشده یا نادرست است: {detail}"),
 }
 
 

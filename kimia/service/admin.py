@@ -35,7 +35,7 @@ class Admin:
         with self._session() as s, s.begin():
             s.add(obj)
             s.flush()
-            payload = {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in ("mac_key_hex",)}
+            payload = {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in ("mac_key_enc", "mac_key_prev_enc")}
             self._audit(s, club_id if club_id is not None else getattr(obj, "club_id", None), actor, action, payload)
         self.service.caches.clear()
         return obj
@@ -121,7 +121,14 @@ class Admin:
         if mac_key_hex is not None and len(bytes.fromhex(mac_key_hex)) not in (16, 32):
             raise reject("invalid_request", path="mac_key_hex", detail="a 16 or 32 byte AES key in hex")
         terminal = m.Terminal(terminal_code=terminal_code, merchant_code=merchant_code, merchant_id=merchant_id, branch_id=branch_id,
-                              kind=kind, mac_key_hex=mac_key_hex, active=True)
+                              kind=kind, active=True, mac_key_version=0)
+        if mac_key_hex is not None:
+            # Stored only under the KEK (kimia/terminal/keys.py); the audit records its check value.
+            from kimia.terminal.keys import kcv, load_kek, wrap
+
+            key = bytes.fromhex(mac_key_hex)
+            terminal.mac_key_enc = wrap(load_kek(), key, terminal_code, merchant_code)
+            terminal.mac_key_version, terminal.mac_key_kcv = 1, kcv(key)
         with self._session() as s:
             club_id = s.scalar(select(m.Merchant.club_id).where(m.Merchant.id == merchant_id))
         if club_id is None:

@@ -614,6 +614,8 @@ class Kimia:
 
         def work(tx: Tx) -> dict[str, Any]:
             now = self.clock()
+            if merchant_id is not None and not self.caches.merchant(tx, merchant_id).active:
+                raise reject("unknown_merchant")  # a deactivated merchant enrols no one
             root = self.caches.root_club(tx, club_id)
             existing = self._existing(tx, root, idem_key, body_hash, 0)
             if existing is not None:
@@ -681,9 +683,13 @@ class Kimia:
         self.write(work)
 
     def merchant_club(self, merchant_id: int) -> int:
-        """The club whose ledger a merchant belongs to."""
+        """The club whose ledger a merchant belongs to; ``unknown_merchant`` for a deactivated one
+        (its terminals may no longer refund or enrol, as they may no longer sell)."""
         with self.reading() as tx:
-            return self.caches.merchant(tx, merchant_id).root_club_id
+            merchant = self.caches.merchant(tx, merchant_id)
+        if not merchant.active:
+            raise reject("unknown_merchant")
+        return merchant.root_club_id
 
     def member_balances(self, merchant_id: int, member: MemberRef | int | dict[str, Any] | None) -> dict[str, Any]:
         """Points, and credit spendable at this merchant, of the member (a balance inquiry)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kimia._core import Rulebook
@@ -37,7 +37,12 @@ class TerminalContext:
     merchant_id: int
     branch_id: int | None
     kind: str
-    mac_key_hex: str | None
+    #: The MAC key in clear, decrypted from the database with the KEK; in memory only, never shown.
+    mac_key: bytes | None = field(default=None, repr=False)
+    mac_key_version: int = 0
+    #: The key before the last key change, accepted until ``mac_key_prev_until`` (Unix time).
+    mac_key_prev: bytes | None = field(default=None, repr=False)
+    mac_key_prev_until: int = 0
 
 
 def int_keys(body: dict[str, Any]) -> dict[str, Any]:
@@ -107,13 +112,21 @@ class Caches:
         if cached is not None:
             return cached  # type: ignore[no-any-return]
         row = tx.one(
-            "SELECT id, merchant_id, branch_id, kind, mac_key_hex FROM terminals"
-            " WHERE terminal_code = ? AND merchant_code = ? AND active = ?",
+            "SELECT id, merchant_id, branch_id, kind, mac_key_enc, mac_key_version, mac_key_prev_enc, mac_key_prev_until"
+            " FROM terminals WHERE terminal_code = ? AND merchant_code = ? AND active = ?",
             (terminal_code, merchant_code, True),
         )
         if row is None:
             raise reject("unknown_terminal")
-        return self.put(key, TerminalContext(row[0], row[1], row[2], row[3], row[4]))  # type: ignore[no-any-return]
+        mac_key = prev = None
+        if row[4] is not None or row[6] is not None:
+            from kimia.terminal.keys import load_kek, unwrap
+
+            kek = load_kek()
+            mac_key = unwrap(kek, row[4], terminal_code, merchant_code) if row[4] is not None else None
+            prev = unwrap(kek, row[6], terminal_code, merchant_code) if row[6] is not None else None
+        ctx = TerminalContext(row[0], row[1], row[2], row[3], mac_key, int(row[5] or 0), prev, int(row[7] or 0))
+        return self.put(key, ctx)  # type: ignore[no-any-return]
 
     def rulebook(self, tx: Tx, club_id: int) -> Rulebook:
         cached = self.get(("rulebook", club_id))

@@ -9,6 +9,10 @@ bounded time (``max_wait_s``) for that many: concurrent callers answered by one 
 submit again, and threads woken one by one would otherwise split into batches half the size. A
 lone caller (a last batch of one) never waits, so it waits no longer than its own commit.
 
+The queue is bounded (``max_queue``): past it an operation is refused at once with ``overloaded``
+(nothing was changed; retry later with the same key) rather than waiting behind a backlog it
+would time out in anyway, with memory growing meanwhile.
+
 If COMMIT itself fails, every operation of the batch gets the error and none is acknowledged;
 retrying with the same idempotency keys is safe (the operations either all landed or none did).
 """
@@ -24,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Union
 
-from kimia.errors import KimiaError
+from kimia.errors import KimiaError, reject
 from kimia.service.sql import Tx
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,9 @@ Work = Callable[[Tx], Any]
 
 #: Most operations one commit may carry (a limit on everything).
 MAX_BATCH = 256
+#: Operations waiting for the writer before new ones are refused (``overloaded``): at a few
+#: thousand commits a second, several seconds of work.
+DEFAULT_MAX_QUEUE = 10_000
 #: How long a caller waits for its answer before giving up (the operation may still land; retry with the same key).
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -133,9 +140,14 @@ class Writer:
         *,
         max_batch: int = 64,
         max_wait_s: float = 0.0,
+        max_queue: int = DEFAULT_MAX_QUEUE,
         name: str = "kimia-writer",
         on_commit: Callable[[list[Any]], None] | None = None,
     ) -> None:
+        if max_queue < 1:
+            raise ValueError("max_queue must be positive")
+        self._max_queue = max_queue
+        self.refused = 0
         if not 1 <= max_batch <= MAX_BATCH:
             raise ValueError(f"max_batch must be between 1 and {MAX_BATCH}")
         if not 0.0 <= max_wait_s <= 0.010:
@@ -165,6 +177,7 @@ class Writer:
         """Run ``work(tx)`` in the next batch; return its result once it is durable, or raise."""
         if self._closed:
             raise WriterClosed("the writer is closed")
+        self._check_room()
         waiter = _ThreadWaiter()
         self._queue.put((work, waiter))
         return waiter.wait(timeout_s)
@@ -173,9 +186,17 @@ class Writer:
         """From an event loop: queue ``work``; the future completes once it is durable, or fails."""
         if self._closed:
             raise WriterClosed("the writer is closed")
+        self._check_room()
         waiter = _LoopWaiter(asyncio.get_running_loop())
         self._queue.put((work, waiter))
         return waiter.future
+
+    def _check_room(self) -> None:
+        """Refuse when the queue is full. ``qsize`` is C-level and cheap; concurrent callers may
+        overshoot the bound by at most their own number, which keeps it a bound."""
+        if self._queue.qsize() >= self._max_queue:
+            self.refused += 1
+            raise reject("overloaded")
 
     @staticmethod
     def _deliver(items: list[tuple[Work, Waiter]]) -> None:

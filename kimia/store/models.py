@@ -169,7 +169,13 @@ class Terminal(Base):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), nullable=False, index=True)
     branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
     kind: Mapped[str] = mapped_column(String(10), nullable=False, default="pos")  # pos | pcpos
-    mac_key_hex: Mapped[str | None] = mapped_column(String(64))
+    # The MAC key encrypted under the KEK (kimia/terminal/keys.py), never in clear; its version
+    # (1 for the first key, +1 per change) and check value; the previous key during a key change's overlap.
+    mac_key_enc: Mapped[str | None] = mapped_column(Text)
+    mac_key_version: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    mac_key_kcv: Mapped[str | None] = mapped_column(String(6))
+    mac_key_prev_enc: Mapped[str | None] = mapped_column(Text)
+    mac_key_prev_until: Mapped[int | None] = mapped_column(BigInteger)  # Unix time (s)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
 
 

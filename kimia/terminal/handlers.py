@@ -4,7 +4,7 @@ Processing codes (field 3, first two digits) used by kimia:
 
 | MTI        | code | operation                                                   |
 |------------|------|-------------------------------------------------------------|
-| 0800       | —    | sign-on (70=001), sign-off (002), echo (301)                 |
+| 0800       | —    | sign-on (70=001), sign-off (002), key change (161), echo (301) |
 | 0100       | 31   | balance inquiry                                             |
 | 0100       | 00   | hold: fix the discount and reserve the credit before the bank sale |
 | 0200       | 00   | purchase: earn and/or redeem                                |
@@ -66,6 +66,7 @@ RESPONSE_FOR_ERROR: dict[str, str] = {
     "nothing_to_reverse": "25",
     "refund_exceeds_purchase": "13",
     "service_unavailable": "91",
+    "overloaded": "91",
     "unknown_terminal": "03",
     "unknown_merchant": "03",
     "invalid_request": "30",
@@ -126,6 +127,8 @@ class TerminalRequest:
     terminal: TerminalContext
     service: Kimia
     idem_key: str
+    #: The MAC key the request was authenticated under (None on a host allowing unkeyed terminals).
+    mac_key: bytes | None = field(default=None, repr=False)
 
     def tag(self, name: str) -> str | None:
         return tlv.tlv_get(self.items, name)
@@ -273,9 +276,26 @@ def _purchase_request(req: TerminalRequest, *, channel: str) -> PurchaseRequest:
 
 def network(req: TerminalRequest) -> TerminalReply:
     code = req.message.get_str("70") or ""
+    if code == "161":
+        return key_change(req)
     if code not in ("001", "002", "301"):
         return TerminalReply("12")
     return TerminalReply("00")
+
+
+def key_change(req: TerminalRequest) -> TerminalReply:
+    """0800 with 70=161: a new working MAC key, wrapped (RFC 3394) under the key this request was
+    MAC'd with, in 48 KE, with its check value KC and version KV. The answer is signed with the
+    old key; the terminal's next messages use the new one. A terminal without a key has nothing to
+    wrap a key under: 12 (keys are loaded with ``kimia terminal set-key``)."""
+    from kimia.terminal.registry import change_key
+
+    if req.mac_key is None:
+        return TerminalReply("12", reason="key_change_without_key")
+    m = req.message
+    change = change_key(req.service, (m.terminal_id or "").strip(), (m.merchant_id or "").strip(), req.terminal, req.mac_key)
+    items = [(tlv.KE, change.wrapped.hex().upper()), (tlv.KC, change.kcv), (tlv.KV, str(change.version))]
+    return TerminalReply("00", {}, items, reason=None)
 
 
 def balance_inquiry(req: TerminalRequest) -> TerminalReply:

@@ -8,12 +8,25 @@ also the operation's idempotency key, so an identical repeat is answered from th
 (the same bytes: responses are a pure function of request and receipt) and a different message
 under the same key gets 94. A request not finished before its deadline is rolled back, never
 posted, and answered 91.
+
+Authentication: every request must come from a registered terminal with a MAC key and carry a
+valid MAC (fields 64/128), unless the host is run with ``allow_unkeyed`` (demos and tests). Every
+failure (unknown terminal, terminal without a key, missing or wrong MAC) gets the same answer, 63,
+unsigned and echoing only fields 11, 41 and 42, so that it tells a prober nothing: not which
+terminal/merchant pairs exist, and no MAC over fields the sender chose. Each failure is logged at
+WARNING with its real reason and counted (``auth_failures``, ``refused:<reason>``); repeated
+failures from one address are logged at ERROR (at 10, 100, 1000, ...), for alerting.
+
+Limits: connections in total and per remote address (over either: accepted and closed at once,
+logged, counted), a write timeout per answer, and a bound on requests waiting for a worker thread
+(over it: 91, ``overloaded``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -30,6 +43,7 @@ from kimia.terminal.codec import DecodeError, EncodeError, Message, decode, enco
 from kimia.terminal.dialect import KIMIA_V1, Dialect
 from kimia.terminal.framing import FramingError, read_frame, write_frame
 from kimia.terminal.handlers import TerminalHandler, TerminalReply, TerminalRequest, response_code_for
+from kimia.terminal.codec import response_mti
 from kimia.terminal.mac import sign_message, verify_message
 
 log = logging.getLogger(__name__)
@@ -41,10 +55,20 @@ TERMINAL_TTL_S = 5.0
 IDLE_TIMEOUT_S = 60.0
 #: A frame whose first byte has arrived must be complete within this long (a trickling peer).
 FRAME_TIMEOUT_S = 30.0
+#: Connections open at once, in total and from one remote address (an acquirer's concentrator may
+#: bring many terminals through one address: raise the second for it).
+MAX_CONNECTIONS = 1024
+MAX_CONNECTIONS_PER_ADDRESS = 64
+#: An answer the peer does not take within this long closes the connection (seconds).
+WRITE_TIMEOUT_S = 10.0
+#: Requests waiting for or running on a worker thread; beyond this a request is answered 91.
+MAX_PENDING = 256
+#: The answer to every authentication failure, whatever its reason.
+AUTH_FAILED = "63"
 #: Field 49 of every request: the Iranian rial (ISO 4217 numeric 364).
 RIAL = "364"
 #: The host's own refusals (not the service's business answers), logged at WARNING: code → reason.
-_HOST_REFUSALS = {"30": "format_error", "63": "bad_mac", "03": "unknown_terminal", "12": "invalid_transaction",
+_HOST_REFUSALS = {"30": "format_error", "63": "bad_mac", "03": "unknown_merchant", "12": "invalid_transaction",
                   "25": "original_not_found", "91": "deadline", "96": "system_malfunction"}
 
 
@@ -80,7 +104,25 @@ class TerminalServer:
         max_frame_bytes: int = 4096,
         workers: int = 64,
         plugins: pluggy.PluginManager | None = None,
+        allow_unkeyed: bool = False,
+        max_connections: int = MAX_CONNECTIONS,
+        max_connections_per_address: int = MAX_CONNECTIONS_PER_ADDRESS,
+        write_timeout_s: float = WRITE_TIMEOUT_S,
+        max_pending: int = MAX_PENDING,
     ) -> None:
+        if not allow_unkeyed and not dialect.mac_fields:
+            raise ValueError(f"dialect {dialect.name} carries no MAC (fields 64/128): a production host refuses it;"
+                             " allow_unkeyed (--allow-unkeyed) is for demos and tests")
+        if min(max_connections, max_connections_per_address, max_pending) < 1 or write_timeout_s <= 0:
+            raise ValueError("connection, pending and write limits must be positive")
+        self.allow_unkeyed = allow_unkeyed
+        self.max_connections = max_connections
+        self.max_connections_per_address = max_connections_per_address
+        self.write_timeout_s = write_timeout_s
+        self.max_pending = max_pending
+        self._pending = 0  # requests on (or waiting for) a worker thread; touched on the loop only
+        self._per_address: Counter[str] = Counter()
+        self._failures_by_address: Counter[str] = Counter()
         self.service = service
         self.dialect = dialect
         self.host = host
@@ -97,9 +139,12 @@ class TerminalServer:
         self._connections: set[asyncio.Task[Any]] = set()
         #: Counters: requests read, responses written, connections closed on unreadable input, idle
         #: connections closed, requests past their deadline (91), bad MACs (63), format errors (30),
-        #: frames dropped without an answer. ``reasons`` counts every refusal and drop by reason code.
+        #: frames dropped without an answer, authentication failures (63, any reason), connections
+        #: refused over a limit, answers not taken within the write timeout, requests refused 91 as
+        #: overloaded. ``reasons`` counts every refusal and drop by reason code.
         self.stats = {"requests": 0, "responses": 0, "closed_bad_input": 0, "closed_idle": 0, "timeouts": 0,
-                      "bad_mac": 0, "format_errors": 0, "dropped": 0}
+                      "bad_mac": 0, "format_errors": 0, "dropped": 0, "auth_failures": 0, "refused_connections": 0,
+                      "closed_write_timeout": 0, "overloaded": 0}
         self.reasons: Counter[str] = Counter()
         # Registered terminals seen lately, kept on the event loop so a request does not cross to a
         # worker thread just to find its terminal (same lifetime as the service's own cache).
@@ -129,11 +174,29 @@ class TerminalServer:
             task.cancel()
         self._executor.shutdown(wait=True, cancel_futures=False)
 
+    def _over_limit(self, address: str) -> str | None:
+        if len(self._connections) >= self.max_connections:
+            return "connection_limit"
+        if self._per_address[address] >= self.max_connections_per_address:
+            return "connection_limit_per_address"
+        return None
+
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = _peer(writer)
+        address = peer.rsplit(":", 1)[0]
+        refusal = self._over_limit(address)
+        if refusal is not None:
+            # Accept and close at once: a terminal retries later, a flood holds nothing.
+            self.stats["refused_connections"] += 1
+            self.reasons[refusal] += 1
+            log.warning("terminal connection refused: reason=%s peer=%s open=%d from_address=%d", refusal, peer,
+                        len(self._connections), self._per_address[address])
+            writer.close()
+            return
         task = asyncio.current_task()
         if task is not None:
             self._connections.add(task)
-        peer = _peer(writer)
+        self._per_address[address] += 1
         try:
             while True:
                 try:
@@ -153,8 +216,11 @@ class TerminalServer:
                     self.stats["closed_bad_input"] += 1
                     break
                 try:
-                    await write_frame(writer, answer, self.dialect)
-                except FramingError:
+                    await write_frame(writer, answer, self.dialect, timeout_s=self.write_timeout_s)
+                except FramingError as exc:
+                    if exc.code == "frame_timeout":  # a peer that does not read holds no buffer for long
+                        self.stats["closed_write_timeout"] += 1
+                        log.warning("terminal connection %s closed: answer not taken within %g s", peer, self.write_timeout_s)
                     break  # the terminal hung up before its answer: it will repeat or reverse
                 self.stats["responses"] += 1
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
@@ -166,6 +232,9 @@ class TerminalServer:
         finally:
             if task is not None:
                 self._connections.discard(task)
+            self._per_address[address] -= 1
+            if self._per_address[address] <= 0:
+                del self._per_address[address]
             writer.close()
             try:
                 await writer.wait_closed()
@@ -190,14 +259,58 @@ class TerminalServer:
         log.warning("terminal request refused: code=%s reason=%s peer=%s mti=%s tid=%s mid=%s stan=%s pan=%s",
                     code, reason, peer, *_who(message), _masked_pan(message))
 
-    def _answer(self, request: Message, reply: TerminalReply, terminal: TerminalContext | None) -> bytes:
+    def _answer(self, request: Message, reply: TerminalReply, key: bytes | None) -> bytes:
+        """The answer, signed with ``key`` (the key the request was authenticated under), if any."""
         extra: dict[str, str | bytes] = dict(reply.fields)
         if reply.items:
             extra["48"] = tlv.encode_tlv(reply.items)
         response = response_for(request, reply.response_code, extra)
-        if terminal is not None and terminal.mac_key_hex and self.dialect.mac_fields:
-            return sign_message(response, self.dialect, bytes.fromhex(terminal.mac_key_hex))
+        if key is not None and self.dialect.mac_fields:
+            return sign_message(response, self.dialect, key)
         return encode(response, self.dialect)
+
+    def _unauthenticated(self, message: Message, reason: str, peer: str) -> bytes:
+        """The one answer to every authentication failure: 63, unsigned, echoing 11, 41 and 42 only
+        (nothing else the sender chose). The reason goes to the log and the counters only."""
+        self.stats["auth_failures"] += 1
+        if reason in ("bad_mac", "no_mac"):
+            self.stats["bad_mac"] += 1
+        self.reasons[reason] += 1
+        address = peer.rsplit(":", 1)[0]
+        self._failures_by_address[address] += 1
+        failures = self._failures_by_address[address]
+        if len(self._failures_by_address) > 100_000:
+            self._failures_by_address.clear()
+        log.warning("terminal authentication failed: code=%s reason=%s peer=%s mti=%s tid=%s mid=%s stan=%s pan=%s",
+                    AUTH_FAILED, reason, peer, *_who(message), _masked_pan(message))
+        if failures >= 10 and math.log10(failures).is_integer():
+            log.error("repeated terminal authentication failures: %d from address %s (last reason %s)", failures, address, reason)
+        fields: dict[str, str | bytes] = {fid: message.fields[fid] for fid in ("11", "41", "42") if fid in message.fields}
+        fields["39"] = AUTH_FAILED
+        return encode(Message(response_mti(message.mti), fields, tpdu=_swapped(message.tpdu)), self.dialect)
+
+    def _authenticate(self, raw: bytes, terminal: TerminalContext | None) -> tuple[bytes | None, str | None]:
+        """(the key the request is MAC'd with, None), or (None, why it is not authentic). A terminal
+        without a key passes only on a host that allows unkeyed terminals; within the overlap after
+        a key change the previous key is accepted too."""
+        if terminal is None:
+            return None, "unknown_terminal"
+        if terminal.mac_key is None:
+            return (None, None) if self.allow_unkeyed else (None, "unkeyed_terminal")
+        if not self.dialect.mac_fields:
+            return None, "no_mac_in_dialect"  # a keyed terminal's MAC cannot be checked: refused, never waved through
+        if verify_message(raw, self.dialect, terminal.mac_key):
+            return terminal.mac_key, None
+        previous = terminal.mac_key_prev
+        if previous is not None and time.time() < terminal.mac_key_prev_until and verify_message(raw, self.dialect, previous):
+            return previous, None
+        has_mac = any(f in decode(raw, self.dialect).fields for f in ("64", "128"))
+        return None, "bad_mac" if has_mac else "no_mac"
+
+    def _overloaded(self, message: Message, peer: str, key: bytes | None) -> bytes:
+        self.stats["overloaded"] += 1
+        self._refused(message, "91", "overloaded", peer)
+        return self._answer(message, TerminalReply("91"), key)
 
     async def process(self, raw: bytes, *, peer: str = "-") -> bytes | None:
         """The answer to one framed request, or None to close the connection (unreadable input)."""
@@ -212,36 +325,43 @@ class TerminalServer:
         if not message.terminal_id or not message.merchant_id:
             self._refused(message, "30", "missing_field:" + ("41" if not message.terminal_id else "42"), peer)
             return self._answer(message, TerminalReply("30"), None)
-        terminal = await self._terminal(message, started)
-        if terminal is None:
-            self._refused(message, "03", "unknown_terminal", peer)
-            return self._answer(message, TerminalReply("03"), None)
-        if terminal.mac_key_hex and self.dialect.mac_fields:
-            if not verify_message(raw, self.dialect, bytes.fromhex(terminal.mac_key_hex)):
-                self._refused(message, "63", "bad_mac", peer)
-                return self._answer(message, TerminalReply("63"), terminal)
+        if self._pending >= self.max_pending:
+            return self._overloaded(message, peer, None)
+        try:
+            terminal = await self._terminal(message, started)
+        except KimiaError as exc:  # the KEK is missing or wrong: the operator's problem, not the terminal's
+            log.error("terminal %s/%s cannot be served: %s", message.terminal_id, message.merchant_id, exc.code)
+            self._refused(message, "96", exc.code, peer)
+            return self._answer(message, TerminalReply("96"), None)
+        mac_key, failure = self._authenticate(raw, terminal)
+        if failure is not None or terminal is None:
+            return self._unauthenticated(message, failure or "unknown_terminal", peer)
         handler, refusal = self._route(message)
         if handler is None or refusal is not None:
             code, reason = refusal or ("12", "unknown_transaction")
             self._refused(message, code, reason, peer)
-            return self._answer(message, TerminalReply(code), terminal)
+            return self._answer(message, TerminalReply(code), mac_key)
         try:
             items = tlv.decode_tlv(message.get_bytes("48") or b"")
         except tlv.TlvError as exc:
             self._refused(message, "30", f"bad_tlv:{exc.code}", peer)
-            return self._answer(message, TerminalReply("30"), terminal)
+            return self._answer(message, TerminalReply("30"), mac_key)
         key = message.duplicate_key()
         # Only a network message may lack field 13; it posts nothing, so it needs no key.
         idem_key = "iso:" + ":".join(key) if key is not None else f"iso:network:{message.stan}"
-        request = TerminalRequest(message, items, terminal, self.service, idem_key)
+        request = TerminalRequest(message, items, terminal, self.service, idem_key, mac_key=mac_key)
+        if handler.handle_async is None and self._pending >= self.max_pending:
+            return self._overloaded(message, peer, mac_key)
         reply = await self._handle(handler, request, started)
+        if message.mti.startswith("08"):
+            self._terminals.pop((message.terminal_id, message.merchant_id), None)  # a key change takes effect at once
         if reply.response_code in _HOST_REFUSALS:
             self._refused(message, reply.response_code, reply.reason or _HOST_REFUSALS[reply.response_code], peer)
         try:
-            answer = self._answer(message, reply, terminal)
+            answer = self._answer(message, reply, mac_key)
         except (EncodeError, tlv.TlvError):
             log.exception("could not encode the answer of %s", handler.name)
-            answer = self._answer(message, TerminalReply("96"), terminal)
+            answer = self._answer(message, TerminalReply("96"), mac_key)
         return answer
 
     async def _terminal(self, message: Message, started: float) -> TerminalContext | None:
@@ -251,10 +371,15 @@ class TerminalServer:
         cached = self._terminals.get(ids)
         if cached is not None and cached[0] > started:
             return cached[1]
+        self._pending += 1
         try:
             terminal = await asyncio.get_running_loop().run_in_executor(self._executor, self.service.terminal, *ids)
-        except KimiaError:
+        except KimiaError as exc:
+            if exc.code != "unknown_terminal":
+                raise
             return None
+        finally:
+            self._pending -= 1
         if len(self._terminals) > 100_000:
             self._terminals.clear()
         self._terminals[ids] = (started + TERMINAL_TTL_S, terminal)
@@ -286,7 +411,9 @@ class TerminalServer:
         if handler.handle_async is not None:
             future = asyncio.ensure_future(self._run_async(handler, request, guard))
         else:
+            self._pending += 1
             future = asyncio.get_running_loop().run_in_executor(self._executor, self._run, handler, request, guard)
+            future.add_done_callback(self._done)
         reply = await self._reply_within(future, guard)
         if guard.expired:
             # Past its deadline, whoever noticed first: this loop's timer, or the writer's check
@@ -294,6 +421,9 @@ class TerminalServer:
             self.stats["timeouts"] += 1
             reply.reason = "deadline"
         return reply
+
+    def _done(self, _: object) -> None:
+        self._pending -= 1  # a done callback runs on the loop
 
     def _format_error(self, exc: DecodeError, peer: str) -> bytes | None:
         """Answer 30 when the request is readable enough to be answered, else close. Either way a
@@ -367,6 +497,11 @@ def _peer(writer: asyncio.StreamWriter) -> str:
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "-"
 
 
+def _swapped(tpdu: bytes | None) -> bytes | None:
+    """A TPDU with destination and source swapped, for the answer."""
+    return tpdu[:1] + tpdu[3:5] + tpdu[1:3] if tpdu is not None and len(tpdu) == 5 else tpdu
+
+
 def _who(message: Message | None) -> tuple[str, str, str, str]:
     """MTI, terminal, merchant and STAN of a message for a log line ("-" when absent)."""
     if message is None:
@@ -385,8 +520,8 @@ def _masked_pan(message: Message) -> str:
     return mask_pan(pan) if pan else "-"
 
 
-async def serve(service: Kimia, *, host: str, port: int, dialect: Dialect = KIMIA_V1) -> None:
-    server = TerminalServer(service, host=host, port=port, dialect=dialect)
+async def serve(service: Kimia, *, host: str, port: int, dialect: Dialect = KIMIA_V1, allow_unkeyed: bool = False) -> None:
+    server = TerminalServer(service, host=host, port=port, dialect=dialect, allow_unkeyed=allow_unkeyed)
     await server.start()
     print(f"kimia terminal host on {host}:{server.port} ({dialect.name})", flush=True)
     await server.serve_forever()

@@ -58,6 +58,7 @@ from kimia.terminal import tlv
 from kimia.terminal.client import Connection, TerminalIdentity, request, to_bytes
 from kimia.terminal.codec import DecodeError, EncodeError, Message, decode, response_mti
 from kimia.terminal.dialect import KIMIA_V1, Dialect
+from kimia.terminal.keys import load_kek, unwrap
 from kimia.terminal.framing import FramingError, read_frame, write_frame
 from kimia.terminal.mac import MacError, verify_message
 
@@ -829,7 +830,7 @@ def load_setup(service: Kimia, *, terminals: int, members: int = 200) -> DemoSet
             raise ValueError(f"no merchant in the database has {terminals} active terminals; run with --setup")
         merchant_id, merchant_code = int(row[0]), str(row[1])
         rows = tx.all(
-            "SELECT terminal_code, mac_key_hex FROM terminals WHERE merchant_id = ? AND merchant_code = ? AND active = ?"
+            "SELECT terminal_code, mac_key_enc FROM terminals WHERE merchant_id = ? AND merchant_code = ? AND active = ?"
             " ORDER BY terminal_code LIMIT ?",
             (merchant_id, merchant_code, True, terminals),
         )
@@ -840,7 +841,11 @@ def load_setup(service: Kimia, *, terminals: int, members: int = 200) -> DemoSet
             "SELECT lookup FROM member_identifiers WHERE club_id = ? AND kind = 'mobile' ORDER BY id DESC LIMIT ?",
             (root, members),
         )
-    identities = [TerminalIdentity(str(code), merchant_code, mac_key=bytes.fromhex(key) if key else None) for code, key in rows]
+    # Keys are stored under the KEK: the simulator, an operator's tool, decrypts them with the settings' KEK.
+    kek = load_kek() if any(stored for _, stored in rows) else None
+    identities = [TerminalIdentity(str(code), merchant_code,
+                                   mac_key=unwrap(kek, stored, str(code), merchant_code) if kek and stored else None)
+                  for code, stored in rows]
     return DemoSetup(club_id, merchant_id, identities, [f"M:{m}" for (m,) in mobiles])
 
 

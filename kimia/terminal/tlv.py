@@ -113,6 +113,16 @@ EX: Final = "EX"
 NT: Final = "NT"
 """Free-text note, Persian text allowed."""
 
+KE: Final = "KE"
+"""Key change answer (0810, 70=161): the new MAC key wrapped under the key the 0800 was MAC'd with
+(AES key wrap, RFC 3394), upper-case hex: 48 digits for an AES-128 key, 80 for AES-256."""
+
+KC: Final = "KC"
+"""Check value of the new MAC key: first 3 bytes of AES-ECB(new key, zero block), 6 hex digits."""
+
+KV: Final = "KV"
+"""Version of the new MAC key (integer, +1 per change)."""
+
 TAGS: Final[dict[str, str]] = {
     MK: "Member key: M:<mobile> | N:<national code> | C:<club card> | A:<account id>",
     BL: "Basket line goods_id|group|qty|amount_rial (repeated)",
@@ -132,6 +142,9 @@ TAGS: Final[dict[str, str]] = {
     ST: "Staff id (attendance)",
     EX: "Expense category",
     NT: "Note, Persian text allowed",
+    KE: "Key change: the new MAC key wrapped under the current one (RFC 3394, hex; 0810 70=161)",
+    KC: "Key change: check value of the new MAC key (6 hex digits)",
+    KV: "Key change: version of the new MAC key",
 }
 """Tag -> meaning, for documentation and strict decoding."""
 

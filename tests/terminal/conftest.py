@@ -13,6 +13,16 @@ from kimia.terminal.client import Connection
 from kimia.terminal.server import TerminalServer
 
 
+#: The key-encryption key of the terminal tests (KIMIA_TERMINAL_KEK): terminal MAC keys are stored under it.
+TEST_KEK = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+
+@pytest.fixture(autouse=True)
+def terminal_kek(monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("KIMIA_TERMINAL_KEK", TEST_KEK)
+    return TEST_KEK
+
+
 @pytest.fixture
 def service(db_url: str) -> Iterator[Kimia]:
     """A service on SQLite and on PostgreSQL; every invariant is checked when the test ends."""
@@ -27,7 +37,9 @@ def service(db_url: str) -> Iterator[Kimia]:
 
 @contextlib.asynccontextmanager
 async def serving(service: Kimia, **kwargs: Any) -> AsyncIterator[TerminalServer]:
-    """A terminal host on a free loopback port for the duration of the block."""
+    """A terminal host on a free loopback port for the duration of the block. Unkeyed terminals are
+    allowed unless the test says otherwise (most tests are not about authentication)."""
+    kwargs.setdefault("allow_unkeyed", True)
     srv = TerminalServer(service, **kwargs)
     await srv.start()
     try:

@@ -411,6 +411,7 @@ class ServerThread:
     def __init__(self, service: Kimia, **kwargs: Any) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="test-terminal-server", daemon=True)
+        kwargs.setdefault("allow_unkeyed", True)
         self.server = TerminalServer(service, **kwargs)
 
     def call(self, coro: Any, timeout: float = 30) -> Any:
