@@ -81,6 +81,8 @@ fn purchase(amount: i64, redeem: i64) -> Purchase {
         payment_method: Default::default(),
         channel: Default::default(),
         redeem_credit_rial: redeem,
+        redeem_points: 0,
+        conversion: None,
         voucher_code: None,
     }
 }
