@@ -75,6 +75,9 @@ SERVICE_ERRORS: dict[str, tuple[str, str]] = {
     "reason_required": ("A manual action needs a reason", "برای اقدام دستی ذکر دلیل لازم است"),
     "service_unavailable": ("The service could not finish in time; retry with the same key", "سرویس در زمان مقرر پاسخ نداد؛ با همان کلید دوباره تلاش کنید"),
     "invalid_request": ("Invalid request: {detail}", "درخواست نامعتبر: {detail}"),
+    # Tenancy: an id that names something of another club (or another club's merchant) is refused
+    # as if it did not exist; the path names the field that carried it.
+    "foreign_reference": ("{kind} {id} is not part of this club", "{kind} با شناسهٔ {id} متعلق به این باشگاه نیست"),
 }
 
 
