@@ -59,7 +59,12 @@ class Admin:
         settings: dict[str, Any] | None = None,
         actor: str = "platform",
     ) -> int:
-        """A club, or a sub-club when ``parent_id`` is given (C1, C2)."""
+        """A club, or a sub-club when ``parent_id`` is given (C1, C2): of a club of the same owner."""
+        if parent_id is not None:
+            with self._session() as s:
+                parent_owner = s.scalar(select(m.Club.owner_id).where(m.Club.id == parent_id))
+            if parent_owner != owner_id:
+                raise reject("foreign_reference", path="parent_id", kind="club", id=parent_id)
         club = m.Club(owner_id=owner_id, parent_id=parent_id, name_fa=name_fa, name_en=name_en, business_type=business_type,
                       settings=settings or {}, created_at=self.service.clock())
         return int(self._add(club, actor=actor, action="create_club").id)
