@@ -561,7 +561,7 @@ class Kimia:
             tx.executemany("INSERT INTO member_group_members (group_id, member_id) VALUES (?,?)", [(g, member_id) for g in groups or []])
             response = {"member_id": member_id, "identifiers": [{"kind": k, "display": d} for k, _, d in rows]}
             op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="enroll", member_id=member_id,
-                                 merchant_id=merchant_id, actor=actor or (None if merchant_id is not None else f"{via}:enrol"), now=now)
+                                 merchant_id=merchant_id, actor=actor, now=now)
             self._finish_op(tx, op_id, "done", {**response, "op_id": op_id}, None)
             return {**response, "op_id": op_id}
 
