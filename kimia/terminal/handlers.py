@@ -357,7 +357,8 @@ def enrol(req: TerminalRequest) -> TerminalReply:
     if not identifiers:
         return TerminalReply("30")
     try:
-        result = req.service.enroll(club, idem_key=req.idem_key, identifiers=identifiers, via="pos", merchant_id=req.terminal.merchant_id)
+        result = req.service.enroll(club, idem_key=req.idem_key, identifiers=identifiers, via="pos", merchant_id=req.terminal.merchant_id,
+                                    actor=f"terminal:{req.terminal.terminal_id}")
     except KimiaError as exc:
         if exc.code != "identifier_taken":
             raise

@@ -504,9 +504,12 @@ def test_a_refund_records_its_terminal_and_every_operation_its_actor(ctx: Ctx) -
     """Item 2: the refund row recorded no terminal."""
     t = home_terminal(ctx)
     terminal_id = ctx.home.terminals["cafe"]
-    on_terminal(ctx, lambda _: [(request(t, "0200", "200000", amount_rial=100_000, items=[(tlv.OR, "810000000001")]), "00")])
+    on_terminal(ctx, lambda _: [(request(t, "0200", "200000", amount_rial=100_000, items=[(tlv.OR, "810000000001")]), "00"),
+                                (request(t, "0100", "910000", pan=card_number(93), items=[(tlv.MB, mobile(93))]), "00")])
     assert rows(ctx.service, "SELECT terminal_id, actor, merchant_id FROM operations WHERE kind = 'refund'") == [
         (terminal_id, f"terminal:{terminal_id}", ctx.home_cafe())]
+    assert rows(ctx.service, "SELECT actor, merchant_id FROM operations WHERE kind = 'enroll' ORDER BY id DESC LIMIT 1") == [
+        (f"terminal:{terminal_id}", ctx.home_cafe())]
     # Through the API a caller names itself; without a terminal a merchant's sale is the merchant's.
     ctx.service.refund(ctx.home_cafe(), idem_key="api-refund", op_id=ctx.home_sale["op_id"], amount_rial=1_000, actor="key:cafe-pos-api")
     assert scalar(ctx.service, "SELECT actor FROM operations WHERE idem_key = 'api-refund'") == "key:cafe-pos-api"
