@@ -37,7 +37,7 @@ from typing import Any
 import pytest
 from cpu import own_cpu_s
 
-from kimia.samples import demo_rules
+from kimia.samples import demo_rules_for
 from kimia.service import Admin, Kimia, PurchaseRequest
 
 PURCHASES_PER_CALLER = int(os.environ.get("KIMIA_BENCH_PURCHASES", "400"))
@@ -80,9 +80,7 @@ def service_rate(url: str, callers: int, mode: str = "threads") -> tuple[float, 
     owner = admin.create_owner("بنچ")
     club = admin.create_club(owner, "باشگاه بنچ")
     merchant = admin.create_merchant(club, "فروشگاه")
-    rules = demo_rules()
-    rules.pop("settlement")
-    admin.publish_rules(club, rules, actor="bench")
+    admin.publish_rules(club, demo_rules_for(admin, club, merchant, actor="bench"), actor="bench")
     members = [service.enroll(club, idem_key=f"e{i}", identifiers=[("account", str(10_000 + i))])["member_id"] for i in range(callers * 4)]
     run_id = uuid.uuid4().hex[:8]
 
@@ -190,9 +188,7 @@ def writer_cost(url: str, batches: int = 300, size: int = 16) -> dict[str, float
     admin = Admin(service)
     club = admin.create_club(admin.create_owner("بنچ"), "باشگاه بنچ")
     merchant = admin.create_merchant(club, "فروشگاه")
-    rules = demo_rules()
-    rules.pop("settlement")
-    admin.publish_rules(club, rules, actor="bench")
+    admin.publish_rules(club, demo_rules_for(admin, club, merchant, actor="bench"), actor="bench")
     members = [service.enroll(club, idem_key=f"e{i}", identifiers=[("account", str(10_000 + i))])["member_id"] for i in range(64)]
     tx = Tx(raw_connect(url))
     timed = TimedCursor(tx.cur)

@@ -518,11 +518,17 @@ def backtest(ctx: click.Context, club_id: int, days: int) -> None:
 @main.command("draw-lottery")
 @click.option("--lottery", "lottery_id", type=int, required=True, help="Lottery id.")
 @click.option("--seed", "seed", required=True, help="The secret seed whose SHA-256 was committed when the lottery opened.")
+@click.option("--club", "club_id", type=int, default=None, help="The club drawing (default: the lottery's own club).")
 @click.pass_context
-def draw_lottery(ctx: click.Context, lottery_id: int, seed: str) -> None:
+def draw_lottery(ctx: click.Context, lottery_id: int, seed: str, club_id: int | None) -> None:
     """Draw a lottery's winners by revealing its committed seed (reproducible and auditable)."""
     with _service(_url(ctx)) as service:
-        winners = service.draw_lottery(lottery_id, seed, actor=_actor())
+        if club_id is None:
+            # The operator at the console acts for the whole platform: the lottery's own club.
+            with service.reading() as tx:
+                row = tx.one("SELECT club_id FROM lotteries WHERE id = ?", (lottery_id,))
+            club_id = int(row[0]) if row else 0
+        winners = service.draw_lottery(club_id, lottery_id, seed, actor=_actor())
         with service.reading() as tx:
             names = {int(w["member_id"]): str(tx.one("SELECT name_fa FROM members WHERE id = ?", (w["member_id"],))[0]) for w in winners}
     click.echo(f"lottery {lottery_id} drawn · قرعه‌کشی انجام شد")

@@ -738,11 +738,12 @@ class _Demo:
             elif event.kind == "refund":
                 self.refund(**event.data)
             elif event.kind == "complete":
-                r = self.attempt("complete", lambda: self.k.complete_hold(event.data["hold_id"], idem_key=self.key("complete", event.data["hold_id"]),
+                r = self.attempt("complete", lambda: self.k.complete_hold(event.data["merchant_id"], event.data["hold_id"],
+                                                                            idem_key=self.key("complete", event.data["hold_id"]),
                                                                             reference=event.data["rrn"]))
                 self.counts.holds_completed += r is not None
             elif event.kind == "cancel":
-                r = self.attempt("cancel", lambda: self.k.cancel_hold(event.data["hold_id"], idem_key=self.key("cancel", event.data["hold_id"])))
+                r = self.attempt("cancel", lambda: self.k.cancel_hold(event.data["merchant_id"], event.data["hold_id"], idem_key=self.key("cancel", event.data["hold_id"])))
                 self.counts.holds_cancelled += r is not None
             elif event.kind == "close_period":
                 for club in ("kimia", "farhangian"):
@@ -808,7 +809,7 @@ class _Demo:
             if held is not None:
                 self.holds_started += 1
                 kind = "complete" if self.holds_started == 1 else "cancel"
-                self.schedule(self.clock.now + 90, kind, hold_id=held["hold_id"], rrn=rrn)
+                self.schedule(self.clock.now + 90, kind, hold_id=held["hold_id"], rrn=rrn, merchant_id=merchant.merchant_id)
             return
         receipt = self.attempt("purchase", lambda: self.k.purchase(req))
         if receipt is None:
@@ -834,7 +835,7 @@ class _Demo:
             third = int(receipt["amount_rial"]) // 3 // 10_000 * 10_000
             refund_rial = third if third > 0 and rng.random() < 0.6 else None
             self.schedule(self.clock.now + rng.randrange(HOUR_S, 3 * DAY_S), "refund", op_id=int(receipt["op_id"]),
-                          amount=refund_rial, rrn=rrn, club_id=merchant.root_id)
+                          amount=refund_rial, rrn=rrn, merchant_id=merchant.merchant_id)
         home = merchant.root_id == member.club_id
         points = int(receipt["balance_points"])
         if home and member.club_id == self.clubs["kimia"] and rng.random() < 0.12:
@@ -874,12 +875,12 @@ class _Demo:
             self.attempt("repayment", lambda: self.k.charge(vip.club_id, vip.member_id, actor=ACTOR, reason="demo: gift and welfare credit", idem_key=self.key("repay", vip.member_id),
                                                             kind="credit_line", amount_rial=owed, source={"type": "cash"}))
 
-    def refund(self, *, op_id: int, amount: int | None, rrn: str, club_id: int) -> None:
+    def refund(self, *, op_id: int, amount: int | None, rrn: str, merchant_id: int) -> None:
         if amount is not None and self.rng.random() < 0.3:
             # Named by the bank sale's reference (RRN), as a merchant's panel would.
-            r = self.attempt("refund", lambda: self.k.refund(idem_key=self.key("refund", op_id), reference=rrn, club_id=club_id, amount_rial=amount))
+            r = self.attempt("refund", lambda: self.k.refund(merchant_id, idem_key=self.key("refund", op_id), reference=rrn, amount_rial=amount))
         else:
-            r = self.attempt("refund", lambda: self.k.refund(idem_key=self.key("refund", op_id), op_id=op_id, amount_rial=amount))
+            r = self.attempt("refund", lambda: self.k.refund(merchant_id, idem_key=self.key("refund", op_id), op_id=op_id, amount_rial=amount))
         self.counts.refunds += r is not None
 
     def finish(self) -> None:
@@ -892,7 +893,7 @@ class _Demo:
         self.progress(1, "expiry sweep")
         lottery_id, seed = self.lotteries["nowruz"]
         try:
-            self.k.draw_lottery(lottery_id, seed, actor=ACTOR)
+            self.k.draw_lottery(self.clubs["kimia"], lottery_id, seed, actor=ACTOR)
         except KimiaError as exc:
             if exc.code != "no_entries":  # no purchases, no entries: the lottery stays open
                 raise

@@ -89,6 +89,9 @@ SERVICE_ERRORS: dict[str, tuple[str, str]] = {
                    "سرویس پرمشغله است: تراکنش‌های در صف بیش از حد است؛ کمی بعد با همان کلید دوباره تلاش کنید"),
     "terminal_kek_missing": ("The terminal key-encryption key (KIMIA_TERMINAL_KEK or KIMIA_TERMINAL_KEK_FILE) is missing or wrong: {detail}",
                              "کلید رمزگذاری کلیدهای پایانه (KIMIA_TERMINAL_KEK یا KIMIA_TERMINAL_KEK_FILE) تنظیم نشده یا نادرست است: {detail}"),
+    # Tenancy: an id that names something of another club (or another club's merchant) is refused
+    # as if it did not exist; the path names the field that carried it.
+    "foreign_reference": ("{kind} {id} is not part of this club", "{kind} با شناسهٔ {id} متعلق به این باشگاه نیست"),
 }
 
 

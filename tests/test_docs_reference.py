@@ -468,13 +468,13 @@ def test_every_key_of_the_service_answers_is_documented(db_url: str) -> None:
             service.quote(sale("q")),
         ]
         held = service.hold(sale("h1", redeem_credit_rial=50_000))
-        answers += [held, service.complete_hold(held["hold_id"], idem_key="c1")]
+        answers += [held, service.complete_hold(shop, held["hold_id"], idem_key="c1")]
         admin.update_settings(club, {"conversion": {"default": {"points": 10, "rial": 1_000}}}, actor="test")
         service.adjust(club, member, idem_key="g", account_kind="points", delta=500, actor="test", reason="points to redeem")
         other = service.hold(sale("h2", redeem_credit_rial=10_000, redeem_points=100))
-        cancelled = service.cancel_hold(other["hold_id"], idem_key="c2")
-        answers += [service.refund(idem_key="r1", op_id=first["op_id"], amount_rial=100_000),
-                    service.refund(idem_key="r2", op_id=first["op_id"])]
+        cancelled = service.cancel_hold(shop, other["hold_id"], idem_key="c2")
+        answers += [service.refund(shop, idem_key="r1", op_id=first["op_id"], amount_rial=100_000),
+                    service.refund(shop, idem_key="r2", op_id=first["op_id"])]
     assert answers[1]["replayed"] is True and answers[2]["status"] == "quote" and held["status"] == "held"
     for answer in answers:
         assert_valid("Receipt", answer)

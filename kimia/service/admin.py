@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 import kimia._core as core
 from kimia import identifiers as ids
 from kimia.errors import RuleError, reject
-from kimia.service import audit
+from kimia.service import audit, tenancy
 from kimia.service.api import Kimia
 from kimia.store import models as m
 
@@ -30,6 +30,11 @@ class Admin:
     def _audit(self, s: Session, club_id: int | None, actor: str, action: str, payload: dict[str, Any], reason: str = "") -> None:
         """A masked, chained row of the audit log in the session's transaction (kimia.service.audit)."""
         audit.append_orm(s, club_id=club_id, actor=actor, action=action, reason=reason, payload=payload, at=self.service.clock())
+
+    def _check(self, club_id: int, refs: list[tenancy.Ref]) -> None:
+        """Refuse ids of another club's tree (``kimia.service.tenancy``) before anything is written."""
+        with self.service.reading() as tx:
+            tenancy.check_refs(tx, club_id, refs)
 
     def _add(self, obj: Any, *, actor: str, action: str, club_id: int | None = None) -> Any:
         with self._session() as s, s.begin():
@@ -55,7 +60,12 @@ class Admin:
         settings: dict[str, Any] | None = None,
         actor: str = "platform",
     ) -> int:
-        """A club, or a sub-club when ``parent_id`` is given (C1, C2)."""
+        """A club, or a sub-club when ``parent_id`` is given (C1, C2): of a club of the same owner."""
+        if parent_id is not None:
+            with self._session() as s:
+                parent_owner = s.scalar(select(m.Club.owner_id).where(m.Club.id == parent_id))
+            if parent_owner != owner_id:
+                raise reject("foreign_reference", path="parent_id", kind="club", id=parent_id)
         club = m.Club(owner_id=owner_id, parent_id=parent_id, name_fa=name_fa, name_en=name_en, business_type=business_type,
                       settings=settings or {}, created_at=self.service.clock())
         return int(self._add(club, actor=actor, action="create_club").id)
@@ -64,6 +74,9 @@ class Admin:
         """Replace parts of a club's settings: ``tiers``, ``conversion``, ``settlement``. Validated by the core."""
         if "tiers" in settings:
             core.close_tier_period(settings["tiers"], tier=[], period_points=[], period_end=0)
+        by_group = (settings.get("conversion") or {}).get("by_group")
+        if isinstance(by_group, dict):
+            self._check(club_id, [("member group", tenancy._as_int(k), f"conversion.by_group.{k}") for k in by_group])
         with self._session() as s, s.begin():
             club = s.get(m.Club, club_id)
             if club is None:
@@ -103,6 +116,7 @@ class Admin:
 
     def create_merchant(self, club_id: int, name_fa: str, *, name_en: str = "", business_type: str | None = None,
                         sheba: str | None = None, marketer_id: int | None = None, actor: str = "platform") -> int:
+        self._check(club_id, [("marketer", marketer_id, "marketer_id")] if marketer_id is not None else [])
         merchant = m.Merchant(club_id=club_id, name_fa=name_fa, name_en=name_en, business_type=business_type,
                               sheba=ids.validate_sheba(sheba) if sheba else None, marketer_id=marketer_id, active=True,
                               created_at=self.service.clock())
@@ -133,9 +147,17 @@ class Admin:
             club_id = s.scalar(select(m.Merchant.club_id).where(m.Merchant.id == merchant_id))
         if club_id is None:
             raise reject("unknown_merchant")
+        if branch_id is not None:
+            with self._session() as s:
+                branch_merchant = s.scalar(select(m.Branch.merchant_id).where(m.Branch.id == branch_id))
+            if branch_merchant != merchant_id:
+                # A terminal's branch is its own merchant's (a purchase is scoped by it).
+                raise reject("foreign_reference", path="branch_id", kind="branch", id=branch_id)
         return int(self._add(terminal, actor=actor, action="create_terminal", club_id=club_id).id)
 
     def create_merchant_group(self, club_id: int, name_fa: str, merchant_ids: list[int], *, name_en: str = "", actor: str = "platform") -> int:
+        """A group of the club's merchants (or merchants a meta-club shares with it)."""
+        self._check(club_id, [("merchant", mid, f"merchant_ids[{i}]") for i, mid in enumerate(merchant_ids)])
         with self._session() as s, s.begin():
             group = m.MerchantGroup(club_id=club_id, name_fa=name_fa, name_en=name_en)
             s.add(group)
@@ -148,6 +170,8 @@ class Admin:
         return group_id
 
     def create_member_group(self, club_id: int, name_fa: str, member_ids: list[int], *, name_en: str = "", actor: str = "platform") -> int:
+        """A group of the club's members (or members a meta-club shares with it)."""
+        self._check(club_id, [("member", mid, f"member_ids[{i}]") for i, mid in enumerate(member_ids)])
         with self._session() as s, s.begin():
             group = m.MemberGroup(club_id=club_id, name_fa=name_fa, name_en=name_en)
             s.add(group)
@@ -158,7 +182,8 @@ class Admin:
             return int(group.id)
 
     def create_shared_wallet(self, club_id: int, name_fa: str, member_ids: list[int], *, actor: str = "platform") -> int:
-        """A wallet shared by a family or group of cards (M5)."""
+        """A wallet shared by a family or group of cards (M5): of the club's own members only."""
+        self._check(club_id, [("wallet member", mid, f"member_ids[{i}]") for i, mid in enumerate(member_ids)])
         with self._session() as s, s.begin():
             wallet = m.SharedWallet(club_id=club_id, name_fa=name_fa)
             s.add(wallet)
@@ -188,10 +213,25 @@ class Admin:
                 core.Rulebook(full)
             except RuleError:
                 raise
+            # Compiled: every id is an integer now. Each must be the club's (issue 13: a rule of one
+            # club gave its members entries in another club's lottery).
+            self._check(club_id, tenancy.rule_refs(body))
+            self._check_tiers(club.settings or {}, body)
             s.add(m.RuleSetVersion(club_id=club_id, version=version, body=full, created_by=actor, created_at=self.service.clock()))
             self._audit(s, club_id, actor, "publish_rules", {"version": version, "rules": len(body.get("rules", []))}, reason)
         self.service.caches.clear()
         return version
+
+    @staticmethod
+    def _check_tiers(settings: dict[str, Any], body: dict[str, Any]) -> None:
+        """A tier a rule names must be one of the club's tiers, once the club has any."""
+        tiers = (settings.get("tiers") or {}).get("tiers")
+        if not tiers:
+            return
+        names = {str(t.get("name")) for t in tiers}
+        for name, path in tenancy.rule_tiers(body):
+            if name not in names:
+                raise reject("foreign_reference", path=path, kind="tier", id=name)
 
     def create_voucher_template(self, club_id: int, name_fa: str, *, discount_rial: int = 0, discount_bp: int = 0,
                                 cap_rial: int | None = None, valid_days: int = 30, merchants: list[int] | None = None,
@@ -199,6 +239,7 @@ class Admin:
                                 funder: str = "club_owner", name_en: str = "", actor: str = "platform") -> int:
         if (price_points > 0) == (price_credit_rial > 0) and (price_points or price_credit_rial):
             raise reject("invalid_request", path="price", detail="a voucher costs points or credit, not both")
+        self._check(club_id, [("merchant", mid, f"merchants[{i}]") for i, mid in enumerate(merchants or [])])
         template = m.VoucherTemplate(club_id=club_id, name_fa=name_fa, name_en=name_en, discount_rial=discount_rial, discount_bp=discount_bp,
                                      cap_rial=cap_rial, valid_days=valid_days, merchants=merchants or [], price_points=price_points,
                                      price_credit_rial=price_credit_rial, min_balance=min_balance, funder=funder)

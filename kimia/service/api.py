@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import random
+import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -147,6 +148,9 @@ class PurchaseRequest:
     transmission: str | None = None
     #: The terminal's local transaction time (field 12), kept with field 7 for the same reason.
     local_time: str | None = None
+    #: Who submits it (an API key, a panel user), recorded on the operation; a terminal's
+    #: requests are recorded as ``terminal:<id>`` without it.
+    actor: str | None = None
 
     def body(self, member_key: list[str]) -> dict[str, Any]:
         """What the idempotency hash covers; ``member_key`` is the normalised member reference."""
@@ -169,14 +173,39 @@ class PurchaseRequest:
 
 
 def rrn_of(op_id: int) -> str:
-    """The retrieval reference number the host assigns to an operation without one (12 digits)."""
+    """The operation id as 12 digits: the RRN rows written before revision 0006 carry. Never
+    assigned any more: an RRN is what a refund names its sale by, so it must not be guessable."""
     return f"{op_id % 10**12:012d}"
 
 
-def terminal_fields(req: PurchaseRequest, op_id: int, tier: str | None = None) -> dict[str, str]:
-    """What a terminal's answer is rebuilt from on a repeat: the RRN, the first transmission time
-    and the member's tier (TR)."""
-    fields: dict[str, str] = {"rrn": req.reference or rrn_of(op_id)}
+def fresh_rrns(tx: Tx, club_id: int, count: int) -> list[str]:
+    """``count`` random 12-digit retrieval reference numbers no operation of the club carries yet
+    (drawn again on a collision). An RRN names a sale to refund: a sequential one (the operation
+    id) let anyone who saw one receipt name the next merchant's sale."""
+    chosen: list[str] = []
+    while len(chosen) < count:
+        candidates = list(dict.fromkeys(f"{secrets.randbelow(10**12):012d}" for _ in range(count - len(chosen))))
+        taken = {r for (r,) in tx.all(
+            f"SELECT reference FROM operations WHERE club_id = ? AND reference IN ({tx.placeholders(len(candidates))})",
+            (club_id, *candidates))}
+        chosen.extend(c for c in candidates if c not in taken and c not in chosen)
+    return chosen
+
+
+def actor_of(merchant_id: int | None, terminal_id: int | None, actor: str | None) -> str | None:
+    """Who made an operation, as its row records it: the caller's own name for itself (an API
+    key, a panel user), else the terminal, else the merchant."""
+    if actor:
+        return audit.mask(actor)[:100]  # an operator's text may quote a card: never stored in clear
+    if terminal_id is not None:
+        return f"terminal:{terminal_id}"
+    return f"merchant:{merchant_id}" if merchant_id is not None else None
+
+
+def terminal_fields(req: PurchaseRequest, op_id: int, tier: str | None = None, rrn: str | None = None) -> dict[str, str]:
+    """What a terminal's answer is rebuilt from on a repeat: the RRN (the terminal's field 37, else
+    ``rrn``, a fresh random one), the first transmission time and the member's tier (TR)."""
+    fields: dict[str, str] = {"rrn": req.reference or rrn or rrn_of(op_id)}
     if tier:
         fields["tier"] = str(tier)
     if req.transmission:
@@ -406,14 +435,15 @@ class Kimia:
         original_op_id: int | None = None,
         amount_rial: int = 0,
         reference: str | None = None,
+        actor: str | None = None,
         now: int,
     ) -> int:
         row = tx.one(
             "INSERT INTO operations (club_id, idem_key, request_hash, kind, status, member_id, merchant_id, terminal_id,"
-            " original_op_id, amount_rial, refunded_rial, reference, response, decision, day, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?,NULL,?,?) RETURNING id",
+            " original_op_id, amount_rial, refunded_rial, reference, response, decision, day, created_at, actor)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?,NULL,?,?,?) RETURNING id",
             (club_id, idem_key, body_hash, kind, "pending", member_id, merchant_id, terminal_id, original_op_id,
-             amount_rial, reference, "{}", local_day(now), now),
+             amount_rial, reference, "{}", local_day(now), now, actor_of(merchant_id, terminal_id, actor)),
         )
         tx.opened[int(row[0])] = (kind, club_id, member_id)
         return int(row[0])
@@ -600,8 +630,10 @@ class Kimia:
         via: str = "api",
         merchant_id: int | None = None,
         shared_wallet_id: int | None = None,
+        actor: str | None = None,
     ) -> dict[str, Any]:
-        """Enrol a member (at a POS, in the panel, through the app or API: M1–M3)."""
+        """Enrol a member (at a POS, in the panel, through the app or API: M1–M3). The groups,
+        enrolling merchant and shared wallet must be the club's own."""
         idem_key = _check_key(idem_key)
         if via not in ("pos", "panel", "app", "web", "api"):
             raise reject("invalid_request", path="via", detail="via is pos, panel, app, web or api")
@@ -620,6 +652,7 @@ class Kimia:
             existing = self._existing(tx, root, idem_key, body_hash, 0)
             if existing is not None:
                 return existing
+            self._check_enrolment_refs(tx, club_id, root, groups or [], merchant_id, shared_wallet_id)
             for (kind, _, _), stored in zip(normalized, forms):
                 if self._find_identifier(tx, [root], kind, stored) is not None:
                     raise reject("identifier_taken", path=kind)
@@ -639,7 +672,8 @@ class Kimia:
             )
             tx.executemany("INSERT INTO member_group_members (group_id, member_id) VALUES (?,?)", [(g, member_id) for g in groups or []])
             response = {"member_id": member_id, "identifiers": [{"kind": k, "display": d} for k, _, d in rows]}
-            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="enroll", member_id=member_id, merchant_id=merchant_id, now=now)
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="enroll", member_id=member_id,
+                                 merchant_id=merchant_id, actor=actor, now=now)
             self._finish_op(tx, op_id, "done", {**response, "op_id": op_id}, None)
             return {**response, "op_id": op_id}
 
@@ -657,8 +691,7 @@ class Kimia:
                 if owner[0] == member_id:
                     return {"member_id": member_id, "kind": kind, "display": display}
                 raise reject("identifier_taken", path=kind)
-            if tx.one("SELECT 1 FROM members WHERE id = ?", (member_id,)) is None:
-                raise reject("unknown_member")
+            self._own_member(tx, root, member_id)
             tx.execute(
                 "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at, key_id) VALUES (?,?,?,?,?,?,?)",
                 (root, member_id, kind, lookup, display, self.clock(), forms[0][1]),
@@ -666,6 +699,29 @@ class Kimia:
             return {"member_id": member_id, "kind": kind, "display": display}
 
         return self.write(work)  # type: ignore[no-any-return]
+
+    def _own_member(self, tx: Tx, root: int, member_id: int, path: str = "member_id") -> None:
+        """Refuse a member id that is not of the club ``root`` (or one of its sub-clubs) as unknown."""
+        row = tx.one("SELECT club_id FROM members WHERE id = ?", (member_id,))
+        if row is None or self.caches.root_club(tx, int(row[0])) != root:
+            raise reject("unknown_member", path=path)
+
+    def _check_enrolment_refs(self, tx: Tx, club_id: int, root: int, groups: list[int], merchant_id: int | None,
+                              shared_wallet_id: int | None) -> None:
+        """The club, member groups, enrolling merchant and shared wallet of an enrolment must all be
+        of one club's tree: else a member would join another club's group or wallet."""
+        if self.caches.root_club(tx, club_id) != root:
+            raise reject("unknown_club")
+        for i, group in enumerate(groups):
+            found = tx.one("SELECT club_id FROM member_groups WHERE id = ?", (group,))
+            if found is None or self.caches.root_club(tx, int(found[0])) != root:
+                raise reject("foreign_reference", path=f"groups[{i}]", kind="member group", id=group)
+        if merchant_id is not None and self.caches.merchant(tx, merchant_id).root_club_id != root:
+            raise reject("foreign_reference", path="merchant_id", kind="merchant", id=merchant_id)
+        if shared_wallet_id is not None:
+            found = tx.one("SELECT club_id FROM shared_wallets WHERE id = ?", (shared_wallet_id,))
+            if found is None or self.caches.root_club(tx, int(found[0])) != root:
+                raise reject("foreign_reference", path="shared_wallet_id", kind="shared wallet", id=shared_wallet_id)
 
     def terminal(self, terminal_code: str, merchant_code: str) -> TerminalContext:
         """A registered, active terminal (field 41 + 42), or ``unknown_terminal``."""
@@ -844,7 +900,7 @@ class Kimia:
             return existing, 0
         op_id = self._new_op(tx, club_id=merchant.root_club_id, idem_key=req.idem_key, body_hash=body_hash, kind=kind,
                              member_id=None, merchant_id=req.merchant_id, terminal_id=req.terminal_id,
-                             amount_rial=req.amount_rial, reference=req.reference, now=now)
+                             amount_rial=req.amount_rial, reference=req.reference, actor=req.actor, now=now)
         return None, op_id
 
     def _purchase_single(self, tx: Tx, req: PurchaseRequest, body_hash: str) -> dict[str, Any]:
@@ -853,16 +909,25 @@ class Kimia:
         existing, op_id = self._open_purchase_op(tx, req, body_hash, "purchase", now)
         if existing is not None:
             return existing
-        if req.reference is None:
-            tx.execute("UPDATE operations SET reference = ? WHERE id = ?", (rrn_of(op_id), op_id))
+        rrn = self._assign_rrn(tx, req, op_id)
         d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
         write_decision(tx, d, op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
-        receipt = {**self._receipt(d, snapshot, op_id), **terminal_fields(req, op_id, snapshot["tier"])}
+        receipt = {**self._receipt(d, snapshot, op_id), **terminal_fields(req, op_id, snapshot["tier"], rrn)}
         codes = [c for (c,) in tx.all("SELECT code FROM vouchers WHERE issued_op_id = ?", (op_id,))] if d.vouchers_issued else []
         if codes:
             receipt["vouchers"] = codes
         self._finish_op(tx, op_id, "done", receipt, d, member_id=d.member_id)
         return receipt
+
+    def _assign_rrn(self, tx: Tx, req: PurchaseRequest, op_id: int) -> str | None:
+        """A fresh random RRN for an operation its terminal sent without field 37 (stored as its
+        reference); None when the request has its own."""
+        if req.reference is not None:
+            return None
+        club = self.caches.merchant(tx, req.merchant_id).root_club_id
+        rrn = fresh_rrns(tx, club, 1)[0]
+        tx.execute("UPDATE operations SET reference = ? WHERE id = ?", (rrn, op_id))
+        return rrn
 
     # --- holds (a redemption fixed before the bank sale) ------------------------------------------
 
@@ -876,40 +941,49 @@ class Kimia:
             existing, op_id = self._open_purchase_op(tx, req, body_hash, "hold", now)
             if existing is not None:
                 return existing
+            rrn = self._assign_rrn(tx, req, op_id)
             d, snapshot, merchant, member_club = self._decide(tx, req, op_id, now)
             held = core.hold(d)
             write_decision(tx, held, op_id=op_id, op_club=merchant.root_club_id, member_club=member_club, now=now)
             # The points balance is the hold's (the points redeemed are held, none earned yet).
             balance_points = self._receipt(held, snapshot, op_id, "held")["balance_points"]
             receipt = {**self._receipt(d, snapshot, op_id, "held"), "hold_id": op_id, "points_earned": 0, "balance_points": balance_points,
-                       **terminal_fields(req, op_id, snapshot["tier"])}
+                       **terminal_fields(req, op_id, snapshot["tier"], rrn)}
             self._finish_op(tx, op_id, "held", receipt, d, member_id=d.member_id)
             return receipt
 
         return self.write(work)  # type: ignore[no-any-return]
 
-    def _load_op(self, tx: Tx, op_id: int | None = None, *, reference: str | None = None, club_id: int | None = None) -> dict[str, Any]:
+    def _load_op(self, tx: Tx, merchant_id: int, op_id: int | None = None, *, reference: str | None = None) -> dict[str, Any]:
+        """An operation of the acting merchant (in its club), by id or by reference (RRN): every
+        lookup is scoped so, and anything else (another club's, another merchant's) is not found.
+        Ids are sequential and RRNs of old rows too: only the scope keeps them to their owner."""
+        club_id = self.caches.merchant(tx, merchant_id).root_club_id
+        columns = "id, club_id, kind, status, member_id, merchant_id, amount_rial, refunded_rial, decision, reference"
         if op_id is not None:
-            row = tx.one(tx.lock("SELECT id, club_id, kind, status, member_id, merchant_id, amount_rial, refunded_rial, decision, reference FROM operations WHERE id = ?"), (op_id,))
+            row = tx.one(tx.lock(f"SELECT {columns} FROM operations WHERE id = ? AND club_id = ? AND merchant_id = ?"),
+                         (op_id, club_id, merchant_id))
         else:
             row = tx.one(
-                tx.lock("SELECT id, club_id, kind, status, member_id, merchant_id, amount_rial, refunded_rial, decision, reference"
-                        " FROM operations WHERE club_id = ? AND reference = ? AND kind IN ('purchase', 'completion') ORDER BY id DESC LIMIT 1"),
-                (club_id, reference),
+                tx.lock(f"SELECT {columns} FROM operations WHERE club_id = ? AND merchant_id = ? AND reference = ?"
+                        " AND kind IN ('purchase', 'completion') ORDER BY id DESC LIMIT 1"),
+                (club_id, merchant_id, reference),
             )
         if row is None:
             raise reject("unknown_operation")
         keys = ("id", "club_id", "kind", "status", "member_id", "merchant_id", "amount_rial", "refunded_rial", "decision", "reference")
         return dict(zip(keys, row))
 
-    def complete_hold(self, hold_id: int, *, idem_key: str, reference: str | None = None) -> dict[str, Any]:
-        """The bank sale went through: pay the merchant from the hold and write the rest of the purchase."""
+    def complete_hold(self, merchant_id: int, hold_id: int, *, idem_key: str, reference: str | None = None,
+                      terminal_id: int | None = None, actor: str | None = None) -> dict[str, Any]:
+        """The bank sale went through: pay the merchant from the hold and write the rest of the purchase.
+        ``merchant_id`` is the acting merchant (its terminal's): only its own holds are found."""
         _check_key(idem_key)
         body_hash = request_hash({"op": "complete", "hold": hold_id, "reference": reference})
 
         def work(tx: Tx) -> dict[str, Any]:
             now = self.clock()
-            held = self._load_op(tx, hold_id)
+            held = self._load_op(tx, merchant_id, hold_id)
             existing = self._existing(tx, held["club_id"], idem_key, body_hash, held["amount_rial"])
             if existing is not None:
                 return existing
@@ -917,8 +991,8 @@ class Kimia:
                 raise reject("hold_not_pending")
             original = core.Decision.from_json(held["decision"])
             op_id = self._new_op(tx, club_id=held["club_id"], idem_key=idem_key, body_hash=body_hash, kind="completion",
-                                 member_id=held["member_id"], merchant_id=held["merchant_id"], original_op_id=hold_id,
-                                 amount_rial=held["amount_rial"], reference=reference, now=now)
+                                 member_id=held["member_id"], merchant_id=held["merchant_id"], terminal_id=terminal_id,
+                                 original_op_id=hold_id, amount_rial=held["amount_rial"], reference=reference, actor=actor, now=now)
             d = core.complete_hold(original, op_id=op_id, now=now)
             member_club = self._member_club(tx, held["member_id"])
             snapshot = load_member(tx, held["member_id"], merchant_id=held["merchant_id"], today=local_day(now), club_id=held["club_id"],
@@ -931,26 +1005,31 @@ class Kimia:
 
         return self.write(work)  # type: ignore[no-any-return]
 
-    def cancel_hold(self, hold_id: int, *, idem_key: str) -> dict[str, Any]:
-        """The bank sale did not happen (or was reversed): the held credit goes back."""
+    def cancel_hold(self, merchant_id: int, hold_id: int, *, idem_key: str, terminal_id: int | None = None,
+                    actor: str | None = None) -> dict[str, Any]:
+        """The bank sale did not happen (or was reversed): the held credit goes back. Only a hold of
+        the acting merchant ``merchant_id`` is found."""
         _check_key(idem_key)
         body_hash = request_hash({"op": "cancel", "hold": hold_id})
 
         def work(tx: Tx) -> dict[str, Any]:
-            held = self._load_op(tx, hold_id)
+            held = self._load_op(tx, merchant_id, hold_id)
             existing = self._existing(tx, held["club_id"], idem_key, body_hash, 0)
             if existing is not None:
                 return existing
-            return self._cancel_in(tx, held, idem_key, body_hash, self.clock())
+            return self._cancel_in(tx, held, idem_key, body_hash, self.clock(), by=(terminal_id, actor))
 
         return self.write(work)  # type: ignore[no-any-return]
 
-    def _cancel_in(self, tx: Tx, held: dict[str, Any], idem_key: str, body_hash: str, now: int) -> dict[str, Any]:
+    def _cancel_in(self, tx: Tx, held: dict[str, Any], idem_key: str, body_hash: str, now: int,
+                   by: tuple[int | None, str | None] = (None, None)) -> dict[str, Any]:
+        """Cancel a pending hold; ``by`` is (terminal id, actor) of who cancels it."""
         if held["kind"] != "hold" or held["status"] != "held":
             raise reject("hold_not_pending")
         original = core.Decision.from_json(held["decision"])
         op_id = self._new_op(tx, club_id=held["club_id"], idem_key=idem_key, body_hash=body_hash, kind="cancel",
-                             member_id=held["member_id"], merchant_id=held["merchant_id"], original_op_id=held["id"], now=now)
+                             member_id=held["member_id"], merchant_id=held["merchant_id"], terminal_id=by[0],
+                             original_op_id=held["id"], actor=by[1], now=now)
         d = core.cancel_hold(core.hold(original), op_id=op_id, now=now)
         write_decision(tx, d, op_id=op_id, op_club=held["club_id"], member_club=self._member_club(tx, held["member_id"]), now=now)
         tx.execute("UPDATE operations SET status = 'cancelled' WHERE id = ?", (held["id"],))
@@ -970,33 +1049,37 @@ class Kimia:
 
     def refund(
         self,
+        merchant_id: int,
         *,
         idem_key: str,
         op_id: int | None = None,
         reference: str | None = None,
-        club_id: int | None = None,
         amount_rial: int | None = None,
+        terminal_id: int | None = None,
+        actor: str | None = None,
     ) -> dict[str, Any]:
         """Refund part of a purchase (``amount_rial``) or reverse what is left of it (``None``).
-        The purchase is named by its operation id, or by its reference (RRN) within a club."""
+        The purchase is named by its operation id, or by its reference (RRN), and is found only
+        among the sales of the acting merchant ``merchant_id``."""
         _check_key(idem_key)
         if amount_rial is not None:
             _check_amount(amount_rial, "amount_rial")
-        if op_id is None and (reference is None or club_id is None):
-            raise reject("invalid_request", path="op_id", detail="give op_id, or reference and club_id")
+        if op_id is None and reference is None:
+            raise reject("invalid_request", path="op_id", detail="give op_id or reference")
         body_hash = request_hash({"op": "refund", "of": op_id, "reference": reference, "amount": amount_rial})
 
         def work(tx: Tx) -> dict[str, Any]:
-            root = self.caches.root_club(tx, club_id) if club_id is not None else None
-            original = self._load_op(tx, op_id, reference=reference, club_id=root)
+            original = self._load_op(tx, merchant_id, op_id, reference=reference)
             existing = self._existing(tx, original["club_id"], idem_key, body_hash, amount_rial or 0)
             if existing is not None:
                 return existing
-            return self._reverse_in(tx, original, idem_key, body_hash, amount_rial, self.clock())
+            return self._reverse_in(tx, original, idem_key, body_hash, amount_rial, self.clock(), by=(terminal_id, actor))
 
         return self.write(work)  # type: ignore[no-any-return]
 
-    def _reverse_in(self, tx: Tx, original: dict[str, Any], idem_key: str, body_hash: str, amount_rial: int | None, now: int) -> dict[str, Any]:
+    def _reverse_in(self, tx: Tx, original: dict[str, Any], idem_key: str, body_hash: str, amount_rial: int | None, now: int,
+                    by: tuple[int | None, str | None] = (None, None)) -> dict[str, Any]:
+        """Refund or reverse a posted sale; ``by`` is (terminal id, actor) of who does it."""
         if original["kind"] not in ("purchase", "completion") or original["status"] != "done" or not original["decision"]:
             raise reject("not_refundable")
         if original["refunded_rial"] >= original["amount_rial"]:
@@ -1007,8 +1090,8 @@ class Kimia:
                                ledger_club=member_club)
         new_id = self._new_op(tx, club_id=original["club_id"], idem_key=idem_key, body_hash=body_hash,
                               kind="refund" if amount_rial is not None else "reversal", member_id=original["member_id"],
-                              merchant_id=original["merchant_id"], original_op_id=original["id"],
-                              amount_rial=amount_rial or original["amount_rial"] - original["refunded_rial"], now=now)
+                              merchant_id=original["merchant_id"], terminal_id=by[0], original_op_id=original["id"],
+                              amount_rial=amount_rial or original["amount_rial"] - original["refunded_rial"], actor=by[1], now=now)
         d = core.reverse(decided, snapshot, op_id=new_id, now=now, refund_rial=amount_rial, refunded_before_rial=original["refunded_rial"])
         write_decision(tx, d, op_id=new_id, op_club=original["club_id"], member_club=member_club, now=now)
         tx.execute("UPDATE operations SET refunded_rial = refunded_rial + ? WHERE id = ?", (-d.amount_rial, original["id"]))
@@ -1018,7 +1101,8 @@ class Kimia:
         self._finish_op(tx, new_id, "done", receipt, d)
         return receipt
 
-    def _undo_refund(self, tx: Tx, refund: dict[str, Any], idem_key: str, body_hash: str, now: int) -> dict[str, Any]:
+    def _undo_refund(self, tx: Tx, refund: dict[str, Any], idem_key: str, body_hash: str, now: int,
+                     by: tuple[int | None, str | None] = (None, None)) -> dict[str, Any]:
         """Undo a refund exactly (a terminal reversed it): the purchase stands again as before."""
         refund_row = tx.one(tx.lock("SELECT original_op_id FROM operations WHERE id = ?"), (refund["id"],))
         decided = core.Decision.from_json(refund["decision"])
@@ -1026,8 +1110,8 @@ class Kimia:
         snapshot = load_member(tx, refund["member_id"], merchant_id=refund["merchant_id"], today=local_day(now), club_id=refund["club_id"],
                                ledger_club=member_club)
         new_id = self._new_op(tx, club_id=refund["club_id"], idem_key=idem_key, body_hash=body_hash, kind="reversal",
-                              member_id=refund["member_id"], merchant_id=refund["merchant_id"], original_op_id=refund["id"],
-                              amount_rial=-decided.amount_rial, now=now)
+                              member_id=refund["member_id"], merchant_id=refund["merchant_id"], terminal_id=by[0],
+                              original_op_id=refund["id"], amount_rial=-decided.amount_rial, actor=by[1], now=now)
         d = core.invert(decided, snapshot, op_id=new_id, now=now)
         write_decision(tx, d, op_id=new_id, op_club=refund["club_id"], member_club=member_club, now=now)
         tx.execute("UPDATE operations SET status = 'reversed' WHERE id = ?", (refund["id"],))
@@ -1039,16 +1123,21 @@ class Kimia:
         self._finish_op(tx, new_id, "done", receipt, d)
         return receipt
 
-    def reverse_by_key(self, merchant_id: int, original_key: str, *, idem_key: str, replacement_rial: int | None = None) -> dict[str, Any]:
+    def reverse_by_key(self, merchant_id: int, original_key: str, *, idem_key: str, replacement_rial: int | None = None,
+                       terminal_id: int | None = None, actor: str | None = None) -> dict[str, Any]:
         """Reverse the operation submitted under ``original_key`` (a terminal's reversal, 0400/0420).
 
         A posted purchase is reversed in full, or, with ``replacement_rial`` (what the sale comes to
         after a partial reversal, ISO 8583 field 95), down to that amount; a pending hold is
         cancelled; an original that never arrived is recorded as void under its key, so if it
         arrives late it is refused and never posts. Repeating the reversal (same ``idem_key``)
-        changes nothing."""
+        changes nothing.
+
+        Only an original of the acting merchant ``merchant_id`` is reversed: a key of another
+        merchant of the club is answered ``unknown_operation`` (and is not voided)."""
         _check_key(idem_key)
         _check_key(original_key)
+        by = (terminal_id, actor)
         if replacement_rial is not None:
             _check_amount(replacement_rial, "replacement_rial", allow_zero=True)
         body = {"op": "reverse_key", "merchant": merchant_id, "original": original_key}
@@ -1061,28 +1150,30 @@ class Kimia:
             existing = self._existing(tx, root, idem_key, body_hash, 0)
             if existing is not None:
                 return existing
-            row = tx.one(tx.lock("SELECT id FROM operations WHERE club_id = ? AND idem_key = ?"), (root, original_key))
+            row = tx.one(tx.lock("SELECT id, merchant_id FROM operations WHERE club_id = ? AND idem_key = ?"), (root, original_key))
+            if row is not None and row[1] != merchant_id:
+                raise reject("unknown_operation", path="original_key")
             if row is None:
                 void_id = self._new_op(tx, club_id=root, idem_key=original_key, body_hash=VOID_HASH, kind="void", member_id=None,
-                                       merchant_id=merchant_id, now=now)
+                                       merchant_id=merchant_id, terminal_id=terminal_id, actor=actor, now=now)
                 self._finish_op(tx, void_id, "void", {"op_id": void_id, "status": "void"}, None)
                 response = {"status": "void", "original_found": False, "void_op_id": void_id}
             else:
-                original = self._load_op(tx, int(row[0]))
+                original = self._load_op(tx, merchant_id, int(row[0]))
                 if original["kind"] == "hold" and original["status"] == "held":
-                    response = {**self._cancel_in(tx, original, idem_key, body_hash, now), "original_found": True}
+                    response = {**self._cancel_in(tx, original, idem_key, body_hash, now, by), "original_found": True}
                     return response
                 left = original["amount_rial"] - original["refunded_rial"]
                 # A partial reversal leaves the sale at replacement_rial: reverse what is above it.
                 part = None if not replacement_rial else original["amount_rial"] - replacement_rial - original["refunded_rial"]
                 if original["kind"] in ("purchase", "completion") and original["status"] == "done" and left > 0 and (part is None or part > 0):
-                    return {**self._reverse_in(tx, original, idem_key, body_hash, part if part is not None and part < left else None, now),
+                    return {**self._reverse_in(tx, original, idem_key, body_hash, part if part is not None and part < left else None, now, by),
                             "original_found": True}
                 if original["kind"] == "refund" and original["status"] == "done" and original["decision"]:
-                    return {**self._undo_refund(tx, original, idem_key, body_hash, now), "original_found": True}
+                    return {**self._undo_refund(tx, original, idem_key, body_hash, now, by), "original_found": True}
                 response = {"status": "nothing_to_reverse", "original_found": True, "original_op_id": original["id"]}
             op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="reversal", member_id=None,
-                                 merchant_id=merchant_id, now=now)
+                                 merchant_id=merchant_id, terminal_id=terminal_id, actor=actor, now=now)
             response = {**response, "op_id": op_id}
             self._finish_op(tx, op_id, "done", response, None)
             return response
@@ -1116,7 +1207,8 @@ class Kimia:
             if existing is not None:
                 return existing
             member_id, member_club = self._resolve_member(tx, root, ref)
-            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind=kind, member_id=member_id, amount_rial=amount, now=now)
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind=kind, member_id=member_id, amount_rial=amount,
+                                 actor=audited[0] if audited is not None else None, now=now)
             snapshot = load_member(tx, member_id, merchant_id=None, today=local_day(now), club_id=root, ledger_club=member_club)
             d = decide(tx, snapshot, op_id, now, root)
             write_decision(tx, d, op_id=op_id, op_club=root, member_club=member_club, now=now)
@@ -1208,6 +1300,7 @@ class Kimia:
 
         def work(tx: Tx) -> None:
             root = self.caches.root_club(tx, club_id)
+            self._own_member(tx, root, member_id)
             account = f"member:{member_id}/credit_line"
             tx.execute(
                 "INSERT INTO balances (club_id, account, owner, balance, credit_limit) VALUES (?,?,?,0,?)"
@@ -1364,22 +1457,24 @@ class Kimia:
 
     # --- lotteries (R10) ------------------------------------------------------------------------------
 
-    def draw_lottery(self, lottery_id: int, seed: str, *, actor: str) -> list[dict[str, Any]]:
+    def draw_lottery(self, club_id: int, lottery_id: int, seed: str, *, actor: str) -> list[dict[str, Any]]:
         """Draw winners, reproducibly: the seed's SHA-256 was committed when the lottery opened, and
-        the winners follow from the seed and the entries alone (weighted by entries, without repeats)."""
+        the winners follow from the seed and the entries alone (weighted by entries, without repeats).
+        ``club_id`` is the club drawing: a lottery of another club is not found."""
         _check_actor(actor)
 
         def work(tx: Tx) -> list[dict[str, Any]]:
             row = tx.one(tx.lock("SELECT club_id, prizes, seed_commitment, status FROM lotteries WHERE id = ?"), (lottery_id,))
-            if row is None:
+            if row is None or self.caches.root_club(tx, int(row[0])) != self.caches.root_club(tx, club_id):
                 raise reject("unknown_lottery")
-            club_id, prizes, commitment, status = row
+            lottery_club, prizes, commitment, status = row
             prizes = prizes if isinstance(prizes, list) else json.loads(prizes or "[]")
             if status != "open":
                 raise reject("lottery_not_open")
             if hashlib.sha256(seed.encode()).hexdigest() != commitment:
                 raise reject("seed_mismatch")
-            winners = draw_winners(tx, club_id, lottery_id, seed, len(prizes) or 1)
+            entrants = self._clubs_sharing_members(tx, self.caches.root_club(tx, lottery_club))
+            winners = draw_winners(tx, entrants, lottery_id, seed, len(prizes) or 1)
             if not winners:
                 raise reject("no_entries")
             result = []
@@ -1389,7 +1484,7 @@ class Kimia:
                 result.append({"rank": rank, "member_id": member_id, "prize": prize})
             now = self.clock()
             tx.execute("UPDATE lotteries SET status = 'drawn', seed = ?, drawn_at = ? WHERE id = ?", (seed, now, lottery_id))
-            audit.append(tx, club_id=club_id, actor=actor, action="draw_lottery", reason="seed revealed",
+            audit.append(tx, club_id=lottery_club, actor=actor, action="draw_lottery", reason="seed revealed",
                          payload={"lottery_id": lottery_id, "winners": result}, at=now)
             return result
 
@@ -1406,14 +1501,17 @@ def merchant_sets_of(book: core.Rulebook, merchant: MerchantContext) -> set[int]
     return set(book.merchant_sets_for(merchant.merchant_id, list(merchant.groups)))
 
 
-def draw_winners(tx: Tx, club_id: int, lottery_id: int, seed: str, count: int) -> list[int]:
-    """Winners of a lottery from its entries and the revealed seed (deterministic, auditable)."""
+def draw_winners(tx: Tx, clubs: list[int], lottery_id: int, seed: str, count: int) -> list[int]:
+    """Winners of a lottery from its entries and the revealed seed (deterministic, auditable).
+
+    ``clubs`` are the ledgers whose entries count: the lottery's club and the clubs sharing members
+    with it (C3: a member of another club of a meta-club keeps the entries won here in their own
+    club's ledger). Entries any other club's ledger holds for this lottery id were not won here."""
     suffix = f"/lottery_entries@lottery:{lottery_id}"
-    # Not filtered by club: a member of another club of a meta-club (C3) keeps the entries they
-    # won here in their own club's ledger; the lottery id alone names the lottery.
     rows = tx.all(
-        "SELECT owner, balance FROM balances WHERE account LIKE ? AND balance > 0 ORDER BY owner",
-        ("member:%" + suffix,),
+        f"SELECT owner, balance FROM balances WHERE account LIKE ? AND balance > 0 AND club_id IN ({tx.placeholders(len(clubs))})"
+        " ORDER BY owner",
+        ("member:%" + suffix, *clubs),
     )
     pool = [(int(owner.split(":")[1]), int(balance)) for owner, balance in rows]
     pool.sort()

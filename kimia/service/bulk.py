@@ -413,17 +413,33 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
 
 #: The columns of an operations row, in the order ``_write`` builds it.
 OPERATION_COLUMNS = ("id", "club_id", "idem_key", "request_hash", "kind", "status", "member_id", "merchant_id", "terminal_id",
-                     "original_op_id", "amount_rial", "refunded_rial", "reference", "response", "decision", "day", "created_at")
+                     "original_op_id", "amount_rial", "refunded_rial", "reference", "response", "decision", "day", "created_at", "actor")
+
+
+def _batch_rrns(tx: Tx, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int, core.Member]]) -> dict[int, str]:
+    """A fresh random RRN for each purchase of the batch sent without one (field 37), drawn per
+    club in one query each (``fresh_rrns``)."""
+    from kimia.service.api import fresh_rrns
+
+    wanted: dict[int, list[int]] = {}
+    for i, _, _, op_club, _, _ in items:
+        if works[i].req.reference is None:
+            wanted.setdefault(op_club, []).append(i)
+    rrns: dict[int, str] = {}
+    for club, indexes in wanted.items():
+        rrns.update(zip(indexes, fresh_rrns(tx, club, len(indexes))))
+    return rrns
 
 
 def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int, core.Member]],
            now: int, tiers: dict[int, str | None]) -> dict[int, dict[str, Any]]:
-    from kimia.service.api import local_day, response_json, terminal_fields
+    from kimia.service.api import actor_of, local_day, response_json, terminal_fields
 
     rows = core.batch_rows([(d, op_club, member_club) for _, _, d, op_club, member_club, _ in items], now)
     ops: list[tuple[Any, ...]] = []
     receipts: dict[int, dict[str, Any]] = {}
     day = local_day(now)
+    rrns = _batch_rrns(tx, works, items)
     for i, op_id, d, op_club, _, before in items:
         w = works[i]
         if d.voucher_used:
@@ -431,7 +447,7 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
             if tx.rowcount() != 1:
                 raise BulkWriteMismatch("voucher used twice")
         # The core builds the receipt and its stored JSON in one call.
-        receipt, text = d.receipt(op_id, before, "done", list(terminal_fields(w.req, op_id, tiers.get(d.member_id)).items()))
+        receipt, text = d.receipt(op_id, before, "done", list(terminal_fields(w.req, op_id, tiers.get(d.member_id), rrns.get(i)).items()))
         for issue in d.vouchers_issued:
             code = issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
             if code:
@@ -441,7 +457,8 @@ def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[
         receipts[i] = receipt
         service.committed(tx, kind="purchase", club_id=op_club, op_id=op_id, member_id=d.member_id, receipt=receipt)
         ops.append((op_id, op_club, w.req.idem_key, w.body_hash, "purchase", "done", d.member_id, w.req.merchant_id, w.req.terminal_id,
-                    None, w.req.amount_rial, 0, receipt["rrn"], text, d.to_json(), day, now))
+                    None, w.req.amount_rial, 0, receipt["rrn"], text, d.to_json(), day, now,
+                    actor_of(w.req.merchant_id, w.req.terminal_id, w.req.actor)))
 
     # Operations first: journal legs, lots and split legs refer to them. One statement per table
     # on SQLite (``Tx.insert_rows``); on PostgreSQL everything but the lot draws and budgets in one

@@ -201,7 +201,7 @@ def _post_deductions(tx: Tx, service: Kimia, state: CloseState, due: dict[int, i
         receipt, text = d.receipt(d.op_id, snaps[member_id], "done")
         body = {"member": str(member_id), "account": "points", "delta": -points, "reason": reason}
         ops.append((d.op_id, root, f"period:{state.period_end}:deduct:{member_id}", request_hash({"op": "period_deduction", **body}),
-                    "adjustment", "done", member_id, None, None, None, points, 0, None, text, d.to_json(), day, now))
+                    "adjustment", "done", member_id, None, None, None, points, 0, None, text, d.to_json(), day, now, state.actor))
         audits.append((root, state.actor, "adjust", reason, {**body, "op_id": d.op_id}, now))
         service.committed(tx, kind="adjustment", club_id=root, op_id=d.op_id, member_id=member_id, receipt=receipt)
     tx.insert_rows("operations", OPERATION_COLUMNS, ops)

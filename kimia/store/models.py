@@ -320,6 +320,9 @@ class Operation(Base):
     decision: Mapped[str | None] = mapped_column(Text)
     day: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[ts]
+    #: Who made it: ``terminal:<id>`` (also in ``terminal_id``), an API key or panel user as the
+    #: caller names itself, else ``merchant:<id>``; NULL on rows before revision 0006.
+    actor: Mapped[str | None] = mapped_column(String(100))
 
 
 class JournalLeg(Base):

@@ -334,7 +334,8 @@ def completion(req: TerminalRequest) -> TerminalReply:
     recorded for review and answered 00. Only an unreadable advice is refused (30)."""
     try:
         hold_id = req.int_tag(tlv.HR, too_large=_unknown_hold)
-        receipt = req.service.complete_hold(hold_id, idem_key=req.idem_key, reference=req.message.rrn)
+        receipt = req.service.complete_hold(req.terminal.merchant_id, hold_id, idem_key=req.idem_key, reference=req.message.rrn,
+                                            terminal_id=req.terminal.terminal_id)
     except KimiaError as exc:
         if exc.code in ("service_unavailable", "exists_with_different_amount", "exists_with_different_request", "invalid_request"):
             raise  # a timeout, a duplicate key with other content (94) or an unreadable HR (30)
@@ -350,8 +351,9 @@ def refund(req: TerminalRequest) -> TerminalReply:
     original = req.tag(tlv.OR)
     if not original:
         return TerminalReply("30")
-    merchant = req.service.merchant_club(req.terminal.merchant_id)
-    receipt = req.service.refund(idem_key=req.idem_key, reference=original, club_id=merchant, amount_rial=req.amount())
+    # Only this merchant's own sales are found by their RRN (another's answers 25).
+    receipt = req.service.refund(req.terminal.merchant_id, idem_key=req.idem_key, reference=original, amount_rial=req.amount(),
+                                 terminal_id=req.terminal.terminal_id)
     return _receipt_reply(receipt, rrn=req.message.rrn)
 
 
@@ -375,7 +377,8 @@ def enrol(req: TerminalRequest) -> TerminalReply:
     if not identifiers:
         return TerminalReply("30")
     try:
-        result = req.service.enroll(club, idem_key=req.idem_key, identifiers=identifiers, via="pos", merchant_id=req.terminal.merchant_id)
+        result = req.service.enroll(club, idem_key=req.idem_key, identifiers=identifiers, via="pos", merchant_id=req.terminal.merchant_id,
+                                    actor=f"terminal:{req.terminal.terminal_id}")
     except KimiaError as exc:
         if exc.code != "identifier_taken":
             raise
@@ -443,7 +446,7 @@ def reversal(req: TerminalRequest) -> TerminalReply:
     cancelled, or an unknown original recorded as void so that it can never post if it arrives
     late. Field 4 is the original's amount, as ISO 8583 has it; it does not say how much to reverse."""
     req.service.reverse_by_key(req.terminal.merchant_id, original_key(req), idem_key=req.idem_key,
-                               replacement_rial=replacement_amount(req))
+                               replacement_rial=replacement_amount(req), terminal_id=req.terminal.terminal_id)
     return TerminalReply("00")
 
 

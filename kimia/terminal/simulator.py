@@ -776,7 +776,7 @@ def setup_demo(
     (``T0000001``..., under a fresh merchant code), and ``members`` members enrolled with a bank
     card and a mobile number, each charged ``credit_rial`` of gift credit so redemptions succeed.
     With ``mac`` every terminal gets a fresh AES-128 MAC key (in its :class:`TerminalIdentity`)."""
-    from kimia.samples import demo_rules
+    from kimia.samples import demo_rules_for
     from kimia.service.admin import Admin
 
     if not 1 <= terminals <= 9_999_999:
@@ -786,9 +786,9 @@ def setup_demo(
     owner = admin.create_owner("مالک باشگاه شبیه‌ساز", name_en="Simulator owner")
     club = admin.create_club(owner, "باشگاه شبیه‌ساز", name_en="Simulator club")
     merchant = admin.create_merchant(club, "فروشگاه شبیه‌ساز", name_en="Simulator shop")
-    body = dict(rules) if rules is not None else demo_rules()
-    if rules is None:
-        body.pop("settlement", None)  # the club's own settlement settings and the platform tariffs apply
+    # The sample rule set, with this club's own merchant, group and lottery in place of the
+    # sample's ids, and the club's own settlement settings and the platform's tariffs.
+    body = dict(rules) if rules is not None else demo_rules_for(admin, club, merchant, actor="simulator")
     admin.publish_rules(club, body, actor="simulator", reason="terminal simulator demo set-up")
     merchant_code = "S" + "".join(rng.choice("0123456789") for _ in range(14))
     identities: list[TerminalIdentity] = []

@@ -48,7 +48,7 @@ def prepare(w: World) -> Ctx:
     bought = w.buy(member, 500_000, merchant="bookshop", idem_key="bought")  # 50 points, 50,000 merchant credit here
     [voucher] = s.buy_voucher(w.club_id, member, w.voucher_template_id, idem_key="voucher")["vouchers"]
     held = s.hold(w.request(member, 200_000, merchant="restaurant", redeem_credit_rial=10_000, idem_key="hold"))
-    s.complete_hold(held["hold_id"], idem_key="complete")
+    s.complete_hold(w.merchants["restaurant"], held["hold_id"], idem_key="complete")
     return Ctx(member=member, purchase_op=bought["op_id"], hold_id=held["hold_id"], voucher=voucher)
 
 
@@ -155,14 +155,15 @@ CASES: list[tuple[str, str, Case]] = [
     ("same key, other request", "exists_with_different_request",
      lambda w, c: lambda: w.buy(c.member, 500_000, merchant="cafe", idem_key="bought")),
     ("refund beyond the purchase", "refund_exceeds_purchase",
-     lambda w, c: lambda: w.service.refund(idem_key="x", op_id=c.purchase_op, amount_rial=500_001)),
-    ("refund of an unknown operation", "unknown_operation", lambda w, c: lambda: w.service.refund(idem_key="x", op_id=99_999)),
-    ("refund of a charge", "not_refundable", lambda w, c: lambda: w.service.refund(
-        idem_key="x", op_id=scalar(w.service, "SELECT id FROM operations WHERE kind = 'charge'"))),
-    ("second completion of a hold", "hold_not_pending", lambda w, c: lambda: w.service.complete_hold(c.hold_id, idem_key="x")),
-    ("cancel of a completed hold", "hold_not_pending", lambda w, c: lambda: w.service.cancel_hold(c.hold_id, idem_key="x")),
+     lambda w, c: lambda: w.service.refund(w.merchants["bookshop"], idem_key="x", op_id=c.purchase_op, amount_rial=500_001)),
+    ("refund of an unknown operation", "unknown_operation", lambda w, c: lambda: w.service.refund(w.merchants["bookshop"], idem_key="x", op_id=99_999)),
+    # A charge is no merchant's operation (refunding it is unknown_operation): a hold is the merchant's, not refundable.
+    ("refund of a hold", "not_refundable", lambda w, c: lambda: w.service.refund(
+        w.merchants["restaurant"], idem_key="x", op_id=c.hold_id)),
+    ("second completion of a hold", "hold_not_pending", lambda w, c: lambda: w.service.complete_hold(w.merchants["restaurant"], c.hold_id, idem_key="x")),
+    ("cancel of a completed hold", "hold_not_pending", lambda w, c: lambda: w.service.cancel_hold(w.merchants["restaurant"], c.hold_id, idem_key="x")),
     ("lottery drawn with the wrong seed", "seed_mismatch",
-     lambda w, c: lambda: w.service.draw_lottery(w.lottery_id, "guess", actor="notary")),
+     lambda w, c: lambda: w.service.draw_lottery(w.club_id, w.lottery_id, "guess", actor="notary")),
     # --- the admin path ---
     ("unknown terminal", "unknown_terminal", lambda w, c: lambda: w.service.terminal("T9999999", "M99999999999999")),
     ("terminal of an unknown merchant", "unknown_merchant",

@@ -81,13 +81,13 @@ def test_every_operation_of_the_python_service_is_announced_once_after_its_commi
     grouped = together(service, [lambda: w.buy(member, 500_000, merchant="restaurant"),
                                  lambda: w.buy(member, 600_000, merchant="bookshop", redeem_credit_rial=100_000)])
     assert all(isinstance(r, dict) for r in grouped)
-    service.refund(idem_key="refund", op_id=single["op_id"], amount_rial=100_000)
+    service.refund(w.merchants["cafe"], idem_key="refund", op_id=single["op_id"], amount_rial=100_000)
     held = service.hold(w.request(member, 200_000, merchant="cafe", redeem_credit_rial=50_000))
-    service.complete_hold(held["hold_id"], idem_key="complete")
+    service.complete_hold(w.merchants["cafe"], held["hold_id"], idem_key="complete")
     service.adjust(w.club_id, member, idem_key="fix", account_kind="points", delta=7, actor="staff", reason="apology")
     service.reverse_by_key(w.merchants["cafe"], "never-arrived", idem_key="reverse-nothing")
     with pytest.raises(KimiaError):  # refused in the writer: rolled back, never announced
-        service.refund(idem_key="too-much", op_id=single["op_id"], amount_rial=400_000)
+        service.refund(w.merchants["cafe"], idem_key="too-much", op_id=single["op_id"], amount_rial=400_000)
     service.wait_for_events()
     assert recorder.events == stored(service)
     kinds = [e[0] for e in recorder.events]

@@ -34,7 +34,7 @@ def test_hold_then_complete(world: World) -> None:
     assert scalar(service, "SELECT purchase_count FROM members WHERE id = ?", (member,)) == 0
     assert scalar(service, "SELECT status FROM operations WHERE id = ?", (held["hold_id"],)) == "held"
 
-    done = service.complete_hold(held["hold_id"], idem_key="complete-1", reference="400000000001")
+    done = service.complete_hold(world.merchants["restaurant"], held["hold_id"], idem_key="complete-1", reference="400000000001")
     assert done["status"] == "done" and done["hold_id"] == held["hold_id"]
     assert (done["credit_used_rial"], done["discount_rial"], done["payable_rial"], done["points_earned"]) == (40_000, 30_000, 530_000, 60)
     assert sum(leg["amount_rial"] for leg in done["split"]) == 530_000
@@ -46,16 +46,16 @@ def test_hold_then_complete(world: World) -> None:
 
     # The same completion again is answered from the record; another completion is refused.
     counts = row_counts(service)
-    assert service.complete_hold(held["hold_id"], idem_key="complete-1", reference="400000000001") == {**done, "replayed": True}
+    assert service.complete_hold(world.merchants["restaurant"], held["hold_id"], idem_key="complete-1", reference="400000000001") == {**done, "replayed": True}
     assert row_counts(service) == counts
     with pytest.raises(Rejected) as err:
-        service.complete_hold(held["hold_id"], idem_key="complete-2", reference="400000000001")
+        service.complete_hold(world.merchants["restaurant"], held["hold_id"], idem_key="complete-2", reference="400000000001")
     assert err.value.code == "hold_not_pending"
     with pytest.raises(Rejected) as err:
-        service.cancel_hold(held["hold_id"], idem_key="cancel-late")
+        service.cancel_hold(world.merchants["restaurant"], held["hold_id"], idem_key="cancel-late")
     assert err.value.code == "hold_not_pending"
     with pytest.raises(Rejected) as err:
-        service.complete_hold(held["hold_id"], idem_key="complete-1", reference="999999999999")
+        service.complete_hold(world.merchants["restaurant"], held["hold_id"], idem_key="complete-1", reference="999999999999")
     assert err.value.code == "exists_with_different_request"
     assert row_counts(service) == counts
     # A hold is replayed like a purchase.
@@ -71,16 +71,16 @@ def test_hold_then_cancel(world: World) -> None:
     with pytest.raises(Rejected) as err:  # the held credit cannot be spent twice
         world.buy(member, 100_000, merchant="cafe", redeem_credit_rial=1)
     assert err.value.code == "insufficient_balance"
-    cancelled = service.cancel_hold(held["hold_id"], idem_key="cancel-1")
+    cancelled = service.cancel_hold(world.merchants["cafe"], held["hold_id"], idem_key="cancel-1")
     assert cancelled == {"op_id": cancelled["op_id"], "status": "cancelled", "hold_id": held["hold_id"], "credit_returned_rial": 150_000}
     assert member_balances(service, member) == {"gift_credit": 150_000}
     assert scalar(service, "SELECT status FROM operations WHERE id = ?", (held["hold_id"],)) == "cancelled"
     # The credit came back with its original expiry.
     expiries = {e for (e,) in rows(service, "SELECT expires_at FROM lots WHERE account = ? AND remaining > 0", (f"member:{member}/gift_credit",))}
     assert expiries == {world.clock.now + 30 * 86_400}
-    assert service.cancel_hold(held["hold_id"], idem_key="cancel-1") == {**cancelled, "replayed": True}
-    attempts: list[Callable[[], Any]] = [lambda: service.cancel_hold(held["hold_id"], idem_key="cancel-2"),
-                                         lambda: service.complete_hold(held["hold_id"], idem_key="complete-after-cancel")]
+    assert service.cancel_hold(world.merchants["cafe"], held["hold_id"], idem_key="cancel-1") == {**cancelled, "replayed": True}
+    attempts: list[Callable[[], Any]] = [lambda: service.cancel_hold(world.merchants["cafe"], held["hold_id"], idem_key="cancel-2"),
+                                         lambda: service.complete_hold(world.merchants["cafe"], held["hold_id"], idem_key="complete-after-cancel")]
     for attempt in attempts:
         with pytest.raises(Rejected) as err:
             attempt()
@@ -94,14 +94,14 @@ def test_hold_then_cancel(world: World) -> None:
 def test_unknown_hold(world: World) -> None:
     member = world.enroll()
     bought = world.buy(member, 100_000)
-    unknown: list[Callable[[], Any]] = [lambda: world.service.complete_hold(999_999, idem_key="x"),
-                                        lambda: world.service.cancel_hold(999_999, idem_key="y")]
+    unknown: list[Callable[[], Any]] = [lambda: world.service.complete_hold(world.merchants["cafe"], 999_999, idem_key="x"),
+                                        lambda: world.service.cancel_hold(world.merchants["cafe"], 999_999, idem_key="y")]
     for attempt in unknown:
         with pytest.raises(Rejected) as err:
             attempt()
         assert err.value.code == "unknown_operation"
     with pytest.raises(Rejected) as err:  # a purchase is not a hold
-        world.service.complete_hold(bought["op_id"], idem_key="z")
+        world.service.complete_hold(world.merchants["cafe"], bought["op_id"], idem_key="z")
     assert err.value.code == "hold_not_pending"
 
 
@@ -115,19 +115,19 @@ def test_refund_in_parts_then_the_rest(world: World) -> None:
     entries = f"lottery_entries@lottery:{world.lottery_id}"
     assert member_balances(service, member) == {"points": 100, "gift_credit": 200_000, merchant_credit: 100_000, entries: 1}
 
-    first = service.refund(idem_key="refund-1", op_id=bought["op_id"], amount_rial=250_000)
+    first = service.refund(world.merchants["bookshop"], idem_key="refund-1", op_id=bought["op_id"], amount_rial=250_000)
     assert first["kind"] == "refund" and first["original_op_id"] == bought["op_id"]
     assert (first["amount_rial"], first["points_earned"], first["credit_used_rial"]) == (-250_000, -25, -25_000)
     assert -225_000 <= first["payable_rial"] < -225_000 + len(bought["split"])  # each leg's share, rounded down
     assert sum(leg["amount_rial"] for leg in first["split"]) == first["payable_rial"]
     assert member_balances(service, member) == {"points": 75, "gift_credit": 225_000, merchant_credit: 75_000, entries: 1}
-    second = service.refund(idem_key="refund-2", op_id=bought["op_id"], amount_rial=333_333)
+    second = service.refund(world.merchants["bookshop"], idem_key="refund-2", op_id=bought["op_id"], amount_rial=333_333)
     assert second["amount_rial"] == -333_333
     assert scalar(service, "SELECT refunded_rial FROM operations WHERE id = ?", (bought["op_id"],)) == 583_333
     with pytest.raises(Rejected) as err:
-        service.refund(idem_key="refund-too-much", op_id=bought["op_id"], amount_rial=416_668)
+        service.refund(world.merchants["bookshop"], idem_key="refund-too-much", op_id=bought["op_id"], amount_rial=416_668)
     assert err.value.code == "refund_exceeds_purchase"
-    rest = service.refund(idem_key="refund-rest", op_id=bought["op_id"])
+    rest = service.refund(world.merchants["bookshop"], idem_key="refund-rest", op_id=bought["op_id"])
     assert rest["kind"] == "reversal" and rest["amount_rial"] == -416_667
     # Everything the purchase gave is back where it came from, to the rial and the point.
     assert sum(r["amount_rial"] for r in (first, second, rest)) == -1_000_000
@@ -140,12 +140,12 @@ def test_refund_in_parts_then_the_rest(world: World) -> None:
     assert scalar(service, "SELECT refunded_rial FROM operations WHERE id = ?", (bought["op_id"],)) == 1_000_000
     for key, amount in (("refund-4", 1), ("refund-5", None)):
         with pytest.raises(Rejected) as err:
-            service.refund(idem_key=key, op_id=bought["op_id"], amount_rial=amount)
+            service.refund(world.merchants["bookshop"], idem_key=key, op_id=bought["op_id"], amount_rial=amount)
         assert err.value.code == "already_reversed"
     # Retrying a refund with its key gives its first answer.
-    assert service.refund(idem_key="refund-1", op_id=bought["op_id"], amount_rial=250_000) == {**first, "replayed": True}
+    assert service.refund(world.merchants["bookshop"], idem_key="refund-1", op_id=bought["op_id"], amount_rial=250_000) == {**first, "replayed": True}
     with pytest.raises(Rejected) as err:
-        service.refund(idem_key="refund-1", op_id=bought["op_id"], amount_rial=1)
+        service.refund(world.merchants["bookshop"], idem_key="refund-1", op_id=bought["op_id"], amount_rial=1)
     assert err.value.code == "exists_with_different_amount"
 
 
@@ -155,20 +155,21 @@ def test_refund_by_bank_reference(world: World) -> None:
     member = gifted_member(world)
     world.buy(member, 400_000, merchant="cafe", reference="600000000001")
     held = service.hold(world.request(member, 300_000, merchant="restaurant", redeem_credit_rial=20_000))
-    completed = service.complete_hold(held["hold_id"], idem_key="complete", reference="600000000002")
-    by_rrn = service.refund(idem_key="rrn-1", reference="600000000001", club_id=world.club_id, amount_rial=100_000)
+    completed = service.complete_hold(world.merchants["restaurant"], held["hold_id"], idem_key="complete", reference="600000000002")
+    cafe, restaurant = world.merchants["cafe"], world.merchants["restaurant"]
+    by_rrn = service.refund(cafe, idem_key="rrn-1", reference="600000000001", amount_rial=100_000)
     assert by_rrn["amount_rial"] == -100_000 and by_rrn["member_id"] == member
-    of_completion = service.refund(idem_key="rrn-2", reference="600000000002", club_id=world.club_id)
+    of_completion = service.refund(restaurant, idem_key="rrn-2", reference="600000000002")
     assert of_completion["original_op_id"] == completed["op_id"]
     assert of_completion["credit_used_rial"] == -20_000
-    # The sub-club's merchants share the root club's references.
+    # A merchant of the sub-club names its own sales by their references.
     sub_purchase = world.buy(member, 200_000, merchant="bookshop", reference="600000000003")
-    assert service.refund(idem_key="rrn-3", reference="600000000003", club_id=world.sub_club_id)["original_op_id"] == sub_purchase["op_id"]
+    assert service.refund(world.merchants["bookshop"], idem_key="rrn-3", reference="600000000003")["original_op_id"] == sub_purchase["op_id"]
     with pytest.raises(Rejected) as err:
-        service.refund(idem_key="rrn-4", reference="600000000009", club_id=world.club_id)
+        service.refund(cafe, idem_key="rrn-4", reference="600000000009")
     assert err.value.code == "unknown_operation"
     with pytest.raises(Rejected) as err:
-        service.refund(idem_key="rrn-5", reference="600000000001")  # a reference needs its club
+        service.refund(cafe, idem_key="rrn-5")  # neither the sale's id nor its reference
     assert err.value.code == "invalid_request"
 
 
@@ -178,16 +179,21 @@ def test_what_cannot_be_refunded(world: World) -> None:
     charge_op = scalar(service, "SELECT id FROM operations WHERE kind = 'charge'")
     enrol_op = scalar(service, "SELECT id FROM operations WHERE kind = 'enroll'")
     held = service.hold(world.request(member, 100_000, redeem_credit_rial=10_000))
-    cancelled = service.cancel_hold(service.hold(world.request(member, 100_000, redeem_credit_rial=10_000))["hold_id"], idem_key="c")
+    cancelled = service.cancel_hold(world.merchants["cafe"], service.hold(world.request(member, 100_000, redeem_credit_rial=10_000))["hold_id"], idem_key="c")
     bought = world.buy(member, 100_000)
-    refund = service.refund(idem_key="r", op_id=bought["op_id"], amount_rial=10_000)
+    refund = service.refund(world.merchants["cafe"], idem_key="r", op_id=bought["op_id"], amount_rial=10_000)
     before = dump(service, all_tables())
-    for op_id in (charge_op, enrol_op, held["hold_id"], cancelled["op_id"], refund["op_id"]):
+    for op_id in (held["hold_id"], cancelled["op_id"], refund["op_id"]):
         with pytest.raises(Rejected) as err:
-            service.refund(idem_key=f"no-{op_id}", op_id=op_id)
+            service.refund(world.merchants["cafe"], idem_key=f"no-{op_id}", op_id=op_id)
         assert err.value.code == "not_refundable", op_id
+    # A charge and an enrolment are no merchant's operations: not found for a merchant.
+    for op_id in (charge_op, enrol_op):
+        with pytest.raises(Rejected) as err:
+            service.refund(world.merchants["cafe"], idem_key=f"no-{op_id}", op_id=op_id)
+        assert err.value.code == "unknown_operation", op_id
     with pytest.raises(Rejected) as err:
-        service.refund(idem_key="nothing", op_id=987_654)
+        service.refund(world.merchants["cafe"], idem_key="nothing", op_id=987_654)
     assert err.value.code == "unknown_operation"
     assert dump(service, all_tables()) == before
 
@@ -200,7 +206,7 @@ def test_full_reversal_restores_spent_credit_and_voucher(world: World) -> None:
     bought = world.buy(member, 900_000, merchant="cafe", redeem_credit_rial=100_000, voucher_code=voucher)
     assert bought["discount_rial"] == 45_000 + 100_000
     assert scalar(service, "SELECT used_op_id FROM vouchers WHERE code = ?", (voucher,)) == bought["op_id"]
-    reversed_ = service.refund(idem_key="reverse", op_id=bought["op_id"])
+    reversed_ = service.refund(world.merchants["cafe"], idem_key="reverse", op_id=bought["op_id"])
     assert reversed_["credit_used_rial"] == -100_000
     assert member_balances(service, member) == {"gift_credit": 100_000}  # the voucher's 50 points were spent on it
     assert scalar(service, "SELECT used_op_id FROM vouchers WHERE code = ?", (voucher,)) is None
@@ -219,7 +225,7 @@ def test_reversal_of_spent_points_leaves_a_debt_repaid_by_later_earnings(world: 
     bought = world.buy(member, 2_000_000, merchant="restaurant")
     assert points_of(service, member) == 200
     service.convert_points(world.club_id, member, 150, idem_key="convert")
-    service.refund(idem_key="reverse", op_id=bought["op_id"])
+    service.refund(world.merchants["restaurant"], idem_key="reverse", op_id=bought["op_id"])
     assert balance(service, f"member:{member}/points") == 0
     assert balance(service, f"member:{member}/points_debt") == -150
     world.buy(member, 1_000_000, merchant="restaurant")  # earns 100: all of it repays the debt

@@ -111,8 +111,8 @@ def test_card_number_is_never_stored_in_clear(world: World, make_service: Callab
     bought = world.buy({"kind": "card", "value": second}, 800_000, redeem_credit_rial=50_000, reference="998877665544")
     world.service.quote(world.request({"kind": "card", "value": first}, 300_000))
     held = service.hold(world.request({"kind": "card", "value": first}, 300_000, redeem_credit_rial=10_000))
-    service.complete_hold(held["hold_id"], idem_key="complete", reference="112233445566")
-    service.refund(idem_key="refund", op_id=bought["op_id"], amount_rial=100_000)
+    service.complete_hold(world.merchants["cafe"], held["hold_id"], idem_key="complete", reference="112233445566")
+    service.refund(world.merchants["cafe"], idem_key="refund", op_id=bought["op_id"], amount_rial=100_000)
     world.buy({"kind": "card", "value": third}, 100_000)
 
     texts = all_text(service)
@@ -249,7 +249,7 @@ def test_referral_points_go_to_the_referrer(world: World) -> None:
     world.buy(referrer, 1_000_000, merchant="bookshop")
     assert points_of(service, referrer) == 23 + 100
     # A refund of the referral's purchase leaves the introducer's reward alone (by policy).
-    service.refund(idem_key="friend-refund", op_id=receipt["op_id"])
+    service.refund(world.merchants["bookshop"], idem_key="friend-refund", op_id=receipt["op_id"])
     assert points_of(service, friend) == 0
     assert points_of(service, referrer) == 123
     with pytest.raises(Rejected) as err:

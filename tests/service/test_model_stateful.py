@@ -571,7 +571,7 @@ class KimiaMachine(RuleBasedStateMachine):
         p = self.refundable(pick)
         assert p is not None
         amount = max(1, (p.amount - p.refunded) * part // 10_000)
-        self.attempt(lambda: self.service.refund(idem_key=self.key("refund"), op_id=p.op_id, amount_rial=amount),
+        self.attempt(lambda: self.service.refund(p.merchant, idem_key=self.key("refund"), op_id=p.op_id, amount_rial=amount),
                      lambda op: self.model.refund(p.op_id, amount, op))
 
     @precondition(lambda self: any(p.refunded < p.amount for p in self.model.purchases.values()))
@@ -579,7 +579,7 @@ class KimiaMachine(RuleBasedStateMachine):
     def full_reversal(self, pick: int) -> None:
         p = self.refundable(pick)
         assert p is not None
-        self.attempt(lambda: self.service.refund(idem_key=self.key("reverse"), op_id=p.op_id),
+        self.attempt(lambda: self.service.refund(p.merchant, idem_key=self.key("reverse"), op_id=p.op_id),
                      lambda op: self.model.refund(p.op_id, None, op))
 
     @rule(days=st.sampled_from([1, 4, 9, 11, 16, 31]))
@@ -650,6 +650,8 @@ class KimiaMachine(RuleBasedStateMachine):
         open_ = self.refundable(pick)
         done = [p for p in self.model.purchases.values() if p.refunded >= p.amount]
         others = [op for op, kind in self.model.op_kinds.items() if kind != "purchase"]
+        # A refund is its merchant's operation (a charge or an enrolment is no merchant's: not found).
+        refunds = [op for op, kind in self.model.op_kinds.items() if kind == "refund"]
         last = self.last_purchase[0] if self.last_purchase is not None else None
         cases: dict[str, tuple[str, Callable[[], Any]] | None] = {
             "purchase_unknown_member": ("unknown_member", lambda: s.purchase(
@@ -664,15 +666,16 @@ class KimiaMachine(RuleBasedStateMachine):
             "charge_non_positive": ("amount_must_be_positive", lambda: s.charge(club, member, actor="test", reason="test-setup", idem_key=key, kind="gift_credit",
                                                                                 amount_rial=amount, source=gift)),
             "convert_non_positive": ("amount_must_be_positive", lambda: s.convert_points(club, member, amount, idem_key=key)),
-            "refund_non_positive": ("amount_must_be_positive", lambda: s.refund(idem_key=key, op_id=others[0], amount_rial=amount)),
+            "refund_non_positive": ("amount_must_be_positive", lambda: s.refund(merchant_id, idem_key=key, op_id=others[0], amount_rial=amount)),
             "convert_too_many": ("insufficient_balance", lambda: s.convert_points(
                 club, member, self.model.live_points(member, self.clock.now) + extra, idem_key=key)),
             "identifier_taken": ("identifier_taken", lambda: s.enroll(club, idem_key=key, identifiers=[("mobile", "09120000001")])),
-            "refund_unknown_operation": ("unknown_operation", lambda: s.refund(idem_key=key, op_id=UNKNOWN_OPERATION)),
-            "refund_not_a_purchase": ("not_refundable", lambda: s.refund(idem_key=key, op_id=others[pick % len(others)])),
-            "refund_reversed": None if not done else ("already_reversed", lambda: s.refund(idem_key=key, op_id=done[pick % len(done)].op_id)),
+            "refund_unknown_operation": ("unknown_operation", lambda: s.refund(merchant_id, idem_key=key, op_id=UNKNOWN_OPERATION)),
+            "refund_not_a_purchase": None if not refunds else ("not_refundable", lambda: s.refund(
+                self.merchant_of(refunds[pick % len(refunds)]), idem_key=key, op_id=refunds[pick % len(refunds)])),
+            "refund_reversed": None if not done else ("already_reversed", lambda: s.refund(done[pick % len(done)].merchant, idem_key=key, op_id=done[pick % len(done)].op_id)),
             "refund_too_much": None if open_ is None else ("refund_exceeds_purchase", lambda: s.refund(
-                idem_key=key, op_id=open_.op_id, amount_rial=open_.amount - open_.refunded + extra)),
+                open_.merchant, idem_key=key, op_id=open_.op_id, amount_rial=open_.amount - open_.refunded + extra)),
             "reuse_key_other_amount": None if last is None else ("exists_with_different_amount", lambda: s.purchase(
                 PurchaseRequest(idem_key=last.idem_key, merchant_id=last.merchant_id, member=last.member,
                                 amount_rial=last.amount_rial + extra))),
@@ -680,6 +683,10 @@ class KimiaMachine(RuleBasedStateMachine):
         case = cases[which]
         if case is not None:
             self.refused(*case)
+
+    def merchant_of(self, op_id: int) -> int:
+        with self.service.reading() as tx:
+            return int(tx.one("SELECT merchant_id FROM operations WHERE id = ?", (op_id,))[0])
 
     # invariants
     @invariant()
@@ -739,7 +746,7 @@ def test_refund_of_a_purchase_paid_in_credit_keeps_split_legs_and_payable_togeth
         purchase = machine.last_purchase[1]
         assert purchase["payable_rial"] == 0 and purchase["split"] == []
         for amount in (1, 2):
-            refund = machine.service.refund(idem_key=f"refund-{amount}", op_id=purchase["op_id"], amount_rial=amount)
+            refund = machine.service.refund(merchant, idem_key=f"refund-{amount}", op_id=purchase["op_id"], amount_rial=amount)
             legs = sum(leg["amount_rial"] for leg in refund["split"])
             assert legs == refund["payable_rial"], f"refund of {amount}: split legs add up to {legs}, payable is {refund['payable_rial']}"
             report = machine.service.check()

@@ -114,11 +114,11 @@ def test_refunds_and_the_reversal_give_the_points_back(world: World) -> None:
     lots_before = point_lots(world, member)
     bought = world.buy(member, 1_000_000, merchant="bookshop", redeem_points=400)
     assert (bought["points_redeemed"], bought["points_redeemed_rial"], bought["payable_rial"]) == (400, 40_000, 960_000)
-    refund = service.refund(idem_key="refund-1", op_id=bought["op_id"], amount_rial=250_000)
+    refund = service.refund(world.merchants["bookshop"], idem_key="refund-1", op_id=bought["op_id"], amount_rial=250_000)
     assert (refund["points_redeemed"], refund["points_redeemed_rial"]) == (-100, -10_000)
     assert refund["payable_rial"] == -240_000
     assert refund["explanation_en"][0] == "100 points given back (10,000 rials)"
-    rest = service.refund(idem_key="refund-2", op_id=bought["op_id"])
+    rest = service.refund(world.merchants["bookshop"], idem_key="refund-2", op_id=bought["op_id"])
     assert (rest["points_redeemed"], rest["points_redeemed_rial"]) == (-300, -30_000)
     # Every point redeemed is back, with its original expiry; the points earned were taken back.
     assert point_lots(world, member) == lots_before
@@ -137,18 +137,18 @@ def test_a_hold_reserves_points_completion_keeps_them_cancel_returns_them(world:
     with pytest.raises(Rejected) as err:
         world.buy(member, 600_000, redeem_points=251)
     assert err.value.code == "insufficient_balance"
-    done = service.complete_hold(held["hold_id"], idem_key="complete-1", reference="400000000001")
+    done = service.complete_hold(world.merchants["restaurant"], held["hold_id"], idem_key="complete-1", reference="400000000001")
     assert (done["points_redeemed"], done["points_redeemed_rial"], done["payable_rial"], done["points_earned"]) == (250, 25_000, 545_000, 60)
     assert member_balances(service, member) == {"points": 310}
     assert balance(service, f"merchant:{world.merchants['restaurant']}/credit_accepted") == 25_000
     # Reversing the completed purchase gives the held points back.
-    service.refund(idem_key="undo", op_id=done["op_id"])
+    service.refund(world.merchants["restaurant"], idem_key="undo", op_id=done["op_id"])
     assert member_balances(service, member) == {"points": 500}
 
     other = pointed_member(world)
     lots_before = point_lots(world, other)
     held = service.hold(world.request(other, 600_000, merchant="restaurant", redeem_points=250))
-    cancelled = service.cancel_hold(held["hold_id"], idem_key="cancel-1")
+    cancelled = service.cancel_hold(world.merchants["restaurant"], held["hold_id"], idem_key="cancel-1")
     assert cancelled["points_returned"] == 250
     assert member_balances(service, other) == {"points": 500}
     assert point_lots(world, other) == lots_before

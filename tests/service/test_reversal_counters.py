@@ -49,7 +49,7 @@ def test_a_full_reversal_restores_the_last_purchase_time_and_the_next_win_back(w
     member, first_at, back, before = away_then_back(world)
     assert counters(world, member)["last_purchase_at"] == world.clock.now
     world.clock.advance(hours=1)
-    world.service.refund(idem_key="undo-back", op_id=back["op_id"])
+    world.service.refund(world.merchants["cafe"], idem_key="undo-back", op_id=back["op_id"])
     assert counters(world, member) == before
     assert before["last_purchase_at"] == first_at
     again = world.buy(member, 1_000_000, merchant="cafe")
@@ -58,9 +58,9 @@ def test_a_full_reversal_restores_the_last_purchase_time_and_the_next_win_back(w
 
 def test_a_full_refund_in_parts_and_a_terminal_reversal_restore_the_counters(world: World) -> None:
     member, first_at, back, before = away_then_back(world)
-    world.service.refund(idem_key="part-1", op_id=back["op_id"], amount_rial=400_000)
+    world.service.refund(world.merchants["cafe"], idem_key="part-1", op_id=back["op_id"], amount_rial=400_000)
     assert counters(world, member)["last_purchase_at"] == world.clock.now  # partly refunded: still a purchase
-    rest = world.service.refund(idem_key="part-2", op_id=back["op_id"], amount_rial=600_000)
+    rest = world.service.refund(world.merchants["cafe"], idem_key="part-2", op_id=back["op_id"], amount_rial=600_000)
     assert counters(world, member) == before
     # The terminal reverses the last refund: the purchase stands again, and so do its counters.
     undone = world.service.reverse_by_key(world.merchants["cafe"], "part-2", idem_key="undo-part-2")

@@ -163,7 +163,7 @@ def test_value_operations_refuse_a_missing_actor_or_reason(world: World) -> None
         "set_credit_limit": ("actor_required", lambda: service.set_credit_limit(club, member, 1_000, actor="\t", reason="line")),
         "expire_sweep": ("actor_required", lambda: service.expire_sweep(club, actor="")),
         "close_period": ("actor_required", lambda: service.close_period(club, world.clock.now, actor="")),
-        "draw_lottery": ("actor_required", lambda: service.draw_lottery(world.lottery_id, world.lottery_seed, actor="")),
+        "draw_lottery": ("actor_required", lambda: service.draw_lottery(world.club_id, world.lottery_id, world.lottery_seed, actor="")),
     }
     for name, (code, attempt) in attempts.items():
         with pytest.raises(Rejected) as err:

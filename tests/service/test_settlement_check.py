@@ -46,10 +46,10 @@ def test_settlement_file_adds_up_to_the_days_payments(world: World) -> None:
     p5 = world.buy(member, 500_000, merchant="restaurant")
     p6 = world.buy(member, 700_000, merchant="cafe")
     first += [p1, p2, p3, p4, p5, p6]
-    first.append(service.refund(idem_key="refund-p5", op_id=p5["op_id"], amount_rial=123_456))
-    first.append(service.refund(idem_key="reverse-p6", op_id=p6["op_id"]))
+    first.append(service.refund(world.merchants["restaurant"], idem_key="refund-p5", op_id=p5["op_id"], amount_rial=123_456))
+    first.append(service.refund(world.merchants["cafe"], idem_key="reverse-p6", op_id=p6["op_id"]))
     h1 = service.hold(world.request(member, 800_000, merchant="restaurant", redeem_credit_rial=50_000))
-    first.append(service.complete_hold(h1["hold_id"], idem_key="complete-h1", reference="700000000001"))
+    first.append(service.complete_hold(world.merchants["restaurant"], h1["hold_id"], idem_key="complete-h1", reference="700000000001"))
     h2 = service.hold(world.request(member, 600_000, merchant="cafe", redeem_credit_rial=30_000))
     on_credit = world.buy(member, 400_000, merchant="bookshop", redeem_credit_rial=400_000)  # nothing to settle
     assert on_credit["payable_rial"] == 0 and on_credit["split"] == []
@@ -61,8 +61,8 @@ def test_settlement_file_adds_up_to_the_days_payments(world: World) -> None:
     assert day2 == day1 + 1
     second: list[dict[str, Any]] = []
     second.append(world.buy(member, 450_000, merchant="cafe"))
-    second.append(service.refund(idem_key="refund-p1", op_id=p1["op_id"], amount_rial=200_000))  # a day-1 purchase
-    second.append(service.complete_hold(h2["hold_id"], idem_key="complete-h2", reference="700000000002"))  # a day-1 hold
+    second.append(service.refund(world.merchants["cafe"], idem_key="refund-p1", op_id=p1["op_id"], amount_rial=200_000))  # a day-1 purchase
+    second.append(service.complete_hold(world.merchants["cafe"], h2["hold_id"], idem_key="complete-h2", reference="700000000002"))  # a day-1 hold
 
     owner_sheba, marketer_sheba = sheba(101), sheba(102)
     merchant_sheba = {world.merchants["cafe"]: sheba(103), world.merchants["restaurant"]: sheba(104), world.merchants["bookshop"]: sheba(105)}
@@ -120,9 +120,9 @@ def busy_club(world: World) -> dict[str, int]:
     member = world.enroll(groups=[world.member_group_id])
     service.charge(club, member, actor="test", reason="test-setup", idem_key="gift", kind="gift_credit", amount_rial=300_000, source={"type": "club", "id": club}, expires_days=30)
     bought = world.buy(member, 2_000_000, merchant="bookshop", redeem_credit_rial=100_000)
-    service.refund(idem_key="refund", op_id=bought["op_id"], amount_rial=500_000)
+    service.refund(world.merchants["bookshop"], idem_key="refund", op_id=bought["op_id"], amount_rial=500_000)
     held = service.hold(world.request(member, 300_000, merchant="cafe", redeem_credit_rial=20_000))
-    service.complete_hold(held["hold_id"], idem_key="complete")
+    service.complete_hold(world.merchants["cafe"], held["hold_id"], idem_key="complete")
     service.convert_points(club, member, 40, idem_key="convert")
     service.buy_voucher(club, member, world.voucher_template_id, idem_key="voucher")
     return {"member": member, "purchase": bought["op_id"]}

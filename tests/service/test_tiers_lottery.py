@@ -112,13 +112,13 @@ def test_lottery_entries_and_draw(world: World) -> None:
     assert entries == {"سارا": 5, "علی": 2, "مینا": 1, "رضا": 0}
 
     with pytest.raises(Rejected) as err:
-        service.draw_lottery(world.lottery_id, "not-the-seed", actor="notary")
+        service.draw_lottery(world.club_id, world.lottery_id, "not-the-seed", actor="notary")
     assert err.value.code == "seed_mismatch"
     assert rows(service, "SELECT status, seed FROM lotteries WHERE id = ?", (world.lottery_id,)) == [("open", None)]
     assert scalar(service, "SELECT COUNT(*) FROM lottery_winners") == 0
 
     world.clock.advance(days=1)
-    winners = service.draw_lottery(world.lottery_id, world.lottery_seed, actor="notary")
+    winners = service.draw_lottery(world.club_id, world.lottery_id, world.lottery_seed, actor="notary")
     assert [w["rank"] for w in winners] == [1, 2]
     assert [w["prize"] for w in winners] == ["سکه طلا", "کارت هدیه"]
     ids = [w["member_id"] for w in winners]
@@ -130,10 +130,10 @@ def test_lottery_entries_and_draw(world: World) -> None:
     [(actor, _, payload)] = audit(service, "draw_lottery")
     assert actor == "notary" and payload == {"lottery_id": world.lottery_id, "winners": winners}
     with pytest.raises(Rejected) as err:
-        service.draw_lottery(world.lottery_id, world.lottery_seed, actor="notary")
+        service.draw_lottery(world.club_id, world.lottery_id, world.lottery_seed, actor="notary")
     assert err.value.code == "lottery_not_open"
     with pytest.raises(Rejected) as err:
-        service.draw_lottery(987_654, world.lottery_seed, actor="notary")
+        service.draw_lottery(world.club_id, 987_654, world.lottery_seed, actor="notary")
     assert err.value.code == "unknown_lottery"
 
 
@@ -142,7 +142,7 @@ def test_a_lottery_without_entries(world: World) -> None:
     empty = world.admin.open_lottery(world.club_id, "قرعه‌کشی بی‌شرکت‌کننده", prizes=["جایزه"], seed_commitment=Admin.commitment(seed))
     world.buy(world.enroll(), 3_000_000)  # entries go to the other lottery
     with pytest.raises(Rejected) as err:
-        world.service.draw_lottery(empty, seed, actor="notary")
+        world.service.draw_lottery(world.club_id, empty, seed, actor="notary")
     assert err.value.code == "no_entries"
     assert scalar(world.service, "SELECT status FROM lotteries WHERE id = ?", (empty,)) == "open"
     with pytest.raises(Rejected) as err:
@@ -157,7 +157,7 @@ def test_the_draw_is_reproducible_on_another_database(world: World, db_url: str,
     give the same winners."""
     members = lottery_purchases(world)
     names = {m: name for name, m in members.items()}
-    winners = [names[w["member_id"]] for w in world.service.draw_lottery(world.lottery_id, world.lottery_seed, actor="notary")]
+    winners = [names[w["member_id"]] for w in world.service.draw_lottery(world.club_id, world.lottery_id, world.lottery_seed, actor="notary")]
 
     other_url = f"sqlite:///{tmp_path}/second.db" if db_url.startswith("postgresql") else request.getfixturevalue("pg_url")
     other_clock = FakeClock()
@@ -166,7 +166,7 @@ def test_the_draw_is_reproducible_on_another_database(world: World, db_url: str,
         copy = build_club(other, other_clock)
         copy_members = lottery_purchases(copy)
         copy_names = {m: name for name, m in copy_members.items()}
-        again = [copy_names[w["member_id"]] for w in other.draw_lottery(copy.lottery_id, copy.lottery_seed, actor="notary")]
+        again = [copy_names[w["member_id"]] for w in other.draw_lottery(copy.club_id, copy.lottery_id, copy.lottery_seed, actor="notary")]
         assert again == winners
         report = other.check()
         assert report.ok, report.summary()
@@ -185,7 +185,7 @@ def test_meta_club_members_enter_the_other_clubs_lottery(club: Callable[..., Wor
     assert b.buy({"kind": "mobile", "value": mobile(600)}, 3_000_000, merchant="restaurant")["lottery_entries"] == [
         {"lottery_id": b.lottery_id, "entries": 3}]
     b.buy(local, 1_000_000, merchant="restaurant")
-    winners = b.service.draw_lottery(b.lottery_id, b.lottery_seed, actor="notary")
+    winners = b.service.draw_lottery(b.club_id, b.lottery_id, b.lottery_seed, actor="notary")
     assert sorted(w["member_id"] for w in winners) == sorted([visitor, local])
 
 

@@ -185,16 +185,14 @@ def test_a_batch_key_lookup_uses_the_unique_index_before_any_statistics(pg_url: 
 def test_a_purchase_row_is_stored_as_it_is_on_postgresql(pg_url: str) -> None:
     """PostgreSQL (migration 0003): a purchase's stored decision, over the 2 kB at which
     PostgreSQL would compress a row into TOAST, stays in the table uncompressed."""
-    from kimia.demo_club import demo_rules
+    from kimia.samples import demo_rules_for
     from kimia.service import Admin, Kimia, PurchaseRequest
 
     with Kimia(pg_url) as service:
         admin = Admin(service)
         club = admin.create_club(admin.create_owner("مالک"), "باشگاه")
         merchant = admin.create_merchant(club, "فروشگاه")
-        rules = demo_rules()
-        rules.pop("settlement")
-        admin.publish_rules(club, rules, actor="test")
+        admin.publish_rules(club, demo_rules_for(admin, club, merchant, actor="test"), actor="test")
         member = service.enroll(club, idem_key="e1", identifiers=[("account", "10001")])["member_id"]
         op_id = service.purchase(PurchaseRequest(idem_key="p1", merchant_id=merchant, member=member, amount_rial=250_000))["op_id"]
     conn = raw_connect(pg_url)

@@ -9,7 +9,7 @@ not migrated (``terminal_kek_missing``) unless ``KIMIA_DEV_MODE=1`` (the develop
 Downgrade decrypts the keys back into ``mac_key_hex`` (it needs the KEK too).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-06 15:10:00
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
