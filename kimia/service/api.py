@@ -7,6 +7,7 @@ own connections. Used by the terminal server, the JSON API, the panel and the CL
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -40,6 +41,13 @@ DEV_CARD_KEY = b"kimia-development-card-hash-key"
 MAX_AMOUNT_RIAL = 10**15
 #: The request hash of a key voided by a reversal that arrived before its original.
 VOID_HASH = "void"
+#: The request hash of a terminal key answered 91 (timed out, nothing posted): the key is spent,
+#: and every later request under it is answered as timed out again (never decided anew).
+TIMEOUT_HASH = "timeout"
+#: Refusals not remembered under their key: a timeout (remembered by the host, see
+#: ``remember_timeout``) and the conflicts that come from the stored key itself.
+NOT_REMEMBERED = frozenset({"service_unavailable", "exists_with_different_amount", "exists_with_different_request",
+                            "already_reversed", "missing_idempotency_key"})
 UTC_OFFSET_S = 210 * 60
 
 
@@ -63,9 +71,17 @@ def stored_answer(stored_hash: str, response: Any, stored_amount: int, body_hash
     or used for another amount or another request)."""
     if stored_hash == VOID_HASH:
         return reject("already_reversed", path="idem_key")
+    if stored_hash == TIMEOUT_HASH:
+        return reject("service_unavailable", path="idem_key")
     if stored_hash != body_hash:
         return reject("exists_with_different_amount" if stored_amount != amount else "exists_with_different_request", path="idem_key")
-    return {**(response if isinstance(response, dict) else json.loads(response)), "replayed": True}
+    stored = response if isinstance(response, dict) else json.loads(response)
+    refused = stored.get("refused")
+    if isinstance(refused, dict):
+        # A refusal is remembered under its key: a replay is refused the same way, not decided anew.
+        return Rejected(str(refused["code"]), str(refused["message_en"]), str(refused["message_fa"]), refused.get("path"),
+                        refused.get("params") or {})
+    return {**stored, "replayed": True}
 
 
 class Deadline:
@@ -145,6 +161,9 @@ class PurchaseRequest:
     transmission: str | None = None
     #: The terminal's local transaction time (field 12), kept with field 7 for the same reason.
     local_time: str | None = None
+    #: Store a refusal under the key, so that a replay is refused again rather than decided anew
+    #: (the terminal host sets it: a captured request must not pass once the member could pay).
+    remember_refusal: bool = False
 
     def body(self, member_key: list[str]) -> dict[str, Any]:
         """What the idempotency hash covers; ``member_key`` is the normalised member reference."""
@@ -699,8 +718,16 @@ class Kimia:
 
     def purchase(self, req: PurchaseRequest) -> dict[str, Any]:
         """A purchase: discount, credit spent, points and credit earned, split. Exactly once per key.
-        Concurrent purchases are decided and written together (kimia.service.bulk)."""
-        return self.write(self._purchase_work(req))  # type: ignore[no-any-return]
+        Concurrent purchases are decided and written together (kimia.service.bulk). A refusal is
+        remembered under the key when ``req.remember_refusal`` (a terminal's request): a replay is
+        refused the same way, even once the member could pay."""
+        work = self._purchase_work(req)
+        try:
+            return self.write(work)  # type: ignore[no-any-return]
+        except KimiaError as exc:
+            if req.remember_refusal:
+                self._remember(self._refusal_work(exc, req.merchant_id, req.idem_key, work.body_hash, req.amount_rial))
+            raise
 
     def _purchase_work(self, req: PurchaseRequest) -> PurchaseWork:
         """A checked purchase ready for the writer: refused here, before the queue, if malformed."""
@@ -716,10 +743,67 @@ class Kimia:
         thread but the writer's. Past ``deadline`` it is rolled back and rejected (never posted)."""
         work = self._purchase_work(req)
         work.guard = deadline
-        result = await self.writer.submit_async(work)
-        if isinstance(result, KimiaError):
-            raise result
+        try:
+            result = await self.writer.submit_async(work)
+            if isinstance(result, KimiaError):
+                raise result
+        except KimiaError as exc:
+            if not req.remember_refusal:
+                raise
+            try:
+                await self.writer.submit_async(self._refusal_work(exc, req.merchant_id, req.idem_key, work.body_hash, req.amount_rial))
+            except Exception:
+                log.exception("could not remember the refusal of key %s", req.idem_key)
+            raise
         return result  # type: ignore[no-any-return]
+
+    def _remember(self, work: Callable[[Tx], None]) -> None:
+        """Store a refusal (see ``_refusal_work``); a failure to store it does not hide the refusal."""
+        try:
+            self.writer.submit(work)
+        except Exception:
+            log.exception("could not remember a refusal")
+
+    def _refusal_work(self, error: KimiaError, merchant_id: int, idem_key: str, body_hash: str, amount: int) -> Callable[[Tx], None]:
+        """An operation storing a decided refusal under its key (kind ``refusal``, status
+        ``refused``, no journal legs), so that a replay of the request gets the same refusal and is
+        never decided again. Run outside any deadline: the refusal was already decided. Nothing is
+        stored for the errors in :data:`NOT_REMEMBERED`, or when the key is already taken (the
+        stored refusal itself, or a concurrent repeat that was answered)."""
+
+        def work(tx: Tx) -> None:
+            if error.code in NOT_REMEMBERED or not isinstance(idem_key, str) or not idem_key or len(idem_key) > 200:
+                return
+            try:
+                root = self.caches.merchant(tx, merchant_id).root_club_id
+            except KimiaError:
+                return  # no such merchant: no club to remember it in
+            if tx.one("SELECT 1 FROM operations WHERE club_id = ? AND idem_key = ?", (root, idem_key)) is not None:
+                return
+            now = self.clock()
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="refusal", member_id=None,
+                                 merchant_id=merchant_id, amount_rial=amount, now=now)
+            self._finish_op(tx, op_id, "refused", {"op_id": op_id, "refused": error.to_dict()}, None)
+
+        return work
+
+    def remember_timeout(self, merchant_id: int, idem_key: str) -> asyncio.Future[Any]:
+        """A terminal request answered 91 (nothing posted): its key is spent, so the same request
+        replayed later, when it might pass, is answered 91 again and never posts (the terminal
+        starts again with a new STAN). Reversals and advices are not spent this way: they are
+        repeated until answered. Called on the event loop: the write is queued at once (before any
+        later request's) and not waited for, so the 91 is not delayed by a busy writer."""
+        _check_key(idem_key)
+
+        def work(tx: Tx) -> None:
+            root = self.caches.merchant(tx, merchant_id).root_club_id
+            if tx.one("SELECT 1 FROM operations WHERE club_id = ? AND idem_key = ?", (root, idem_key)) is not None:
+                return
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=TIMEOUT_HASH, kind="timeout",
+                                 member_id=None, merchant_id=merchant_id, now=self.clock())
+            self._finish_op(tx, op_id, "timed_out", {"op_id": op_id, "status": "timed_out"}, None)
+
+        return self.writer.submit_async(work)
 
     def _open_purchase_op(self, tx: Tx, req: PurchaseRequest, body_hash: str, kind: str, now: int) -> tuple[dict[str, Any] | None, int]:
         """The stored answer of a retried key, or a new operation row (its id) for a purchase or hold."""
@@ -752,9 +836,18 @@ class Kimia:
     # --- holds (a redemption fixed before the bank sale) ------------------------------------------
 
     def hold(self, req: PurchaseRequest) -> dict[str, Any]:
-        """Reserve the credit a purchase would spend and fix its discount; complete or cancel later."""
+        """Reserve the credit a purchase would spend and fix its discount; complete or cancel later.
+        A refusal is remembered under the key as a purchase's is (``req.remember_refusal``)."""
         self._validate_purchase(req)
         body_hash = request_hash({"op": "hold", **req.body(self.member_key(req.member))})
+        try:
+            return self._hold(req, body_hash)
+        except KimiaError as exc:
+            if req.remember_refusal:
+                self._remember(self._refusal_work(exc, req.merchant_id, req.idem_key, body_hash, req.amount_rial))
+            raise
+
+    def _hold(self, req: PurchaseRequest, body_hash: str) -> dict[str, Any]:
 
         def work(tx: Tx) -> dict[str, Any]:
             now = self.clock()
@@ -920,16 +1013,20 @@ class Kimia:
         self._finish_op(tx, new_id, "done", receipt, d)
         return receipt
 
-    def reverse_by_key(self, merchant_id: int, original_key: str, *, idem_key: str, replacement_rial: int | None = None) -> dict[str, Any]:
+    def reverse_by_key(self, merchant_id: int, original_key: str, *, idem_key: str, replacement_rial: int | None = None,
+                       legacy_key: str | None = None) -> dict[str, Any]:
         """Reverse the operation submitted under ``original_key`` (a terminal's reversal, 0400/0420).
 
         A posted purchase is reversed in full, or, with ``replacement_rial`` (what the sale comes to
         after a partial reversal, ISO 8583 field 95), down to that amount; a pending hold is
         cancelled; an original that never arrived is recorded as void under its key, so if it
         arrives late it is refused and never posts. Repeating the reversal (same ``idem_key``)
-        changes nothing."""
+        changes nothing. ``legacy_key`` is the original's key as it was written before (a terminal
+        key without its year): looked up when nothing is stored under ``original_key``."""
         _check_key(idem_key)
         _check_key(original_key)
+        if legacy_key is not None:
+            _check_key(legacy_key)
         if replacement_rial is not None:
             _check_amount(replacement_rial, "replacement_rial", allow_zero=True)
         body = {"op": "reverse_key", "merchant": merchant_id, "original": original_key}
@@ -943,6 +1040,8 @@ class Kimia:
             if existing is not None:
                 return existing
             row = tx.one(tx.lock("SELECT id FROM operations WHERE club_id = ? AND idem_key = ?"), (root, original_key))
+            if row is None and legacy_key is not None:
+                row = tx.one(tx.lock("SELECT id FROM operations WHERE club_id = ? AND idem_key = ?"), (root, legacy_key))
             if row is None:
                 void_id = self._new_op(tx, club_id=root, idem_key=original_key, body_hash=VOID_HASH, kind="void", member_id=None,
                                        merchant_id=merchant_id, now=now)

@@ -268,6 +268,9 @@ def _purchase_request(req: TerminalRequest, *, channel: str) -> PurchaseRequest:
         reference=req.message.rrn,
         transmission=req.message.transmission_datetime,
         local_time=req.message.local_time,
+        # A refusal is kept under the request's key: a captured request replayed later is refused
+        # again, never decided anew (docs/terminal-protocol.md, section 8).
+        remember_refusal=True,
     )
 
 
@@ -368,10 +371,73 @@ def enrol(req: TerminalRequest) -> TerminalReply:
 
 #: Tehran's offset from GMT (field 7 is GMT, field 13 local; Iran keeps no daylight saving time).
 TEHRAN = dt.timezone(dt.timedelta(hours=3, minutes=30))
+#: How far field 7 (GMT transmission time) may be from the host's clock, by default: a request
+#: outside the window is refused (63) before any operation runs, so a captured request cannot be
+#: replayed later (its field 7 is covered by the MAC).
+FRESHNESS_S = 600
+
+
+def _nearest(candidates: list[dt.datetime], now: dt.datetime) -> dt.datetime | None:
+    return min(candidates, key=lambda when: abs((when - now).total_seconds()), default=None)
+
+
+def _in_years(month: int, day: int, clock: tuple[int, int, int], around: dt.datetime) -> dt.datetime | None:
+    """The date-time (month, day, clock) nearest to ``around``, in its year or the one before or
+    after: the wire sends no year (29 February counts only in a leap year)."""
+    found = []
+    for year in (around.year - 1, around.year, around.year + 1):
+        try:
+            found.append(dt.datetime(year, month, day, *clock, tzinfo=around.tzinfo))
+        except ValueError:
+            continue
+    return _nearest(found, around)
+
+
+def transmission_time(message: Message, now_s: int) -> dt.datetime | None:
+    """Field 7 (MMDDhhmmss, GMT) as a date-time, its year the one nearest the host's clock; None
+    when absent or not a date."""
+    sent = message.transmission_datetime
+    if not sent or len(sent) != 10 or not set(sent) <= _ASCII_DIGITS:
+        return None
+    now = dt.datetime.fromtimestamp(now_s, dt.timezone.utc)
+    return _in_years(int(sent[:2]), int(sent[2:4]), (int(sent[4:6]), int(sent[6:8]), int(sent[8:10])), now)
+
+
+def is_stale(message: Message, now_s: int, window_s: float = FRESHNESS_S) -> bool:
+    """Whether a request's field 7 is more than ``window_s`` from the host's clock (or is no date).
+    A request without field 7 is not stale here: it is refused as a format error (30)."""
+    if message.transmission_datetime is None:
+        return False
+    sent = transmission_time(message, now_s)
+    return sent is None or abs(sent.timestamp() - now_s) > window_s
+
+
+def dated(local_mmdd: str, today: dt.date) -> str:
+    """A local date sent without its year (field 13, MMDD) as YYYYMMDD: the year that puts it
+    nearest to the host's date (a terminal's date is a day off at most around midnight)."""
+    if len(local_mmdd) != 4 or not set(local_mmdd) <= _ASCII_DIGITS:
+        raise _format_error("field 13 is not a date")
+    around = dt.datetime(today.year, today.month, today.day)
+    when = _in_years(int(local_mmdd[:2]), int(local_mmdd[2:]), (0, 0, 0), around)
+    if when is None:
+        raise _format_error("field 13 is not a date")
+    return f"{when.year:04d}{local_mmdd}"
+
+
+def idempotency_key(message: Message, now_s: int) -> str:
+    """The operation key of a terminal request: merchant, terminal, STAN, local date **with its
+    year** (the same STAN and MMDD a year later is another transaction) and the message class.
+    A network message (no field 13) posts nothing: its key is only its STAN."""
+    key = message.duplicate_key()
+    if key is None:
+        return f"iso:network:{message.stan}"
+    mid, tid, stan, mmdd, mti = key
+    today = dt.datetime.fromtimestamp(now_s, TEHRAN).date()
+    return f"iso:{mid}:{tid}:{stan}:{dated(mmdd, today)}:{mti}"
 
 
 def _local_date_of(transmission: str, today: dt.date) -> str:
-    """The Tehran date (MMDD) of a GMT transmission date-time (MMDDhhmmss) from field 90. The
+    """The Tehran date (YYYYMMDD) of a GMT transmission date-time (MMDDhhmmss) from field 90. The
     year is not sent: this year's, unless that date is still to come (then it was last year's: a
     reversal sent on 1 January for a sale of 31 December)."""
     month, day = int(transmission[:2]), int(transmission[2:4])
@@ -383,28 +449,39 @@ def _local_date_of(transmission: str, today: dt.date) -> str:
             continue  # 29 February of a common year, or no such date at all
         local = sent.astimezone(TEHRAN).date()
         if local <= today + dt.timedelta(days=1):
-            return f"{local.month:02d}{local.day:02d}"
+            return f"{local.year:04d}{local.month:02d}{local.day:02d}"
     raise _format_error("field 90 holds no valid transmission date and time")
 
 
-def original_key(req: TerminalRequest) -> str:
+def original_keys(req: TerminalRequest) -> tuple[str, str]:
     """The natural key of the message a reversal cancels, as a switch matches it from field 90:
-    the original's MTI and STAN, and its local date from the original transmission date-time
-    (GMT, converted to Tehran time), at the reversal's own terminal and merchant. The acquirer and
-    forwarding ids must be zeros (kimia's terminals send no 32/33), else no original matches (25).
-    Without field 90 (or with a zero date-time) the reversal's own STAN and date name it, with MTI
-    0200 (0100 when a hold reference HR is given)."""
+    the original's MTI and STAN, and its local date (with its year) from the original transmission
+    date-time (GMT, converted to Tehran time), at the reversal's own terminal and merchant. The
+    acquirer and forwarding ids must be zeros (kimia's terminals send no 32/33), else no original
+    matches (25). Without field 90 (or with a zero date-time) the reversal's own STAN and date name
+    it, with MTI 0200 (0100 when a hold reference HR is given).
+
+    Second, the same key as kimia wrote it before keys had a year (``MMDD``), so that a reversal
+    still finds an original posted before the upgrade."""
     m = req.message
     data = m.get_str("90")
-    mti, stan, date = ("0100" if req.tag(tlv.HR) else "0200"), m.stan or "", m.local_date or ""
+    today = dt.datetime.fromtimestamp(req.service.clock(), TEHRAN).date()
+    mti, stan = ("0100" if req.tag(tlv.HR) else "0200"), m.stan or ""
+    date = dated(m.local_date or "", today)
     if data:  # n42, all digits (checked by the codec)
         mti, stan, sent, ids = data[:4], data[4:10], data[10:20], data[20:]
         mti = mti[:3] + {"1": "0", "3": "2"}.get(mti[3], mti[3])  # a repeat's original is its first form
         if ids.strip("0"):
             raise KimiaError("unknown_operation", "Unknown operation", "تراکنش یافت نشد", "90")
         if sent.strip("0"):
-            date = _local_date_of(sent, dt.datetime.now(TEHRAN).date())
-    return f"iso:{m.merchant_id}:{m.terminal_id}:{stan}:{date}:{mti}"
+            date = _local_date_of(sent, today)
+    prefix = f"iso:{m.merchant_id}:{m.terminal_id}:{stan}:"
+    return f"{prefix}{date}:{mti}", f"{prefix}{date[4:]}:{mti}"
+
+
+def original_key(req: TerminalRequest) -> str:
+    """The reversal's original key (see :func:`original_keys`)."""
+    return original_keys(req)[0]
 
 
 def replacement_amount(req: TerminalRequest) -> int | None:
@@ -422,8 +499,9 @@ def reversal(req: TerminalRequest) -> TerminalReply:
     """Reversals are acknowledged: the original is reversed (in part, with field 95), a hold
     cancelled, or an unknown original recorded as void so that it can never post if it arrives
     late. Field 4 is the original's amount, as ISO 8583 has it; it does not say how much to reverse."""
-    req.service.reverse_by_key(req.terminal.merchant_id, original_key(req), idem_key=req.idem_key,
-                               replacement_rial=replacement_amount(req))
+    key, legacy = original_keys(req)
+    req.service.reverse_by_key(req.terminal.merchant_id, key, idem_key=req.idem_key,
+                               replacement_rial=replacement_amount(req), legacy_key=legacy)
     return TerminalReply("00")
 
 

@@ -30,7 +30,8 @@ from kimia.terminal import tlv
 from kimia.terminal.codec import DecodeError, EncodeError, Message, decode, encode, mask_pan, response_for
 from kimia.terminal.dialect import KIMIA_V1, Dialect
 from kimia.terminal.framing import FramingError, read_frame, write_frame
-from kimia.terminal.handlers import TerminalHandler, TerminalReply, TerminalRequest, response_code_for
+from kimia.terminal.handlers import (FRESHNESS_S, TerminalHandler, TerminalReply, TerminalRequest, idempotency_key, is_stale,
+                                    response_code_for)
 from kimia.terminal.mac import sign_message, verify_message
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class TerminalServer:
         max_frame_bytes: int = 4096,
         workers: int = 64,
         plugins: pluggy.PluginManager | None = None,
+        freshness_s: float = FRESHNESS_S,
     ) -> None:
         self.service = service
         self.dialect = dialect
@@ -90,6 +92,8 @@ class TerminalServer:
         self.idle_timeout_s = idle_timeout_s
         self.frame_timeout_s = frame_timeout_s
         self.max_frame_bytes = max_frame_bytes
+        #: A request whose field 7 is further than this from the host's clock is refused (63).
+        self.freshness_s = freshness_s
         self.pm = plugins or make_plugin_manager()
         self.handlers = build_registry(self.pm)
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kimia-terminal")
@@ -220,6 +224,11 @@ class TerminalServer:
             if not verify_message(raw, self.dialect, bytes.fromhex(terminal.mac_key_hex)):
                 self._refused(message, "63", "bad_mac", peer)
                 return self._answer(message, TerminalReply("63"), terminal)
+        if is_stale(message, self.service.clock(), self.freshness_s):
+            # A captured request replayed later, or a terminal whose clock is wrong: refused
+            # before anything runs (field 7 is covered by the MAC, so it cannot be refreshed).
+            self._refused(message, "63", "stale_transmission", peer)
+            return self._answer(message, TerminalReply("63"), terminal)
         handler, refusal = self._route(message)
         if handler is None or refusal is not None:
             code, reason = refusal or ("12", "unknown_transaction")
@@ -230,11 +239,15 @@ class TerminalServer:
         except tlv.TlvError as exc:
             self._refused(message, "30", f"bad_tlv:{exc.code}", peer)
             return self._answer(message, TerminalReply("30"), terminal)
-        key = message.duplicate_key()
-        # Only a network message may lack field 13; it posts nothing, so it needs no key.
-        idem_key = "iso:" + ":".join(key) if key is not None else f"iso:network:{message.stan}"
+        try:
+            idem_key = idempotency_key(message, self.service.clock())
+        except KimiaError:
+            self._refused(message, "30", "bad_local_date", peer)
+            return self._answer(message, TerminalReply("30"), terminal)
         request = TerminalRequest(message, items, terminal, self.service, idem_key)
         reply = await self._handle(handler, request, started)
+        if reply.response_code == "91" and message.original_mti in ("0100", "0200"):
+            self._spend_key(terminal, idem_key)
         if reply.response_code in _HOST_REFUSALS:
             self._refused(message, reply.response_code, reply.reason or _HOST_REFUSALS[reply.response_code], peer)
         try:
@@ -245,6 +258,20 @@ class TerminalServer:
         if reply.receipt is not None and reply.response_code == "00":
             self._notify(handler.name, reply.receipt)
         return answer
+
+    def _spend_key(self, terminal: TerminalContext, idem_key: str) -> None:
+        """A request answered 91 posted nothing; its key is spent so that replaying it later (when
+        it might pass) is answered 91 again. Queued now, ahead of any later request, and not
+        waited for: the 91 is answered at the deadline whatever the writer is doing."""
+
+        def done(future: asyncio.Future[Any]) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                log.error("could not spend the key of a request answered 91", exc_info=future.exception())
+
+        try:
+            asyncio.ensure_future(self.service.remember_timeout(terminal.merchant_id, idem_key)).add_done_callback(done)
+        except Exception:
+            log.exception("could not spend the key of a request answered 91")
 
     async def _terminal(self, message: Message, started: float) -> TerminalContext | None:
         """The registered terminal of fields 41 + 42 (cached for a few seconds), or None."""

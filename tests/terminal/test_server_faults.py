@@ -39,6 +39,7 @@ from kimia.terminal import tlv
 from kimia.terminal.client import Connection, TerminalIdentity, request, to_bytes
 from kimia.terminal.codec import DecodeError, Message, decode, encode, response_mti
 from kimia.terminal.dialect import KIMIA_V1
+from kimia.terminal.handlers import idempotency_key
 from kimia.terminal.framing import FramingError
 from kimia.terminal.server import TerminalServer
 
@@ -208,7 +209,8 @@ class Outcome:
 
 
 def key_of(msg: Message) -> str:
-    return f"iso:{MID}:{msg.terminal_id}:{msg.stan}:{msg.local_date}:0200"
+    """The operation key the host gives a purchase (its local date with the year)."""
+    return idempotency_key(Message("0200", msg.fields), int(time.time()))
 
 
 class RetryingTerminal:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from kimia.terminal import tlv
 from kimia.terminal.client import Connection, TerminalIdentity, request, to_bytes
 from kimia.terminal.codec import Message, decode, encode, response_mti
 from kimia.terminal.dialect import KIMIA_V1
+from kimia.terminal.handlers import idempotency_key
 from kimia.terminal.mac import sign_message, verify_message
 from kimia.terminal.server import TerminalServer
 
@@ -111,6 +113,11 @@ async def balance(conn: Connection, t: TerminalIdentity, items: list[tuple[str, 
 def rows(service: Kimia, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
     with service.reading() as tx:
         return tx.all(sql, params)
+
+
+def key_of(msg: Message) -> str:
+    """The operation key the host gives a request (its local date with the year)."""
+    return idempotency_key(msg, int(time.time()))
 
 
 def count(service: Kimia, table: str) -> int:
@@ -336,7 +343,7 @@ def test_purchase_with_earn(world: World) -> None:
     assert ans.get_str("54")
     assert tag(ans, tlv.BP) == "85" and tag(ans, tlv.BC) == "200000"
     assert any("۸۵" in line for line in tlv.tlv_get_all(items_of(ans), tlv.RL))
-    key = f"iso:{MID}:{TID}:{buy.stan}:{buy.local_date}:0200"
+    key = key_of(buy)
     (op,) = rows(service, "SELECT kind, status, member_id, amount_rial, reference FROM operations WHERE idem_key = ?", (key,))
     assert tuple(op) == ("purchase", "done", world.member, 850_000, "BANK12345678")
 
@@ -368,14 +375,19 @@ def test_insufficient_credit_is_51_and_posts_nothing(world: World) -> None:
             assert_answer(buy, ans, "51")
             assert "38" not in ans.fields and "48" not in ans.fields
             assert await balance(conn, t) == (0, 200_000)
-            # The terminal may try again under the same key with less credit: the refusal was not stored.
-            ok = request(t, "0200", "000000", amount_rial=500_000, items=MK + [(tlv.RC, "200000")], rrn="RRN000000011", stan=buy.stan)
+            # The refusal is remembered under its key: the same request again is refused again,
+            # other content under the key is a duplicate (94); a new STAN is a new transaction.
+            assert_answer(buy, await conn.send(buy, t), "51")
+            other = request(t, "0200", "000000", amount_rial=500_000, items=MK + [(tlv.RC, "200000")], rrn="RRN000000011", stan=buy.stan)
+            assert_answer(other, await conn.send(other, t), "94")
+            ok = request(t, "0200", "000000", amount_rial=500_000, items=MK + [(tlv.RC, "200000")], rrn="RRN000000012")
             assert_answer(ok, await conn.send(ok, t), "00")
             assert await balance(conn, t) == (50, 0)
 
     journal = count(service, "journal")
     run(body())
     assert rows(service, "SELECT COUNT(*) FROM operations WHERE kind = 'purchase'")[0][0] == 1
+    assert rows(service, "SELECT kind, status FROM operations WHERE idem_key = ?", (key_of(buy),)) == [("refusal", "refused")]
     assert count(service, "journal") > journal
 
 
