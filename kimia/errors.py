@@ -73,6 +73,13 @@ SERVICE_ERRORS: dict[str, tuple[str, str]] = {
     "no_entries": ("The lottery has no entries", "قرعه‌کشی هیچ شرکت‌کننده‌ای ندارد"),
     "period_already_closed": ("This tier period is already closed", "این دوره طبقه‌بندی قبلاً بسته شده است"),
     "reason_required": ("A manual action needs a reason", "برای اقدام دستی ذکر دلیل لازم است"),
+    "verification_required": ("Spending this member's value needs proof that the member is there: {accepted}",
+                              "برای استفاده از موجودی این عضو، تأیید دارنده لازم است: {accepted}"),
+    "pin_incorrect": ("The PIN is not correct", "رمز عضو درست نیست"),
+    "pin_locked": ("Too many wrong PINs: the PIN is locked for a while", "رمز عضو به دلیل تلاش‌های نادرست موقتاً قفل است"),
+    "otp_invalid": ("The one-time code is not valid (wrong, used or expired)", "کد یکبار مصرف نامعتبر است (نادرست، استفاده‌شده یا منقضی)"),
+    "no_mobile": ("This member has no mobile number to send a code to", "برای این عضو شماره موبایلی ثبت نشده است"),
+    "code_too_soon": ("A code was sent a moment ago; wait before asking again", "کد چند لحظه پیش ارسال شد؛ کمی صبر کنید"),
     "service_unavailable": ("The service could not finish in time; retry with the same key", "سرویس در زمان مقرر پاسخ نداد؛ با همان کلید دوباره تلاش کنید"),
     "invalid_request": ("Invalid request: {detail}", "درخواست نامعتبر: {detail}"),
 }

@@ -14,6 +14,7 @@ import kimia._core as core
 from kimia import identifiers as ids
 from kimia.errors import RuleError, reject
 from kimia.service.api import Kimia
+from kimia.service import verify
 from kimia.store import models as m
 
 
@@ -59,9 +60,12 @@ class Admin:
         return int(self._add(club, actor=actor, action="create_club").id)
 
     def update_settings(self, club_id: int, settings: dict[str, Any], *, actor: str, reason: str = "") -> None:
-        """Replace parts of a club's settings: ``tiers``, ``conversion``, ``settlement``. Validated by the core."""
+        """Replace parts of a club's settings: ``tiers``, ``conversion``, ``settlement``,
+        ``verification`` (kimia.service.verify). Validated by the core (tiers) and here."""
         if "tiers" in settings:
             core.close_tier_period(settings["tiers"], tier=[], period_points=[], period_end=0)
+        if "verification" in settings:
+            verify.validate_settings(settings["verification"])
         with self._session() as s, s.begin():
             club = s.get(m.Club, club_id)
             if club is None:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import logging
 import os
 import random
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -27,6 +29,8 @@ from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.record import issue_voucher, write_decision
 from kimia.service.snapshot import CREDIT_KINDS, load_budgets, load_member
 from kimia.service.sql import Tx
+from kimia.service import verify
+from kimia.service.verify import Notifier, Proof
 from kimia.service.writer import Writer
 from kimia.store.engine import connect_url, is_sqlite, make_engine, raw_connect
 from kimia.store.models import Base, utc_now_s
@@ -164,6 +168,9 @@ class PurchaseRequest:
     #: Store a refusal under the key, so that a replay is refused again rather than decided anew
     #: (the terminal host sets it: a captured request must not pass once the member could pay).
     remember_refusal: bool = False
+    #: Proof that the member is there (PIN, one-time code), needed when the purchase spends their
+    #: value and their club asks for it (kimia.service.verify). Not part of the request's identity.
+    proof: Proof | None = None
 
     def body(self, member_key: list[str]) -> dict[str, Any]:
         """What the idempotency hash covers; ``member_key`` is the normalised member reference."""
@@ -236,6 +243,11 @@ def lots_to_spend(redeem_credit_rial: int, redeem_points: int) -> str:
     return "credit" if redeem_credit_rial > 0 else "none"
 
 
+def _spends(req: PurchaseRequest) -> bool:
+    """Whether a purchase spends the member's held value (what cardholder verification guards)."""
+    return req.redeem_credit_rial > 0 or req.redeem_points > 0
+
+
 def _check_key(key: Any) -> str:
     if not isinstance(key, str) or not key or len(key) > 200:
         raise reject("missing_idempotency_key", path="idem_key")
@@ -259,6 +271,7 @@ class Kimia:
         max_wait_s: float = 0.001,
         clock: Callable[[], int] = utc_now_s,
         create: bool = True,
+        notifier: Notifier | None = None,
     ) -> None:
         self.url = connect_url(url)
         self.sqlite = is_sqlite(self.url)
@@ -270,6 +283,8 @@ class Kimia:
         env_key = os.environ.get("KIMIA_CARD_HASH_KEY")
         self.card_key = card_key or (env_key.encode() if env_key else DEV_CARD_KEY)
         self.clock = clock
+        #: Where one-time codes go (``KIMIA_NOTIFY``: the console, or ``file:<path>``).
+        self.notifier = notifier or verify.notifier_from_env()
         self.caches = Caches()
         self.writer = Writer(lambda: raw_connect(self.url), max_batch=max_batch, max_wait_s=max_wait_s)
         self._local = threading.local()
@@ -486,8 +501,8 @@ class Kimia:
             f"SELECT member_id, club_id FROM member_identifiers WHERE kind = ? AND lookup = ? AND club_id IN ({marks})",
             (ref.kind, lookup, *clubs),
         )
-        if row is None and ref.kind == "account":
-            # Every member has an account number: its member id (what terminals get back as MK A:<id>).
+        if row is None and ref.kind == "account" and verify.member_id_refs(self._settings(tx, root_club)):
+            # A development club may still name members by their (sequential, guessable) member id.
             return self._resolve_member(tx, root_club, MemberRef("id", lookup))
         if row is None:
             raise reject("unknown_member")
@@ -539,7 +554,10 @@ class Kimia:
                 (club_id, name_fa, referrer_id, shared_wallet_id, merchant_id, via, now),
             )
             member_id = int(row[0])
-            rows = list(normalized) or [("account", str(member_id), str(member_id))]
+            rows = list(normalized)
+            if not any(kind == "account" for kind, _, _ in rows):
+                number = self._new_account_number(tx, root)
+                rows.append(("account", number, number))
             tx.executemany(
                 "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at) VALUES (?,?,?,?,?,?)",
                 [(root, member_id, kind, lookup, display, now) for kind, lookup, display in rows],
@@ -552,24 +570,74 @@ class Kimia:
 
         return self.write(work)  # type: ignore[no-any-return]
 
-    def bind_identifier(self, club_id: int, member_id: int, kind: str, value: str) -> dict[str, Any]:
-        """Bind another identifier (e.g. a second bank card, M5) to a member."""
+    def _new_account_number(self, tx: Tx, root: int) -> str:
+        """A random 12-digit account number, free in the club: how a member is named on the wire
+        (``MK`` ``A:``) without a guessable sequential id."""
+        while True:
+            number = str(10**11 + secrets.randbelow(9 * 10**11))
+            if tx.one("SELECT 1 FROM member_identifiers WHERE club_id = ? AND kind = 'account' AND lookup = ?", (root, number)) is None:
+                return number
+
+    def account_number(self, member_id: int) -> str | None:
+        """The member's account number (``MK`` ``A:<number>``), if they have one."""
+        with self.reading() as tx:
+            row = tx.one("SELECT lookup FROM member_identifiers WHERE member_id = ? AND kind = 'account' ORDER BY id LIMIT 1", (member_id,))
+        return str(row[0]) if row else None
+
+    def bind_identifier(
+        self,
+        club_id: int,
+        member: MemberRef | int | dict[str, Any],
+        kind: str,
+        value: str,
+        *,
+        idem_key: str | None = None,
+        proof: Proof | None = None,
+        actor: str | None = None,
+        merchant_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Bind another identifier (e.g. a second bank card, M5) to a member of the club.
+
+        An operator (``actor``: the panel, the CLI) is trusted and audited as themselves; anyone
+        else (a terminal, the app) must give the proof the member's club asks for binding (a PIN or
+        a one-time code, kimia.service.verify). Writes a ``bind`` operation and an audit row."""
         lookup, display = self.normalize_identifier(kind, value)
+        ref = MemberRef.of(member)
+        idem_key = _check_key(idem_key or f"bind:{secrets.token_hex(12)}")
+        body_hash = request_hash({"op": "bind", "club": club_id, "member": self.member_key(ref), "kind": kind, "lookup": lookup})
+        with self.reading() as tx:
+            root = self.caches.root_club(tx, club_id)
+            member_id, member_club = self._resolve_member(tx, root, ref)
+            accepted = verify.policy(self._settings(tx, member_club), "bind")
+        if member_club != root:
+            raise reject("unknown_member")  # a member of another club (met through a meta-club) is not bound here
+        if actor is None:
+            self._prove(member_id, member_club, accepted, proof or Proof())
 
         def work(tx: Tx) -> dict[str, Any]:
-            root = self.caches.root_club(tx, club_id)
+            now = self.clock()
+            existing = self._existing(tx, root, idem_key, body_hash, 0)
+            if existing is not None:
+                return existing
             owner = tx.one("SELECT member_id FROM member_identifiers WHERE club_id = ? AND kind = ? AND lookup = ?", (root, kind, lookup))
+            response = {"member_id": member_id, "kind": kind, "display": display}
             if owner is not None:
-                if int(owner[0]) == member_id:
-                    return {"member_id": member_id, "kind": kind, "display": display}
-                raise reject("identifier_taken", path=kind)
-            if tx.one("SELECT 1 FROM members WHERE id = ?", (member_id,)) is None:
-                raise reject("unknown_member")
+                if int(owner[0]) != member_id:
+                    raise reject("identifier_taken", path=kind)
+                return response  # already theirs: nothing changes
             tx.execute(
                 "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at) VALUES (?,?,?,?,?,?)",
-                (root, member_id, kind, lookup, display, self.clock()),
+                (root, member_id, kind, lookup, display, now),
             )
-            return {"member_id": member_id, "kind": kind, "display": display}
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="bind", member_id=member_id,
+                                 merchant_id=merchant_id, now=now)
+            response = {**response, "op_id": op_id}
+            self._finish_op(tx, op_id, "done", response, None)
+            who = actor or (f"terminal:{merchant_id}" if merchant_id is not None else "member")
+            tx.execute("INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
+                       (root, who, "bind_identifier", "" if actor else "cardholder verified",
+                        json.dumps({"member_id": member_id, "kind": kind, "display": display, "op_id": op_id}, ensure_ascii=False), now))
+            return response
 
         return self.write(work)  # type: ignore[no-any-return]
 
@@ -723,6 +791,7 @@ class Kimia:
         refused the same way, even once the member could pay."""
         work = self._purchase_work(req)
         try:
+            self._verify_spend(req)
             return self.write(work)  # type: ignore[no-any-return]
         except KimiaError as exc:
             if req.remember_refusal:
@@ -744,6 +813,7 @@ class Kimia:
         work = self._purchase_work(req)
         work.guard = deadline
         try:
+            await self._verify_spend_async(req)
             result = await self.writer.submit_async(work)
             if isinstance(result, KimiaError):
                 raise result
@@ -756,6 +826,167 @@ class Kimia:
                 log.exception("could not remember the refusal of key %s", req.idem_key)
             raise
         return result  # type: ignore[no-any-return]
+
+    # --- cardholder verification (kimia.service.verify) ------------------------------------------
+
+    def _verify_spend(self, req: PurchaseRequest) -> None:
+        """A purchase or hold that spends the member's value (credit or points) needs the proof
+        their club asks for; earning needs none. Raises ``verification_required``,
+        ``pin_incorrect``, ``pin_locked`` or ``otp_invalid``."""
+        if not _spends(req):
+            return
+        with self.reading() as tx:
+            needed = self._verification_needed(tx, req)
+        if needed is not None:
+            self._prove(*needed, req.proof or Proof())
+
+    async def _verify_spend_async(self, req: PurchaseRequest) -> None:
+        """``_verify_spend`` for the event loop. What is needed is read in the writer's queue, so
+        purchases keep their order (a club that asks for nothing costs one queued read); only a
+        PIN or code to check goes to a worker thread (a PIN check is slow on purpose)."""
+        if not _spends(req):
+            return
+        needed = await self.writer.submit_async(lambda tx: self._verification_needed(tx, req))
+        if isinstance(needed, KimiaError):
+            raise needed
+        if needed is not None:
+            member_id, member_club, accepted = needed
+            await asyncio.get_running_loop().run_in_executor(None, partial(self._prove, member_id, member_club, accepted, req.proof or Proof()))
+
+    def _verification_needed(self, tx: Tx, req: PurchaseRequest) -> tuple[int, int, tuple[str, ...]] | None:
+        """(member id, member's club, proofs accepted) when the spend needs a PIN or a code; None
+        when it needs nothing (the club asks for nothing, a card was read at the counter, or the
+        request is a repeat: it gets the stored answer, and a used code must not refuse it).
+        Raises ``verification_required`` when no accepted proof is offered."""
+        ref = MemberRef.of(req.member)
+        merchant = self.caches.merchant(tx, req.merchant_id)
+        if tx.one("SELECT 1 FROM operations WHERE club_id = ? AND idem_key = ?", (merchant.root_club_id, req.idem_key)):
+            return None
+        member_id, member_club = self._resolve_member(tx, merchant.root_club_id, ref)
+        accepted = verify.policy(self._settings(tx, member_club), "redeem")
+        card_present = ref is not None and ref.kind == "card" and req.channel in ("pos", "pcpos")
+        if not accepted or ("card_present" in accepted and card_present):
+            return None
+        proof = req.proof or Proof()
+        if not (("pin" in accepted and proof.pin) or ("otp" in accepted and proof.otp)):
+            raise reject("verification_required", path="proof", accepted=" / ".join(accepted))
+        return member_id, member_club, accepted
+
+    def _prove(self, member_id: int, club_id: int, accepted: tuple[str, ...], proof: Proof) -> None:
+        """Accept the first proof offered that the club accepts, or raise."""
+        if not accepted:
+            return
+        if "pin" in accepted and proof.pin:
+            self._check_pin(member_id, proof.pin)
+            return
+        if "otp" in accepted and proof.otp:
+            self._check_code(member_id, proof.otp)
+            return
+        raise reject("verification_required", path="proof", accepted=" / ".join(accepted))
+
+    def _check_pin(self, member_id: int, pin: str) -> None:
+        """The PIN against its scrypt hash (computed here, outside the writer: it is slow on
+        purpose); the outcome is counted in the writer, so a lockout holds across processes."""
+        now = self.clock()
+        with self.reading() as tx:
+            row = tx.one("SELECT pin_hash, locked_until FROM member_pins WHERE member_id = ?", (member_id,))
+        if row is None:
+            raise reject("pin_incorrect", path="pin")
+        if int(row[1]) > now:
+            raise reject("pin_locked", path="pin")
+        right = verify.pin_matches(pin, str(row[0]))
+
+        def work(tx: Tx) -> KimiaError | None:
+            state = tx.one(tx.lock("SELECT failures, locked_until FROM member_pins WHERE member_id = ?"), (member_id,))
+            if state is None or int(state[1]) > now:
+                return reject("pin_locked", path="pin")
+            if right:
+                if state[0]:
+                    tx.execute("UPDATE member_pins SET failures = 0 WHERE member_id = ?", (member_id,))
+                return None
+            failures = int(state[0]) + 1
+            locked = now + verify.PIN_LOCK_S if failures >= verify.PIN_MAX_FAILURES else 0
+            tx.execute("UPDATE member_pins SET failures = ?, locked_until = ? WHERE member_id = ?",
+                       (0 if locked else failures, locked, member_id))
+            return reject("pin_locked" if locked else "pin_incorrect", path="pin")
+
+        outcome = self.writer.submit(work)
+        if isinstance(outcome, KimiaError):
+            raise outcome
+
+    def _check_code(self, member_id: int, code: str) -> None:
+        """The member's newest one-time code: unexpired, unused, tried fewer than the limit; used
+        up when it matches, a try counted when it does not."""
+        now = self.clock()
+        offered = verify.code_hash(self.card_key, member_id, code)
+
+        def work(tx: Tx) -> KimiaError | None:
+            row = tx.one(tx.lock("SELECT id, code_hash, expires_at, attempts, used_at FROM member_codes WHERE member_id = ?"
+                                 " ORDER BY id DESC LIMIT 1"), (member_id,))
+            if row is None or row[4] is not None or int(row[2]) <= now or int(row[3]) >= verify.CODE_MAX_ATTEMPTS:
+                return reject("otp_invalid", path="otp")
+            if not hmac.compare_digest(str(row[1]), offered):
+                tx.execute("UPDATE member_codes SET attempts = attempts + 1 WHERE id = ?", (row[0],))
+                return reject("otp_invalid", path="otp")
+            tx.execute("UPDATE member_codes SET used_at = ? WHERE id = ?", (now, row[0]))
+            return None
+
+        outcome = self.writer.submit(work)
+        if isinstance(outcome, KimiaError):
+            raise outcome
+
+    def request_code(self, club_id: int, member: MemberRef | int | dict[str, Any] | None) -> dict[str, Any]:
+        """Send the member a one-time code on their mobile (through ``self.notifier``); it proves
+        they are there for one spend or card binding within a few minutes. At most one code a
+        minute per member."""
+        ref = MemberRef.of(member)
+        code = verify.new_code()
+
+        def work(tx: Tx) -> dict[str, Any] | KimiaError:
+            now = self.clock()
+            root = self.caches.root_club(tx, club_id)
+            member_id, member_club = self._resolve_member(tx, root, ref)
+            mobile = tx.one("SELECT display FROM member_identifiers WHERE member_id = ? AND kind = 'mobile' ORDER BY id LIMIT 1", (member_id,))
+            if mobile is None:
+                return reject("no_mobile")
+            last = tx.one("SELECT MAX(created_at) FROM member_codes WHERE member_id = ?", (member_id,))
+            if last is not None and last[0] is not None and int(last[0]) > now - verify.CODE_INTERVAL_S:
+                return reject("code_too_soon")
+            tx.execute("INSERT INTO member_codes (club_id, member_id, code_hash, expires_at, attempts, used_at, created_at)"
+                       " VALUES (?,?,?,?,0,NULL,?)",
+                       (member_club, member_id, verify.code_hash(self.card_key, member_id, code), now + verify.CODE_TTL_S, now))
+            return {"member_id": member_id, "club_id": member_club, "mobile": str(mobile[0]), "expires_in_s": verify.CODE_TTL_S}
+
+        sent = self.writer.submit(work)
+        if isinstance(sent, KimiaError):
+            raise sent
+        minutes = verify.CODE_TTL_S // 60
+        self.notifier.send(club_id=sent["club_id"], mobile=sent["mobile"],
+                           text_fa=f"کد تأیید باشگاه: {code} (تا {minutes} دقیقه معتبر است)",
+                           text_en=f"Club verification code: {code} (valid {minutes} minutes)")
+        mobile = sent["mobile"]
+        return {"sent": True, "mobile": mobile[:4] + "*" * max(0, len(mobile) - 6) + mobile[-2:], "expires_in_s": sent["expires_in_s"]}
+
+    def set_pin(self, club_id: int, member: MemberRef | int | dict[str, Any], pin: str, *, actor: str, reason: str = "") -> None:
+        """Set (or replace) a member's club PIN; audited, the PIN itself never stored or logged.
+        Clears a lockout."""
+        ref = MemberRef.of(member)
+        pin_hash = verify.hash_pin(pin)
+
+        def work(tx: Tx) -> None:
+            now = self.clock()
+            root = self.caches.root_club(tx, club_id)
+            member_id, member_club = self._resolve_member(tx, root, ref)
+            if tx.one("SELECT 1 FROM member_pins WHERE member_id = ?", (member_id,)) is None:
+                tx.execute("INSERT INTO member_pins (member_id, club_id, pin_hash, failures, locked_until, updated_at) VALUES (?,?,?,0,0,?)",
+                           (member_id, member_club, pin_hash, now))
+            else:
+                tx.execute("UPDATE member_pins SET pin_hash = ?, failures = 0, locked_until = 0, updated_at = ? WHERE member_id = ?",
+                           (pin_hash, now, member_id))
+            tx.execute("INSERT INTO audit_log (club_id, actor, action, reason, payload, at) VALUES (?,?,?,?,?,?)",
+                       (member_club, actor, "set_pin", reason, json.dumps({"member_id": member_id}), now))
+
+        self.write(work)
 
     def _remember(self, work: Callable[[Tx], None]) -> None:
         """Store a refusal (see ``_refusal_work``); a failure to store it does not hide the refusal."""
@@ -841,6 +1072,7 @@ class Kimia:
         self._validate_purchase(req)
         body_hash = request_hash({"op": "hold", **req.body(self.member_key(req.member))})
         try:
+            self._verify_spend(req)
             return self._hold(req, body_hash)
         except KimiaError as exc:
             if req.remember_refusal:

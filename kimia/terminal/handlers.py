@@ -10,7 +10,8 @@ Processing codes (field 3, first two digits) used by kimia:
 | 0200       | 00   | purchase: earn and/or redeem                                |
 | 0220       | 00   | completion advice of a hold (48 HR), with the bank sale's RRN (37) |
 | 0200       | 20   | refund by the sale's RRN (48 OR), amount in field 4          |
-| 0100       | 91   | enrol a member, or bind a card to a member (48 MK)           |
+| 0100       | 91   | enrol a member, or bind a card to a member (48 MK, PN or OT) |
+| 0100       | 92   | send the member a one-time code on their mobile (48 MK)      |
 | 0400/0420  | any  | reversal of the original (field 90, else the same STAN); 95 partial |
 
 The fields each operation requires are in :data:`BUILTIN` (``required``): one table, the same as the
@@ -33,6 +34,7 @@ from kimia.identifiers import IdentifierError
 from kimia.plugins.hookspecs import hookimpl
 from kimia.service.api import Deadline, Kimia, MemberRef, PurchaseRequest
 from kimia.service.context import TerminalContext
+from kimia.service.verify import Proof
 from kimia.terminal import tlv
 from kimia.terminal.codec import Message
 
@@ -72,6 +74,14 @@ RESPONSE_FOR_ERROR: dict[str, str] = {
     "voucher_not_found": "14",
     "voucher_already_used": "05",
     "identifier_taken": "05",
+    # Cardholder verification: 55 asks the terminal for the member's PIN or code; 75 after too
+    # many wrong PINs.
+    "verification_required": "55",
+    "pin_incorrect": "55",
+    "otp_invalid": "55",
+    "pin_locked": "75",
+    "no_mobile": "05",
+    "code_too_soon": "05",
 }
 
 
@@ -150,6 +160,11 @@ class TerminalRequest:
         if key:
             return member_ref(key)
         return None
+
+    def proof(self) -> Proof:
+        """What the request offers as proof that the member is there: 48 PN (club PIN), 48 OT
+        (one-time code). A card in 2/35 is the third proof: the service sees it in the member."""
+        return Proof(pin=self.tag(tlv.PN), otp=self.tag(tlv.OT))
 
     def amount(self) -> int:
         # Field 4 is required wherever this is called (checked by the server) and the codec lets
@@ -271,6 +286,7 @@ def _purchase_request(req: TerminalRequest, *, channel: str) -> PurchaseRequest:
         # A refusal is kept under the request's key: a captured request replayed later is refused
         # again, never decided anew (docs/terminal-protocol.md, section 8).
         remember_refusal=True,
+        proof=req.proof(),
     )
 
 
@@ -338,16 +354,25 @@ def refund(req: TerminalRequest) -> TerminalReply:
     return _receipt_reply(receipt, rrn=req.message.rrn)
 
 
+def _account_key(req: TerminalRequest, member_id: int) -> str:
+    """The member's ``MK`` as answered: ``A:`` and their random account number (never the
+    sequential member id)."""
+    return f"A:{req.service.account_number(member_id) or ''}"
+
+
 def enrol(req: TerminalRequest) -> TerminalReply:
     """Enrol a new member with the card swiped (and mobile / national code), or bind the swiped
-    card to the member named by MK."""
+    card to the member named by MK (with the member's PIN or one-time code, as their club asks).
+
+    An identifier that already belongs to a member is refused (05) without naming the member:
+    enrolment is not a way to look members up."""
     club = req.service.merchant_club(req.terminal.merchant_id)
     pan = req.message.get_str("2")
     key = req.tag(tlv.MK)
     if key and pan:
-        member_id = req.service.identify(club, member_ref(key))
-        req.service.bind_identifier(club, member_id, "card", pan)
-        return TerminalReply("00", {}, [(tlv.MK, f"A:{member_id}"), (tlv.RL, "کارت به عضویت متصل شد")])
+        bound = req.service.bind_identifier(club, member_ref(key), "card", pan, idem_key=req.idem_key, proof=req.proof(),
+                                            merchant_id=req.terminal.merchant_id)
+        return TerminalReply("00", {}, [(tlv.MK, _account_key(req, int(bound["member_id"]))), (tlv.RL, "کارت به عضویت متصل شد")])
     identifiers: list[tuple[str, str]] = []
     if pan:
         identifiers.append(("card", pan))
@@ -362,11 +387,16 @@ def enrol(req: TerminalRequest) -> TerminalReply:
     except KimiaError as exc:
         if exc.code != "identifier_taken":
             raise
-        # Already a member: answer with the existing membership rather than a refusal.
-        kind, value = identifiers[0]
-        member_id = req.service.identify(club, MemberRef(kind, value))
-        return TerminalReply("00", {}, [(tlv.MK, f"A:{member_id}"), (tlv.RL, "قبلاً عضو شده‌اید")])
-    return TerminalReply("00", {}, [(tlv.MK, f"A:{result['member_id']}"), (tlv.RL, "عضویت انجام شد")])
+        return TerminalReply("05", {}, [(tlv.RL, "این شناسه قبلاً ثبت شده است")], reason=exc.code)
+    return TerminalReply("00", {}, [(tlv.MK, _account_key(req, int(result["member_id"]))), (tlv.RL, "عضویت انجام شد")])
+
+
+def request_code(req: TerminalRequest) -> TerminalReply:
+    """Send the member (card in 2/35, else 48 MK) a one-time code on their mobile; the terminal
+    then sends it in 48 OT with the purchase, hold or card binding it proves."""
+    club = req.service.merchant_club(req.terminal.merchant_id)
+    sent = req.service.request_code(club, req.member())
+    return TerminalReply("00", {}, [(tlv.RL, f"کد یکبار مصرف به {sent['mobile']} ارسال شد")])
 
 
 #: Tehran's offset from GMT (field 7 is GMT, field 13 local; Iran keeps no daylight saving time).
@@ -515,6 +545,7 @@ BUILTIN: tuple[TerminalHandler, ...] = (
     TerminalHandler("balance_inquiry", ("0100",), ("31",), balance_inquiry, required=(*COMMON, "3")),
     TerminalHandler("hold", ("0100",), ("00",), hold, required=MONEY),
     TerminalHandler("enrol", ("0100",), ("91",), enrol, required=(*COMMON, "3")),
+    TerminalHandler("request_code", ("0100",), ("92",), request_code, required=(*COMMON, "3")),
     TerminalHandler("purchase", ("0200",), ("00",), purchase, purchase_async, required=MONEY),
     TerminalHandler("refund", ("0200",), ("20",), refund, required=MONEY),
     TerminalHandler("completion", ("0220",), ("00",), completion, required=(*MONEY, "37")),

@@ -113,8 +113,14 @@ EX: Final = "EX"
 NT: Final = "NT"
 """Free-text note, Persian text allowed."""
 
+PN: Final = "PN"
+"""The member's club PIN (4-12 ASCII digits): cardholder verification. Never stored, logged or echoed."""
+
+OT: Final = "OT"
+"""A one-time code sent to the member's mobile (0100/92): cardholder verification. Never stored or echoed."""
+
 TAGS: Final[dict[str, str]] = {
-    MK: "Member key: M:<mobile> | N:<national code> | C:<club card> | A:<account id>",
+    MK: "Member key: M:<mobile> | N:<national code> | C:<club card> | A:<account number>",
     BL: "Basket line goods_id|group|qty|amount_rial (repeated)",
     RP: "Points redeemed at checkout (integer), at the member's conversion ratio; 51 when short",
     RC: "Redeem credit (integer rials)",
@@ -132,6 +138,8 @@ TAGS: Final[dict[str, str]] = {
     ST: "Staff id (attendance)",
     EX: "Expense category",
     NT: "Note, Persian text allowed",
+    PN: "The member's club PIN (cardholder verification; never stored or echoed)",
+    OT: "One-time code sent to the member's mobile (cardholder verification)",
 }
 """Tag -> meaning, for documentation and strict decoding."""
 
@@ -139,7 +147,7 @@ MEMBER_KEY_TYPES: Final[dict[str, str]] = {
     "M": "mobile",
     "N": "national code",
     "C": "club card",
-    "A": "account id",
+    "A": "account number",
 }
 
 

@@ -31,6 +31,10 @@ from kimia.terminal.server import TerminalServer
 
 from .conftest import serving, connected
 
+#: These tests are not about cardholder verification (test_verification.py and
+#: test_cardholder.py are): the club lets members spend without a PIN, code or card.
+OPEN_SPENDING: dict[str, object] = {"verification": {"redeem": [], "bind": []}}
+
 TID, MID = "T0000001", "M00000000000001"
 MOBILE = "09121234567"
 MK = [(tlv.MK, f"M:{MOBILE}")]
@@ -56,7 +60,7 @@ class World:
 
 def build(service: Kimia, *, mac_key: bytes | None = None) -> World:
     admin = Admin(service)
-    club = admin.create_club(admin.create_owner("مالک"), "باشگاه آزمون")
+    club = admin.create_club(admin.create_owner("مالک"), "باشگاه آزمون", settings=OPEN_SPENDING)
     merchant = admin.create_merchant(club, "کافه")
     admin.create_terminal(merchant, TID, MID, mac_key_hex=mac_key.hex() if mac_key else None)
     admin.publish_rules(club, RULES, actor="test")

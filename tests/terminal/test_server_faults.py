@@ -47,6 +47,10 @@ from .conftest import serving
 from kimia.terminal import simulator
 from kimia.terminal.simulator import simulate
 
+#: These tests are not about cardholder verification (test_verification.py and
+#: test_cardholder.py are): the club lets members spend without a PIN, code or card.
+OPEN_SPENDING: dict[str, object] = {"verification": {"redeem": [], "bind": []}}
+
 TID, MID = "T0000001", "M00000000000001"
 RULES: dict[str, Any] = {
     "rules": [
@@ -70,7 +74,7 @@ class World:
 
 def build(service: Kimia, *, terminals: int = 1, members: int = 1) -> World:
     admin = Admin(service)
-    club = admin.create_club(admin.create_owner("مالک"), "باشگاه آزمون")
+    club = admin.create_club(admin.create_owner("مالک"), "باشگاه آزمون", settings=OPEN_SPENDING)
     merchant = admin.create_merchant(club, "کافه")
     admin.publish_rules(club, RULES, actor="test")
     ids = []

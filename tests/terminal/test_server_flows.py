@@ -32,6 +32,10 @@ from kimia.terminal.server import TerminalServer
 from .conftest import serving, connected
 from kimia.terminal.simulator import OPERATIONS, setup_demo, simulate
 
+#: These tests are not about cardholder verification (test_verification.py and
+#: test_cardholder.py are): the club lets members spend without a PIN, code or card.
+OPEN_SPENDING: dict[str, object] = {"verification": {"redeem": [], "bind": []}}
+
 TID, MID = "T0000001", "M00000000000001"
 MOBILE = "09121234567"
 PAN = "6037991234567893"  # Luhn-valid, never registered before a test enrols it
@@ -69,7 +73,7 @@ class World:
 def build(service: Kimia, *, mac_key: bytes | None = None, kind: str = "pos", credit: int = 200_000) -> World:
     admin = Admin(service)
     owner = admin.create_owner("مالک")
-    club = admin.create_club(owner, "باشگاه آزمون")
+    club = admin.create_club(owner, "باشگاه آزمون", settings=OPEN_SPENDING)
     merchant = admin.create_merchant(club, "کافه")
     admin.create_terminal(merchant, TID, MID, kind=kind, mac_key_hex=mac_key.hex() if mac_key else None)
     admin.publish_rules(club, RULES, actor="test")
