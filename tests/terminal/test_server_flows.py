@@ -251,18 +251,18 @@ def test_enrol_at_the_pos_then_identify_by_card(world: World) -> None:
             assert_answer(enrol, ans, "00")
             mk = tag(ans, tlv.MK)
             assert mk is not None and mk.startswith("A:")
-            member_id = int(mk[2:])
-            assert member_id != world.member
+            # The member's random account number, never a member id.
+            assert mk != f"A:{world.member}" and mk == f"A:{service.account_number(world.member + 1)}"
             # An identical repeat (the 0110 was lost) gets the same member.
             again = await conn.send(enrol, t)
             assert_answer(enrol, again, "00")
             assert tag(again, tlv.MK) == mk
-            # The same card enrolled again under a new STAN: the existing member is returned
-            # (docs/terminal-protocol.md, Enrolment), and no second member is created.
+            # The same card enrolled again under a new STAN: refused (05) without naming the
+            # member (enrolment is no way to look members up), and no second member is created.
             other = request(t, "0100", "910000", pan=PAN, items=[(tlv.MB, "09359999999")])
             existing = await conn.send(other, t)
-            assert_answer(other, existing, "00")
-            assert tag(existing, tlv.MK) == mk
+            assert_answer(other, existing, "05")
+            assert tag(existing, tlv.MK) is None
             # Identified by the card in a purchase.
             buy = request(t, "0200", "000000", amount_rial=1_230_000, pan=PAN, rrn="RRN000000002")
             ans = await conn.send(buy, t)
@@ -301,7 +301,7 @@ def test_bind_card_to_existing_member(world: World) -> None:
             bind = request(t, "0100", "910000", pan=PAN, items=MK)
             ans = await conn.send(bind, t)
             assert_answer(bind, ans, "00")
-            assert tag(ans, tlv.MK) == f"A:{world.member}"
+            assert tag(ans, tlv.MK) == f"A:{service.account_number(world.member)}"
             # Binding it again to the same member is harmless; a second card may be bound too.
             again = request(t, "0100", "910000", pan=PAN, items=MK)
             assert_answer(again, await conn.send(again, t), "00")
