@@ -623,6 +623,11 @@ class _Demo:
             "conversion": {"default": {"points": 10, "rial": 1_000}, "by_group": {self.groups["retired"]: {"points": 10, "rial": 1_400}},
                            "min_points": 100},
         }, actor=ACTOR, reason="demo: tiers and conversion ratios")
+        # The month of history is generated without cardholders at the counter: spending needs no
+        # proof while it is written; ``finish`` gives the clubs the default verification back.
+        for club in ("kimia", "farhangian"):
+            self.a.update_settings(self.clubs[club], {"verification": {"redeem": [], "bind": []}}, actor=ACTOR,
+                                   reason="demo: history generated without cardholders")
         self.a.publish_rules(self.clubs["kimia"], self.kimia_rules(), actor=ACTOR, reason="demo rule set")
         self.a.publish_rules(self.clubs["farhangian"], self.farhangian_rules(), actor=ACTOR, reason="demo rule set")
         self.tick()
@@ -678,7 +683,7 @@ class _Demo:
             self.members.append(member)
             if shape in (0, 3) and n < 30:  # a second bank card bound to the same identity (M5)
                 second = make_card_number(rng)
-                self.k.bind_identifier(club_id, member.member_id, "card", second)
+                self.k.bind_identifier(club_id, member.member_id, "card", second, actor="demo:support")
                 refs.append({"kind": "card", "value": second})
             self.progress(1, "members")
 
@@ -898,6 +903,9 @@ class _Demo:
             if exc.code != "no_entries":  # no purchases, no entries: the lottery stays open
                 raise
         self.progress(1, "lottery draw")
+        for club in ("kimia", "farhangian"):
+            self.a.update_settings(self.clubs[club], {"verification": {"redeem": ["card_present", "pin", "otp"], "bind": ["pin", "otp"]}},
+                                   actor=ACTOR, reason="demo: spending at a terminal needs the cardholder from now on")
 
 
 def build_demo(service: Kimia, admin: Admin, *, purchases: int = 300, seed: int = 1, progress: Progress | None = None) -> DemoSummary:

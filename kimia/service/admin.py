@@ -15,6 +15,7 @@ from kimia import identifiers as ids
 from kimia.errors import RuleError, reject
 from kimia.service import audit, tenancy
 from kimia.service.api import Kimia
+from kimia.service import verify
 from kimia.store import models as m
 
 
@@ -71,12 +72,15 @@ class Admin:
         return int(self._add(club, actor=actor, action="create_club").id)
 
     def update_settings(self, club_id: int, settings: dict[str, Any], *, actor: str, reason: str = "") -> None:
-        """Replace parts of a club's settings: ``tiers``, ``conversion``, ``settlement``. Validated by the core."""
+        """Replace parts of a club's settings: ``tiers``, ``conversion``, ``settlement``,
+        ``verification`` (kimia.service.verify). Validated by the core (tiers) and here."""
         if "tiers" in settings:
             core.close_tier_period(settings["tiers"], tier=[], period_points=[], period_end=0)
         by_group = (settings.get("conversion") or {}).get("by_group")
         if isinstance(by_group, dict):
             self._check(club_id, [("member group", tenancy._as_int(k), f"conversion.by_group.{k}") for k in by_group])
+        if "verification" in settings:
+            verify.validate_settings(settings["verification"])
         with self._session() as s, s.begin():
             club = s.get(m.Club, club_id)
             if club is None:

@@ -7,7 +7,9 @@ own connections. Used by the terminal server, the JSON API, the panel and the CL
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import hmac
 import json
 import logging
 import random
@@ -29,6 +31,8 @@ from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.record import issue_voucher, restore_last_purchase, write_decision
 from kimia.service.snapshot import CREDIT_KINDS, load_budgets, load_member
 from kimia.service.sql import Tx
+from kimia.service import verify
+from kimia.service.verify import Notifier, Proof
 from kimia.service.writer import Writer
 from kimia.store.engine import connect_url, is_sqlite, make_engine, raw_connect
 from kimia.store.models import Base, utc_now_s
@@ -43,6 +47,13 @@ log = logging.getLogger(__name__)
 MAX_AMOUNT_RIAL = 10**15
 #: The request hash of a key voided by a reversal that arrived before its original.
 VOID_HASH = "void"
+#: The request hash of a terminal key answered 91 (timed out, nothing posted): the key is spent,
+#: and every later request under it is answered as timed out again (never decided anew).
+TIMEOUT_HASH = "timeout"
+#: Refusals not remembered under their key: a timeout (remembered by the host, see
+#: ``remember_timeout``) and the conflicts that come from the stored key itself.
+NOT_REMEMBERED = frozenset({"service_unavailable", "exists_with_different_amount", "exists_with_different_request",
+                            "already_reversed", "missing_idempotency_key"})
 UTC_OFFSET_S = 210 * 60
 
 
@@ -66,9 +77,17 @@ def stored_answer(stored_hash: str, response: Any, stored_amount: int, body_hash
     or used for another amount or another request)."""
     if stored_hash == VOID_HASH:
         return reject("already_reversed", path="idem_key")
+    if stored_hash == TIMEOUT_HASH:
+        return reject("service_unavailable", path="idem_key")
     if stored_hash != body_hash:
         return reject("exists_with_different_amount" if stored_amount != amount else "exists_with_different_request", path="idem_key")
-    return {**(response if isinstance(response, dict) else json.loads(response)), "replayed": True}
+    stored = response if isinstance(response, dict) else json.loads(response)
+    refused = stored.get("refused")
+    if isinstance(refused, dict):
+        # A refusal is remembered under its key: a replay is refused the same way, not decided anew.
+        return Rejected(str(refused["code"]), str(refused["message_en"]), str(refused["message_fa"]), refused.get("path"),
+                        refused.get("params") or {})
+    return {**stored, "replayed": True}
 
 
 class Deadline:
@@ -151,6 +170,12 @@ class PurchaseRequest:
     #: Who submits it (an API key, a panel user), recorded on the operation; a terminal's
     #: requests are recorded as ``terminal:<id>`` without it.
     actor: str | None = None
+    #: Store a refusal under the key, so that a replay is refused again rather than decided anew
+    #: (the terminal host sets it: a captured request must not pass once the member could pay).
+    remember_refusal: bool = False
+    #: Proof that the member is there (PIN, one-time code), needed when the purchase spends their
+    #: value and their club asks for it (kimia.service.verify). Not part of the request's identity.
+    proof: Proof | None = None
 
     def body(self, member_key: list[str]) -> dict[str, Any]:
         """What the idempotency hash covers; ``member_key`` is the normalised member reference."""
@@ -248,6 +273,11 @@ def lots_to_spend(redeem_credit_rial: int, redeem_points: int) -> str:
     return "credit" if redeem_credit_rial > 0 else "none"
 
 
+def _spends(req: PurchaseRequest) -> bool:
+    """Whether a purchase spends the member's held value (what cardholder verification guards)."""
+    return req.redeem_credit_rial > 0 or req.redeem_points > 0
+
+
 def _check_key(key: Any) -> str:
     if not isinstance(key, str) or not key or len(key) > 200:
         raise reject("missing_idempotency_key", path="idem_key")
@@ -287,6 +317,7 @@ class Kimia:
         clock: Callable[[], int] = utc_now_s,
         create: bool = True,
         plugins: pluggy.PluginManager | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         # The keys first: a service that would hash cards under a known key does not start at all.
         self.card_keys = CardKeys.resolve(card_key, old_card_keys, dev_mode=dev_mode)
@@ -299,6 +330,8 @@ class Kimia:
 
             upgrade(self.url)
         self.clock = clock
+        #: Where one-time codes go (``KIMIA_NOTIFY``: the console, or ``file:<path>``).
+        self.notifier = notifier or verify.notifier_from_env()
         self.caches = Caches()
         from kimia.plugins import default_plugin_manager
 
@@ -605,8 +638,8 @@ class Kimia:
             return int(row[0]), self.caches.root_club(tx, row[1])
         forms = self._stored_forms(ref.kind, ref.value)
         found = self._find_identifier(tx, clubs, ref.kind, forms)
-        if found is None and ref.kind == "account":
-            # Every member has an account number: its member id (what terminals get back as MK A:<id>).
+        if found is None and ref.kind == "account" and verify.member_id_refs(self._settings(tx, root_club)):
+            # A development club may still name members by their (sequential, guessable) member id.
             return self._resolve_member(tx, root_club, MemberRef("id", forms[0][0]))
         if found is None:
             raise reject("unknown_member")
@@ -664,8 +697,12 @@ class Kimia:
                 (club_id, name_fa, referrer_id, shared_wallet_id, merchant_id, via, now),
             )
             member_id = int(row[0])
-            rows = list(normalized) or [("account", str(member_id), str(member_id))]
-            key_ids = [stored[0][1] for stored in forms] or [None]
+            rows = list(normalized)
+            key_ids = [stored[0][1] for stored in forms]
+            if not any(kind == "account" for kind, _, _ in rows):
+                number = self._new_account_number(tx, root)
+                rows.append(("account", number, number))
+                key_ids.append(None)
             tx.executemany(
                 "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at, key_id) VALUES (?,?,?,?,?,?,?)",
                 [(root, member_id, kind, lookup, display, now, key) for (kind, lookup, display), key in zip(rows, key_ids)],
@@ -679,24 +716,76 @@ class Kimia:
 
         return self.write(work)  # type: ignore[no-any-return]
 
-    def bind_identifier(self, club_id: int, member_id: int, kind: str, value: str) -> dict[str, Any]:
-        """Bind another identifier (e.g. a second bank card, M5) to a member."""
+    def _new_account_number(self, tx: Tx, root: int) -> str:
+        """A random 12-digit account number, free in the club: how a member is named on the wire
+        (``MK`` ``A:``) without a guessable sequential id."""
+        while True:
+            number = str(10**11 + secrets.randbelow(9 * 10**11))
+            if tx.one("SELECT 1 FROM member_identifiers WHERE club_id = ? AND kind = 'account' AND lookup = ?", (root, number)) is None:
+                return number
+
+    def account_number(self, member_id: int) -> str | None:
+        """The member's account number (``MK`` ``A:<number>``), if they have one."""
+        with self.reading() as tx:
+            row = tx.one("SELECT lookup FROM member_identifiers WHERE member_id = ? AND kind = 'account' ORDER BY id LIMIT 1", (member_id,))
+        return str(row[0]) if row else None
+
+    def bind_identifier(
+        self,
+        club_id: int,
+        member: MemberRef | int | dict[str, Any],
+        kind: str,
+        value: str,
+        *,
+        idem_key: str | None = None,
+        proof: Proof | None = None,
+        actor: str | None = None,
+        merchant_id: int | None = None,
+    ) -> dict[str, Any]:
+        """Bind another identifier (e.g. a second bank card, M5) to a member of the club.
+
+        An operator (``actor``: the panel, the CLI) is trusted and audited as themselves; anyone
+        else (a terminal, the app) must give the proof the member's club asks for binding (a PIN or
+        a one-time code, kimia.service.verify). Writes a ``bind`` operation and an audit row."""
         lookup, display = self.normalize_identifier(kind, value)
         forms = self._stored_forms(kind, value)
+        ref = MemberRef.of(member)
+        idem_key = _check_key(idem_key or f"bind:{secrets.token_hex(12)}")
+        body_hash = request_hash({"op": "bind", "club": club_id, "member": self.member_key(ref), "kind": kind, "lookup": lookup})
+        with self.reading() as tx:
+            root = self.caches.root_club(tx, club_id)
+            member_id, member_club = self._resolve_member(tx, root, ref)
+            accepted = verify.policy(self._settings(tx, member_club), "bind")
+        if member_club != root:
+            raise reject("unknown_member")  # a member of another club (met through a meta-club) is not bound here
+        if actor is None:
+            self._prove(member_id, member_club, accepted, proof or Proof())
 
         def work(tx: Tx) -> dict[str, Any]:
-            root = self.caches.root_club(tx, club_id)
-            owner = self._find_identifier(tx, [root], kind, forms)
-            if owner is not None:
-                if owner[0] == member_id:
-                    return {"member_id": member_id, "kind": kind, "display": display}
-                raise reject("identifier_taken", path=kind)
+            now = self.clock()
+            existing = self._existing(tx, root, idem_key, body_hash, 0)
+            if existing is not None:
+                return existing
             self._own_member(tx, root, member_id)
+            owner = self._find_identifier(tx, [root], kind, forms)
+            response = {"member_id": member_id, "kind": kind, "display": display}
+            if owner is not None:
+                if owner[0] != member_id:
+                    raise reject("identifier_taken", path=kind)
+                return response  # already theirs: nothing changes
             tx.execute(
                 "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at, key_id) VALUES (?,?,?,?,?,?,?)",
-                (root, member_id, kind, lookup, display, self.clock(), forms[0][1]),
+                (root, member_id, kind, forms[0][0], display, now, forms[0][1]),
             )
-            return {"member_id": member_id, "kind": kind, "display": display}
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="bind", member_id=member_id,
+                                 merchant_id=merchant_id, actor=actor, now=now)
+            response = {**response, "op_id": op_id}
+            self._finish_op(tx, op_id, "done", response, None)
+            who = actor or (f"merchant:{merchant_id}" if merchant_id is not None else "member")
+            audit.append(tx, club_id=root, actor=who, action="bind_identifier", reason="operator" if actor else "cardholder verified",
+                         payload={"member_id": member_id, "kind": kind, "display": display, "op_id": op_id}, at=now,
+                         secrets=[(value, display)])
+            return response
 
         return self.write(work)  # type: ignore[no-any-return]
 
@@ -870,8 +959,17 @@ class Kimia:
 
     def purchase(self, req: PurchaseRequest) -> dict[str, Any]:
         """A purchase: discount, credit spent, points and credit earned, split. Exactly once per key.
-        Concurrent purchases are decided and written together (kimia.service.bulk)."""
-        return self.write(self._purchase_work(req))  # type: ignore[no-any-return]
+        Concurrent purchases are decided and written together (kimia.service.bulk). A refusal is
+        remembered under the key when ``req.remember_refusal`` (a terminal's request): a replay is
+        refused the same way, even once the member could pay."""
+        work = self._purchase_work(req)
+        try:
+            self._verify_spend(req)
+            return self.write(work)  # type: ignore[no-any-return]
+        except KimiaError as exc:
+            if req.remember_refusal:
+                self._remember(self._refusal_work(exc, req.merchant_id, req.idem_key, work.body_hash, req.amount_rial))
+            raise
 
     def _purchase_work(self, req: PurchaseRequest) -> PurchaseWork:
         """A checked purchase ready for the writer: refused here, before the queue, if malformed."""
@@ -887,10 +985,228 @@ class Kimia:
         thread but the writer's. Past ``deadline`` it is rolled back and rejected (never posted)."""
         work = self._purchase_work(req)
         work.guard = deadline
-        result = await self.writer.submit_async(work)
-        if isinstance(result, KimiaError):
-            raise result
+        try:
+            await self._verify_spend_async(req)
+            result = await self.writer.submit_async(work)
+            if isinstance(result, KimiaError):
+                raise result
+        except KimiaError as exc:
+            if not req.remember_refusal:
+                raise
+            try:
+                await self.writer.submit_async(self._refusal_work(exc, req.merchant_id, req.idem_key, work.body_hash, req.amount_rial))
+            except Exception:
+                log.exception("could not remember the refusal of key %s", req.idem_key)
+            raise
         return result  # type: ignore[no-any-return]
+
+    # --- cardholder verification (kimia.service.verify) ------------------------------------------
+
+    def _verify_spend(self, req: PurchaseRequest) -> None:
+        """A purchase or hold that spends the member's value (credit or points) needs the proof
+        their club asks for; earning needs none. Raises ``verification_required``,
+        ``pin_incorrect``, ``pin_locked`` or ``otp_invalid``."""
+        if not _spends(req):
+            return
+        with self.reading() as tx:
+            needed = self._verification_needed(tx, req)
+        if needed is not None:
+            self._prove(*needed, req.proof or Proof())
+
+    async def _verify_spend_async(self, req: PurchaseRequest) -> None:
+        """``_verify_spend`` for the event loop. What is needed is read in the writer's queue, so
+        purchases keep their order (a club that asks for nothing costs one queued read); only a
+        PIN or code to check goes to a worker thread (a PIN check is slow on purpose)."""
+        if not _spends(req):
+            return
+        needed = await self.writer.submit_async(lambda tx: self._verification_needed(tx, req))
+        if isinstance(needed, KimiaError):
+            raise needed
+        if needed is not None:
+            member_id, member_club, accepted = needed
+            await asyncio.get_running_loop().run_in_executor(None, partial(self._prove, member_id, member_club, accepted, req.proof or Proof()))
+
+    def _verification_needed(self, tx: Tx, req: PurchaseRequest) -> tuple[int, int, tuple[str, ...]] | None:
+        """(member id, member's club, proofs accepted) when the spend needs a PIN or a code; None
+        when it needs nothing (the club asks for nothing, a card was read at the counter, or the
+        request is a repeat: it gets the stored answer, and a used code must not refuse it).
+        Raises ``verification_required`` when no accepted proof is offered."""
+        ref = MemberRef.of(req.member)
+        merchant = self.caches.merchant(tx, req.merchant_id)
+        if tx.one("SELECT 1 FROM operations WHERE club_id = ? AND idem_key = ?", (merchant.root_club_id, req.idem_key)):
+            return None
+        member_id, member_club = self._resolve_member(tx, merchant.root_club_id, ref)
+        accepted = verify.policy(self._settings(tx, member_club), "redeem")
+        card_present = ref is not None and ref.kind == "card" and req.channel in ("pos", "pcpos")
+        if not accepted or ("card_present" in accepted and card_present):
+            return None
+        proof = req.proof or Proof()
+        if not (("pin" in accepted and proof.pin) or ("otp" in accepted and proof.otp)):
+            raise reject("verification_required", path="proof", accepted=" / ".join(accepted))
+        return member_id, member_club, accepted
+
+    def _prove(self, member_id: int, club_id: int, accepted: tuple[str, ...], proof: Proof) -> None:
+        """Accept the first proof offered that the club accepts, or raise."""
+        if not accepted:
+            return
+        if "pin" in accepted and proof.pin:
+            self._check_pin(member_id, proof.pin)
+            return
+        if "otp" in accepted and proof.otp:
+            self._check_code(member_id, proof.otp)
+            return
+        raise reject("verification_required", path="proof", accepted=" / ".join(accepted))
+
+    def _check_pin(self, member_id: int, pin: str) -> None:
+        """The PIN against its scrypt hash (computed here, outside the writer: it is slow on
+        purpose); the outcome is counted in the writer, so a lockout holds across processes."""
+        now = self.clock()
+        with self.reading() as tx:
+            row = tx.one("SELECT pin_hash, locked_until FROM member_pins WHERE member_id = ?", (member_id,))
+        if row is None:
+            raise reject("pin_incorrect", path="pin")
+        if int(row[1]) > now:
+            raise reject("pin_locked", path="pin")
+        right = verify.pin_matches(pin, str(row[0]))
+
+        def work(tx: Tx) -> KimiaError | None:
+            state = tx.one(tx.lock("SELECT failures, locked_until FROM member_pins WHERE member_id = ?"), (member_id,))
+            if state is None or int(state[1]) > now:
+                return reject("pin_locked", path="pin")
+            if right:
+                if state[0]:
+                    tx.execute("UPDATE member_pins SET failures = 0 WHERE member_id = ?", (member_id,))
+                return None
+            failures = int(state[0]) + 1
+            locked = now + verify.PIN_LOCK_S if failures >= verify.PIN_MAX_FAILURES else 0
+            tx.execute("UPDATE member_pins SET failures = ?, locked_until = ? WHERE member_id = ?",
+                       (0 if locked else failures, locked, member_id))
+            return reject("pin_locked" if locked else "pin_incorrect", path="pin")
+
+        outcome = self.writer.submit(work)
+        if isinstance(outcome, KimiaError):
+            raise outcome
+
+    def _check_code(self, member_id: int, code: str) -> None:
+        """The member's newest one-time code: unexpired, unused, tried fewer than the limit; used
+        up when it matches, a try counted when it does not."""
+        now = self.clock()
+        offered = verify.code_hash(self.card_key, member_id, code)
+
+        def work(tx: Tx) -> KimiaError | None:
+            row = tx.one(tx.lock("SELECT id, code_hash, expires_at, attempts, used_at FROM member_codes WHERE member_id = ?"
+                                 " ORDER BY id DESC LIMIT 1"), (member_id,))
+            if row is None or row[4] is not None or int(row[2]) <= now or int(row[3]) >= verify.CODE_MAX_ATTEMPTS:
+                return reject("otp_invalid", path="otp")
+            if not hmac.compare_digest(str(row[1]), offered):
+                tx.execute("UPDATE member_codes SET attempts = attempts + 1 WHERE id = ?", (row[0],))
+                return reject("otp_invalid", path="otp")
+            tx.execute("UPDATE member_codes SET used_at = ? WHERE id = ?", (now, row[0]))
+            return None
+
+        outcome = self.writer.submit(work)
+        if isinstance(outcome, KimiaError):
+            raise outcome
+
+    def request_code(self, club_id: int, member: MemberRef | int | dict[str, Any] | None) -> dict[str, Any]:
+        """Send the member a one-time code on their mobile (through ``self.notifier``); it proves
+        they are there for one spend or card binding within a few minutes. At most one code a
+        minute per member."""
+        ref = MemberRef.of(member)
+        code = verify.new_code()
+
+        def work(tx: Tx) -> dict[str, Any] | KimiaError:
+            now = self.clock()
+            root = self.caches.root_club(tx, club_id)
+            member_id, member_club = self._resolve_member(tx, root, ref)
+            mobile = tx.one("SELECT display FROM member_identifiers WHERE member_id = ? AND kind = 'mobile' ORDER BY id LIMIT 1", (member_id,))
+            if mobile is None:
+                return reject("no_mobile")
+            last = tx.one("SELECT MAX(created_at) FROM member_codes WHERE member_id = ?", (member_id,))
+            if last is not None and last[0] is not None and int(last[0]) > now - verify.CODE_INTERVAL_S:
+                return reject("code_too_soon")
+            tx.execute("INSERT INTO member_codes (club_id, member_id, code_hash, expires_at, attempts, used_at, created_at)"
+                       " VALUES (?,?,?,?,0,NULL,?)",
+                       (member_club, member_id, verify.code_hash(self.card_key, member_id, code), now + verify.CODE_TTL_S, now))
+            return {"member_id": member_id, "club_id": member_club, "mobile": str(mobile[0]), "expires_in_s": verify.CODE_TTL_S}
+
+        sent = self.writer.submit(work)
+        if isinstance(sent, KimiaError):
+            raise sent
+        minutes = verify.CODE_TTL_S // 60
+        self.notifier.send(club_id=sent["club_id"], mobile=sent["mobile"],
+                           text_fa=f"کد تأیید باشگاه: {code} (تا {minutes} دقیقه معتبر است)",
+                           text_en=f"Club verification code: {code} (valid {minutes} minutes)")
+        mobile = sent["mobile"]
+        return {"sent": True, "mobile": mobile[:4] + "*" * max(0, len(mobile) - 6) + mobile[-2:], "expires_in_s": sent["expires_in_s"]}
+
+    def set_pin(self, club_id: int, member: MemberRef | int | dict[str, Any], pin: str, *, actor: str, reason: str = "") -> None:
+        """Set (or replace) a member's club PIN; audited, the PIN itself never stored or logged.
+        Clears a lockout."""
+        ref = MemberRef.of(member)
+        pin_hash = verify.hash_pin(pin)
+
+        def work(tx: Tx) -> None:
+            now = self.clock()
+            root = self.caches.root_club(tx, club_id)
+            member_id, member_club = self._resolve_member(tx, root, ref)
+            if tx.one("SELECT 1 FROM member_pins WHERE member_id = ?", (member_id,)) is None:
+                tx.execute("INSERT INTO member_pins (member_id, club_id, pin_hash, failures, locked_until, updated_at) VALUES (?,?,?,0,0,?)",
+                           (member_id, member_club, pin_hash, now))
+            else:
+                tx.execute("UPDATE member_pins SET pin_hash = ?, failures = 0, locked_until = 0, updated_at = ? WHERE member_id = ?",
+                           (pin_hash, now, member_id))
+            audit.append(tx, club_id=member_club, actor=actor, action="set_pin", reason=reason, payload={"member_id": member_id}, at=now)
+
+        self.write(work)
+
+    def _remember(self, work: Callable[[Tx], None]) -> None:
+        """Store a refusal (see ``_refusal_work``); a failure to store it does not hide the refusal."""
+        try:
+            self.writer.submit(work)
+        except Exception:
+            log.exception("could not remember a refusal")
+
+    def _refusal_work(self, error: KimiaError, merchant_id: int, idem_key: str, body_hash: str, amount: int) -> Callable[[Tx], None]:
+        """An operation storing a decided refusal under its key (kind ``refusal``, status
+        ``refused``, no journal legs), so that a replay of the request gets the same refusal and is
+        never decided again. Run outside any deadline: the refusal was already decided. Nothing is
+        stored for the errors in :data:`NOT_REMEMBERED`, or when the key is already taken (the
+        stored refusal itself, or a concurrent repeat that was answered)."""
+
+        def work(tx: Tx) -> None:
+            if error.code in NOT_REMEMBERED or not isinstance(idem_key, str) or not idem_key or len(idem_key) > 200:
+                return
+            try:
+                root = self.caches.merchant(tx, merchant_id).root_club_id
+            except KimiaError:
+                return  # no such merchant: no club to remember it in
+            if tx.one("SELECT 1 FROM operations WHERE club_id = ? AND idem_key = ?", (root, idem_key)) is not None:
+                return
+            now = self.clock()
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="refusal", member_id=None,
+                                 merchant_id=merchant_id, amount_rial=amount, now=now)
+            self._finish_op(tx, op_id, "refused", {"op_id": op_id, "refused": error.to_dict()}, None)
+
+        return work
+
+    def remember_timeout(self, merchant_id: int, idem_key: str) -> asyncio.Future[Any]:
+        """A terminal request answered 91 (nothing posted): its key is spent, so the same request
+        replayed later, when it might pass, is answered 91 again and never posts (the terminal
+        starts again with a new STAN). Reversals and advices are not spent this way: they are
+        repeated until answered. Called on the event loop: the write is queued at once (before any
+        later request's) and not waited for, so the 91 is not delayed by a busy writer."""
+        _check_key(idem_key)
+
+        def work(tx: Tx) -> None:
+            root = self.caches.merchant(tx, merchant_id).root_club_id
+            if tx.one("SELECT 1 FROM operations WHERE club_id = ? AND idem_key = ?", (root, idem_key)) is not None:
+                return
+            op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=TIMEOUT_HASH, kind="timeout",
+                                 member_id=None, merchant_id=merchant_id, now=self.clock())
+            self._finish_op(tx, op_id, "timed_out", {"op_id": op_id, "status": "timed_out"}, None)
+
+        return self.writer.submit_async(work)
 
     def _open_purchase_op(self, tx: Tx, req: PurchaseRequest, body_hash: str, kind: str, now: int) -> tuple[dict[str, Any] | None, int]:
         """The stored answer of a retried key, or a new operation row (its id) for a purchase or hold."""
@@ -932,9 +1248,19 @@ class Kimia:
     # --- holds (a redemption fixed before the bank sale) ------------------------------------------
 
     def hold(self, req: PurchaseRequest) -> dict[str, Any]:
-        """Reserve the credit a purchase would spend and fix its discount; complete or cancel later."""
+        """Reserve the credit a purchase would spend and fix its discount; complete or cancel later.
+        A refusal is remembered under the key as a purchase's is (``req.remember_refusal``)."""
         self._validate_purchase(req)
         body_hash = request_hash({"op": "hold", **req.body(self.member_key(req.member))})
+        try:
+            self._verify_spend(req)
+            return self._hold(req, body_hash)
+        except KimiaError as exc:
+            if req.remember_refusal:
+                self._remember(self._refusal_work(exc, req.merchant_id, req.idem_key, body_hash, req.amount_rial))
+            raise
+
+    def _hold(self, req: PurchaseRequest, body_hash: str) -> dict[str, Any]:
 
         def work(tx: Tx) -> dict[str, Any]:
             now = self.clock()
@@ -1124,19 +1450,22 @@ class Kimia:
         return receipt
 
     def reverse_by_key(self, merchant_id: int, original_key: str, *, idem_key: str, replacement_rial: int | None = None,
-                       terminal_id: int | None = None, actor: str | None = None) -> dict[str, Any]:
+                       terminal_id: int | None = None, actor: str | None = None, legacy_key: str | None = None) -> dict[str, Any]:
         """Reverse the operation submitted under ``original_key`` (a terminal's reversal, 0400/0420).
 
         A posted purchase is reversed in full, or, with ``replacement_rial`` (what the sale comes to
         after a partial reversal, ISO 8583 field 95), down to that amount; a pending hold is
         cancelled; an original that never arrived is recorded as void under its key, so if it
         arrives late it is refused and never posts. Repeating the reversal (same ``idem_key``)
-        changes nothing.
+        changes nothing. ``legacy_key`` is the original's key as it was written before (a terminal
+        key without its year): looked up when nothing is stored under ``original_key``.
 
         Only an original of the acting merchant ``merchant_id`` is reversed: a key of another
         merchant of the club is answered ``unknown_operation`` (and is not voided)."""
         _check_key(idem_key)
         _check_key(original_key)
+        if legacy_key is not None:
+            _check_key(legacy_key)
         by = (terminal_id, actor)
         if replacement_rial is not None:
             _check_amount(replacement_rial, "replacement_rial", allow_zero=True)
@@ -1151,6 +1480,8 @@ class Kimia:
             if existing is not None:
                 return existing
             row = tx.one(tx.lock("SELECT id, merchant_id FROM operations WHERE club_id = ? AND idem_key = ?"), (root, original_key))
+            if row is None and legacy_key is not None:
+                row = tx.one(tx.lock("SELECT id, merchant_id FROM operations WHERE club_id = ? AND idem_key = ?"), (root, legacy_key))
             if row is not None and row[1] != merchant_id:
                 raise reject("unknown_operation", path="original_key")
             if row is None:

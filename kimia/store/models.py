@@ -231,6 +231,34 @@ class MemberIdentifier(Base):
     key_id: Mapped[str | None] = mapped_column(String(16))
 
 
+class MemberPin(Base):
+    """A member's club PIN for cardholder verification: a slow salted hash (scrypt), never the PIN;
+    wrong attempts counted, locked for a while after too many (kimia.service.verify)."""
+
+    __tablename__ = "member_pins"
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    pin_hash: Mapped[str] = mapped_column(String(200), nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    updated_at: Mapped[ts]
+
+
+class MemberCode(Base):
+    """A one-time code sent to a member's mobile: its keyed hash, short-lived, single use, a few
+    attempts (kimia.service.verify)."""
+
+    __tablename__ = "member_codes"
+    id: Mapped[intpk]
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), nullable=False, index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    expires_at: Mapped[ts]
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    used_at: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[ts]
+
+
 class MemberGroup(Base):
     __tablename__ = "member_groups"
     id: Mapped[intpk]

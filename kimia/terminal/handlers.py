@@ -10,7 +10,8 @@ Processing codes (field 3, first two digits) used by kimia:
 | 0200       | 00   | purchase: earn and/or redeem                                |
 | 0220       | 00   | completion advice of a hold (48 HR), with the bank sale's RRN (37) |
 | 0200       | 20   | refund by the sale's RRN (48 OR), amount in field 4          |
-| 0100       | 91   | enrol a member, or bind a card to a member (48 MK)           |
+| 0100       | 91   | enrol a member, or bind a card to a member (48 MK, PN or OT) |
+| 0100       | 92   | send the member a one-time code on their mobile (48 MK)      |
 | 0400/0420  | any  | reversal of the original (field 90, else the same STAN); 95 partial |
 
 The fields each operation requires are in :data:`BUILTIN` (``required``): one table, the same as the
@@ -33,6 +34,7 @@ from kimia.identifiers import IdentifierError
 from kimia.plugins.hookspecs import hookimpl
 from kimia.service.api import Deadline, Kimia, MemberRef, PurchaseRequest
 from kimia.service.context import TerminalContext
+from kimia.service.verify import Proof
 from kimia.terminal import tlv
 from kimia.terminal.codec import Message
 
@@ -73,6 +75,14 @@ RESPONSE_FOR_ERROR: dict[str, str] = {
     "voucher_not_found": "14",
     "voucher_already_used": "05",
     "identifier_taken": "05",
+    # Cardholder verification: 55 asks the terminal for the member's PIN or code; 75 after too
+    # many wrong PINs.
+    "verification_required": "55",
+    "pin_incorrect": "55",
+    "otp_invalid": "55",
+    "pin_locked": "75",
+    "no_mobile": "05",
+    "code_too_soon": "05",
 }
 
 
@@ -153,6 +163,11 @@ class TerminalRequest:
         if key:
             return member_ref(key)
         return None
+
+    def proof(self) -> Proof:
+        """What the request offers as proof that the member is there: 48 PN (club PIN), 48 OT
+        (one-time code). A card in 2/35 is the third proof: the service sees it in the member."""
+        return Proof(pin=self.tag(tlv.PN), otp=self.tag(tlv.OT))
 
     def amount(self) -> int:
         # Field 4 is required wherever this is called (checked by the server) and the codec lets
@@ -271,6 +286,10 @@ def _purchase_request(req: TerminalRequest, *, channel: str) -> PurchaseRequest:
         reference=req.message.rrn,
         transmission=req.message.transmission_datetime,
         local_time=req.message.local_time,
+        # A refusal is kept under the request's key: a captured request replayed later is refused
+        # again, never decided anew (docs/terminal-protocol.md, section 8).
+        remember_refusal=True,
+        proof=req.proof(),
     )
 
 
@@ -357,16 +376,25 @@ def refund(req: TerminalRequest) -> TerminalReply:
     return _receipt_reply(receipt, rrn=req.message.rrn)
 
 
+def _account_key(req: TerminalRequest, member_id: int) -> str:
+    """The member's ``MK`` as answered: ``A:`` and their random account number (never the
+    sequential member id)."""
+    return f"A:{req.service.account_number(member_id) or ''}"
+
+
 def enrol(req: TerminalRequest) -> TerminalReply:
     """Enrol a new member with the card swiped (and mobile / national code), or bind the swiped
-    card to the member named by MK."""
+    card to the member named by MK (with the member's PIN or one-time code, as their club asks).
+
+    An identifier that already belongs to a member is refused (05) without naming the member:
+    enrolment is not a way to look members up."""
     club = req.service.merchant_club(req.terminal.merchant_id)
     pan = req.message.get_str("2")
     key = req.tag(tlv.MK)
     if key and pan:
-        member_id = req.service.identify(club, member_ref(key))
-        req.service.bind_identifier(club, member_id, "card", pan)
-        return TerminalReply("00", {}, [(tlv.MK, f"A:{member_id}"), (tlv.RL, "کارت به عضویت متصل شد")])
+        bound = req.service.bind_identifier(club, member_ref(key), "card", pan, idem_key=req.idem_key, proof=req.proof(),
+                                            merchant_id=req.terminal.merchant_id)
+        return TerminalReply("00", {}, [(tlv.MK, _account_key(req, int(bound["member_id"]))), (tlv.RL, "کارت به عضویت متصل شد")])
     identifiers: list[tuple[str, str]] = []
     if pan:
         identifiers.append(("card", pan))
@@ -382,19 +410,87 @@ def enrol(req: TerminalRequest) -> TerminalReply:
     except KimiaError as exc:
         if exc.code != "identifier_taken":
             raise
-        # Already a member: answer with the existing membership rather than a refusal.
-        kind, value = identifiers[0]
-        member_id = req.service.identify(club, MemberRef(kind, value))
-        return TerminalReply("00", {}, [(tlv.MK, f"A:{member_id}"), (tlv.RL, "قبلاً عضو شده‌اید")])
-    return TerminalReply("00", {}, [(tlv.MK, f"A:{result['member_id']}"), (tlv.RL, "عضویت انجام شد")])
+        return TerminalReply("05", {}, [(tlv.RL, "این شناسه قبلاً ثبت شده است")], reason=exc.code)
+    return TerminalReply("00", {}, [(tlv.MK, _account_key(req, int(result["member_id"]))), (tlv.RL, "عضویت انجام شد")])
+
+
+def request_code(req: TerminalRequest) -> TerminalReply:
+    """Send the member (card in 2/35, else 48 MK) a one-time code on their mobile; the terminal
+    then sends it in 48 OT with the purchase, hold or card binding it proves."""
+    club = req.service.merchant_club(req.terminal.merchant_id)
+    sent = req.service.request_code(club, req.member())
+    return TerminalReply("00", {}, [(tlv.RL, f"کد یکبار مصرف به {sent['mobile']} ارسال شد")])
 
 
 #: Tehran's offset from GMT (field 7 is GMT, field 13 local; Iran keeps no daylight saving time).
 TEHRAN = dt.timezone(dt.timedelta(hours=3, minutes=30))
+#: How far field 7 (GMT transmission time) may be from the host's clock, by default: a request
+#: outside the window is refused (63) before any operation runs, so a captured request cannot be
+#: replayed later (its field 7 is covered by the MAC).
+FRESHNESS_S = 600
+
+
+def _nearest(candidates: list[dt.datetime], now: dt.datetime) -> dt.datetime | None:
+    return min(candidates, key=lambda when: abs((when - now).total_seconds()), default=None)
+
+
+def _in_years(month: int, day: int, clock: tuple[int, int, int], around: dt.datetime) -> dt.datetime | None:
+    """The date-time (month, day, clock) nearest to ``around``, in its year or the one before or
+    after: the wire sends no year (29 February counts only in a leap year)."""
+    found = []
+    for year in (around.year - 1, around.year, around.year + 1):
+        try:
+            found.append(dt.datetime(year, month, day, *clock, tzinfo=around.tzinfo))
+        except ValueError:
+            continue
+    return _nearest(found, around)
+
+
+def transmission_time(message: Message, now_s: int) -> dt.datetime | None:
+    """Field 7 (MMDDhhmmss, GMT) as a date-time, its year the one nearest the host's clock; None
+    when absent or not a date."""
+    sent = message.transmission_datetime
+    if not sent or len(sent) != 10 or not set(sent) <= _ASCII_DIGITS:
+        return None
+    now = dt.datetime.fromtimestamp(now_s, dt.timezone.utc)
+    return _in_years(int(sent[:2]), int(sent[2:4]), (int(sent[4:6]), int(sent[6:8]), int(sent[8:10])), now)
+
+
+def is_stale(message: Message, now_s: int, window_s: float = FRESHNESS_S) -> bool:
+    """Whether a request's field 7 is more than ``window_s`` from the host's clock (or is no date).
+    A request without field 7 is not stale here: it is refused as a format error (30)."""
+    if message.transmission_datetime is None:
+        return False
+    sent = transmission_time(message, now_s)
+    return sent is None or abs(sent.timestamp() - now_s) > window_s
+
+
+def dated(local_mmdd: str, today: dt.date) -> str:
+    """A local date sent without its year (field 13, MMDD) as YYYYMMDD: the year that puts it
+    nearest to the host's date (a terminal's date is a day off at most around midnight)."""
+    if len(local_mmdd) != 4 or not set(local_mmdd) <= _ASCII_DIGITS:
+        raise _format_error("field 13 is not a date")
+    around = dt.datetime(today.year, today.month, today.day)
+    when = _in_years(int(local_mmdd[:2]), int(local_mmdd[2:]), (0, 0, 0), around)
+    if when is None:
+        raise _format_error("field 13 is not a date")
+    return f"{when.year:04d}{local_mmdd}"
+
+
+def idempotency_key(message: Message, now_s: int) -> str:
+    """The operation key of a terminal request: merchant, terminal, STAN, local date **with its
+    year** (the same STAN and MMDD a year later is another transaction) and the message class.
+    A network message (no field 13) posts nothing: its key is only its STAN."""
+    key = message.duplicate_key()
+    if key is None:
+        return f"iso:network:{message.stan}"
+    mid, tid, stan, mmdd, mti = key
+    today = dt.datetime.fromtimestamp(now_s, TEHRAN).date()
+    return f"iso:{mid}:{tid}:{stan}:{dated(mmdd, today)}:{mti}"
 
 
 def _local_date_of(transmission: str, today: dt.date) -> str:
-    """The Tehran date (MMDD) of a GMT transmission date-time (MMDDhhmmss) from field 90. The
+    """The Tehran date (YYYYMMDD) of a GMT transmission date-time (MMDDhhmmss) from field 90. The
     year is not sent: this year's, unless that date is still to come (then it was last year's: a
     reversal sent on 1 January for a sale of 31 December)."""
     month, day = int(transmission[:2]), int(transmission[2:4])
@@ -406,28 +502,39 @@ def _local_date_of(transmission: str, today: dt.date) -> str:
             continue  # 29 February of a common year, or no such date at all
         local = sent.astimezone(TEHRAN).date()
         if local <= today + dt.timedelta(days=1):
-            return f"{local.month:02d}{local.day:02d}"
+            return f"{local.year:04d}{local.month:02d}{local.day:02d}"
     raise _format_error("field 90 holds no valid transmission date and time")
 
 
-def original_key(req: TerminalRequest) -> str:
+def original_keys(req: TerminalRequest) -> tuple[str, str]:
     """The natural key of the message a reversal cancels, as a switch matches it from field 90:
-    the original's MTI and STAN, and its local date from the original transmission date-time
-    (GMT, converted to Tehran time), at the reversal's own terminal and merchant. The acquirer and
-    forwarding ids must be zeros (kimia's terminals send no 32/33), else no original matches (25).
-    Without field 90 (or with a zero date-time) the reversal's own STAN and date name it, with MTI
-    0200 (0100 when a hold reference HR is given)."""
+    the original's MTI and STAN, and its local date (with its year) from the original transmission
+    date-time (GMT, converted to Tehran time), at the reversal's own terminal and merchant. The
+    acquirer and forwarding ids must be zeros (kimia's terminals send no 32/33), else no original
+    matches (25). Without field 90 (or with a zero date-time) the reversal's own STAN and date name
+    it, with MTI 0200 (0100 when a hold reference HR is given).
+
+    Second, the same key as kimia wrote it before keys had a year (``MMDD``), so that a reversal
+    still finds an original posted before the upgrade."""
     m = req.message
     data = m.get_str("90")
-    mti, stan, date = ("0100" if req.tag(tlv.HR) else "0200"), m.stan or "", m.local_date or ""
+    today = dt.datetime.fromtimestamp(req.service.clock(), TEHRAN).date()
+    mti, stan = ("0100" if req.tag(tlv.HR) else "0200"), m.stan or ""
+    date = dated(m.local_date or "", today)
     if data:  # n42, all digits (checked by the codec)
         mti, stan, sent, ids = data[:4], data[4:10], data[10:20], data[20:]
         mti = mti[:3] + {"1": "0", "3": "2"}.get(mti[3], mti[3])  # a repeat's original is its first form
         if ids.strip("0"):
             raise KimiaError("unknown_operation", "Unknown operation", "تراکنش یافت نشد", "90")
         if sent.strip("0"):
-            date = _local_date_of(sent, dt.datetime.now(TEHRAN).date())
-    return f"iso:{m.merchant_id}:{m.terminal_id}:{stan}:{date}:{mti}"
+            date = _local_date_of(sent, today)
+    prefix = f"iso:{m.merchant_id}:{m.terminal_id}:{stan}:"
+    return f"{prefix}{date}:{mti}", f"{prefix}{date[4:]}:{mti}"
+
+
+def original_key(req: TerminalRequest) -> str:
+    """The reversal's original key (see :func:`original_keys`)."""
+    return original_keys(req)[0]
 
 
 def replacement_amount(req: TerminalRequest) -> int | None:
@@ -445,8 +552,9 @@ def reversal(req: TerminalRequest) -> TerminalReply:
     """Reversals are acknowledged: the original is reversed (in part, with field 95), a hold
     cancelled, or an unknown original recorded as void so that it can never post if it arrives
     late. Field 4 is the original's amount, as ISO 8583 has it; it does not say how much to reverse."""
-    req.service.reverse_by_key(req.terminal.merchant_id, original_key(req), idem_key=req.idem_key,
-                               replacement_rial=replacement_amount(req), terminal_id=req.terminal.terminal_id)
+    key, legacy = original_keys(req)
+    req.service.reverse_by_key(req.terminal.merchant_id, key, idem_key=req.idem_key,
+                               replacement_rial=replacement_amount(req), legacy_key=legacy, terminal_id=req.terminal.terminal_id)
     return TerminalReply("00")
 
 
@@ -460,6 +568,7 @@ BUILTIN: tuple[TerminalHandler, ...] = (
     TerminalHandler("balance_inquiry", ("0100",), ("31",), balance_inquiry, required=(*COMMON, "3")),
     TerminalHandler("hold", ("0100",), ("00",), hold, required=MONEY),
     TerminalHandler("enrol", ("0100",), ("91",), enrol, required=(*COMMON, "3")),
+    TerminalHandler("request_code", ("0100",), ("92",), request_code, required=(*COMMON, "3")),
     TerminalHandler("purchase", ("0200",), ("00",), purchase, purchase_async, required=MONEY),
     TerminalHandler("refund", ("0200",), ("20",), refund, required=MONEY),
     TerminalHandler("completion", ("0220",), ("00",), completion, required=(*MONEY, "37")),

@@ -177,7 +177,8 @@ def list_terminals(service: Kimia) -> list[TerminalRow]:
 
 
 def list_members(service: Kimia, *, per_club: int = 3) -> list[MemberKey]:
-    """A few members of every club to test with: their ``MK`` values (``A:<id>``, ``M:<mobile>``)."""
+    """A few members of every club to test with: their ``MK`` values (``A:<account number>``,
+    ``M:<mobile>``)."""
     with service.reading() as tx:
         clubs = [int(c) for (c,) in tx.all("SELECT DISTINCT club_id FROM members ORDER BY club_id")]
         out: list[MemberKey] = []
@@ -185,5 +186,8 @@ def list_members(service: Kimia, *, per_club: int = 3) -> list[MemberKey]:
             for (member_id,) in tx.all("SELECT id FROM members WHERE club_id = ? ORDER BY id LIMIT ?", (club, per_club)):
                 mobile = tx.one("SELECT lookup FROM member_identifiers WHERE member_id = ? AND kind = 'mobile' ORDER BY id LIMIT 1",
                                 (member_id,))
-                out.append(MemberKey(club, int(member_id), f"A:{member_id}", f"M:{mobile[0]}" if mobile else None))
+                account = tx.one("SELECT lookup FROM member_identifiers WHERE member_id = ? AND kind = 'account' ORDER BY id LIMIT 1",
+                                 (member_id,))
+                key = f"A:{account[0]}" if account else f"A:{member_id}"  # a member id only on a database not yet migrated
+                out.append(MemberKey(club, int(member_id), key, f"M:{mobile[0]}" if mobile else None))
     return out

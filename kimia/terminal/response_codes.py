@@ -20,11 +20,13 @@ ORIGINAL_NOT_FOUND: Final = "25"
 FORMAT_ERROR: Final = "30"
 INSUFFICIENT_FUNDS: Final = "51"
 EXPIRED: Final = "54"
+INCORRECT_PIN: Final = "55"
 NOT_PERMITTED_MERCHANT: Final = "57"
 NOT_PERMITTED_TERMINAL: Final = "58"
 EXCEEDS_LIMIT: Final = "61"
 SECURITY_VIOLATION: Final = "63"
 LATE_RESPONSE: Final = "68"
+PIN_TRIES_EXCEEDED: Final = "75"
 HOST_UNAVAILABLE: Final = "91"
 DUPLICATE: Final = "94"
 SYSTEM_MALFUNCTION: Final = "96"
@@ -40,11 +42,13 @@ RESPONSE_CODES: Final[dict[str, tuple[str, str]]] = {
     FORMAT_ERROR: ("Format error", "خطای قالب پیام"),
     INSUFFICIENT_FUNDS: ("Insufficient balance (points or credit)", "موجودی امتیاز یا اعتبار کافی نیست"),
     EXPIRED: ("Expired (voucher or points lot)", "منقضی شده (کوپن یا امتیاز)"),
+    INCORRECT_PIN: ("Cardholder verification needed or incorrect (PIN or code)", "تأیید دارنده لازم یا نادرست (رمز یا کد)"),
     NOT_PERMITTED_MERCHANT: ("Not permitted for this merchant", "تراکنش برای این پذیرنده مجاز نیست"),
     NOT_PERMITTED_TERMINAL: ("Not permitted to terminal", "تراکنش برای این پایانه مجاز نیست"),
     EXCEEDS_LIMIT: ("Exceeds limit (budget)", "بیش از سقف مجاز (بودجه)"),
-    SECURITY_VIOLATION: ("Security violation (bad MAC)", "خطای امنیتی (کد اصالت پیام نامعتبر)"),
+    SECURITY_VIOLATION: ("Security violation (bad MAC or stale message)", "خطای امنیتی (کد اصالت پیام نامعتبر یا پیام کهنه)"),
     LATE_RESPONSE: ("Response received too late", "پاسخ دیر دریافت شد"),
+    PIN_TRIES_EXCEEDED: ("PIN tries exceeded", "تعداد دفعات مجاز ورود رمز به پایان رسیده"),
     HOST_UNAVAILABLE: ("Issuer or host unavailable (timeout)", "سامانه در دسترس نیست (پایان مهلت)"),
     DUPLICATE: ("Duplicate transmission", "تراکنش تکراری"),
     SYSTEM_MALFUNCTION: ("System malfunction", "خطای سامانه"),

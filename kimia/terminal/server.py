@@ -42,7 +42,8 @@ from kimia.terminal import tlv
 from kimia.terminal.codec import DecodeError, EncodeError, Message, decode, encode, mask_pan, response_for
 from kimia.terminal.dialect import KIMIA_V1, Dialect
 from kimia.terminal.framing import FramingError, read_frame, write_frame
-from kimia.terminal.handlers import TerminalHandler, TerminalReply, TerminalRequest, response_code_for
+from kimia.terminal.handlers import (FRESHNESS_S, TerminalHandler, TerminalReply, TerminalRequest, idempotency_key, is_stale,
+                                    response_code_for)
 from kimia.terminal.codec import response_mti
 from kimia.terminal.mac import sign_message, verify_message
 
@@ -109,6 +110,7 @@ class TerminalServer:
         max_connections_per_address: int = MAX_CONNECTIONS_PER_ADDRESS,
         write_timeout_s: float = WRITE_TIMEOUT_S,
         max_pending: int = MAX_PENDING,
+        freshness_s: float = FRESHNESS_S,
     ) -> None:
         if not allow_unkeyed and not dialect.mac_fields:
             raise ValueError(f"dialect {dialect.name} carries no MAC (fields 64/128): a production host refuses it;"
@@ -131,6 +133,8 @@ class TerminalServer:
         self.idle_timeout_s = idle_timeout_s
         self.frame_timeout_s = frame_timeout_s
         self.max_frame_bytes = max_frame_bytes
+        #: A request whose field 7 is further than this from the host's clock is refused (63).
+        self.freshness_s = freshness_s
         # The service's own manager by default: kimia_operation_committed is fired by the service.
         self.pm = plugins or service.plugins
         self.handlers = build_registry(self.pm)
@@ -336,6 +340,11 @@ class TerminalServer:
         mac_key, failure = self._authenticate(raw, terminal)
         if failure is not None or terminal is None:
             return self._unauthenticated(message, failure or "unknown_terminal", peer)
+        if is_stale(message, self.service.clock(), self.freshness_s):
+            # A captured request replayed later, or a terminal whose clock is wrong: refused
+            # before anything runs (field 7 is covered by the MAC, so it cannot be refreshed),
+            # answered as every other authentication failure is.
+            return self._unauthenticated(message, "stale_transmission", peer)
         handler, refusal = self._route(message)
         if handler is None or refusal is not None:
             code, reason = refusal or ("12", "unknown_transaction")
@@ -346,13 +355,17 @@ class TerminalServer:
         except tlv.TlvError as exc:
             self._refused(message, "30", f"bad_tlv:{exc.code}", peer)
             return self._answer(message, TerminalReply("30"), mac_key)
-        key = message.duplicate_key()
-        # Only a network message may lack field 13; it posts nothing, so it needs no key.
-        idem_key = "iso:" + ":".join(key) if key is not None else f"iso:network:{message.stan}"
+        try:
+            idem_key = idempotency_key(message, self.service.clock())
+        except KimiaError:
+            self._refused(message, "30", "bad_local_date", peer)
+            return self._answer(message, TerminalReply("30"), mac_key)
         request = TerminalRequest(message, items, terminal, self.service, idem_key, mac_key=mac_key)
         if handler.handle_async is None and self._pending >= self.max_pending:
             return self._overloaded(message, peer, mac_key)
         reply = await self._handle(handler, request, started)
+        if reply.response_code == "91" and message.original_mti in ("0100", "0200"):
+            self._spend_key(terminal, idem_key)
         if message.mti.startswith("08"):
             self._terminals.pop((message.terminal_id, message.merchant_id), None)  # a key change takes effect at once
         if reply.response_code in _HOST_REFUSALS:
@@ -363,6 +376,20 @@ class TerminalServer:
             log.exception("could not encode the answer of %s", handler.name)
             answer = self._answer(message, TerminalReply("96"), mac_key)
         return answer
+
+    def _spend_key(self, terminal: TerminalContext, idem_key: str) -> None:
+        """A request answered 91 posted nothing; its key is spent so that replaying it later (when
+        it might pass) is answered 91 again. Queued now, ahead of any later request, and not
+        waited for: the 91 is answered at the deadline whatever the writer is doing."""
+
+        def done(future: asyncio.Future[Any]) -> None:
+            if not future.cancelled() and future.exception() is not None:
+                log.error("could not spend the key of a request answered 91", exc_info=future.exception())
+
+        try:
+            asyncio.ensure_future(self.service.remember_timeout(terminal.merchant_id, idem_key)).add_done_callback(done)
+        except Exception:
+            log.exception("could not spend the key of a request answered 91")
 
     async def _terminal(self, message: Message, started: float) -> TerminalContext | None:
         """The registered terminal of fields 41 + 42 (cached for a few seconds), or None."""

@@ -99,10 +99,11 @@ EXPECTED_CODES: dict[str, frozenset[str]] = {
     "sign_off": frozenset({"00"}),
     "enrol": frozenset({"00"}),
     "purchase": frozenset({"00"}),
-    # 51: not enough credit; 57: the member's credit is not valid at this merchant (both decline
-    # the redemption and post nothing).
-    "redeem": frozenset({"00", "51", "57"}),
-    "hold": frozenset({"00", "51", "57"}),
+    # 51: not enough credit; 57: the member's credit is not valid at this merchant; 55: the
+    # member's club asks for the cardholder (a card, PIN or one-time code) and a member named by
+    # mobile brings none (all decline the redemption and post nothing).
+    "redeem": frozenset({"00", "51", "55", "57"}),
+    "hold": frozenset({"00", "51", "55", "57"}),
     "completion": frozenset({"00"}),
     "reversal": frozenset({"00"}),
     "timeout_reversal": frozenset({"00"}),
@@ -562,6 +563,9 @@ class _VirtualTerminal:
         """A member; one who spends credit is taken from the given members (those enrolled during
         the run hold no credit valid here)."""
         pool = self.sim.members if spending and self.sim.members else self.members
+        if spending:
+            # A card read at the terminal is the cardholder's proof (members named by mobile are 55).
+            pool = [ref for ref in pool if _member_ref(ref)[0] is not None] or pool
         return _member_ref(self.rng.choice(pool))
 
     def amount(self) -> int:

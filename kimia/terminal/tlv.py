@@ -122,9 +122,14 @@ KC: Final = "KC"
 
 KV: Final = "KV"
 """Version of the new MAC key (integer, +1 per change)."""
+PN: Final = "PN"
+"""The member's club PIN (4-12 ASCII digits): cardholder verification. Never stored, logged or echoed."""
+
+OT: Final = "OT"
+"""A one-time code sent to the member's mobile (0100/92): cardholder verification. Never stored or echoed."""
 
 TAGS: Final[dict[str, str]] = {
-    MK: "Member key: M:<mobile> | N:<national code> | C:<club card> | A:<account id>",
+    MK: "Member key: M:<mobile> | N:<national code> | C:<club card> | A:<account number>",
     BL: "Basket line goods_id|group|qty|amount_rial (repeated)",
     RP: "Points redeemed at checkout (integer), at the member's conversion ratio; 51 when short",
     RC: "Redeem credit (integer rials)",
@@ -145,6 +150,8 @@ TAGS: Final[dict[str, str]] = {
     KE: "Key change: the new MAC key wrapped under the current one (RFC 3394, hex; 0810 70=161)",
     KC: "Key change: check value of the new MAC key (6 hex digits)",
     KV: "Key change: version of the new MAC key",
+    PN: "The member's club PIN (cardholder verification; never stored or echoed)",
+    OT: "One-time code sent to the member's mobile (cardholder verification)",
 }
 """Tag -> meaning, for documentation and strict decoding."""
 
@@ -152,7 +159,7 @@ MEMBER_KEY_TYPES: Final[dict[str, str]] = {
     "M": "mobile",
     "N": "national code",
     "C": "club card",
-    "A": "account id",
+    "A": "account number",
 }
 
 

@@ -284,6 +284,9 @@ def build_club(service: Kimia, clock: FakeClock, *, publish: bool = True, name_f
                 "by_tier": {"silver": {"points": 10, "rial": 1_500}, "gold": {"points": 10, "rial": 2_000}},
                 "by_group": {str(vip): {"points": 10, "rial": 3_000}},
             },
+            # These tests are about value; cardholder verification (a PIN, a one-time code or a
+            # card at the counter before spending or binding) is tested in test_verification.py.
+            "verification": {"redeem": [], "bind": []},
         },
         actor="test",
         reason="club setup",

@@ -83,7 +83,7 @@ def test_a_batch_resolves_every_kind_of_reference(world: World) -> None:
     by_mobile = world.enroll(identifiers=[("mobile", mobile(77))])
     by_id = world.enroll()
     refs: list[Any] = [{"kind": "card", "value": card}, {"kind": "mobile", "value": mobile(77)}, by_id,
-                       {"kind": "account", "value": str(by_id)}, {"kind": "mobile", "value": mobile(78)}]
+                       {"kind": "account", "value": world.service.account_number(by_id)}, {"kind": "mobile", "value": mobile(78)}]
 
     async def main() -> list[Any]:
         return list(await asyncio.gather(*(world.service.purchase_async(world.request(r, 10_000)) for r in refs), return_exceptions=True))

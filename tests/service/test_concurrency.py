@@ -32,6 +32,10 @@ from typing import Any
 from kimia.errors import Rejected
 from kimia.service import Admin, Kimia, PurchaseRequest
 
+#: These tests are not about cardholder verification (test_verification.py and
+#: test_cardholder.py are): the club lets members spend without a PIN, code or card.
+OPEN_SPENDING: dict[str, object] = {"verification": {"redeem": [], "bind": []}}
+
 THREADS = 16
 MAX_BATCH = 64
 #: Rials of gift credit the racing member holds, and how many 1-rial redemptions race for it.
@@ -67,7 +71,7 @@ def make_club(service: Kimia) -> Club:
     """An owner, a club with one merchant, and a one-rule rule set (points only)."""
     admin = Admin(service)
     owner = admin.create_owner("مالک آزمون همروندی")
-    club_id = admin.create_club(owner, "باشگاه همروندی")
+    club_id = admin.create_club(owner, "باشگاه همروندی", settings=OPEN_SPENDING)
     merchant_id = admin.create_merchant(club_id, "فروشگاه همروندی")
     admin.publish_rules(club_id, RULES, actor="test")
     return Club(club_id, merchant_id)

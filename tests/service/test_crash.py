@@ -38,6 +38,10 @@ from kimia.errors import Rejected
 from kimia.service import Admin, Kimia, PurchaseRequest
 from kimia.store.engine import sqlite_path
 
+#: These tests are not about cardholder verification (test_verification.py and
+#: test_cardholder.py are): the club lets members spend without a PIN, code or card.
+OPEN_SPENDING: dict[str, object] = {"verification": {"redeem": [], "bind": []}}
+
 ROUNDS = 20
 CHILD_THREADS = 6
 LOAD_S = (0.3, 0.8)
@@ -130,7 +134,7 @@ def make_club(service: Kimia) -> tuple[int, list[int]]:
     """An owner, a club, two merchants and a one-rule rule set (a point per 10,000 rials)."""
     admin = Admin(service)
     owner = admin.create_owner("مالک آزمون خرابی")
-    club_id = admin.create_club(owner, "باشگاه آزمون خرابی")
+    club_id = admin.create_club(owner, "باشگاه آزمون خرابی", settings=OPEN_SPENDING)
     merchants = [admin.create_merchant(club_id, f"فروشگاه {i}") for i in (1, 2)]
     admin.publish_rules(club_id, RULES, actor="test")
     return club_id, merchants

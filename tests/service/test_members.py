@@ -39,7 +39,10 @@ def test_enrol_through_every_channel(world: World, via: str) -> None:
     result = world.service.enroll(world.club_id, idem_key=f"enrol-{via}", identifiers=[("mobile", mobile(7))],
                                   name_fa="مریم", via=via, merchant_id=merchant)
     member_id = result["member_id"]
-    assert result["identifiers"] == [{"kind": "mobile", "display": "+989120000007"}]
+    # Every member also gets a random 12-digit account number (never the sequential member id).
+    mobile_id, account = result["identifiers"]
+    assert mobile_id == {"kind": "mobile", "display": "+989120000007"}
+    assert account["kind"] == "account" and len(account["display"]) == 12 and account["display"] != str(result["member_id"])
     assert rows(world.service, "SELECT club_id, name_fa, enrolled_via, enrolled_by_merchant_id, tier, purchase_count FROM members WHERE id = ?",
                 (member_id,)) == [(world.club_id, "مریم", via, merchant, None, 0)]
     assert rows(world.service, "SELECT kind, member_id, status FROM operations WHERE idem_key = ?", (f"enrol-{via}",)) == [("enroll", member_id, "done")]
@@ -88,13 +91,17 @@ def test_identify_by_every_kind_of_identifier(world: World) -> None:
 
 
 def test_member_without_any_card(world: World) -> None:
-    """M4/N4: an account with no card at all; it is known by its account number (its id)."""
+    """M4/N4: an account with no card at all; it is known by its account number, a random 12-digit
+    number (not its sequential member id, which names no member)."""
     result = world.service.enroll(world.club_id, idem_key="cardless", identifiers=[], name_fa="بدون کارت", via="app")
     member = result["member_id"]
-    assert result["identifiers"] == [{"kind": "account", "display": str(member)}]
-    assert world.service.identify(world.club_id, {"kind": "account", "value": str(member)}) == member
-    assert world.service.identify(world.club_id, {"kind": "account", "value": persian(str(member))}) == member
-    receipt = world.buy({"kind": "account", "value": str(member)}, 500_000, merchant="restaurant")
+    [account] = result["identifiers"]
+    number = account["display"]
+    assert account["kind"] == "account" and len(number) == 12 and number.isdigit() and number != str(member)
+    assert world.service.account_number(member) == number
+    assert world.service.identify(world.club_id, {"kind": "account", "value": number}) == member
+    assert world.service.identify(world.club_id, {"kind": "account", "value": persian(number)}) == member
+    receipt = world.buy({"kind": "account", "value": number}, 500_000, merchant="restaurant")
     assert receipt["member_id"] == member
     assert receipt["points_earned"] == 50
 
@@ -147,7 +154,8 @@ def test_several_cards_on_one_member(world: World) -> None:
     service = world.service
     cards = [card_number(31), card_number(32), card_number(33, bin_prefix="589210")]
     member = world.enroll(identifiers=[("card", cards[0]), ("mobile", mobile(31))])
-    assert service.bind_identifier(world.club_id, member, "card", cards[1]) == {
+    bound = service.bind_identifier(world.club_id, member, "card", cards[1], actor="operator")
+    assert {k: bound[k] for k in ("member_id", "kind", "display")} == {
         "member_id": member, "kind": "card", "display": f"************{cards[1][-4:]}"}
     service.bind_identifier(world.club_id, member, "card", cards[2])
     # Binding a card the member already has changes nothing.

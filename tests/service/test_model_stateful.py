@@ -48,6 +48,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from kimia.errors import Rejected
 from kimia.service import Admin, Kimia, PurchaseRequest
 
+#: These tests are not about cardholder verification (test_verification.py and
+#: test_cardholder.py are): the club lets members spend without a PIN, code or card.
+OPEN_SPENDING: dict[str, object] = {"verification": {"redeem": [], "bind": []}}
+
 DAY_S = 86_400
 #: 2025-05-14 10:00 in Tehran.
 START = 1_747_204_200
@@ -406,7 +410,7 @@ class KimiaMachine(RuleBasedStateMachine):
             raise
         admin = Admin(self.service)
         owner = admin.create_owner("مالک آزمون مدل")
-        self.club = admin.create_club(owner, "باشگاه آزمون مدل", settings={"conversion": CONVERSION})
+        self.club = admin.create_club(owner, "باشگاه آزمون مدل", settings={"conversion": CONVERSION, **OPEN_SPENDING})
         self.merchants = [admin.create_merchant(self.club, f"پذیرنده {i}") for i in (1, 2)]
         admin.publish_rules(self.club, RULES, actor="test")
         self.model = Model()

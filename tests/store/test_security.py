@@ -96,7 +96,7 @@ def test_migration_0005_masks_and_chains_what_is_already_stored(db_url: str) -> 
                              {"r": reason, "p": json.dumps(payload)})
         upgrade(db_url)
         with engine.connect() as conn:
-            displays = sorted(conn.execute(text("SELECT display FROM member_identifiers")).scalars())
+            displays = sorted(conn.execute(text("SELECT display FROM member_identifiers WHERE kind <> 'account'")).scalars())
             dumped = json.dumps([list(r) for r in conn.execute(text("SELECT actor, reason, payload FROM audit_log"))], default=str)
     finally:
         engine.dispose()

@@ -126,13 +126,13 @@ def test_a_vendor_gets_from_the_document_to_a_macd_purchase(service: Kimia, db_u
     runner = CliRunner()
     listed = runner.invoke(main, ["--database", db_url, "terminal", "list"], catch_exceptions=False)
     assert listed.exit_code == 0, listed.output
-    assert "T0000001" in listed.output and "M00000000000001" in listed.output and f"A:{world.member}" in listed.output
+    assert "T0000001" in listed.output and "M00000000000001" in listed.output and f"A:{world.service.account_number(world.member)}" in listed.output
     keyed = runner.invoke(main, ["--database", db_url, "terminal", "set-key", "--terminal", "T0000001", "--merchant", "M00000000000001"],
                           catch_exceptions=False)
     assert keyed.exit_code == 0, keyed.output
     (key_hex,) = re.findall(r"shown only this once\): ([0-9A-F]{32})", keyed.output)
     client = doc_client()
-    code, items = client["purchase"]("127.0.0.1", host.port, "T0000001", "M00000000000001", key_hex, f"A:{world.member}", 250_000, 1)
+    code, items = client["purchase"]("127.0.0.1", host.port, "T0000001", "M00000000000001", key_hex, f"A:{world.service.account_number(world.member)}", 250_000, 1)
     assert code == "00"
     assert dict(items)["BP"] == "25" and dict(items)["BC"] == "200000"
     # The key is set: a request signed with another key is refused (63), and the key is in no log.

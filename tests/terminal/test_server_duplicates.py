@@ -26,9 +26,14 @@ from kimia.terminal import tlv
 from kimia.terminal.client import TEHRAN, Connection, TerminalIdentity, request, to_bytes
 from kimia.terminal.codec import Message, decode
 from kimia.terminal.dialect import KIMIA_V1
+from kimia.terminal.handlers import idempotency_key
 from kimia.terminal.server import TerminalServer
 
 from .conftest import serving, connected
+
+#: These tests are not about cardholder verification (test_verification.py and
+#: test_cardholder.py are): the club lets members spend without a PIN, code or card.
+OPEN_SPENDING: dict[str, object] = {"verification": {"redeem": [], "bind": []}}
 
 TID, MID = "T0000001", "M00000000000001"
 MOBILE = "09121234567"
@@ -55,7 +60,7 @@ class World:
 
 def build(service: Kimia, *, mac_key: bytes | None = None) -> World:
     admin = Admin(service)
-    club = admin.create_club(admin.create_owner("مالک"), "باشگاه آزمون")
+    club = admin.create_club(admin.create_owner("مالک"), "باشگاه آزمون", settings=OPEN_SPENDING)
     merchant = admin.create_merchant(club, "کافه")
     admin.create_terminal(merchant, TID, MID, mac_key_hex=mac_key.hex() if mac_key else None)
     admin.publish_rules(club, RULES, actor="test")
@@ -69,6 +74,11 @@ def world(service: Kimia) -> World:
     return build(service)
 
 
+def rows(service: Kimia, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    with service.reading() as tx:
+        return [tuple(r) for r in tx.all(sql, params)]
+
+
 def one(service: Kimia, sql: str, params: tuple[Any, ...] = ()) -> Any:
     with service.reading() as tx:
         return tx.one(sql, params)
@@ -77,14 +87,16 @@ def one(service: Kimia, sql: str, params: tuple[Any, ...] = ()) -> Any:
 def counts(service: Kimia) -> tuple[int, int, int]:
     """(operations, journal legs, sum of all balances' absolute values) — a fingerprint of the ledger."""
     with service.reading() as tx:
-        ops = int(tx.one("SELECT COUNT(*) FROM operations")[0])
+        # A remembered refusal or spent key (status refused / timed_out) posts nothing: not counted.
+        ops = int(tx.one("SELECT COUNT(*) FROM operations WHERE status NOT IN ('refused', 'timed_out')")[0])
         legs = int(tx.one("SELECT COUNT(*) FROM journal")[0])
         total = int(tx.one("SELECT COALESCE(SUM(ABS(balance)), 0) FROM balances")[0])
     return ops, legs, total
 
 
 def key_of(msg: Message, mti: str | None = None) -> str:
-    return f"iso:{MID}:{TID}:{msg.stan}:{msg.local_date}:{mti or msg.mti}"
+    """The operation key the host gives a request: its local date with the year."""
+    return idempotency_key(Message(mti or msg.mti, msg.fields), int(time.time()))
 
 
 def repeat_form(msg: Message) -> Message:
@@ -395,13 +407,19 @@ def test_a_request_past_its_deadline_is_91_and_not_posted(world: World) -> None:
                 assert ans.stan == msg.stan and "38" not in ans.fields
             assert srv.stats["timeouts"] >= 2
         # The server waited for its workers on close: anything they would have written is written.
-        assert one(service, "SELECT COUNT(*) FROM operations WHERE idem_key IN (?, ?)", (key_of(buy), key_of(hold)))[0] == 0
+        # Each key is spent (nothing posted under it), so a replay cannot post later.
+        spent = "SELECT kind, status FROM operations WHERE idem_key IN (?, ?)"
+        assert sorted(rows(service, spent, (key_of(buy), key_of(hold)))) == [("timeout", "timed_out")] * 2
         assert counts(service) == before
         async with serving(service) as srv, connected(srv) as conn:
-            first = await raw_answer(conn, repeat_form(buy), t)
+            # The repeat (or a replay) of a request answered 91 is answered 91 again: never posted.
+            assert (await conn.send(repeat_form(buy), t)).response_code == "91"
+            assert (await conn.send(hold, t)).response_code == "91"
+            # The terminal starts again with a new STAN.
+            again = request(t, "0200", "000000", amount_rial=600_000, items=MK + [(tlv.RC, "60000")], rrn="LATE00000002")
+            first = await raw_answer(conn, again, t)
             assert decode(first, KIMIA_V1).response_code == "00"
-            assert await raw_answer(conn, repeat_form(buy), t) == first
-            assert (await conn.send(hold, t)).response_code == "00"
+            assert await raw_answer(conn, repeat_form(again), t) == first
             assert await balance(conn, t) == (60, 140_000)
 
     run(body())
@@ -419,9 +437,15 @@ def test_a_slow_service_is_answered_91_and_the_operation_rolled_back(world: Worl
         time.sleep(0.4)
         return real_submit(work, timeout_s)
 
-    async def slow_submit_async(work: Any) -> Any:  # a purchase takes the event loop's path
-        await asyncio.sleep(0.4)
-        return await real_submit_async(work)
+    def slow_submit_async(work: Any) -> Any:  # a purchase takes the event loop's path
+        if getattr(work, "batch_kind", None) is None:
+            return real_submit_async(work)  # the host spending the key of a 91 is not slowed
+
+        async def slow() -> Any:
+            await asyncio.sleep(0.4)
+            return await real_submit_async(work)
+
+        return asyncio.ensure_future(slow())
 
     async def body() -> None:
         before = counts(service)
@@ -436,12 +460,16 @@ def test_a_slow_service_is_answered_91_and_the_operation_rolled_back(world: Worl
         finally:
             service.writer.submit = real_submit  # type: ignore[method-assign]
             service.writer.submit_async = real_submit_async  # type: ignore[method-assign]
-        assert one(service, "SELECT COUNT(*) FROM operations WHERE idem_key = ?", (key_of(buy),))[0] == 0
+        # The host queued the spending of the key before answering 91: a write queued after it
+        # has finished once the spending has.
+        await asyncio.get_running_loop().run_in_executor(None, real_submit, lambda tx: None)
+        assert rows(service, "SELECT kind FROM operations WHERE idem_key = ?", (key_of(buy),)) == [("timeout",)]
         assert counts(service) == before
         async with serving(service, deadline_s=5.0) as srv, connected(srv) as conn:
-            assert (await conn.send(buy, t)).response_code == "00"
-            assert (await conn.send(repeat_form(buy), t)).response_code == "00"
-            assert await balance(conn, t) == (50, 150_000)
+            # Replayed once the service is fast again, the request is still 91: its key is spent.
+            assert (await conn.send(buy, t)).response_code == "91"
+            assert (await conn.send(repeat_form(buy), t)).response_code == "91"
+            assert await balance(conn, t) == (0, 200_000)
+        assert counts(service) == before
 
     run(body())
-    assert one(service, "SELECT COUNT(*) FROM operations WHERE idem_key = ?", (key_of(buy),))[0] == 1

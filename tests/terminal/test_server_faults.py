@@ -39,12 +39,17 @@ from kimia.terminal import tlv
 from kimia.terminal.client import Connection, TerminalIdentity, request, to_bytes
 from kimia.terminal.codec import DecodeError, Message, decode, encode, response_mti
 from kimia.terminal.dialect import KIMIA_V1
+from kimia.terminal.handlers import idempotency_key
 from kimia.terminal.framing import FramingError
 from kimia.terminal.server import TerminalServer
 
 from .conftest import serving
 from kimia.terminal import simulator
 from kimia.terminal.simulator import simulate
+
+#: These tests are not about cardholder verification (test_verification.py and
+#: test_cardholder.py are): the club lets members spend without a PIN, code or card.
+OPEN_SPENDING: dict[str, object] = {"verification": {"redeem": [], "bind": []}}
 
 TID, MID = "T0000001", "M00000000000001"
 RULES: dict[str, Any] = {
@@ -69,7 +74,7 @@ class World:
 
 def build(service: Kimia, *, terminals: int = 1, members: int = 1) -> World:
     admin = Admin(service)
-    club = admin.create_club(admin.create_owner("مالک"), "باشگاه آزمون")
+    club = admin.create_club(admin.create_owner("مالک"), "باشگاه آزمون", settings=OPEN_SPENDING)
     merchant = admin.create_merchant(club, "کافه")
     admin.publish_rules(club, RULES, actor="test")
     ids = []
@@ -208,7 +213,8 @@ class Outcome:
 
 
 def key_of(msg: Message) -> str:
-    return f"iso:{MID}:{msg.terminal_id}:{msg.stan}:{msg.local_date}:0200"
+    """The operation key the host gives a purchase (its local date with the year)."""
+    return idempotency_key(Message("0200", msg.fields), int(time.time()))
 
 
 class RetryingTerminal:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +25,16 @@ from kimia.terminal import tlv
 from kimia.terminal.client import Connection, TerminalIdentity, request, to_bytes
 from kimia.terminal.codec import Message, decode, encode, response_mti
 from kimia.terminal.dialect import KIMIA_V1
+from kimia.terminal.handlers import idempotency_key
 from kimia.terminal.mac import sign_message, verify_message
 from kimia.terminal.server import TerminalServer
 
 from .conftest import serving, connected
 from kimia.terminal.simulator import OPERATIONS, setup_demo, simulate
+
+#: These tests are not about cardholder verification (test_verification.py and
+#: test_cardholder.py are): the club lets members spend without a PIN, code or card.
+OPEN_SPENDING: dict[str, object] = {"verification": {"redeem": [], "bind": []}}
 
 TID, MID = "T0000001", "M00000000000001"
 MOBILE = "09121234567"
@@ -67,7 +73,7 @@ class World:
 def build(service: Kimia, *, mac_key: bytes | None = None, kind: str = "pos", credit: int = 200_000) -> World:
     admin = Admin(service)
     owner = admin.create_owner("مالک")
-    club = admin.create_club(owner, "باشگاه آزمون")
+    club = admin.create_club(owner, "باشگاه آزمون", settings=OPEN_SPENDING)
     merchant = admin.create_merchant(club, "کافه")
     admin.create_terminal(merchant, TID, MID, kind=kind, mac_key_hex=mac_key.hex() if mac_key else None)
     admin.publish_rules(club, RULES, actor="test")
@@ -111,6 +117,11 @@ async def balance(conn: Connection, t: TerminalIdentity, items: list[tuple[str, 
 def rows(service: Kimia, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
     with service.reading() as tx:
         return tx.all(sql, params)
+
+
+def key_of(msg: Message) -> str:
+    """The operation key the host gives a request (its local date with the year)."""
+    return idempotency_key(msg, int(time.time()))
 
 
 def count(service: Kimia, table: str) -> int:
@@ -241,18 +252,18 @@ def test_enrol_at_the_pos_then_identify_by_card(world: World) -> None:
             assert_answer(enrol, ans, "00")
             mk = tag(ans, tlv.MK)
             assert mk is not None and mk.startswith("A:")
-            member_id = int(mk[2:])
-            assert member_id != world.member
+            # The member's random account number, never a member id.
+            assert mk != f"A:{world.member}" and mk == f"A:{service.account_number(world.member + 1)}"
             # An identical repeat (the 0110 was lost) gets the same member.
             again = await conn.send(enrol, t)
             assert_answer(enrol, again, "00")
             assert tag(again, tlv.MK) == mk
-            # The same card enrolled again under a new STAN: the existing member is returned
-            # (docs/terminal-protocol.md, Enrolment), and no second member is created.
+            # The same card enrolled again under a new STAN: refused (05) without naming the
+            # member (enrolment is no way to look members up), and no second member is created.
             other = request(t, "0100", "910000", pan=PAN, items=[(tlv.MB, "09359999999")])
             existing = await conn.send(other, t)
-            assert_answer(other, existing, "00")
-            assert tag(existing, tlv.MK) == mk
+            assert_answer(other, existing, "05")
+            assert tag(existing, tlv.MK) is None
             # Identified by the card in a purchase.
             buy = request(t, "0200", "000000", amount_rial=1_230_000, pan=PAN, rrn="RRN000000002")
             ans = await conn.send(buy, t)
@@ -291,7 +302,7 @@ def test_bind_card_to_existing_member(world: World) -> None:
             bind = request(t, "0100", "910000", pan=PAN, items=MK)
             ans = await conn.send(bind, t)
             assert_answer(bind, ans, "00")
-            assert tag(ans, tlv.MK) == f"A:{world.member}"
+            assert tag(ans, tlv.MK) == f"A:{service.account_number(world.member)}"
             # Binding it again to the same member is harmless; a second card may be bound too.
             again = request(t, "0100", "910000", pan=PAN, items=MK)
             assert_answer(again, await conn.send(again, t), "00")
@@ -337,7 +348,7 @@ def test_purchase_with_earn(world: World) -> None:
     assert ans.get_str("54")
     assert tag(ans, tlv.BP) == "85" and tag(ans, tlv.BC) == "200000"
     assert any("۸۵" in line for line in tlv.tlv_get_all(items_of(ans), tlv.RL))
-    key = f"iso:{MID}:{TID}:{buy.stan}:{buy.local_date}:0200"
+    key = key_of(buy)
     (op,) = rows(service, "SELECT kind, status, member_id, amount_rial, reference FROM operations WHERE idem_key = ?", (key,))
     assert tuple(op) == ("purchase", "done", world.member, 850_000, "BANK12345678")
 
@@ -369,14 +380,19 @@ def test_insufficient_credit_is_51_and_posts_nothing(world: World) -> None:
             assert_answer(buy, ans, "51")
             assert "38" not in ans.fields and "48" not in ans.fields
             assert await balance(conn, t) == (0, 200_000)
-            # The terminal may try again under the same key with less credit: the refusal was not stored.
-            ok = request(t, "0200", "000000", amount_rial=500_000, items=MK + [(tlv.RC, "200000")], rrn="RRN000000011", stan=buy.stan)
+            # The refusal is remembered under its key: the same request again is refused again,
+            # other content under the key is a duplicate (94); a new STAN is a new transaction.
+            assert_answer(buy, await conn.send(buy, t), "51")
+            other = request(t, "0200", "000000", amount_rial=500_000, items=MK + [(tlv.RC, "200000")], rrn="RRN000000011", stan=buy.stan)
+            assert_answer(other, await conn.send(other, t), "94")
+            ok = request(t, "0200", "000000", amount_rial=500_000, items=MK + [(tlv.RC, "200000")], rrn="RRN000000012")
             assert_answer(ok, await conn.send(ok, t), "00")
             assert await balance(conn, t) == (50, 0)
 
     journal = count(service, "journal")
     run(body())
     assert rows(service, "SELECT COUNT(*) FROM operations WHERE kind = 'purchase'")[0][0] == 1
+    assert rows(service, "SELECT kind, status FROM operations WHERE idem_key = ?", (key_of(buy),)) == [("refusal", "refused")]
     assert count(service, "journal") > journal
 
 

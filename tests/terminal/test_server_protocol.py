@@ -256,7 +256,8 @@ def test_a_reversal_finds_its_original_by_the_date_in_field_90(world: World) -> 
     yesterday = now - dt.timedelta(days=1)
 
     async def body() -> None:
-        async with serving(service) as srv, connected(srv) as conn:
+        # Yesterday's sale is sent as it was then: the freshness window is widened to let it in.
+        async with serving(service, freshness_s=2 * 86_400) as srv, connected(srv) as conn:
             old = request(t, "0200", "000000", amount_rial=300_000, items=MK, rrn="DAY000000001", stan="000777", now=yesterday)
             assert (await conn.send(old, t)).response_code == "00"
             new = request(t, "0200", "000000", amount_rial=200_000, items=MK, rrn="DAY000000002", stan="000777", now=now)
