@@ -14,6 +14,7 @@
     kimia terminal simulate --port 8583 [--terminals 8] [--seconds 10] [--setup]
     kimia card-keys                              which keys the stored card hashes were made with
     kimia rehash-cards                           hash club cards still stored in clear (from before 0005)
+    kimia db grant-app-role --role NAME [--apply] the application role's PostgreSQL grants
 
 The database is ``--database URL``, else ``KIMIA_DATABASE_URL``, else the embedded SQLite file
 ``.kimia/kimia.db``. Every command but ``init`` refuses to start without ``KIMIA_CARD_HASH_KEY``
@@ -604,6 +605,61 @@ def rehash_cards(ctx: click.Context) -> None:
     with _service(_url(ctx)) as service:
         count = service.write(partial(work, service=service))
     click.echo(f"{count} club card(s) hashed under key {service.card_keys.current_id} · {count} کارت باشگاه هش شد")
+
+
+@main.group()
+def db() -> None:
+    """The database's PostgreSQL roles (docs/operations.md, Database roles)."""
+
+
+@db.command("grant-app-role")
+@click.option("--role", required=True, metavar="NAME", help="The application's login role (it must not own the tables).")
+@click.option("--apply", "apply_", is_flag=True, help="Run the statements (connected as the owner) instead of printing them.")
+@click.pass_context
+def db_grant_app_role(ctx: click.Context, role: str, apply_: bool) -> None:
+    """Print (or, with --apply, run) the GRANT statements of the application role: read and write
+    where kimia writes, INSERT and SELECT only on journal and audit_log (PostgreSQL only)."""
+    from kimia.store.engine import is_sqlite, make_engine
+    from kimia.store.roles import RoleError, check_role_name, grant_statements, inspect, refuse_unsafe, role_exists, verify
+
+    url = _url(ctx)
+    if is_sqlite(url):
+        raise fail("not_postgresql", "SQLite has no roles: the database file's permissions are the control (kimia creates it 0600"
+                   " in a 0700 directory; run every kimia process as the one OS user that owns it; docs/operations.md,"
+                   " File permissions (SQLite))",
+                   "SQLite نقش ندارد: مجوزهای فایل پایگاه داده (۰۶۰۰) کنترل دسترسی است")
+    try:
+        check_role_name(role)
+        _require_schema(url)
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                database = inspect(conn)
+                exists = role_exists(conn, role)
+                refuse_unsafe(conn, role, database)
+                statements = grant_statements(role, database)
+                if not apply_:
+                    for statement in statements:
+                        click.echo(statement + ";")
+                    if not exists:
+                        click.echo(f"warning: role {role} does not exist yet: CREATE ROLE {role} LOGIN PASSWORD '...'"
+                                   " before running these", err=True)
+                    return
+                if not exists:
+                    raise RoleError("role_missing", f"There is no role {role}: CREATE ROLE {role} LOGIN PASSWORD '...' first",
+                                    f"نقش {role} وجود ندارد؛ ابتدا آن را بسازید")
+                for statement in statements:
+                    conn.exec_driver_sql(statement)
+                problems = verify(conn, role, database)
+                if problems:
+                    raise RoleError("grants_incomplete", "The grants did not take: " + "; ".join(problems),
+                                    "مجوزها اعمال نشدند")
+        finally:
+            engine.dispose()
+    except RoleError as exc:
+        raise fail(exc.code, exc.message_en, exc.message_fa) from None
+    click.echo(f"{role}: {len(database.tables)} table(s) in schema {database.schema} (owner {database.owner});"
+               " INSERT and SELECT only on journal and audit_log")
 
 
 @main.group()
