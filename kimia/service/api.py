@@ -741,6 +741,7 @@ class Kimia:
         proof: Proof | None = None,
         actor: str | None = None,
         merchant_id: int | None = None,
+        terminal_id: int | None = None,
     ) -> dict[str, Any]:
         """Bind another identifier (e.g. a second bank card, M5) to a member of the club.
 
@@ -778,10 +779,10 @@ class Kimia:
                 (root, member_id, kind, forms[0][0], display, now, forms[0][1]),
             )
             op_id = self._new_op(tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="bind", member_id=member_id,
-                                 merchant_id=merchant_id, actor=actor, now=now)
+                                 merchant_id=merchant_id, terminal_id=terminal_id, actor=actor, now=now)
             response = {**response, "op_id": op_id}
             self._finish_op(tx, op_id, "done", response, None)
-            who = actor or (f"merchant:{merchant_id}" if merchant_id is not None else "member")
+            who = actor or actor_of(merchant_id, terminal_id, None) or "member"
             audit.append(tx, club_id=root, actor=who, action="bind_identifier", reason="operator" if actor else "cardholder verified",
                          payload={"member_id": member_id, "kind": kind, "display": display, "op_id": op_id}, at=now,
                          secrets=[(value, display)])
@@ -1395,6 +1396,8 @@ class Kimia:
         body_hash = request_hash({"op": "refund", "of": op_id, "reference": reference, "amount": amount_rial})
 
         def work(tx: Tx) -> dict[str, Any]:
+            if not self.caches.merchant(tx, merchant_id).active:
+                raise reject("unknown_merchant")  # a deactivated merchant refunds no more than it sells
             original = self._load_op(tx, merchant_id, op_id, reference=reference)
             existing = self._existing(tx, original["club_id"], idem_key, body_hash, amount_rial or 0)
             if existing is not None:

@@ -393,7 +393,7 @@ def enrol(req: TerminalRequest) -> TerminalReply:
     key = req.tag(tlv.MK)
     if key and pan:
         bound = req.service.bind_identifier(club, member_ref(key), "card", pan, idem_key=req.idem_key, proof=req.proof(),
-                                            merchant_id=req.terminal.merchant_id)
+                                            merchant_id=req.terminal.merchant_id, terminal_id=req.terminal.terminal_id)
         return TerminalReply("00", {}, [(tlv.MK, _account_key(req, int(bound["member_id"]))), (tlv.RL, "کارت به عضویت متصل شد")])
     identifiers: list[tuple[str, str]] = []
     if pan:

@@ -54,7 +54,7 @@ def world(db_url: str, tmp_path: Path) -> Any:
         member = int(service.enroll(club, idem_key="m1", identifiers=[("mobile", MOBILE), ("card", PAN)])["member_id"])
         other = int(service.enroll(club, idem_key="m2", identifiers=[("mobile", OTHER_MOBILE)])["member_id"])
         for who in (member, other):
-            service.charge(club, who, idem_key=f"credit-{who}", kind="gift_credit", amount_rial=200_000, source={"type": "club", "id": club})
+            service.charge(club, who, idem_key=f"credit-{who}", kind="gift_credit", amount_rial=200_000, source={"type": "club", "id": club}, actor="test", reason="setup")
         service.set_pin(club, member, "4321", actor="operator:test")
         yield World(service, club, member, other, TerminalIdentity(TID, MID), sms)
         report = service.check()

@@ -58,7 +58,7 @@ def world(db_url: str) -> Any:
         merchant = admin.create_merchant(club, "کافه")
         admin.create_terminal(merchant, TID, MID, mac_key_hex=MAC_KEY.hex())
         member = int(service.enroll(club, idem_key="m", identifiers=[("mobile", MOBILE)])["member_id"])
-        service.charge(club, member, idem_key="c1", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": club})
+        service.charge(club, member, idem_key="c1", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": club}, actor="test", reason="setup")
         yield World(service, club, member, TerminalIdentity(TID, MID, mac_key=MAC_KEY), clock)
         report = service.check()
         assert report.ok, report.summary()
@@ -105,7 +105,7 @@ def test_a_captured_refusal_replayed_after_credit_arrived_is_still_refused(world
     async def body() -> None:
         async with serving(s) as srv, connected(srv) as conn:
             assert decode(await conn.send_raw(captured), KIMIA_V1).response_code == "51"
-            s.charge(world.club, world.member, idem_key="c2", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": world.club})
+            s.charge(world.club, world.member, idem_key="c2", kind="gift_credit", amount_rial=100_000, source={"type": "club", "id": world.club}, actor="test", reason="setup")
             # The same signed bytes, sent again once the member could pay: refused as before.
             assert decode(await conn.send_raw(captured), KIMIA_V1).response_code == "51"
 

@@ -25,5 +25,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("operations") as batch:
-        batch.drop_column("actor")
+    # A plain DROP COLUMN on both databases (SQLite has it since 3.35): the batch mode's copy of the
+    # table would drop ``operations`` itself, which the journal's foreign keys forbid.
+    op.drop_column("operations", "actor")
