@@ -3,13 +3,10 @@ given, on the single purchase path and on the bulk one, on SQLite and PostgreSQL
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from typing import Any
 
-from kimia.service.sql import Tx
-
 from .builders import World, scalar
+from .test_async_and_bulk import _one_batch
 
 CAP = 50_000
 KEY = "cashback-capped|rule|total"
@@ -46,25 +43,7 @@ def test_a_partial_budget_is_shared_across_one_batch(world: World) -> None:
     """Three purchases decided in one bulk batch: 30,000, then the 20,000 left, then nothing."""
     _publish(world)
     members = [world.enroll() for _ in range(3)]
-    gate, entered = threading.Event(), threading.Event()
-
-    def hold_the_writer(tx: Tx) -> None:
-        entered.set()
-        gate.wait(30)
-
-    blocker = threading.Thread(target=world.service.write, args=(hold_the_writer,))
-    blocker.start()
-    assert entered.wait(30)
-
-    async def main() -> list[Any]:
-        tasks = [asyncio.ensure_future(world.service.purchase_async(world.request(m, 300_000))) for m in members]
-        while world.service.writer._queue.qsize() < len(members):
-            await asyncio.sleep(0.001)
-        gate.set()
-        return list(await asyncio.gather(*tasks))
-
-    answers = asyncio.run(main())
-    blocker.join(30)
+    answers = _one_batch(world, [world.request(m, 300_000) for m in members])
     given = [scalar(world.service, "SELECT COALESCE(SUM(balance), 0) FROM balances WHERE account = ?", (f"member:{m}/cashback",)) for m in members]
     assert given == [30_000, 20_000, 0]
     assert ["cashback-capped" in a["applied_rules"] for a in answers] == [True, True, False]
