@@ -115,6 +115,17 @@ const KINDS: &[(Kind, &str, Unit)] = &[
 ];
 
 impl Kind {
+    /// Every kind, in the order of the table above.
+    pub const ALL: [Kind; KINDS.len()] = {
+        let mut all = [Kind::Points; KINDS.len()];
+        let mut i = 0;
+        while i < KINDS.len() {
+            all[i] = KINDS[i].0;
+            i += 1;
+        }
+        all
+    };
+
     pub fn name(self) -> &'static str {
         KINDS.iter().find(|(k, _, _)| *k == self).map_or("?", |(_, n, _)| n)
     }

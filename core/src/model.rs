@@ -261,6 +261,12 @@ impl MemberSnapshot {
         self.balance(&AccountKey::plain(Owner::Member(self.member_id), Kind::Points))
     }
 
+    /// The rial credit the member holds in lots, their own and their shared wallet's, wherever it
+    /// may be spent (a receipt's credit balance). A credit line is a limit, not credit held.
+    pub fn credit_held(&self) -> i64 {
+        self.accounts.iter().filter(|a| self.owns(&a.account) && a.account.kind.is_credit_held()).map(|a| a.balance).sum()
+    }
+
     /// Whether an account's value belongs to this member (their own or their shared wallet's).
     pub fn owns(&self, account: &AccountKey) -> bool {
         match account.owner {
