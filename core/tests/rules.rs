@@ -287,6 +287,8 @@ fn purchase_conditions_and_combinators() {
         (json!({"type": "payment_method", "methods": ["cash"]}), json!({"payment_method": "cash"}), true),
         (json!({"type": "payment_method", "methods": ["cash"]}), json!({}), false),
         (json!({"type": "channel", "channels": ["app"]}), json!({"channel": "app"}), true),
+        (json!({"type": "club", "ids": [2]}), json!({"club_id": 3, "club_path": [3, 2, 1]}), true),
+        (json!({"type": "club", "ids": [2]}), json!({"club_id": 1, "club_path": [1]}), false),
         (json!({"type": "not", "of": {"type": "merchant", "ids": [CAFE]}}), json!({}), false),
         (json!({"type": "any", "of": [{"type": "merchant", "ids": [BAKERY]}, {"type": "merchant_group", "ids": [10]}]}), json!({}), true),
         (json!({"type": "all", "of": [{"type": "merchant", "ids": [CAFE]}, {"type": "amount", "min": 2_000_000}]}), json!({}), false),
@@ -412,6 +414,20 @@ fn exclusive_group_keeps_the_best_value_whatever_the_order() {
 }
 
 #[test]
+fn exclusive_tie_keeps_the_earlier_rule() {
+    let b = book_with(
+        json!([
+            rule("low", discount(30_000), json!({"stacking_group": "campaigns", "priority": 1})),
+            rule("high", discount(30_000), json!({"stacking_group": "campaigns", "priority": 9})),
+        ]),
+        campaigns(),
+    );
+    let d = decide(&b, &purchase(json!({})), &member(json!({})), now());
+    assert_eq!(d.applied_rules.iter().map(|r| &**r).collect::<Vec<_>>(), ["high"]);
+    assert_eq!(code_of(&d, "low"), "lost_to_better_rule");
+}
+
+#[test]
 fn first_match_takes_the_highest_priority_rule_that_applies() {
     let b = book_with(
         json!([
@@ -475,6 +491,12 @@ fn partial_budget_gives_what_is_left_scaled_and_floored() {
     let d = decide(&b, &purchase(json!({})), &member(json!({})), now());
     assert_eq!((d.discount_rial, d.points_earned), (30_000, 200));
     assert_eq!(d.budget_use.iter().map(|u| u.amount).collect::<Vec<_>>(), [50_000, 50_000]);
+    // A credit-spend discount is capped by the budget once the credit spent is known.
+    let budget = json!([{"per": "rule", "period": "total", "limit_rial": 5_000}]);
+    let b = book(json!([rule("pwc", json!([{"type": "credit_spend_discount", "percent_bp": 1000}]), json!({"budgets": budget}))]));
+    let wallet = holding(&[("0:0", "member:42/virtual_credit", 100_000, None)]);
+    let d = decide(&b, &purchase(json!({"redeem_credit_rial": 100_000})), &wallet, now());
+    assert_eq!((d.discount_rial, d.budget_use[0].amount, code_of(&d, "pwc").as_str()), (5_000, 5_000, "budget_partial"));
 }
 
 // --- paying with credit ------------------------------------------------------------------------
@@ -510,6 +532,9 @@ fn a_credit_line_lends_up_to_its_limit_after_the_lots() {
     let d = decide(&b, &purchase(json!({"redeem_credit_rial": 40_000})), &s, now());
     let after = apply(&s, &d).expect("within the limit");
     assert_eq!(after.balance(&account("member:42/credit_line")), -50_000);
+    // The line lends only what the lots leave to pay.
+    let d = decide(&b, &purchase(json!({"redeem_credit_rial": 25_000})), &s, now());
+    assert_eq!(apply(&s, &d).expect("within the limit").balance(&account("member:42/credit_line")), -35_000);
     let over = b.evaluate(&purchase(json!({"redeem_credit_rial": 40_001})), &s, now(), false).expect_err("over the limit");
     assert_eq!(over.code, "insufficient_balance");
 }
