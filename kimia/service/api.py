@@ -29,7 +29,7 @@ from kimia.service import audit
 from kimia.service.cardkeys import DEV_CARD_KEY, HASHED_KINDS, CardKeys
 from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.record import issue_voucher, restore_last_purchase, write_decision
-from kimia.service.snapshot import CREDIT_KINDS, load_budgets, load_member
+from kimia.service.snapshot import load_budgets, load_member
 from kimia.service.sql import Tx
 from kimia.service import verify
 from kimia.service.verify import Notifier, Proof
@@ -846,28 +846,14 @@ class Kimia:
                                    ledger_club=member_club)
             if member_club != merchant.root_club_id and not self._shares_value(tx, member_club, merchant.root_club_id):
                 snapshot["lots"] = []
-                snapshot["accounts"] = [a for a in snapshot["accounts"] if not a["account"].endswith("/credit_line")]
+                snapshot["accounts"] = [a for a in snapshot["accounts"] if core.account_info(a["account"]).kind != "credit_line"]
             book = self.caches.rulebook(tx, merchant.root_club_id)
-        now = self.clock()
-        spendable = 0
-        for lot in snapshot["lots"]:
-            scope = lot["account"].split("@", 1)[1] if "@" in lot["account"] else ""
-            expired = lot["expires_at"] is not None and lot["expires_at"] <= now
-            pending = lot["pending_until"] is not None and lot["pending_until"] > now
-            if expired or pending:
-                continue
-            if scope.startswith("merchant:") and scope != f"merchant:{merchant_id}":
-                continue
-            if scope.startswith("set:") and not book_allows(book, int(scope[4:]), merchant):
-                continue
-            spendable += int(lot["remaining"])
-        for account in snapshot["accounts"]:
-            if account["account"].endswith("/credit_line"):
-                spendable += max(0, int(account["balance"]) + int(account["credit_limit"]))
-        points = sum(int(a["balance"]) for a in snapshot["accounts"] if a["account"] == f"member:{member_id}/points")
-        # All credit held, as a receipt's balance_credit_rial counts it (the core's holder_balances).
-        total = sum(int(a["balance"]) for a in snapshot["accounts"] if a["account"].split("/", 1)[1].split("@", 1)[0] in CREDIT_KINDS)
-        return {"member_id": member_id, "points": points, "credit_rial": spendable, "credit_total_rial": total, "tier": snapshot["tier"]}
+        # What the member can spend here and what they hold, as the core counts them at a purchase
+        # and on a receipt (balance_credit_rial).
+        holder = core.Member(snapshot)
+        spendable = book.spendable_credit(holder, merchant_id=merchant_id, merchant_groups=list(merchant.groups), now=self.clock())
+        return {"member_id": member_id, "points": holder.points, "credit_rial": spendable, "credit_total_rial": holder.credit_held_rial,
+                "tier": snapshot["tier"]}
 
     # --- purchases ------------------------------------------------------------------------------
 
@@ -1825,16 +1811,6 @@ class Kimia:
         return self.write(work)  # type: ignore[no-any-return]
 
 
-def book_allows(book: core.Rulebook, set_id: int, merchant: MerchantContext) -> bool:
-    """Whether club credit of merchant set ``set_id`` may be spent at ``merchant``: asked of the
-    core with a zero-amount quote would be heavier, so the rule set's sets are read directly."""
-    return set_id in merchant_sets_of(book, merchant)
-
-
-def merchant_sets_of(book: core.Rulebook, merchant: MerchantContext) -> set[int]:
-    return set(book.merchant_sets_for(merchant.merchant_id, list(merchant.groups)))
-
-
 def draw_winners(tx: Tx, clubs: list[int], lottery_id: int, seed: str, count: int) -> list[int]:
     """Winners of a lottery from its entries and the revealed seed (deterministic, auditable).
 
@@ -1843,11 +1819,11 @@ def draw_winners(tx: Tx, clubs: list[int], lottery_id: int, seed: str, count: in
     club's ledger). Entries any other club's ledger holds for this lottery id were not won here."""
     suffix = f"/lottery_entries@lottery:{lottery_id}"
     rows = tx.all(
-        f"SELECT owner, balance FROM balances WHERE account LIKE ? AND balance > 0 AND club_id IN ({tx.placeholders(len(clubs))})"
+        f"SELECT account, balance FROM balances WHERE account LIKE ? AND balance > 0 AND club_id IN ({tx.placeholders(len(clubs))})"
         " ORDER BY owner",
         ("member:%" + suffix, *clubs),
     )
-    pool = [(int(owner.split(":")[1]), int(balance)) for owner, balance in rows]
+    pool = [(core.account_info(account).owner_id, int(balance)) for account, balance in rows]
     pool.sort()
     rng = random.Random(hashlib.sha256(f"{seed}:{lottery_id}".encode()).digest())
     winners: list[int] = []
