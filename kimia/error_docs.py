@@ -39,7 +39,7 @@ def params_of(spec: ErrorSpec) -> list[str]:
 
 def response_of(code: str) -> str:
     """The terminal's answer to ``code`` (field 39), as the doc shows it."""
-    answers: dict[str, str] = dict(RESPONSE_FOR_ERROR)
+    answers: dict[str, str] = {str(error): answer for error, answer in RESPONSE_FOR_ERROR.items()}
     if code in answers:
         return answers[code]
     if code in NOT_MET_AT_TERMINAL:

@@ -71,7 +71,7 @@ CATALOGUE: dict[str, ErrorSpec] = {
 PYTHON_CODES: frozenset[str] = frozenset(code for code, spec in CATALOGUE.items() if spec.origin != "core")
 
 
-class UnlistedErrorCode(LookupError):
+class UnlistedErrorCode(KeyError):
     """A code the catalogue lacks was used: a bug in kimia, never a rejection of the caller's input."""
 
 
