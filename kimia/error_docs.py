@@ -78,13 +78,18 @@ change. Every code is listed once, in `core/src/errors.rs`; Python reads the sam
 ## Precedence
 
 The list is in precedence order, most fundamental first (as TigerBeetle orders its result codes):
-kimia itself broken, its setup (keys, schema, roles), capacity, the request's shape, a retry that
-does not match, who and what the request names, the caller's authority, the state of what it names,
-the business refusals (balances, budgets), and last the ledger's own invariants. When one check can
-find several faults it reports the one that comes first here (`kimia.errors.most_fundamental`), and
-a function that checks several things checks them in this order: a purchase at an unknown merchant
-with a negative amount is refused for the amount (the request's shape) before anyone looks the
-merchant up.
+kimia itself broken, its setup (keys, schema, roles), the request's shape (its key, its amounts,
+its other fields, the rules and identifiers it carries), capacity, a retry that does not match, who
+and what the request names, the caller's authority, the state of what it names, the business
+refusals (balances, budgets), and last the ledger's own invariants.
+
+The rule: **a request with several faults is refused for the most fundamental one**, the one that
+comes first here. A function that checks several things checks them in this order and stops at the
+first fault; one that collects faults reports the first in this order
+(`kimia.errors.most_fundamental`). So a purchase without an idempotency key, with a negative amount,
+at an unknown merchant, is refused `missing_idempotency_key`; given a key, `amount_must_be_positive`;
+given a good amount, `unknown_merchant`; at a known merchant, for more credit than the member holds,
+`insufficient_balance` (tests/service/test_error_precedence.py).
 
 ## The terminal's answer
 

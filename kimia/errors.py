@@ -12,11 +12,13 @@ A rejection is built only from the catalogue: :func:`reject` fills the templates
 raises :class:`UnlistedErrorCode` at once - a programming error, not a rejection.
 
 **Precedence.** The catalogue is in precedence order, most fundamental first: kimia itself broken,
-its setup (keys, schema, roles), capacity, the request's shape, a retry that does not match, who
-and what the request names, the caller's authority, the state of what it names, the business
-refusals (balances, budgets), and last the ledger's own invariants. When one check can find several
-faults it reports the most fundamental (:func:`most_fundamental`), and a function that checks
-several things checks them in this order. ``docs/errors.md`` lists every code in that order.
+its setup (keys, schema, roles), the request's shape (its key, its amounts, its other fields),
+capacity, a retry that does not match, who and what the request names, the caller's authority, the
+state of what it names, the business refusals (balances, budgets), and last the ledger's own
+invariants. The rule: a request with several faults is refused for the most fundamental one. A
+function that checks several things checks them in catalogue order and stops at the first fault;
+one that collects faults reports :func:`most_fundamental`. ``docs/errors.md`` lists every code in
+that order; tests/service/test_error_precedence.py holds the purchase path to it.
 
 The Rust core raises these classes (``kimia._core`` imports this module when it rejects
 something), so Python callers catch one family of exceptions whatever layer said no.

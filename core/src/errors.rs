@@ -6,8 +6,8 @@
 //! field when there is one, and named parameters that fill the templates.
 //!
 //! **Precedence.** The catalogue is written in precedence order, most fundamental first (as
-//! TigerBeetle orders its result codes): kimia itself broken, then its setup, then capacity, then
-//! the request's shape, then a retry that does not match, then who and what the request names,
+//! TigerBeetle orders its result codes): kimia itself broken, then its setup, then the request's
+//! shape, then capacity, then a retry that does not match, then who and what the request names,
 //! then the caller's authority, then the state of what it names, and last the business refusals
 //! (balances, budgets) and the ledger's own invariants. A code's precedence is its place in the
 //! list (1 = most fundamental). Where one check can find several faults, it reports the one that
@@ -87,14 +87,12 @@ catalogue! {
     role_owns_tables: Store, "{role} is (or is a member of) {owner}, which owns kimia's tables: it could drop the append-only triggers; use a role of its own",
         "نقش {role} مالک جدول‌ها است (یا عضو {owner})؛ یک نقش جداگانه بسازید";
     grants_incomplete: Store, "The grants did not take: {detail}", "مجوزها اعمال نشدند: {detail}";
-    // --- 3. capacity: retry later with the same key ---
-    overloaded: Service, "The service is busy: too many operations are waiting; retry shortly with the same key",
-        "سرویس پرمشغله است: تراکنش‌های در صف بیش از حد است؛ کمی بعد با همان کلید دوباره تلاش کنید";
-    service_unavailable: Service, "The service could not finish in time; retry with the same key", "سرویس در زمان مقرر پاسخ نداد؛ با همان کلید دوباره تلاش کنید";
-    // --- 4. the request's shape ---
+    // --- 3. the request's shape: its key, its amounts, its other fields, the rules and identifiers it carries ---
     invalid_input: Core, "Invalid input: {detail}", "ورودی نامعتبر: {detail}";
-    invalid_request: Service, "Invalid request: {detail}", "درخواست نامعتبر: {detail}";
     missing_idempotency_key: Service, "An idempotency key is required", "کلید یکتایی لازم است";
+    amount_must_be_positive: Core, "The amount must be a positive whole number (for an adjustment, a non-zero one)", "مبلغ باید عددی صحیح و مثبت باشد (برای اصلاح موجودی، غیرصفر)";
+    amount_too_large: Core, "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است";
+    invalid_request: Service, "Invalid request: {detail}", "درخواست نامعتبر: {detail}";
     invalid_date: Cli, "Not a valid {calendar} date (YYYY-MM-DD)", "تاریخ {calendar} معتبر نیست (YYYY-MM-DD)";
     rule_invalid_json: Core, "The rule set is not valid: {detail}", "مجموعه قوانین معتبر نیست: {detail}";
     rule_too_many: Core, "A rule set may hold at most {limit} rules", "مجموعه قوانین حداکثر {limit} قانون می‌تواند داشته باشد";
@@ -116,9 +114,11 @@ catalogue! {
     invalid_sheba_checksum: Identifiers, "Sheba number is not valid.", "شماره شبا معتبر نیست.";
     invalid_mobile: Identifiers, "Mobile number is not a valid Iranian mobile number (e.g. 09121234567).", "شماره موبایل معتبر نیست (نمونه: ۰۹۱۲۱۲۳۴۵۶۷).";
     invalid_club_card: Identifiers, "Club card number must be 8 to 19 digits.", "شماره کارت باشگاه باید بین ۸ تا ۱۹ رقم باشد.";
-    amount_must_be_positive: Core, "The amount must be a positive whole number (for an adjustment, a non-zero one)", "مبلغ باید عددی صحیح و مثبت باشد (برای اصلاح موجودی، غیرصفر)";
-    amount_too_large: Core, "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است";
     basket_mismatch: Core, "The basket lines add up to {basket}, not to the purchase amount {amount}", "جمع اقلام سبد {basket} است و با مبلغ خرید {amount} برابر نیست";
+    // --- 4. capacity: retry later with the same key ---
+    overloaded: Service, "The service is busy: too many operations are waiting; retry shortly with the same key",
+        "سرویس پرمشغله است: تراکنش‌های در صف بیش از حد است؛ کمی بعد با همان کلید دوباره تلاش کنید";
+    service_unavailable: Service, "The service could not finish in time; retry with the same key", "سرویس در زمان مقرر پاسخ نداد؛ با همان کلید دوباره تلاش کنید";
     // --- 5. a retry that does not match the first request ---
     exists_with_different_amount: Service, "This idempotency key was used for a different amount", "این کلید یکتایی قبلاً با مبلغ دیگری استفاده شده است";
     exists_with_different_request: Service, "This idempotency key was used for a different request", "این کلید یکتایی قبلاً برای درخواست دیگری استفاده شده است";
@@ -419,6 +419,7 @@ mod tests {
         let core: Vec<&str> = CATALOGUE.iter().filter(|s| s.origin == Origin::Core).map(|s| s.code).collect();
         assert_eq!(error_codes(), core);
         assert_eq!(precedence("internal_error"), Some(1));
+        assert!(precedence("amount_must_be_positive") < precedence("invalid_request"));
         assert!(precedence("invalid_request") < precedence("unknown_member"));
         assert!(precedence("unknown_member") < precedence("insufficient_balance"));
         assert_eq!(precedence("no_such_code"), None);
