@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import kimia._core as core
 from kimia import identifiers as ids
+from kimia.error_codes import ErrorCode
 from kimia.errors import KimiaError, Phrase, Rejected, reject
 from kimia.service import audit
 from kimia.service.cardkeys import DEV_CARD_KEY, HASHED_KINDS, CardKeys
@@ -52,7 +53,7 @@ VOID_HASH = "void"
 TIMEOUT_HASH = "timeout"
 #: Refusals not remembered under their key: a timeout (remembered by the host, see
 #: ``remember_timeout``) and the conflicts that come from the stored key itself.
-NOT_REMEMBERED = frozenset({"service_unavailable", "exists_with_different_amount", "exists_with_different_request",
+NOT_REMEMBERED: frozenset[ErrorCode] = frozenset({"service_unavailable", "exists_with_different_amount", "exists_with_different_request",
                             "already_reversed", "missing_idempotency_key"})
 UTC_OFFSET_S = 210 * 60
 
