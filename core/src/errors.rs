@@ -138,8 +138,8 @@ catalogue! {
     actor_required: Service, "A manual or bulk value operation needs the person or job that ran it (actor)",
         "عملیات دستی یا گروهی روی ارزش باید انجام‌دهنده (شخص یا کار زمان‌بندی‌شده) را ثبت کند";
     reason_required: Service, "A manual action needs a reason", "برای اقدام دستی ذکر دلیل لازم است";
-    pin_locked: Service, "Too many wrong PINs: the PIN is locked for a while", "رمز عضو به دلیل تلاش‌های نادرست موقتاً قفل است";
     verification_required: Service, "Spending this member's value needs proof that the member is there: {accepted}", "برای استفاده از موجودی این عضو، تأیید دارنده لازم است: {accepted}";
+    pin_locked: Service, "Too many wrong PINs: the PIN is locked for a while", "رمز عضو به دلیل تلاش‌های نادرست موقتاً قفل است";
     pin_incorrect: Service, "The PIN is not correct", "رمز عضو درست نیست";
     otp_invalid: Service, "The one-time code is not valid (wrong, used or expired)", "کد یکبار مصرف نامعتبر است (نادرست، استفاده‌شده یا منقضی)";
     no_mobile: Service, "This member has no mobile number to send a code to", "برای این عضو شماره موبایلی ثبت نشده است";
@@ -147,8 +147,8 @@ catalogue! {
     wrong_member: Core, "The decision belongs to another member", "این تصمیم متعلق به عضو دیگری است";
     // --- 8. the state of what the request names ---
     identifier_taken: Service, "This identifier already belongs to another member", "این شناسه متعلق به عضو دیگری است";
-    already_reversed: Service, "This operation was already reversed", "این تراکنش قبلاً برگشت خورده است";
     not_refundable: Service, "This operation cannot be refunded or reversed", "این تراکنش قابل برگشت نیست";
+    already_reversed: Service, "This operation was already reversed", "این تراکنش قبلاً برگشت خورده است";
     hold_not_pending: Service, "This hold is no longer pending", "این رزرو دیگر در انتظار نیست";
     nothing_to_reverse: Core, "There is nothing left to refund or reverse", "چیزی برای برگشت باقی نمانده است";
     refund_exceeds_purchase: Core, "The refund is larger than what is left of the purchase", "مبلغ برگشت از باقی‌مانده خرید بیشتر است";
@@ -166,9 +166,9 @@ catalogue! {
     conversion_not_allowed: Core, "Points cannot be converted to credit for this member", "تبدیل امتیاز به اعتبار برای این عضو مجاز نیست";
     points_redemption_not_allowed: Core, "Points cannot be used to pay for a purchase for this member", "پرداخت خرید با امتیاز برای این عضو مجاز نیست";
     credit_not_valid_at_merchant: Core, "This credit cannot be spent at this merchant", "این اعتبار در این پذیرنده قابل استفاده نیست";
-    voucher_not_valid_at_merchant: Core, "This voucher cannot be used at this merchant", "این ووچر در این پذیرنده قابل استفاده نیست";
-    voucher_not_active: Core, "This voucher is not valid now", "این ووچر در این زمان معتبر نیست";
     voucher_already_used: Core, "This voucher has already been used", "این ووچر قبلاً استفاده شده است";
+    voucher_not_active: Core, "This voucher is not valid now", "این ووچر در این زمان معتبر نیست";
+    voucher_not_valid_at_merchant: Core, "This voucher cannot be used at this merchant", "این ووچر در این پذیرنده قابل استفاده نیست";
     below_threshold: Core, "At least {threshold} is needed for this", "برای این کار حداقل {threshold} لازم است";
     lot_expired: Core, "The credit or points being used have expired", "اعتبار یا امتیاز مورد استفاده منقضی شده است";
     lot_not_found: Core, "A lot used by this operation no longer exists", "بخشی از اعتبار مورد استفاده دیگر وجود ندارد";
