@@ -736,10 +736,30 @@ fn split_amount(py: Python<'_>, total: i64, weights: Vec<i64>) -> PyResult<Vec<i
     Ok(money::split_largest_remainder(total, &weights))
 }
 
-/// Every rejection code with its English and Persian message templates.
+/// The core's own rejection codes with their English and Persian message templates.
 #[pyfunction]
 fn error_codes() -> Vec<(&'static str, &'static str, &'static str)> {
     errors::ERRORS.to_vec()
+}
+
+/// Every code kimia can raise, whatever layer raises it, in precedence order (most fundamental
+/// first): dicts of code, precedence, origin, en, fa and unreachable (why no input reaches it, or "").
+#[pyfunction]
+fn error_catalogue(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
+    errors::CATALOGUE
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let entry = PyDict::new(py);
+            entry.set_item("code", spec.code)?;
+            entry.set_item("precedence", i + 1)?;
+            entry.set_item("origin", spec.origin.name())?;
+            entry.set_item("en", spec.en)?;
+            entry.set_item("fa", spec.fa)?;
+            entry.set_item("unreachable", spec.unreachable)?;
+            Ok(entry)
+        })
+        .collect()
 }
 
 /// (code, English template, Persian template).
@@ -796,6 +816,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(close_tier_period, m)?)?;
     m.add_function(wrap_pyfunction!(split_amount, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(error_catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(explanation_codes, m)?)?;
     m.add_function(wrap_pyfunction!(jalali_to_gregorian, m)?)?;
     m.add_function(wrap_pyfunction!(gregorian_to_jalali, m)?)?;

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 import kimia._core as core
 from kimia import identifiers as ids
-from kimia.errors import KimiaError, Rejected, reject
+from kimia.error_codes import ErrorCode
+from kimia.errors import KimiaError, Phrase, Rejected, reject
 from kimia.service import audit
 from kimia.service.cardkeys import DEV_CARD_KEY, HASHED_KINDS, CardKeys
 from kimia.service.context import Caches, MerchantContext, TerminalContext
@@ -52,7 +53,7 @@ VOID_HASH = "void"
 TIMEOUT_HASH = "timeout"
 #: Refusals not remembered under their key: a timeout (remembered by the host, see
 #: ``remember_timeout``) and the conflicts that come from the stored key itself.
-NOT_REMEMBERED = frozenset({"service_unavailable", "exists_with_different_amount", "exists_with_different_request",
+NOT_REMEMBERED: frozenset[ErrorCode] = frozenset({"service_unavailable", "exists_with_different_amount", "exists_with_different_request",
                             "already_reversed", "missing_idempotency_key"})
 UTC_OFFSET_S = 210 * 60
 
@@ -249,9 +250,9 @@ def _check_amount(value: Any, field_name: str, *, allow_zero: bool = False) -> i
     if not isinstance(value, int) or isinstance(value, bool):
         raise reject("invalid_request", path=field_name, detail=f"{field_name} must be an integer number of rials")
     if value < 0 or (value == 0 and not allow_zero):
-        raise Rejected("amount_must_be_positive", "The amount must be a positive number of rials", "مبلغ باید یک عدد مثبت به ریال باشد", field_name)
+        raise reject("amount_must_be_positive", path=field_name)
     if value > MAX_AMOUNT_RIAL:
-        raise Rejected("amount_too_large", "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است", field_name)
+        raise reject("amount_too_large", path=field_name)
     return value
 
 
@@ -260,9 +261,9 @@ def _check_points(value: Any, field_name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise reject("invalid_request", path=field_name, detail=f"{field_name} must be an integer number of points")
     if value < 0:
-        raise Rejected("amount_must_be_positive", "The amount must be a positive number", "مقدار باید یک عدد مثبت باشد", field_name)
+        raise reject("amount_must_be_positive", path=field_name)
     if value > MAX_AMOUNT_RIAL:
-        raise Rejected("amount_too_large", "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است", field_name)
+        raise reject("amount_too_large", path=field_name)
     return value
 
 
@@ -606,8 +607,7 @@ class Kimia:
         club's credit or points here only if the meta-club shares value."""
         spends = "redeem_credit_rial" if req.redeem_credit_rial > 0 else "redeem_points" if req.redeem_points > 0 else None
         if spends is not None and not self._shares_value(tx, member_club, merchant_club):
-            raise Rejected("credit_not_valid_at_merchant", "This credit cannot be spent at this merchant",
-                           "این اعتبار در این پذیرنده قابل استفاده نیست", spends)
+            raise reject("credit_not_valid_at_merchant", path=spends)
 
     def _clubs_sharing_members(self, tx: Tx, root_club: int) -> list[int]:
         """The club itself plus clubs sharing members with it through a meta-club (C3)."""
@@ -1629,7 +1629,7 @@ class Kimia:
             )
             row = tx.one("SELECT balance FROM balances WHERE club_id = ? AND account = ?", (root, account))
             if row[0] < -limit_rial:
-                raise Rejected("credit_limit_exceeded", "The credit line limit would be exceeded", "سقف خط اعتباری رد می‌شود")
+                raise reject("credit_limit_exceeded")
             audit.append(tx, club_id=root, actor=actor, action="set_credit_limit", reason=reason,
                          payload={"member_id": member_id, "limit_rial": limit_rial}, at=self.clock())
 
@@ -1664,7 +1664,7 @@ class Kimia:
         the operator named them, masked: a card by its last 4 digits)."""
         _check_actor(actor, reason)
         if not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_AMOUNT_RIAL:
-            raise Rejected("amount_must_be_positive", "The amount must be a non-zero integer", "مبلغ باید عددی غیرصفر باشد", "delta")
+            raise reject("amount_must_be_positive", path="delta")
 
         def decide(tx: Tx, snapshot: dict[str, Any], op_id: int, now: int, root: int) -> core.Decision:
             account = f"member:{snapshot['member_id']}/{account_kind}"
@@ -1734,7 +1734,7 @@ class Kimia:
             clubs = self._club_tree(tx, root)
             config = self._settings(tx, root).get("tiers")
         if not config:
-            raise Rejected("invalid_tier_config", "Invalid tier configuration: no tiers", "پیکربندی طبقات نامعتبر است: طبقه‌ای تعریف نشده")
+            raise reject("invalid_tier_config", detail=Phrase("no tiers", "طبقه‌ای تعریف نشده"))
         if not 1 <= chunk_size <= 100_000:
             raise reject("invalid_request", path="chunk_size", detail="chunk_size is between 1 and 100,000")
         state = self.write(partial(open_close, root=root, clubs=clubs, period_end=period_end, config=config, actor=actor, now=self.clock()))

@@ -14,21 +14,8 @@ from typing import Any
 
 import kimia._core as core
 from kimia._core import Decision
-from kimia.errors import Rejected
+from kimia.errors import reject
 from kimia.service.sql import Tx
-
-_MESSAGES = {
-    "insufficient_balance": ("Not enough balance in {account}", "موجودی {account} کافی نیست"),
-    "lot_not_found": ("A lot used by this operation no longer exists", "بخشی از اعتبار مورد استفاده دیگر وجود ندارد"),
-    "budget_exhausted": ("The budget {budget} of rule {rule} is exhausted", "بودجه «{budget}» قانون «{rule}» تمام شده است"),
-    "voucher_already_used": ("This voucher has already been used", "این ووچر قبلاً استفاده شده است"),
-}
-
-
-def _rejected(code: str, path: str | None = None, **params: str) -> Rejected:
-    en, fa = _MESSAGES[code]
-    return Rejected(code, en.format(**params), fa.format(**params), path, dict(params))
-
 
 #: Offset of the local day of settlement (and of ``operations.day``) from UTC: Tehran, 03:30.
 SETTLEMENT_UTC_OFFSET_S = 210 * 60
@@ -56,7 +43,7 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
         row = tx.one(upsert + " RETURNING balance, credit_limit", (club, account, owner, delta))
         floor = core.floor(account, row[1])
         if floor is not None and row[0] < floor:
-            raise _rejected("insufficient_balance", account=account)
+            raise reject("insufficient_balance", account=account, needed=-delta, available=row[0] - delta - floor)
     tx.executemany(upsert, unchecked)
     for used in d.lots_consumed:
         tx.execute(
@@ -64,7 +51,7 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
             (used["amount"], used["lot_id"], member_club, used["amount"]),
         )
         if tx.rowcount() != 1:
-            raise _rejected("lot_not_found")
+            raise reject("lot_not_found")
     tx.executemany(
         "INSERT INTO lots (id, club_id, owner, account, original, remaining, expires_at, pending_until)"
         " VALUES (?,?,?,?,?,?,?,?)",
@@ -78,7 +65,7 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
         )
         if use["amount"] > 0 and row[0] > use["limit"]:
             key = str(use["key"])
-            raise _rejected("budget_exhausted", f"budget_use[{i}]", rule=key.split("|", 1)[0], budget=key)
+            raise reject("budget_exhausted", f"budget_use[{i}]", rule=key.split("|", 1)[0], budget=key)
     counters = d.counters
     day = counters["day"]
     # Money moves on the day of this operation: a refund, a reversal or a completed hold is settled
@@ -119,7 +106,7 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
     if d.voucher_used:
         tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))
         if tx.rowcount() != 1:
-            raise _rejected("voucher_already_used")
+            raise reject("voucher_already_used")
     restored = d.voucher_restored
     if restored:
         tx.execute("UPDATE vouchers SET used_op_id = NULL WHERE code = ?", (restored,))
