@@ -96,6 +96,12 @@ SERVICE_ERRORS: dict[str, tuple[str, str]] = {
                    "سرویس پرمشغله است: تراکنش‌های در صف بیش از حد است؛ کمی بعد با همان کلید دوباره تلاش کنید"),
     "terminal_kek_missing": ("The terminal key-encryption key (KIMIA_TERMINAL_KEK or KIMIA_TERMINAL_KEK_FILE) is missing or wrong: {detail}",
                              "کلید رمزگذاری کلیدهای پایانه (KIMIA_TERMINAL_KEK یا KIMIA_TERMINAL_KEK_FILE) تنظیم نشده یا نادرست است: {detail}"),
+    # Assembly (kimia.settings, kimia.app): a process that cannot start says why, before it changes anything.
+    "invalid_setting": ("The setting {name} is not valid: {detail}", "تنظیم {name} معتبر نیست: {detail}"),
+    "not_initialized": ("The database {where} has no kimia schema; run `kimia init` first",
+                        "پایگاه داده {where} هنوز ساخته نشده است؛ ابتدا دستور kimia init را اجرا کنید"),
+    "schema_outdated": ("The database is at revision {current}, the code needs {head}; run `kimia init`",
+                        "نسخه پایگاه داده ({current}) قدیمی است و کد به {head} نیاز دارد؛ دستور kimia init را اجرا کنید"),
     # Tenancy: an id that names something of another club (or another club's merchant) is refused
     # as if it did not exist; the path names the field that carried it.
     "foreign_reference": ("{kind} {id} is not part of this club", "{kind} با شناسهٔ {id} متعلق به این باشگاه نیست"),
