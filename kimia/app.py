@@ -57,7 +57,7 @@ def assemble(
 def card_keys_of(settings: Settings) -> CardKeys:
     """The card-hash keys of ``settings``: ``card_key_missing`` / ``card_key_weak`` unless they are
     real keys or development mode allows the development key (kimia.service.cardkeys)."""
-    return CardKeys.resolve(settings.card_key, settings.old_card_keys, dev_mode=settings.dev_mode, environ={})
+    return CardKeys.resolve(settings.card_key, settings.old_card_keys, dev_mode=settings.dev_mode)
 
 
 def apply_migration_policy(settings: Settings) -> None:

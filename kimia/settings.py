@@ -13,6 +13,7 @@ This module imports nothing of kimia but its errors: every layer may read it.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -100,8 +101,6 @@ class Settings:
         """The settings of the environment (``os.environ`` unless given), with ``overrides`` (by
         field name, typed values) taking precedence; ``invalid_setting`` for a bad value."""
         if environ is None:
-            import os
-
             environ = os.environ
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
