@@ -340,8 +340,10 @@ def _period_end(period_end: str | None, utc_offset_min: int) -> int:
     now = _now()
     if period_end is None:
         return now
-    text = normalize_digits(period_end)
-    end = int(text) if text.isdigit() else local_midnight(parse_date(text) + dt.timedelta(days=1), utc_offset_min)
+    # Seconds are digits alone (Persian digits too); a date has separators, which normalize_digits
+    # would drop (it read 2025-01-01 as the second 20250101).
+    text = period_end.strip()
+    end = int(normalize_digits(text)) if re.fullmatch(r"\d+", text) else local_midnight(parse_date(text) + dt.timedelta(days=1), utc_offset_min)
     if end > now + 60:
         raise fail("period_end_in_future", "The period end is in the future", "پایان دوره در آینده است")
     return end
