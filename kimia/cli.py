@@ -19,7 +19,7 @@
 The settings are read once (kimia.settings; docs/operations.md, Configuration) and every command
 builds its service with kimia.app.assemble. The database is ``--database URL``, else
 ``KIMIA_DATABASE_URL``, else the embedded SQLite file ``.kimia/kimia.db``. ``init`` creates or
-upgrades the schema; every other command refuses a database it has not brought to the newest
+upgrades the schema; every other command refuses a database ``init`` has not brought to the newest
 revision (``not_initialized``, ``schema_outdated``) unless ``KIMIA_MIGRATIONS=upgrade``, and refuses
 to start without ``KIMIA_CARD_HASH_KEY`` (``card_key_missing``) unless ``KIMIA_DEV_MODE=1``;
 ``demo`` allows the development key and migrates by itself. Days and times of a club are the

@@ -41,9 +41,8 @@ if TYPE_CHECKING:
     import pluggy
     from sqlalchemy import Engine
 
-    from kimia.settings import Settings
-
     from kimia.service.bulk import PurchaseWork
+    from kimia.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -298,10 +297,10 @@ def _check_actor(actor: Any, reason: Any = "-") -> None:
 class Kimia:
     """The service. One instance per process; thread-safe.
 
-    Writes are committed in groups of at most ``max_batch`` operations. When fewer operations are
-    queued than the last group carried, the writer waits up to ``max_wait_s`` (1 ms; at most 10)
-    for that many, so concurrent callers share one commit; a lone caller never waits
-    (``kimia.service.writer``).
+    Writes are committed in groups of at most ``writer_max_batch`` operations (the settings). When
+    fewer operations are queued than the last group carried, the writer waits up to
+    ``writer_max_wait_s`` (1 ms; at most 10) for that many, so concurrent callers share one
+    commit; a lone caller never waits (``kimia.service.writer``).
 
     Built by :func:`kimia.app.assemble` from the process's settings (kimia.settings), which
     resolves the card-hash keys, applies the migration policy and makes the parts; constructing it
