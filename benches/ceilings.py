@@ -59,7 +59,8 @@ asyncio.run(main())
 
 HOST_SERVER = r"""
 import asyncio, sys
-from kimia.service import Kimia
+from kimia.app import assemble
+from kimia.settings import Settings
 from kimia.terminal.server import TerminalServer
 
 def answer_at_once(service):
@@ -80,7 +81,7 @@ def answer_at_once(service):
     service.writer.submit_async = submit
 
 async def main() -> None:
-    service = Kimia(sys.argv[1], create=False)
+    service = assemble(Settings.from_env(database_url=sys.argv[1]))
     if sys.argv[2:] == ["no-db"]:
         answer_at_once(service)
     server = TerminalServer(service, port=0, allow_unkeyed=True)  # the bench's terminals have no key

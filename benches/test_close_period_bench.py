@@ -24,7 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from kimia.service import Admin, Kimia
+from kimia.app import assemble
+from kimia.service import Admin
+from kimia.settings import Settings
 from kimia.service.sql import Tx
 from kimia.store.engine import raw_connect
 
@@ -48,7 +50,7 @@ def period_points(i: int) -> int:
 
 def populate(url: str, n: int, now: int) -> int:
     """A club with tiers and ``n`` members (and their points), written in bulk; returns the club id."""
-    with Kimia(url) as service:
+    with assemble(Settings.from_env(database_url=url, migrations="upgrade")) as service:
         admin = Admin(service)
         club = admin.create_club(admin.create_owner("مالک محک"), "باشگاه محک")
         admin.update_settings(club, {"tiers": TIERS}, actor="bench", reason="bench")
@@ -105,7 +107,7 @@ def test_close_period_end_to_end(url: str) -> None:
     seconds = time.perf_counter() - started
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1].split() == ["total", f"{MEMBERS:,}"]
-    with Kimia(url, create=False) as service, service.reading() as tx:
+    with assemble(Settings.from_env(database_url=url)) as service, service.reading() as tx:
         assert tx.one("SELECT COUNT(*) FROM tier_history")[0] == MEMBERS
         due = tx.one("SELECT COUNT(*) FROM tier_history WHERE deducted_points > 0")[0]
         assert tx.one("SELECT COUNT(*) FROM operations WHERE kind = 'adjustment'")[0] == due

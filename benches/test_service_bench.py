@@ -38,7 +38,9 @@ import pytest
 from cpu import own_cpu_s
 
 from kimia.samples import demo_rules_for
-from kimia.service import Admin, Kimia, PurchaseRequest
+from kimia.app import assemble
+from kimia.service import Admin, PurchaseRequest
+from kimia.settings import Settings
 
 PURCHASES_PER_CALLER = int(os.environ.get("KIMIA_BENCH_PURCHASES", "400"))
 CALLERS = (1, 8, 16)
@@ -75,7 +77,7 @@ def pgbench_tps(admin_dsn: str, db: str) -> float:
 
 def service_rate(url: str, callers: int, mode: str = "threads") -> tuple[float, float]:
     """Durable purchases per second and the process's CPU µs per purchase."""
-    service = Kimia(url)
+    service = assemble(Settings.from_env(database_url=url, migrations="upgrade"))
     admin = Admin(service)
     owner = admin.create_owner("بنچ")
     club = admin.create_club(owner, "باشگاه بنچ")
@@ -184,7 +186,7 @@ def writer_cost(url: str, batches: int = 300, size: int = 16) -> dict[str, float
     from kimia.service.sql import Tx
     from kimia.store.engine import raw_connect
 
-    service = Kimia(url)
+    service = assemble(Settings.from_env(database_url=url, migrations="upgrade"))
     admin = Admin(service)
     club = admin.create_club(admin.create_owner("بنچ"), "باشگاه بنچ")
     merchant = admin.create_merchant(club, "فروشگاه")

@@ -43,7 +43,8 @@ from typing import Any
 from ceilings import HOST_SERVER, echo_rate, typical_0200
 from cpu import own_cpu_s, process_cpu_s
 
-from kimia.service import Kimia
+from kimia.app import assemble
+from kimia.settings import Settings
 from kimia.terminal.codec import decode, encode
 from kimia.terminal.dialect import KIMIA_V1
 from kimia.terminal.simulator import DEFAULT_MIX, SimulationReport, setup_demo, simulate
@@ -154,7 +155,7 @@ def test_terminal_host_throughput_and_latency(tmp_path: Path) -> None:
             rows.append({"database": db, "skipped": "not run: KIMIA_TEST_PG_URL is not set (bash scripts/pg.sh)"})
             continue
         with fresh_database(db, tmp_path) as url:
-            with Kimia(url) as service:
+            with assemble(Settings.from_env(database_url=url, migrations="upgrade")) as service:
                 demo = setup_demo(service, terminals=max(TERMINALS), members=500, seed=1)
             queue = tmp_path / f"{db}-saf.sqlite"  # one file: STANs go on across the runs
             with server_process(url) as (port, pid):
@@ -171,7 +172,7 @@ def test_terminal_host_throughput_and_latency(tmp_path: Path) -> None:
                     n = max(TERMINALS)
                     report, host_cpu, sim_cpu = drive(port, pid, demo, n, {"purchase": 1.0}, queue)
                     rows.append(row("no db", n, "purchase", report, codec, host_cpu, sim_cpu))
-            with Kimia(url, create=False) as service:
+            with assemble(Settings.from_env(database_url=url)) as service:
                 check = service.check()
             assert check.ok, check.summary()
     print()

@@ -16,9 +16,14 @@
     kimia rehash-cards                           hash club cards still stored in clear (from before 0005)
     kimia db grant-app-role --role NAME [--apply] the application role's PostgreSQL grants
 
-The database is ``--database URL``, else ``KIMIA_DATABASE_URL``, else the embedded SQLite file
-``.kimia/kimia.db``. Every command but ``init`` refuses to start without ``KIMIA_CARD_HASH_KEY``
-(``card_key_missing``) unless ``KIMIA_DEV_MODE=1``; ``demo`` allows the development key itself.
+The settings are read once (kimia.settings; docs/operations.md, Configuration) and every command
+builds its service with kimia.app.assemble. The database is ``--database URL``, else
+``KIMIA_DATABASE_URL``, else the embedded SQLite file ``.kimia/kimia.db``. ``init`` creates or
+upgrades the schema; every other command refuses a database ``init`` has not brought to the newest
+revision (``not_initialized``, ``schema_outdated``) unless ``KIMIA_MIGRATIONS=upgrade``, and refuses
+to start without ``KIMIA_CARD_HASH_KEY`` (``card_key_missing``) unless ``KIMIA_DEV_MODE=1``;
+``demo`` allows the development key and migrates by itself. Days and times of a club are the
+club's own (``clubs.utc_offset_min``).
 Operations are recorded as done by ``cli:<OS user>``. A rejection is printed as ``code: English message / Persian message`` and the
 command exits with status 1; nothing was changed by the operation that was refused.
 """
@@ -33,7 +38,7 @@ import sys
 import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +48,7 @@ import kimia._core as core
 from kimia.error_codes import ErrorCode
 from kimia.errors import KimiaError, Phrase, Rejected, reject
 from kimia.identifiers import IdentifierError, normalize_digits
-
-#: Shown in ``--help``; the value itself comes from kimia.store.engine.
-DEFAULT_URL_HELP = "sqlite:///.kimia/kimia.db"
-UTC_OFFSET_S = 210 * 60
+from kimia.settings import DEFAULT_DATABASE_URL, Settings
 
 
 def fail(code: ErrorCode, **params: object) -> Rejected:
@@ -86,15 +88,14 @@ def _db_errors() -> tuple[type[Exception], ...]:
     return tuple(errors)
 
 
-@dataclass(frozen=True)
-class Settings:
-    url: str
+def _settings(ctx: click.Context) -> Settings:
+    settings = ctx.find_object(Settings)
+    assert settings is not None
+    return settings
 
 
 def _url(ctx: click.Context) -> str:
-    settings = ctx.find_object(Settings)
-    assert settings is not None
-    return settings.url
+    return _settings(ctx).database_url
 
 
 def _safe_url(url: str) -> str:
@@ -107,46 +108,13 @@ def _safe_url(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
-def _revision(url: str) -> tuple[str | None, str | None]:
-    """(current revision of the database, newest revision of the code)."""
-    from alembic.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    from kimia.store.engine import make_engine
-    from kimia.store.migrate import alembic_config
-
-    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-    finally:
-        engine.dispose()
-    return current, head
-
-
-def _require_schema(url: str) -> None:
-    """Refuse to work on a database ``kimia init`` has not created or upgraded."""
-    from kimia.store.engine import is_sqlite, sqlite_path
-
-    if is_sqlite(url):
-        path = sqlite_path(url)
-        if path is not None and not path.exists():
-            raise fail("not_initialized", detail=Phrase(f"there is no database at {path}", f"پایگاه داده‌ای در {path} نیست"))
-    current, head = _revision(url)
-    if current is None:
-        raise fail("not_initialized", detail=Phrase("the database has no kimia schema", "پایگاه داده هنوز ساخته نشده است"))
-    if current != head:
-        raise fail("schema_outdated", current=current, head=head)
-
-
 @contextmanager
-def _service(url: str) -> Iterator[Any]:
-    """A service on an initialised database; closed (its writer stopped) on the way out."""
-    from kimia.service.api import Kimia
+def _service(settings: Settings, **parts: Any) -> Iterator[Any]:
+    """The service of ``settings`` (kimia.app.assemble: refused before anything is written when the
+    schema is not at the newest revision or there is no card key); closed on the way out."""
+    from kimia.app import assemble
 
-    _require_schema(url)
-    service = Kimia(url, create=False)
+    service = assemble(settings, **parts)
     try:
         yield service
     finally:
@@ -156,6 +124,14 @@ def _service(url: str) -> Iterator[Any]:
 def _root_club(service: Any, club_id: int) -> int:
     with service.reading() as tx:
         return int(service.caches.root_club(tx, club_id))
+
+
+def _utc_offset_min(service: Any, club_id: int) -> int:
+    """The club's time zone (minutes east of UTC); the settings' default for a club not found
+    (the service refuses an unknown club itself)."""
+    with service.reading() as tx:
+        row = tx.one("SELECT utc_offset_min FROM clubs WHERE id = ?", (club_id,))
+    return int(row[0]) if row else int(service.settings.utc_offset_min)
 
 
 def _now() -> int:
@@ -201,11 +177,14 @@ def parse_date(text: str, *, jalali: bool = False) -> dt.date:
 
 
 def local_day_number(day: dt.date) -> int:
-    """The local day number of a Tehran date (days since 1970-01-01 in local time)."""
-    from kimia.service.api import local_day
+    """The local day number of a date (days since 1970-01-01 in the club's own time: the same
+    number whatever the club's time zone, which only moves where the day starts)."""
+    return (day - dt.date(1970, 1, 1)).days
 
-    midnight = int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()) - UTC_OFFSET_S
-    return local_day(midnight)
+
+def local_midnight(day: dt.date, utc_offset_min: int) -> int:
+    """Unix seconds at the start of ``day`` in a time zone ``utc_offset_min`` east of UTC."""
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()) - utc_offset_min * 60
 
 
 def _jalali(day: dt.date) -> str:
@@ -213,10 +192,11 @@ def _jalali(day: dt.date) -> str:
     return f"{y:04d}-{m:02d}-{d:02d}"
 
 
-def _tehran(ts: int) -> str:
-    """``2026-03-15 00:00 Tehran, 1404-12-24`` for Unix seconds."""
-    when = dt.datetime.fromtimestamp(ts, dt.timezone(dt.timedelta(seconds=UTC_OFFSET_S)))
-    return f"{when:%Y-%m-%d %H:%M} Tehran, {_jalali(when.date())}"
+def _local_time(ts: int, utc_offset_min: int) -> str:
+    """``2026-03-15 00:00 UTC+03:30, 1404-12-24`` for Unix seconds in a club's time zone."""
+    zone = dt.timezone(dt.timedelta(minutes=utc_offset_min))
+    when = dt.datetime.fromtimestamp(ts, zone)
+    return f"{when:%Y-%m-%d %H:%M} {zone.tzname(None)}, {_jalali(when.date())}"
 
 
 # --- tables ------------------------------------------------------------------------------------
@@ -254,35 +234,34 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 @click.group(cls=KimiaGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--database", "database", metavar="URL", envvar="KIMIA_DATABASE_URL", show_envvar=True, default=None,
-              help=f"Database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB [default: {DEFAULT_URL_HELP}]")
+@click.option("--database", "database", metavar="URL", default=None,
+              help="Database URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+                   f" [default: KIMIA_DATABASE_URL, else {DEFAULT_DATABASE_URL}]")
 @click.version_option(core.__version__, prog_name="kimia")
 @click.pass_context
 def main(ctx: click.Context, database: str | None) -> None:
     """kimia — باشگاه مشتریان: a customer-club (loyalty) platform, run as a service."""
     from kimia.identifiers import install_log_masking
-    from kimia.store.engine import connect_url
 
     install_log_masking()  # no card number reaches a log line of this process in clear
-
-    ctx.obj = Settings(url=connect_url(database))
+    # The settings are read here, once, and every command's service is assembled from them.
+    ctx.obj = Settings.from_env(database_url=database) if database else Settings.from_env()
 
 
 @main.command()
 @click.pass_context
 def init(ctx: click.Context) -> None:
     """Create the database or upgrade it to the newest schema (safe to repeat)."""
-    import os
-
     from kimia.store.engine import is_sqlite
-    from kimia.store.migrate import upgrade
+    from kimia.store.migrate import current_revision, head_revision, upgrade
 
-    url = _url(ctx)
+    settings = _settings(ctx)
+    url = settings.database_url
     upgrade(url)
-    current, head = _revision(url)
+    current, head = current_revision(url), head_revision()
     click.echo(f"database: {_safe_url(url)}")
     click.echo(f"revision: {current}" + (" (newest)" if current == head else f" (newest is {head})"))
-    if not os.environ.get("KIMIA_CARD_HASH_KEY"):
+    if settings.card_key is None:
         note = "" if is_sqlite(url) else "; set it before the first enrolment"
         click.echo("warning: KIMIA_CARD_HASH_KEY is not set: kimia will refuse to serve this database without it"
                    f" (KIMIA_DEV_MODE=1 allows the development key, for demos and tests only){note}", err=True)
@@ -299,7 +278,6 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
     """Build a realistic demo: clubs, merchants, members, rules and a month of purchases."""
     from kimia.demo_club import DemoClock, build_demo, default_last_day, demo_steps, render_summary, tehran_midnight
     from kimia.service.admin import Admin
-    from kimia.service.api import Kimia
     from kimia.store.engine import is_sqlite, sqlite_path
 
     url = _url(ctx)
@@ -313,8 +291,9 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
             click.echo(f"deleted {path}", err=True)
     last_day = parse_date(until) if until else default_last_day(_now())
     end_at = tehran_midnight(last_day + dt.timedelta(days=1))
-    # A demo may hash its made-up cards with the development key (a real key wins when set).
-    with Kimia(url, clock=DemoClock(end_at), dev_mode=True) as service:
+    # A demo may hash its made-up cards with the development key (a real key wins when set), and
+    # makes or upgrades its own schema.
+    with _service(replace(_settings(ctx), dev_mode=True, migrations="upgrade"), clock=DemoClock(end_at)) as service:
         bar: Any
         with click.progressbar(length=demo_steps(purchases), label="building the demo · ساخت دمو", file=_err(),
                                item_show_func=lambda item: str(item) if item else None) as bar:
@@ -330,7 +309,7 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
 @main.command("close-period")
 @click.option("--club", "club_id", type=int, required=True, help="Club id.")
 @click.option("--period-end", "period_end", metavar="TS", default=None,
-              help="End of the period: Unix seconds, or YYYY-MM-DD meaning the end of that Tehran day.")
+              help="End of the period: Unix seconds, or YYYY-MM-DD meaning the end of that day in the club's time zone.")
 @click.option("--now", "use_now", is_flag=True, help="The period ends now.")
 @click.option("--force", is_flag=True, help="Close even if the last period closed less than a day earlier.")
 @click.pass_context
@@ -338,32 +317,11 @@ def close_period(ctx: click.Context, club_id: int, period_end: str | None, use_n
     """Close a tier period: move members between tiers, apply grace, deduct points."""
     if (period_end is None) == (not use_now):
         raise click.UsageError("give exactly one of --period-end TS and --now")
-    now = _now()
-    if use_now:
-        end = now
-    else:
-        assert period_end is not None
-        text = normalize_digits(period_end)
-        end = int(text) if text.isdigit() else int(dt.datetime.combine(parse_date(text) + dt.timedelta(days=1), dt.time(),
-                                                                          dt.timezone.utc).timestamp()) - UTC_OFFSET_S
-    if end > now + 60:
-        raise fail("period_end_in_future")
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         root = _root_club(service, club_id)
-        last, unfinished = service.period_closes(root)
-        if unfinished is not None:
-            # A close that stopped half-way (a crash, a killed job) is finished first, with its own
-            # period end: its members closed so far are not closed again, the others are.
-            click.echo(f"club {root}: resuming the unfinished close of the period ending at {unfinished} ({_tehran(unfinished)})"
-                       f" · ادامه بستن نیمه‌کاره دوره", err=True)
-            end = unfinished
-        # Closing a period is not idempotent: a second run moves members again, on points the first
-        # run set to zero. So a retried job (same period end) is refused, and so is a second close
-        # within a day of the last one unless the operator insists.
-        elif last is not None and end <= last:
-            raise fail("period_already_closed", period_end=f"{last} ({_tehran(last)})")
-        elif last is not None and end - last < 86_400 and not force:
-            raise fail("period_too_short", club=root, last=_tehran(last))
+        offset_min = _utc_offset_min(service, root)
+        end = _period_end(period_end, offset_min)
+        end = _period_end_allowed(service, root, end, offset_min, force=force)
         bar: Any
         with click.progressbar(length=1, label="closing the period · بستن دوره", file=_err(), show_pos=True) as bar:
             def progress(done: int, total: int) -> None:
@@ -371,10 +329,48 @@ def close_period(ctx: click.Context, club_id: int, period_end: str | None, use_n
                 bar.update(done - bar.pos)
 
             counts = service.close_period(root, end, actor=_actor(), progress=progress)
-    click.echo(f"club {root}: tier period closed at {end} ({_tehran(end)})")
+    click.echo(f"club {root}: tier period closed at {end} ({_local_time(end, offset_min)})")
     labels = {"up": "rose · ارتقا", "down": "fell · تنزل", "stay": "stayed · ماند", "grace": "grace · تنفس",
               "frozen": "frozen · فریز", "manual": "manual · دستی"}
     click.echo(table(["reason", "members"], [[labels.get(k, k), v] for k, v in sorted(counts.items())] + [["total", sum(counts.values())]]))
+
+
+def _period_end(period_end: str | None, utc_offset_min: int) -> int:
+    """``--period-end`` as Unix seconds (a date: the end of that day in the club's time zone), or now."""
+    now = _now()
+    if period_end is None:
+        return now
+    # Seconds are digits alone (Persian digits too); a date has separators, which normalize_digits
+    # would drop (it read 2025-01-01 as the second 20250101).
+    text = period_end.strip()
+    end = int(normalize_digits(text)) if re.fullmatch(r"\d+", text) else local_midnight(parse_date(text) + dt.timedelta(days=1), utc_offset_min)
+    if end > now + 60:
+        raise fail("period_end_in_future")
+    return end
+
+
+def _period_end_allowed(service: Any, root: int, end: int, utc_offset_min: int, *, force: bool) -> int:
+    """The period end to close at: an unfinished close's own, else ``end`` unless it repeats or
+    crowds the last close."""
+    last, unfinished = service.period_closes(root)
+
+    def when(ts: int) -> str:
+        return _local_time(ts, utc_offset_min)
+
+    if unfinished is not None:
+        # A close that stopped half-way (a crash, a killed job) is finished first, with its own
+        # period end: its members closed so far are not closed again, the others are.
+        click.echo(f"club {root}: resuming the unfinished close of the period ending at {unfinished} ({when(unfinished)})"
+                   f" · ادامه بستن نیمه‌کاره دوره", err=True)
+        return int(unfinished)
+    # Closing a period is not idempotent: a second run moves members again, on points the first
+    # run set to zero. So a retried job (same period end) is refused, and so is a second close
+    # within a day of the last one unless the operator insists.
+    if last is not None and end <= last:
+        raise fail("period_already_closed", period_end=f"{last} ({when(last)})")
+    if last is not None and end - last < 86_400 and not force:
+        raise fail("period_too_short", club=root, last=when(last))
+    return end
 
 
 @main.command()
@@ -382,7 +378,7 @@ def close_period(ctx: click.Context, club_id: int, period_end: str | None, use_n
 @click.pass_context
 def expire(ctx: click.Context, club_id: int) -> None:
     """Retire every expired lot (points, credit) of a club; safe to re-run."""
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         root = _root_club(service, club_id)
         swept = service.expire_sweep(club_id, actor=_actor())
     click.echo(f"club {root}: expired lots retired for {swept} member(s) · انقضای اعتبار {swept} عضو اعمال شد")
@@ -390,7 +386,7 @@ def expire(ctx: click.Context, club_id: int) -> None:
 
 @main.command()
 @click.option("--club", "club_id", type=int, required=True, help="Club id.")
-@click.option("--day", "day", metavar="YYYY-MM-DD", required=True, help="Local (Tehran) day to settle.")
+@click.option("--day", "day", metavar="YYYY-MM-DD", required=True, help="Day to settle, in the club's own time zone.")
 @click.option("--jalali", is_flag=True, help="--day is a Jalali (Solar Hijri) date, e.g. 1404-08-15.")
 @click.option("--out", "out", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
               help="Write the CSV to FILE instead of standard output.")
@@ -399,7 +395,7 @@ def settle(ctx: click.Context, club_id: int, day: str, jalali: bool, out: Path |
     """Print the settlement file (تسهیم) of one day: a line per beneficiary and a total."""
     date = parse_date(day, jalali=jalali)
     number = local_day_number(date)
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         text = service.settlement(club_id, number)
     if out is None:
         click.echo(text, nl=False)
@@ -432,7 +428,7 @@ def set_pin(ctx: click.Context, club_id: int, member: str, by_id: bool, reason: 
         ref = MemberRef("national_code", member)
     else:
         ref = MemberRef("account", member)
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         service.set_pin(club_id, ref, pin, actor=_actor(), reason=reason)
     click.echo("PIN set · رمز عضو ثبت شد")
 
@@ -441,7 +437,7 @@ def set_pin(ctx: click.Context, club_id: int, member: str, by_id: bool, reason: 
 @click.pass_context
 def check(ctx: click.Context) -> None:
     """Recompute every balance from the journal and verify every invariant (exit 1 on failure)."""
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         report = service.check()
     click.echo(report.summary())
     if not report.ok:
@@ -456,7 +452,7 @@ def backtest(ctx: click.Context, club_id: int, days: int) -> None:
     """Run the club's newest rule set over its past purchases and total what it would cost."""
     import json
 
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         since = _now() - days * 86_400
         with service.reading() as tx:
             root = int(service.caches.root_club(tx, club_id))
@@ -545,7 +541,7 @@ def backtest(ctx: click.Context, club_id: int, days: int) -> None:
 @click.pass_context
 def draw_lottery(ctx: click.Context, lottery_id: int, seed: str, club_id: int | None) -> None:
     """Draw a lottery's winners by revealing its committed seed (reproducible and auditable)."""
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         if club_id is None:
             # The operator at the console acts for the whole platform: the lottery's own club.
             with service.reading() as tx:
@@ -565,7 +561,7 @@ def card_keys(ctx: click.Context) -> None:
     """Count stored card hashes per key: drop an older key only when no card is left under it."""
     from kimia.service.cardkeys import key_report
 
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         with service.reading() as tx:
             rows = key_report(tx, service.card_keys)
         keys = service.card_keys
@@ -597,7 +593,7 @@ def rehash_cards(ctx: click.Context) -> None:
                          payload={"club_cards": count, "key_id": service.card_keys.current_id}, at=_now())
         return count
 
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         count = service.write(partial(work, service=service))
     click.echo(f"{count} club card(s) hashed under key {service.card_keys.current_id} · {count} کارت باشگاه هش شد")
 
@@ -615,6 +611,7 @@ def db_grant_app_role(ctx: click.Context, role: str, apply_: bool) -> None:
     """Print (or, with --apply, run) the GRANT statements of the application role: read and write
     where kimia writes, INSERT and SELECT only on journal and audit_log (PostgreSQL only)."""
     from kimia.store.engine import is_sqlite, make_engine
+    from kimia.store.migrate import require_head
     from kimia.store.roles import RoleError, check_role_name, grant_statements, inspect, refuse_unsafe, role_exists, verify
 
     url = _url(ctx)
@@ -622,7 +619,7 @@ def db_grant_app_role(ctx: click.Context, role: str, apply_: bool) -> None:
         raise fail("not_postgresql")
     try:
         check_role_name(role)
-        _require_schema(url)
+        require_head(url)
         engine = make_engine(url)
         try:
             with engine.begin() as conn:
@@ -711,7 +708,7 @@ def terminal_serve(ctx: click.Context, host: str, port: int, dialect_path: str |
         finally:
             await server.close()
 
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         try:
             asyncio.run(run(service))
         except KeyboardInterrupt:
@@ -726,7 +723,7 @@ def terminal_list(ctx: click.Context, per_club: int) -> None:
     """The terminal ids (41), merchant ids (42) and test member keys (48 MK) a terminal vendor needs."""
     from kimia.terminal.registry import list_members, list_terminals
 
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         terminals = list_terminals(service)
         members = list_members(service, per_club=per_club) if per_club else []
     click.echo(table(["terminal id (41)", "merchant id (42)", "kind", "merchant", "name · نام", "club", "MAC key (version, KCV)"],
@@ -767,7 +764,7 @@ def terminal_set_key(ctx: click.Context, terminal_id: str, merchant_code: str, a
             raise fail("invalid_request", detail=Phrase("the key is not hexadecimal", "کلید باید هگزادسیمال باشد")) from None
     elif not remove:
         key = new_mac_key(32 if aes256 else 16)
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         set_terminal_key(service, terminal_id, merchant_code, key, actor=_actor())
     if key is None:
         click.echo(f"terminal {terminal_id} / {merchant_code}: MAC key removed · کلید حذف شد")
@@ -791,7 +788,7 @@ def terminal_rotate_kek(ctx: click.Context, new_kek_file: str) -> None:
     from kimia.terminal.registry import rotate_kek
 
     old, new = load_kek(), Kek.from_file(new_kek_file)
-    with _service(_url(ctx)) as service:
+    with _service(_settings(ctx)) as service:
         count = rotate_kek(service, old, new, actor=_actor())
     click.echo(f"{count} terminal key(s) re-encrypted from KEK {old.kid} to KEK {new.kid} · کلیدها با کلید جدید رمز شدند")
     click.echo("now set KIMIA_TERMINAL_KEK_FILE (or KIMIA_TERMINAL_KEK) to the new KEK and restart the terminal host")

@@ -13,6 +13,7 @@ ErrorCode = Literal[
     "card_key_missing",
     "card_key_weak",
     "terminal_kek_missing",
+    "invalid_setting",
     "database_error",
     "not_initialized",
     "schema_outdated",

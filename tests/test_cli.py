@@ -11,10 +11,12 @@ import datetime as dt
 import io
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from kimia.service import Kimia
 from click.testing import CliRunner, Result
 
 from kimia import gregorian_to_jalali
@@ -111,11 +113,11 @@ def test_demo_reset_deletes_only_sqlite(tmp_path: Path) -> None:
     assert " / " in refused.stderr
 
 
-def test_build_demo_reports_every_step(tmp_path: Path) -> None:
+def test_build_demo_reports_every_step(tmp_path: Path, open_service: Callable[..., Kimia]) -> None:
     from kimia.service import Admin, Kimia
 
     steps: list[int] = []
-    with Kimia(f"sqlite:///{tmp_path}/k.db", clock=DemoClock(tehran_midnight(LAST_DAY))) as service:
+    with open_service(f"sqlite:///{tmp_path}/k.db", clock=DemoClock(tehran_midnight(LAST_DAY))) as service:
         summary = build_demo(service, Admin(service), purchases=10, seed=5, progress=lambda n, label: steps.append(n))
     assert sum(steps) == demo_steps(10)
     assert summary.check_ok, summary.check_summary

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -48,16 +49,19 @@ def test_an_older_schema_is_refused_until_init_runs(tmp_path: Path) -> None:
     assert run(url, "check").exit_code == 0
 
 
-def test_a_period_end_in_the_future_is_refused(tmp_path: Path) -> None:
+def test_a_period_end_in_the_future_is_refused(tmp_path: Path, open_service: Callable[..., Kimia]) -> None:
     url = f"sqlite:///{tmp_path}/kimia.db"
     assert run(url, "init").exit_code == 0
-    refused(run(url, "close-period", "--club", "1", "--period-end", str(int(time.time()) + 86_400)), "period_end_in_future")
+    with open_service(url) as service:
+        admin = Admin(service)
+        club = admin.create_club(admin.create_owner("مالک", name_en="Owner"), "باشگاه", name_en="Club")
+    refused(run(url, "close-period", "--club", str(club), "--period-end", str(int(time.time()) + 86_400)), "period_end_in_future")
 
 
-def test_a_backtest_needs_a_published_rule_set(tmp_path: Path) -> None:
+def test_a_backtest_needs_a_published_rule_set(tmp_path: Path, open_service: Callable[..., Kimia]) -> None:
     url = f"sqlite:///{tmp_path}/kimia.db"
     assert run(url, "init").exit_code == 0
-    with Kimia(url, dev_mode=True) as service:
+    with open_service(url) as service:
         admin = Admin(service)
         club = admin.create_club(admin.create_owner("مالک", name_en="Owner"), "باشگاه بی‌قانون", name_en="No rules")
     message = refused(run(url, "backtest", "--club", str(club)), "no_rules")

@@ -21,11 +21,13 @@ import importlib
 import inspect
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from kimia.service import Kimia
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
@@ -436,18 +438,18 @@ def test_core_example_runs(name: str) -> None:
 
 def test_service_example_runs(db_url: str) -> None:
     ns = _run("service", url=db_url)
-    with ns["Kimia"](db_url, create=False) as service, service.reading() as tx:
+    with ns["assemble"](ns["Settings"].from_env(database_url=db_url)) as service, service.reading() as tx:
         row = tx.one("SELECT settings FROM clubs WHERE id = ?", (ns["club"],))
         settings = row[0] if isinstance(row[0], dict) else json.loads(row[0])
     assert_valid("ClubSettings", settings)
 
 
-def test_every_key_of_the_service_answers_is_documented(db_url: str) -> None:
+def test_every_key_of_the_service_answers_is_documented(db_url: str, open_service: Callable[..., Kimia]) -> None:
     """Receipts of a quote, hold, completion, cancellation, refund, reversal and a repeat: each key
     is in the schema's Receipt (which allows no other), and each answer validates."""
     from kimia.service import Admin, Kimia, PurchaseRequest
 
-    with Kimia(db_url, clock=lambda: 1_790_000_000) as service:
+    with open_service(db_url, clock=lambda: 1_790_000_000) as service:
         admin = Admin(service)
         # Spending needs no cardholder proof here: the answers, not verification, are under test.
         club = admin.create_club(admin.create_owner("مالک"), "باشگاه", settings={"verification": {"redeem": [], "bind": []}})

@@ -75,6 +75,7 @@ catalogue! {
     card_key_weak: Service, "A card hash key must be at least {min_length} characters and not the development key", "کلید هش کارت باید دست‌کم {min_length} نویسه باشد و کلید توسعه نباشد";
     terminal_kek_missing: Terminal, "The terminal key-encryption key (KIMIA_TERMINAL_KEK or KIMIA_TERMINAL_KEK_FILE) is missing or wrong: {detail}",
         "کلید رمزگذاری کلیدهای پایانه (KIMIA_TERMINAL_KEK یا KIMIA_TERMINAL_KEK_FILE) تنظیم نشده یا نادرست است: {detail}";
+    invalid_setting: Service, "The setting {name} is not valid: {detail}", "تنظیم {name} معتبر نیست: {detail}";
     database_error: Cli, "The database could not be used ({detail})", "پایگاه داده قابل استفاده نیست ({detail})";
     not_initialized: Cli, "kimia's tables are not there ({detail}); run `kimia init` first", "جدول‌های کیمیا وجود ندارند ({detail})؛ ابتدا دستور kimia init را اجرا کنید";
     schema_outdated: Cli, "The database is at revision {current}, the code needs {head}; run `kimia init`", "نسخه پایگاه داده ({current}) قدیمی است و کد به نسخه {head} نیاز دارد؛ دستور kimia init را اجرا کنید";

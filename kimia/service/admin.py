@@ -68,7 +68,7 @@ class Admin:
             if parent_owner != owner_id:
                 raise reject("foreign_reference", path="parent_id", kind="club", id=parent_id)
         club = m.Club(owner_id=owner_id, parent_id=parent_id, name_fa=name_fa, name_en=name_en, business_type=business_type,
-                      settings=settings or {}, created_at=self.service.clock())
+                      utc_offset_min=self.service.settings.utc_offset_min, settings=settings or {}, created_at=self.service.clock())
         return int(self._add(club, actor=actor, action="create_club").id)
 
     def update_settings(self, club_id: int, settings: dict[str, Any], *, actor: str, reason: str = "") -> None:

@@ -35,13 +35,15 @@ from kimia.service.sql import Tx
 from kimia.service import verify
 from kimia.service.verify import Notifier, Proof
 from kimia.service.writer import Writer
-from kimia.store.engine import connect_url, is_sqlite, make_engine, raw_connect
+from kimia.store.engine import is_sqlite, raw_connect
 from kimia.store.models import Base, utc_now_s
 
 if TYPE_CHECKING:
     import pluggy
+    from sqlalchemy import Engine
 
     from kimia.service.bulk import PurchaseWork
+    from kimia.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -296,50 +298,41 @@ def _check_actor(actor: Any, reason: Any = "-") -> None:
 class Kimia:
     """The service. One instance per process; thread-safe.
 
-    Writes are committed in groups of at most ``max_batch`` operations. When fewer operations are
-    queued than the last group carried, the writer waits up to ``max_wait_s`` (1 ms; at most 10)
-    for that many, so concurrent callers share one commit; a lone caller never waits
-    (``kimia.service.writer``).
+    Writes are committed in groups of at most ``writer_max_batch`` operations (the settings). When
+    fewer operations are queued than the last group carried, the writer waits up to
+    ``writer_max_wait_s`` (1 ms; at most 10) for that many, so concurrent callers share one
+    commit; a lone caller never waits (``kimia.service.writer``).
 
-    Card numbers are hashed under ``card_key`` (else ``KIMIA_CARD_HASH_KEY``) and found under it
-    or ``old_card_keys`` (else ``KIMIA_CARD_HASH_OLD_KEYS``). Without a key the service refuses to
-    start (``card_key_missing``) unless ``dev_mode`` (else ``KIMIA_DEV_MODE=1``) allows the
-    development key (kimia.service.cardkeys)."""
+    Built by :func:`kimia.app.assemble` from the process's settings (kimia.settings), which
+    resolves the card-hash keys, applies the migration policy and makes the parts; constructing it
+    never touches the schema."""
 
     def __init__(
         self,
-        url: str | None = None,
+        settings: Settings,
         *,
-        card_key: bytes | None = None,
-        old_card_keys: Sequence[bytes] = (),
-        dev_mode: bool | None = None,
-        max_batch: int = 64,
-        max_wait_s: float = 0.001,
+        engine: Engine,
+        card_keys: CardKeys,
+        caches: Caches,
+        plugins: pluggy.PluginManager,
+        notifier: Notifier,
         clock: Callable[[], int] = utc_now_s,
-        create: bool = True,
-        plugins: pluggy.PluginManager | None = None,
-        notifier: Notifier | None = None,
     ) -> None:
-        # The keys first: a service that would hash cards under a known key does not start at all.
-        self.card_keys = CardKeys.resolve(card_key, old_card_keys, dev_mode=dev_mode)
-        self.card_key = self.card_keys.current
-        self.url = connect_url(url)
+        self.settings = settings
+        self.card_keys = card_keys
+        self.card_key = card_keys.current
+        self.url = settings.database_url
         self.sqlite = is_sqlite(self.url)
-        self.engine = make_engine(self.url)
-        if create:
-            from kimia.store.migrate import upgrade
-
-            upgrade(self.url)
+        self.engine = engine
         self.clock = clock
-        #: Where one-time codes go (``KIMIA_NOTIFY``: the console, or ``file:<path>``).
-        self.notifier = notifier or verify.notifier_from_env()
-        self.caches = Caches()
-        from kimia.plugins import default_plugin_manager
-
-        self.plugins = plugins if plugins is not None else default_plugin_manager()
+        #: Where one-time codes go (the ``notify`` setting: the console, or ``file:<path>``).
+        self.notifier = notifier
+        self.caches = caches
+        self.plugins = plugins
         # One thread runs the ``kimia_operation_committed`` hooks, in commit order, off the writer.
         self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kimia-events")
-        self.writer = Writer(lambda: raw_connect(self.url), max_batch=max_batch, max_wait_s=max_wait_s, on_commit=self._announce)
+        self.writer = Writer(lambda: raw_connect(self.url), max_batch=settings.writer_max_batch, max_wait_s=settings.writer_max_wait_s,
+                             max_queue=settings.writer_max_queue, on_commit=self._announce)
         self._local = threading.local()
         self._readers: list[Any] = []
         self._readers_lock = threading.Lock()

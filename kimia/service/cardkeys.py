@@ -5,17 +5,16 @@ A process hashes new cards under its *current* key and finds a card under the cu
 the key). A card found under an older key is re-hashed under the current one by the next write
 that meets it, so an older key can be dropped once ``kimia card-keys`` counts no card under it.
 
-Settings (environment): ``KIMIA_CARD_HASH_KEY`` (the current key, at least 32 characters),
-``KIMIA_CARD_HASH_OLD_KEYS`` (older keys, separated by commas or spaces) and ``KIMIA_DEV_MODE=1``
-(allow the development key written in the source when no key is set: demos and tests only).
+Settings (read by kimia.settings): ``KIMIA_CARD_HASH_KEY`` (the current key, at least 32
+characters), ``KIMIA_CARD_HASH_OLD_KEYS`` (older keys, separated by commas or spaces) and
+``KIMIA_DEV_MODE=1`` (allow the development key written in the source when no key is set: demos
+and tests only).
 Without a key and outside development mode the service refuses to start (``card_key_missing``).
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kimia import identifiers as ids
@@ -28,10 +27,6 @@ DEV_CARD_KEY = b"kimia-development-card-hash-key"
 MIN_KEY_LENGTH = 32
 #: Identifier kinds stored as a keyed hash: both spend value, and their number spaces are small.
 HASHED_KINDS = ("card", "club_card")
-
-
-def dev_mode_from_env(environ: Mapping[str, str]) -> bool:
-    return environ.get("KIMIA_DEV_MODE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 @dataclass(frozen=True)
@@ -48,16 +43,12 @@ class CardKeys:
         card_key: bytes | None = None,
         old_card_keys: Sequence[bytes] = (),
         *,
-        dev_mode: bool | None = None,
-        environ: Mapping[str, str] | None = None,
+        dev_mode: bool = False,
     ) -> CardKeys:
-        """The keys of a process: the arguments, else the environment; refused (``card_key_missing``,
-        ``card_key_weak``) unless they are real keys or development mode is on."""
-        env = os.environ if environ is None else environ
-        dev = dev_mode_from_env(env) if dev_mode is None else dev_mode
-        env_key = env.get("KIMIA_CARD_HASH_KEY", "")
-        current = card_key or (env_key.encode() if env_key else None)
-        older = tuple(old_card_keys) or tuple(k.encode() for k in re.split(r"[,\s]+", env.get("KIMIA_CARD_HASH_OLD_KEYS", "")) if k)
+        """The keys of a process (its settings' ``card_key``, ``old_card_keys``, ``dev_mode``);
+        refused (``card_key_missing``, ``card_key_weak``) unless they are real keys or development
+        mode is on."""
+        current, older, dev = card_key or None, tuple(old_card_keys), dev_mode
         if current is None:
             if not dev:
                 raise reject("card_key_missing")
@@ -124,4 +115,4 @@ def hash_clear_club_cards(tx: Tx, keys: CardKeys) -> int:
     return len(rows)
 
 
-__all__ = ["DEV_CARD_KEY", "HASHED_KINDS", "MIN_KEY_LENGTH", "CardKeys", "dev_mode_from_env", "hash_clear_club_cards", "key_report"]
+__all__ = ["DEV_CARD_KEY", "HASHED_KINDS", "MIN_KEY_LENGTH", "CardKeys", "hash_clear_club_cards", "key_report"]

@@ -167,9 +167,9 @@ class FileNotifier:
         return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def notifier_from_env() -> Notifier:
-    """``KIMIA_NOTIFY``: ``file:<path>`` for a file sink, else the console."""
-    target = os.environ.get("KIMIA_NOTIFY", "")
+def notifier_for(target: str) -> Notifier:
+    """The notifier a ``notify`` setting names (``KIMIA_NOTIFY``, kimia.settings): ``file:<path>``
+    for a file sink, else the console."""
     if target.startswith("file:"):
         return FileNotifier(target[5:])
     return ConsoleNotifier()

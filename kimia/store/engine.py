@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
-DEFAULT_URL = "sqlite:///.kimia/kimia.db"
+from kimia.settings import DEFAULT_DATABASE_URL as DEFAULT_URL
+
 BUSY_TIMEOUT_MS = 10_000
 #: Prepared statements kept per purchase-path connection (sqlite3's default is 128).
 STATEMENT_CACHE = 1024
@@ -34,8 +35,9 @@ log = logging.getLogger(__name__)
 
 
 def connect_url(url: str | None = None) -> str:
-    """The database URL: the argument, else ``KIMIA_DATABASE_URL``, else the embedded SQLite file."""
-    return url or os.environ.get("KIMIA_DATABASE_URL") or DEFAULT_URL
+    """The database URL: the argument, else the embedded SQLite file. (``KIMIA_DATABASE_URL`` is
+    read by kimia.settings, once: a process passes its settings' URL here.)"""
+    return url or DEFAULT_URL
 
 
 def is_sqlite(url: str) -> bool:

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
 from kimia.errors import KimiaError, reject
+from kimia.settings import parse as parse_setting
 
 __all__ = ["KEK_ENV", "KEK_FILE_ENV", "Kek", "kcv", "load_kek", "unwrap", "wrap", "wrap_for_terminal"]
 
@@ -87,7 +88,7 @@ def load_kek() -> Kek:
     path = os.environ.get(KEK_FILE_ENV, "").strip()
     if path:
         return Kek.from_file(path)
-    if os.environ.get(DEV_MODE_ENV) == "1":
+    if parse_setting("dev_mode", os.environ.get(DEV_MODE_ENV, "")):  # read as kimia.settings reads it
         return Kek.of(_DEV_KEK)
     raise _kek_error("not set (KIMIA_DEV_MODE=1 allows the development KEK, for demos and tests only)")
 

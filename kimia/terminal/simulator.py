@@ -916,9 +916,14 @@ def run_from_args(args: argparse.Namespace) -> int:
         if not args.database:
             print("--setup needs --database", file=sys.stderr)
             return 2
-        from kimia.service.api import Kimia
+        from dataclasses import replace
 
-        with Kimia(args.database) as service:
+        from kimia.app import assemble
+        from kimia.settings import Settings
+
+        settings = Settings.from_env(database_url=args.database)
+        # --setup builds a demo club, so it makes or upgrades the schema as the demo does.
+        with assemble(replace(settings, migrations="upgrade") if args.setup else settings) as service:
             if args.setup:
                 demo = setup_demo(service, terminals=args.terminals, members=args.members, mac=args.mac, seed=args.seed)
                 print(f"set up club {demo.club_id}: merchant {demo.merchant_id}, {len(demo.terminals)} terminal(s)"

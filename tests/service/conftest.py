@@ -1,8 +1,9 @@
 """Fixtures of the service tests.
 
 - ``clock``: a :class:`FakeClock` every service made here runs on (move time with ``clock.advance``).
-- ``make_service(url, **kwargs)``: a ``Kimia`` on ``url`` with the test's clock.
-- ``service``: ``make_service(db_url)`` (so the test runs on SQLite and on PostgreSQL).
+- ``make_service(url, **kwargs)``: ``open_service`` (tests/conftest.py) with the test's clock.
+- ``service``: the ``settings`` fixture assembled on the test's clock (so the test runs on SQLite
+  and on PostgreSQL).
 - ``club(**kwargs)``: a realistic club (see :func:`builders.build_club`) on ``service`` or on
   ``on=`` another service; ``world`` is ``club()``.
 - autouse ``_checked_services``: every ``Kimia`` created during a test (by these fixtures or
@@ -17,7 +18,9 @@ from typing import Any
 
 import pytest
 
+from kimia.app import assemble
 from kimia.service import Kimia
+from kimia.settings import Settings
 
 from .builders import FakeClock, World, build_club
 
@@ -71,19 +74,19 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def make_service(clock: FakeClock) -> Callable[..., Kimia]:
+def make_service(clock: FakeClock, open_service: Callable[..., Kimia]) -> Callable[..., Kimia]:
     """``make_service(url, **kwargs)``: a service on ``url`` running on the test's clock."""
 
     def make(url: str, **kwargs: Any) -> Kimia:
         kwargs.setdefault("clock", clock)
-        return Kimia(url, **kwargs)
+        return open_service(url, **kwargs)
 
     return make
 
 
 @pytest.fixture
-def service(db_url: str, make_service: Callable[..., Kimia]) -> Kimia:
-    return make_service(db_url)
+def service(settings: Settings, clock: FakeClock) -> Kimia:
+    return assemble(settings, clock=clock)
 
 
 @pytest.fixture

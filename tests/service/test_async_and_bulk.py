@@ -4,6 +4,8 @@ and their use carried from one purchase of the batch to the next."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncio
 import threading
 import time
@@ -153,8 +155,8 @@ def test_one_batch_draws_one_lot_for_several_purchases(world: World, caplog: pyt
     assert service.check().ok
 
 
-def test_writer_submit_async_delivers_results_and_errors(sqlite_url: str) -> None:
-    service = Kimia(sqlite_url)
+def test_writer_submit_async_delivers_results_and_errors(sqlite_url: str, open_service: Callable[..., Kimia]) -> None:
+    service = open_service(sqlite_url)
     try:
         async def main() -> tuple[Any, BaseException | None]:
             ok = await service.writer.submit_async(lambda tx: 41 + 1)

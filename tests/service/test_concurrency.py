@@ -23,6 +23,8 @@ Concurrent purchases share group commits, so these also drive the bulk purchase 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import threading
 import time
 from collections import Counter
@@ -215,8 +217,8 @@ def figure(name: str, service: Kimia, out: Outcomes, initial: int, attempts: int
     )
 
 
-def test_sixteen_threads_redeem_one_balance(db_url: str) -> None:
-    service = Kimia(db_url, max_batch=MAX_BATCH)
+def test_sixteen_threads_redeem_one_balance(db_url: str, open_service: Callable[..., Kimia]) -> None:
+    service = open_service(db_url, writer_max_batch=MAX_BATCH)
     try:
         club = make_club(service)
         member_id = enroll_funded(service, club, INITIAL_RIAL)
@@ -239,10 +241,10 @@ def comparable(answer: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in answer.items() if k != "replayed"}
 
 
-def test_same_keys_retried_concurrently(db_url: str) -> None:
+def test_same_keys_retried_concurrently(db_url: str, open_service: Callable[..., Kimia]) -> None:
     """Threads t and t+8 submit the same keys in the same order, so each key races itself."""
     initial, keys = 2_000, 5_000
-    service = Kimia(db_url, max_batch=MAX_BATCH)
+    service = open_service(db_url, writer_max_batch=MAX_BATCH)
     try:
         club = make_club(service)
         member_id = enroll_funded(service, club, initial)
@@ -314,18 +316,18 @@ def check_pairs(out: Outcomes, keys: int) -> tuple[dict[str, list[Any]], set[str
     return answers, accepted_keys
 
 
-def test_same_keys_through_two_services(db_url: str) -> None:
+def test_same_keys_through_two_services(db_url: str, open_service: Callable[..., Kimia]) -> None:
     """A client retrying a key against another process while the first attempt is still running:
     threads 2k and 2k+1 submit the same keys, one through each of two services. Nothing may land
     twice, and each submission must get the answer (the original or its replay) or a refusal,
     never a raw database error."""
     initial, keys = 100, 300
-    first = Kimia(db_url, max_batch=MAX_BATCH)
+    first = open_service(db_url, writer_max_batch=MAX_BATCH)
     second: Kimia | None = None
     try:
         club = make_club(first)
         member_id = enroll_funded(first, club, initial)
-        second = Kimia(db_url, max_batch=MAX_BATCH, create=False)
+        second = open_service(db_url, writer_max_batch=MAX_BATCH, migrations="check")
         requests = [redeem_one(club, member_id, f"both-{n}") for n in range(keys)]
         pairs = THREADS // 2
         work = [requests[t // 2 :: pairs] for t in range(THREADS)]  # thread t uses service t % 2
@@ -358,15 +360,15 @@ def test_same_keys_through_two_services(db_url: str) -> None:
         first.close()
 
 
-def test_two_services_race_for_one_balance(db_url: str) -> None:
+def test_two_services_race_for_one_balance(db_url: str, open_service: Callable[..., Kimia]) -> None:
     """Two writers (two services, as two processes would have) redeem from one balance."""
     initial, attempts = 1_000, 3_000
-    first = Kimia(db_url, max_batch=MAX_BATCH)
+    first = open_service(db_url, writer_max_batch=MAX_BATCH)
     second: Kimia | None = None
     try:
         club = make_club(first)
         member_id = enroll_funded(first, club, initial)
-        second = Kimia(db_url, max_batch=MAX_BATCH, create=False)
+        second = open_service(db_url, writer_max_batch=MAX_BATCH, migrations="check")
         requests = [redeem_one(club, member_id, f"two-{n}") for n in range(attempts)]
         work = [requests[t::THREADS] for t in range(THREADS)]
         out = race([first, second], work)

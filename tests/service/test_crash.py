@@ -18,6 +18,8 @@ The figures (acknowledged, landed without an ack, in flight and lost) are printe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import json
 import os
 import random
@@ -34,8 +36,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kimia.app import assemble
 from kimia.errors import Rejected
 from kimia.service import Admin, Kimia, PurchaseRequest
+from kimia.settings import Settings
 from kimia.store.engine import sqlite_path
 
 #: These tests are not about cardholder verification (test_verification.py and
@@ -67,10 +71,12 @@ CHILD = textwrap.dedent(
     """
     import json, sys, threading
     from kimia.errors import Rejected
-    from kimia.service import Kimia, PurchaseRequest
+    from kimia.app import assemble
+    from kimia.service import PurchaseRequest
+    from kimia.settings import Settings
 
     url, config = sys.argv[1], json.loads(sys.argv[2])
-    service = Kimia(url, create=False, max_batch=64)
+    service = assemble(Settings.from_env(database_url=url, writer_max_batch=64))
     lock = threading.Lock()
 
     def emit(*item):
@@ -247,7 +253,7 @@ def verify_round(url: str, club_id: int, prefix: str, state: Round, totals: Tota
         assert path is not None
         with closing(sqlite3.connect(path)) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    service = Kimia(url, max_batch=64)
+    service = assemble(Settings.from_env(database_url=url, migrations="upgrade", writer_max_batch=64))
     assert not state.rejected, f"purchases refused under load: {dict(list(state.rejected.items())[:5])}"
     assert set(state.acks) <= set(state.attempts)
 
@@ -294,7 +300,7 @@ def verify_round(url: str, club_id: int, prefix: str, state: Round, totals: Tota
     return service
 
 
-def test_kill_9_under_load_loses_no_acknowledged_operation(db_url: str, tmp_path: Path) -> None:
+def test_kill_9_under_load_loses_no_acknowledged_operation(db_url: str, tmp_path: Path, open_service: Callable[..., Kimia]) -> None:
     seed = int(os.environ.get("KIMIA_CRASH_SEED", random.randrange(2**32)))
     rng = random.Random(seed)
     backend = "sqlite" if db_url.startswith("sqlite") else "postgresql"
@@ -305,7 +311,7 @@ def test_kill_9_under_load_loses_no_acknowledged_operation(db_url: str, tmp_path
     started = time.monotonic()
     totals = Totals()
 
-    service = Kimia(db_url, max_batch=64)
+    service = open_service(db_url, writer_max_batch=64)
     try:
         club_id, merchants = make_club(service)
         for round_no in range(ROUNDS):

@@ -63,9 +63,9 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-def heard(db_url: str, clock: FakeClock, recorder: Recorder) -> World:
+def heard(db_url: str, clock: FakeClock, recorder: Recorder, open_service: Callable[..., Kimia]) -> World:
     """A club on a service whose plugins are the recorder and a broken notifier."""
-    service = Kimia(db_url, clock=clock, plugins=make_plugin_manager([Broken(), recorder], load_entry_points=False))
+    service = open_service(db_url, clock=clock, plugins=make_plugin_manager([Broken(), recorder], load_entry_points=False))
     return build_club(service, clock)
 
 

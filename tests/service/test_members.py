@@ -136,7 +136,7 @@ def test_card_number_is_never_stored_in_clear(world: World, make_service: Callab
     assert service.identify(world.club_id, {"kind": "card", "value": third}) == other
 
     # The hash is keyed: a service with another key cannot find the card.
-    stranger = make_service(service.url, card_key=b"another-key-entirely", create=False)
+    stranger = make_service(service.url, card_key=b"another-key-entirely", migrations="check")
     with pytest.raises(Rejected) as err:
         stranger.identify(world.club_id, {"kind": "card", "value": first})
     assert err.value.code == "unknown_member"
@@ -291,5 +291,5 @@ def test_enrolment_is_exactly_once(world: World) -> None:
 
 def test_a_second_service_on_the_same_database_sees_the_members(world: World, make_service: Callable[..., Kimia]) -> None:
     member = world.enroll(identifiers=[("card", card_number(91))])
-    other = make_service(world.service.url, create=False)
+    other = make_service(world.service.url, migrations="check")
     assert other.identify(world.club_id, {"kind": "card", "value": card_number(91)}) == member

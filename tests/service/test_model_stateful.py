@@ -45,8 +45,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
+from kimia.app import assemble
 from kimia.errors import Rejected
 from kimia.service import Admin, Kimia, PurchaseRequest
+from kimia.settings import Settings
 
 #: These tests are not about cardholder verification (test_verification.py and
 #: test_cardholder.py are): the club lets members spend without a PIN, code or card.
@@ -404,7 +406,7 @@ class KimiaMachine(RuleBasedStateMachine):
         self.url, self._drop = fresh_database(self.backend, self.where)
         self.clock = Clock()
         try:
-            self.service = Kimia(self.url, clock=self.clock, max_batch=8)
+            self.service = assemble(Settings.from_env(database_url=self.url, migrations="upgrade", writer_max_batch=8), clock=self.clock)
         except BaseException:
             self._drop()
             raise

@@ -165,10 +165,11 @@ def test_a_failed_close_is_reported_refused_as_new_and_resumed_once(world: World
 CHILD = textwrap.dedent(
     """
     import json, sys, threading
-    from kimia.service import Kimia
+    from kimia.app import assemble
+    from kimia.settings import Settings
 
     url, club, end = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    service = Kimia(url, create=False)
+    service = assemble(Settings.from_env(database_url=url))
 
     def progress(done, total):
         print(json.dumps([done, total]), flush=True)

@@ -200,7 +200,7 @@ def _race(calls: list[Callable[[], dict[str, Any]]]) -> tuple[list[dict[str, Any
 def test_two_purchases_racing_for_the_same_points(world: World, db_url: str, make_service: Callable[..., Kimia], writers: int) -> None:
     """Two purchases (through one service, or two as two processes would be) each redeeming all of
     a member's points, released together, wave after wave: exactly one gets them."""
-    services = [world.service] + [make_service(db_url, create=False) for _ in range(writers - 1)]
+    services = [world.service] + [make_service(db_url, migrations="check") for _ in range(writers - 1)]
     for wave in range(8):
         member = pointed_member(world, soon=300, late=200)
         calls = [

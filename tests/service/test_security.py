@@ -35,11 +35,11 @@ def no_key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("no_key")
-def test_the_service_refuses_to_start_without_a_card_key(tmp_path: Path) -> None:
+def test_the_service_refuses_to_start_without_a_card_key(tmp_path: Path, open_service: Callable[..., Kimia]) -> None:
     """Item 6: no silent development key; nothing is created when the service refuses."""
     url = f"sqlite:///{tmp_path}/refused/kimia.db"
     with pytest.raises(Rejected) as err:
-        Kimia(url)
+        open_service(url)
     assert err.value.code == "card_key_missing"
     assert "KIMIA_CARD_HASH_KEY" in err.value.message_en and err.value.message_fa
     assert not (tmp_path / "refused").exists()
@@ -47,23 +47,23 @@ def test_the_service_refuses_to_start_without_a_card_key(tmp_path: Path) -> None
 
 @pytest.mark.usefixtures("no_key")
 @pytest.mark.parametrize("key", [b"short-key", DEV_CARD_KEY])
-def test_a_weak_or_development_key_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: bytes) -> None:
+def test_a_weak_or_development_key_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: bytes, open_service: Callable[..., Kimia]) -> None:
     monkeypatch.setenv("KIMIA_CARD_HASH_KEY", key.decode())
     with pytest.raises(Rejected) as err:
-        Kimia(f"sqlite:///{tmp_path}/kimia.db")
+        open_service(f"sqlite:///{tmp_path}/kimia.db")
     assert err.value.code == "card_key_weak"
     with pytest.raises(Rejected) as err:
-        Kimia(f"sqlite:///{tmp_path}/kimia.db", card_key=KEY_A, old_card_keys=[key])
+        open_service(f"sqlite:///{tmp_path}/kimia.db", card_key=KEY_A, old_card_keys=[key])
     assert err.value.code == "card_key_weak"
 
 
 @pytest.mark.usefixtures("no_key")
-def test_development_mode_and_a_real_key_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with Kimia(f"sqlite:///{tmp_path}/dev.db", dev_mode=True) as dev:
+def test_development_mode_and_a_real_key_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, open_service: Callable[..., Kimia]) -> None:
+    with open_service(f"sqlite:///{tmp_path}/dev.db", dev_mode=True) as dev:
         assert dev.card_keys.development and dev.card_key == DEV_CARD_KEY
     monkeypatch.setenv("KIMIA_CARD_HASH_KEY", KEY_A.decode())
     monkeypatch.setenv("KIMIA_CARD_HASH_OLD_KEYS", f"{KEY_B.decode()}, ")
-    with Kimia(f"sqlite:///{tmp_path}/real.db") as real:
+    with open_service(f"sqlite:///{tmp_path}/real.db") as real:
         assert real.card_key == KEY_A and real.card_keys.older == (KEY_B,) and not real.card_keys.development
         assert real.card_keys.ids() == [ids.key_id(KEY_A), ids.key_id(KEY_B)]
 
@@ -72,16 +72,16 @@ def _identifier_rows(service: Kimia) -> list[tuple[Any, ...]]:
     return rows(service, "SELECT kind, lookup, key_id FROM member_identifiers WHERE kind IN ('card', 'club_card') ORDER BY kind")
 
 
-def test_cards_are_found_after_a_key_rotation_and_move_to_the_new_key(db_url: str, clock: FakeClock) -> None:
+def test_cards_are_found_after_a_key_rotation_and_move_to_the_new_key(db_url: str, clock: FakeClock, open_service: Callable[..., Kimia]) -> None:
     """Item 6: each hash carries its key id; a new current key still finds cards hashed under an
     older one, and the first write that meets such a card re-hashes it under the current key."""
     pan, card = card_number(61), club_card(61)
-    with Kimia(db_url, card_key=KEY_A, clock=clock) as first:
+    with open_service(db_url, card_key=KEY_A, clock=clock) as first:
         world = build_club(first, clock)
         member = world.enroll(identifiers=[("card", pan), ("club_card", card)])
         assert _identifier_rows(first) == [("card", ids.card_hash(pan, KEY_A), ids.key_id(KEY_A)),
                                            ("club_card", ids.club_card_hash(card, KEY_A), ids.key_id(KEY_A))]
-    with Kimia(db_url, card_key=KEY_B, old_card_keys=[KEY_A], clock=clock) as rotated:
+    with open_service(db_url, card_key=KEY_B, old_card_keys=[KEY_A], clock=clock) as rotated:
         world.service = rotated
         # A read finds the card under the older key and changes nothing.
         assert rotated.identify(world.club_id, {"kind": "card", "value": pan}) == member
@@ -95,7 +95,7 @@ def test_cards_are_found_after_a_key_rotation_and_move_to_the_new_key(db_url: st
         assert world.buy({"kind": "club_card", "value": card}, 100_000)["member_id"] == member
         assert _identifier_rows(rotated) == [("card", ids.card_hash(pan, KEY_B), ids.key_id(KEY_B)),
                                              ("club_card", ids.club_card_hash(card, KEY_B), ids.key_id(KEY_B))]
-    with Kimia(db_url, card_key=KEY_B, clock=clock) as only_new:  # the older key is dropped
+    with open_service(db_url, card_key=KEY_B, clock=clock) as only_new:  # the older key is dropped
         assert only_new.identify(world.club_id, {"kind": "card", "value": pan}) == member
         assert only_new.identify(world.club_id, {"kind": "club_card", "value": card}) == member
 

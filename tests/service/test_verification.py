@@ -5,6 +5,8 @@ instead of member ids, and the settings' validation."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import re
 from pathlib import Path
 from typing import Any
@@ -175,14 +177,14 @@ def test_a_club_without_the_setting_asks_for_a_proof(service: Kimia, clock: Any)
     assert scalar(service, "SELECT COUNT(*) FROM operations WHERE kind = 'purchase'") == 0
 
 
-def test_the_set_pin_command_reads_the_pin_from_standard_input(tmp_path: Path) -> None:
+def test_the_set_pin_command_reads_the_pin_from_standard_input(tmp_path: Path, open_service: Callable[..., Kimia]) -> None:
     from click.testing import CliRunner
 
     from kimia.cli import main
     from kimia.service import Admin
 
     url = f"sqlite:///{tmp_path / 'k.db'}"
-    with Kimia(url) as service:
+    with open_service(url) as service:
         admin = Admin(service)
         club = admin.create_club(admin.create_owner("مالک"), "باشگاه")
         member = int(service.enroll(club, idem_key="e", identifiers=[("mobile", mobile(3))])["member_id"])
@@ -191,7 +193,7 @@ def test_the_set_pin_command_reads_the_pin_from_standard_input(tmp_path: Path) -
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "135790" not in result.output
-    with Kimia(url) as service:
+    with open_service(url) as service:
         stored = scalar(service, "SELECT pin_hash FROM member_pins WHERE member_id = ?", (member,))
         assert stored.startswith("scrypt$")
         assert rows(service, "SELECT action FROM audit_log WHERE action = 'set_pin'") == [("set_pin",)]

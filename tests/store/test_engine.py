@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
+from kimia.service import Kimia
 from kimia.store.engine import configure_sqlite, make_engine, raw_connect
 from kimia.store.migrate import alembic_config, upgrade
 from kimia.store.models import Base
@@ -155,13 +157,13 @@ def test_alembic_head_matches_the_models(db_url: str) -> None:
     assert differences == []
 
 
-def test_a_batch_key_lookup_uses_the_unique_index_before_any_statistics(pg_url: str) -> None:
+def test_a_batch_key_lookup_uses_the_unique_index_before_any_statistics(pg_url: str, open_service: Callable[..., Kimia]) -> None:
     """PostgreSQL, a table filled faster than autovacuum analyzes it (migration 0002): the bulk
     path's lookup of a batch's idempotency keys must probe ``uq_operations_club_id``, not filter
     every operation of the club through another index led by club_id."""
     from kimia.service import Admin, Kimia
 
-    with Kimia(pg_url) as service:
+    with open_service(pg_url) as service:
         admin = Admin(service)
         club = admin.create_club(admin.create_owner("مالک"), "باشگاه")
     conn = raw_connect(pg_url)
@@ -182,13 +184,13 @@ def test_a_batch_key_lookup_uses_the_unique_index_before_any_statistics(pg_url: 
     assert "uq_operations_club_id" in plan, plan
 
 
-def test_a_purchase_row_is_stored_as_it_is_on_postgresql(pg_url: str) -> None:
+def test_a_purchase_row_is_stored_as_it_is_on_postgresql(pg_url: str, open_service: Callable[..., Kimia]) -> None:
     """PostgreSQL (migration 0003): a purchase's stored decision, over the 2 kB at which
     PostgreSQL would compress a row into TOAST, stays in the table uncompressed."""
     from kimia.samples import demo_rules_for
     from kimia.service import Admin, Kimia, PurchaseRequest
 
-    with Kimia(pg_url) as service:
+    with open_service(pg_url) as service:
         admin = Admin(service)
         club = admin.create_club(admin.create_owner("مالک"), "باشگاه")
         merchant = admin.create_merchant(club, "فروشگاه")

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
+
+from kimia.service import Kimia
 from click.testing import CliRunner
 from sqlalchemy import text
 
@@ -63,7 +65,7 @@ def _grant(pg_url: str, role: str) -> None:
     assert f"{role}: " in result.output and "INSERT and SELECT only on journal and audit_log" in result.output
 
 
-def test_the_application_role_runs_kimia_but_cannot_change_the_books(pg_url: str, app_role: str) -> None:
+def test_the_application_role_runs_kimia_but_cannot_change_the_books(pg_url: str, app_role: str, open_service: Callable[..., Kimia]) -> None:
     from kimia.demo_club import DemoClock, build_demo, tehran_midnight
     from kimia.service import Admin, Kimia, PurchaseRequest
 
@@ -74,7 +76,7 @@ def test_the_application_role_runs_kimia_but_cannot_change_the_books(pg_url: str
 
     # (a) everything kimia does, as the application role.
     end = tehran_midnight(dt.date.today() - dt.timedelta(days=2))
-    service = Kimia(app_url, create=False, dev_mode=True, clock=DemoClock(end))
+    service = open_service(app_url, migrations="check", dev_mode=True, clock=DemoClock(end))
     try:
         summary = build_demo(service, Admin(service), purchases=12, seed=3)
         assert summary.check_ok, summary.check_summary

@@ -7,10 +7,12 @@ from __future__ import annotations
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
+from kimia.service import Kimia
 from alembic import command
 from sqlalchemy import text
 
@@ -35,12 +37,12 @@ def mode(path: Path) -> int:
 
 
 @pytest.mark.usefixtures("usual_umask")
-def test_the_sqlite_database_and_its_wal_are_readable_by_the_owner_only(tmp_path: Path) -> None:
+def test_the_sqlite_database_and_its_wal_are_readable_by_the_owner_only(tmp_path: Path, open_service: Callable[..., Kimia]) -> None:
     """Item 8: the directory kimia creates is 0700; the database, its -wal and its -shm 0600."""
     from kimia.service import Kimia
 
     db = tmp_path / "data" / "kimia.db"
-    with Kimia(f"sqlite:///{db}", dev_mode=True) as service:
+    with open_service(f"sqlite:///{db}", dev_mode=True) as service:
         conn = raw_connect(service.url)  # a second connection keeps the WAL and the shared memory in place
         try:
             conn.execute("INSERT INTO club_owners (name_fa, name_en, created_at) VALUES ('مالک', 'owner', 1)")

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from kimia.app import assemble
 from kimia.service import Kimia
+from kimia.settings import Settings
 from kimia.terminal.client import Connection
 from kimia.terminal.server import TerminalServer
 
@@ -24,9 +26,9 @@ def terminal_kek(monkeypatch: pytest.MonkeyPatch) -> str:
 
 
 @pytest.fixture
-def service(db_url: str) -> Iterator[Kimia]:
+def service(settings: Settings) -> Iterator[Kimia]:
     """A service on SQLite and on PostgreSQL; every invariant is checked when the test ends."""
-    k = Kimia(db_url)
+    k = assemble(settings)
     try:
         yield k
         report = k.check()

@@ -6,6 +6,8 @@ account number, never their sequential id; enrolment does not name an existing m
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncio
 import re
 from dataclasses import dataclass
@@ -42,9 +44,9 @@ class World:
 
 
 @pytest.fixture
-def world(db_url: str, tmp_path: Path) -> Any:
+def world(db_url: str, tmp_path: Path, open_service: Callable[..., Kimia]) -> Any:
     sms = FileNotifier(tmp_path / "sms.jsonl")
-    service = Kimia(db_url, notifier=sms)
+    service = open_service(db_url, notifier=sms)
     try:
         admin = Admin(service)
         club = admin.create_club(admin.create_owner("مالک"), "باشگاه")  # no verification setting: the default

@@ -6,6 +6,8 @@ last year's sale)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncio
 import datetime as dt
 import time
@@ -48,9 +50,9 @@ class World:
 
 
 @pytest.fixture
-def world(db_url: str) -> Any:
+def world(db_url: str, open_service: Callable[..., Kimia]) -> Any:
     clock = Clock()
-    service = Kimia(db_url, clock=clock)
+    service = open_service(db_url, clock=clock)
     try:
         admin = Admin(service)
         # Spending is open here: these tests are about replay, not the cardholder.

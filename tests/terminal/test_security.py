@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import asyncio
 import json
 import logging
@@ -138,8 +140,8 @@ def test_a_stored_key_is_useless_without_the_kek(service: Kimia, monkeypatch: py
     assert caught.value.code == "terminal_kek_missing"
 
 
-def test_the_migration_encrypts_clear_keys_and_refuses_without_a_kek(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    with Kimia(db_url) as service:
+def test_the_migration_encrypts_clear_keys_and_refuses_without_a_kek(db_url: str, monkeypatch: pytest.MonkeyPatch, open_service: Callable[..., Kimia]) -> None:
+    with open_service(db_url) as service:
         build(service)
     migrate(db_url, "0003", down=True)  # the schema of before: the key in clear in mac_key_hex
     assert KEY.hex() in cells(db_url)
@@ -154,7 +156,7 @@ def test_the_migration_encrypts_clear_keys_and_refuses_without_a_kek(db_url: str
     dump = "\n".join(cells(db_url))
     assert KEY.hex() not in dump and KEY.hex().upper() not in dump
     monkeypatch.setenv("KIMIA_DEV_MODE", "1")  # the card-hash key is not what this test is about
-    with Kimia(db_url) as service:
+    with open_service(db_url) as service:
         assert service.terminal(TID, MID).mac_key == KEY
 
         async def body() -> str | None:

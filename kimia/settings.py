@@ -1,0 +1,148 @@
+"""kimia's settings, read once per process (``Settings.from_env``) and handed to the assembly.
+
+Every setting kimia takes from the environment is read here and nowhere else (the terminal KEK
+excepted: ``kimia.terminal.keys`` reads it afresh on each use so a rotated KEK file takes effect
+without a restart). docs/operations.md lists them in one table; a test keeps that table and
+:data:`ENVIRONMENT` the same. A value that does not parse or is out of range is refused at once
+with ``invalid_setting`` naming the variable, rather than misbehaving later.
+
+The card-hash key is kept as given; the assembly (kimia.app) resolves it (``card_key_missing``
+outside development mode), so ``kimia init`` can read the settings of a process without a key.
+This module imports nothing of kimia but its errors: every layer may read it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, cast, get_args
+
+from kimia.errors import reject
+
+#: The embedded SQLite file used when no database is named (relative to the working directory).
+DEFAULT_DATABASE_URL = "sqlite:///.kimia/kimia.db"
+#: Tehran (UTC+03:30): the time zone given to new clubs unless the settings say otherwise.
+DEFAULT_UTC_OFFSET_MIN = 210
+#: The writer's bounds (kimia.service.writer): a group commit carries at most 256 operations and
+#: waits at most 10 ms for a fuller group.
+MAX_WRITER_BATCH = 256
+MAX_WRITER_WAIT_S = 0.010
+
+MigrationPolicy = Literal["check", "upgrade"]
+
+#: Each setting and the environment variable it is read from.
+ENVIRONMENT: dict[str, str] = {
+    "database_url": "KIMIA_DATABASE_URL",
+    "card_key": "KIMIA_CARD_HASH_KEY",
+    "old_card_keys": "KIMIA_CARD_HASH_OLD_KEYS",
+    "dev_mode": "KIMIA_DEV_MODE",
+    "utc_offset_min": "KIMIA_UTC_OFFSET_MIN",
+    "migrations": "KIMIA_MIGRATIONS",
+    "writer_max_batch": "KIMIA_WRITER_MAX_BATCH",
+    "writer_max_wait_s": "KIMIA_WRITER_MAX_WAIT_S",
+    "writer_max_queue": "KIMIA_WRITER_MAX_QUEUE",
+    "notify": "KIMIA_NOTIFY",
+    "plugins": "KIMIA_PLUGINS",
+}
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def _invalid(name: str, detail: str) -> Exception:
+    return reject("invalid_setting", path=ENVIRONMENT.get(name, name), name=ENVIRONMENT.get(name, name), detail=detail)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one kimia process runs with. Built by :meth:`from_env`; frozen, so read once."""
+
+    #: The database (``KIMIA_DATABASE_URL``); the CLI's ``--database`` wins over it.
+    database_url: str = DEFAULT_DATABASE_URL
+    #: The current card-hash key and the older ones still accepted (kimia.service.cardkeys).
+    card_key: bytes | None = field(default=None, repr=False)
+    old_card_keys: tuple[bytes, ...] = field(default=(), repr=False)
+    #: Development mode: the development card-hash key is allowed when no key is set.
+    dev_mode: bool = False
+    #: Minutes east of UTC given to a new club; a club's own ``utc_offset_min`` governs its days.
+    utc_offset_min: int = DEFAULT_UTC_OFFSET_MIN
+    #: ``check``: refuse to start unless the schema is at the newest revision (run ``kimia init``);
+    #: ``upgrade``: migrate on start (tests, the demo).
+    migrations: MigrationPolicy = "check"
+    #: The group commit's limits (kimia.service.writer).
+    writer_max_batch: int = 64
+    writer_max_wait_s: float = 0.001
+    writer_max_queue: int = 10_000
+    #: Where one-time codes go: ``console`` (or empty) or ``file:<path>``.
+    notify: str = ""
+    #: Entry-point plugins to load (``None``: every installed one); built-ins are always loaded.
+    plugins: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise _invalid("database_url", "a database URL starts with sqlite:// or postgresql")
+        if not -720 <= self.utc_offset_min <= 840:
+            raise _invalid("utc_offset_min", "minutes east of UTC, between -720 and 840")
+        if self.migrations not in get_args(MigrationPolicy):
+            raise _invalid("migrations", "check or upgrade")
+        if not 1 <= self.writer_max_batch <= MAX_WRITER_BATCH:
+            raise _invalid("writer_max_batch", f"between 1 and {MAX_WRITER_BATCH}")
+        if not 0 <= self.writer_max_wait_s <= MAX_WRITER_WAIT_S:
+            raise _invalid("writer_max_wait_s", f"seconds between 0 and {MAX_WRITER_WAIT_S}")
+        if self.writer_max_queue < 1:
+            raise _invalid("writer_max_queue", "a positive number of operations")
+        if self.notify not in ("", "console") and not (self.notify.startswith("file:") and len(self.notify) > 5):
+            raise _invalid("notify", "console or file:<path>")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """The settings of the environment (``os.environ`` unless given), with ``overrides`` (by
+        field name, typed values) taking precedence; ``invalid_setting`` for a bad value."""
+        if environ is None:
+            environ = os.environ
+        unknown = set(overrides) - {f.name for f in fields(cls)}
+        if unknown:
+            raise TypeError(f"unknown settings: {', '.join(sorted(unknown))}")
+        values = {name: parse(name, environ[var]) for name, var in ENVIRONMENT.items() if var in environ}
+        values.update(overrides)
+        return cls(**values)
+
+
+def parse(name: str, text: str) -> Any:
+    """The value of setting ``name`` from its environment variable's text."""
+    text = text.strip()
+    if name in ("database_url", "notify"):
+        return text if text or name == "notify" else DEFAULT_DATABASE_URL
+    if name == "card_key":
+        return text.encode() if text else None
+    if name == "old_card_keys":
+        return tuple(k.encode() for k in re.split(r"[,\s]+", text) if k)
+    if name == "dev_mode":
+        return _flag(name, text)
+    if name == "migrations":
+        return cast(MigrationPolicy, text or "check")
+    if name == "plugins":
+        return None if not text else () if text.lower() == "none" else tuple(p for p in re.split(r"[,\s]+", text) if p)
+    if name == "writer_max_wait_s":
+        return _number(name, text, float)
+    return _number(name, text, int)
+
+
+def _flag(name: str, text: str) -> bool:
+    if text.lower() in _TRUE:
+        return True
+    if text.lower() in _FALSE:
+        return False
+    raise _invalid(name, "1 or 0 (true/false, yes/no, on/off)")
+
+
+def _number(name: str, text: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(text)
+    except ValueError:
+        raise _invalid(name, f"not a number: {text!r}") from None
+
+
+__all__ = ["DEFAULT_DATABASE_URL", "DEFAULT_UTC_OFFSET_MIN", "ENVIRONMENT", "MigrationPolicy", "Settings", "parse"]
