@@ -301,8 +301,8 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
     """Build a realistic demo: clubs, merchants, members, rules and a month of purchases."""
     from kimia.demo_club import DemoClock, build_demo, default_last_day, demo_steps, render_summary, tehran_midnight
     from kimia.service.admin import Admin
-    from kimia.service.api import Kimia
     from kimia.store.engine import is_sqlite, sqlite_path
+    from kimia.world import Roster, open_service, roster_path_for
 
     url = _url(ctx)
     if reset:
@@ -317,12 +317,15 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
     last_day = parse_date(until) if until else default_last_day(_now())
     end_at = tehran_midnight(last_day + dt.timedelta(days=1))
     # A demo may hash its made-up cards with the development key (a real key wins when set).
-    with Kimia(url, clock=DemoClock(end_at), dev_mode=True) as service:
+    roster = Roster()
+    with open_service(url, clock=DemoClock(end_at), dev_mode=True) as service:
         bar: Any
         with click.progressbar(length=demo_steps(purchases), label="building the demo · ساخت دمو", file=_err(),
                                item_show_func=lambda item: str(item) if item else None) as bar:
             summary = build_demo(service, Admin(service), purchases=purchases, seed=seed,
-                                 progress=lambda steps, label: bar.update(steps, label))
+                                 progress=lambda steps, label: bar.update(steps, label), roster=roster)
+    # The members' cards in clear, for the terminal simulator only: a demo file, never the database.
+    click.echo(f"demo members' cards (for the terminal simulator; demo only): {roster.save(roster_path_for(url))}", err=True)
     click.echo(render_summary(summary))
     click.echo("پایانه‌ها · for a POS vendor: `kimia terminal list` prints the terminal ids (41), merchant ids (42) and test member"
                " keys (MK); `kimia terminal set-key` gives a terminal its MAC key; docs/terminal-protocol.md has the rest")

@@ -10,7 +10,7 @@
 The demo itself (``kimia demo``) is :mod:`kimia.demo_club`, built on these.
 """
 
-from kimia.world.builder import WorldBuilder, open_service, points_rule
+from kimia.world.builder import Shop, WorldBuilder, open_service, points_rule
 from kimia.world.roster import Cardholder, Roster, roster_path_for
 
-__all__ = ["Cardholder", "Roster", "WorldBuilder", "open_service", "points_rule", "roster_path_for"]
+__all__ = ["Cardholder", "Roster", "Shop", "WorldBuilder", "open_service", "points_rule", "roster_path_for"]

@@ -44,6 +44,15 @@ def points_rule(*, rule_id: str = "points-base", per_rial: int = 10_000, points:
 _FA_DIGITS = str.maketrans("0123456789,", "۰۱۲۳۴۵۶۷۸۹٬")
 
 
+@dataclass(frozen=True)
+class Shop:
+    """The smallest world: one owner, one club, one merchant."""
+
+    owner_id: int
+    club_id: int
+    merchant_id: int
+
+
 @dataclass
 class WorldBuilder:
     """Builds on ``service`` as ``actor`` (each call may name another); remembers the terminals
@@ -84,6 +93,13 @@ class WorldBuilder:
     def publish(self, club_id: int, body: dict[str, Any], *, reason: str = "", actor: str | None = None) -> int:
         """Publish a rule set; returns its version."""
         return self.admin.publish_rules(club_id, body, actor=self._by(actor), reason=reason)
+
+    def shop(self, owner_fa: str, club_fa: str, merchant_fa: str, *, owner_en: str = "", club_en: str = "", merchant_en: str = "",
+             settings: dict[str, Any] | None = None) -> Shop:
+        """An owner, their club (with ``settings``) and one merchant in it."""
+        owner_id = self.owner(owner_fa, name_en=owner_en)
+        club_id = self.club(owner_id, club_fa, name_en=club_en, settings=settings)
+        return Shop(owner_id, club_id, self.merchant(club_id, merchant_fa, name_en=merchant_en))
 
     # --- merchants and terminals ---
 
@@ -155,4 +171,4 @@ class WorldBuilder:
                                    amount_rial=amount_rial, source={"type": "club", "id": club_id}, expires_days=expires_days)
 
 
-__all__ = ["WorldBuilder", "open_service", "points_rule"]
+__all__ = ["Shop", "WorldBuilder", "open_service", "points_rule"]
