@@ -4,7 +4,9 @@
 # vouchers, lotteries and a month of purchases), starts the ISO 8583 terminal host on
 # 127.0.0.1:8583, drives it for a few seconds with the terminal simulator (two of the demo's
 # terminals; KIMIA_SIMULATE_SECONDS, 0 to skip), checks the books, and keeps serving terminals
-# until Ctrl-C. Extra arguments go to `kimia demo` (e.g. --purchases 1000).
+# until Ctrl-C. Extra arguments go to `kimia demo` (e.g. --purchases 1000). The demo leaves its
+# members' cards in a demo-only roster beside the database (never in it); the simulator finds it
+# there and names members by card, so their redemptions are answered (00, or 51 without credit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KIMIA_RELEASE=1 bash scripts/setup.sh

@@ -28,7 +28,10 @@ the host); the report counts those as *unresolved*.
 
 Run it with ``python -m kimia.terminal.simulator --host 127.0.0.1 --port 8583 --terminals 8
 --seconds 10 --database URL --setup`` (``--setup`` first creates a demo club with the terminals and
-members in that database). From code: :func:`simulate`, :func:`setup_demo`, :func:`load_setup`,
+members in that database). Without ``--setup`` it drives the newest merchant's terminals; members
+who hold credit there are named by the cards a ``kimia demo`` left in its roster beside the
+database (``--roster``; card numbers are never in the database), so their redemptions are
+answered. From code: :func:`simulate`, :func:`setup_demo`, :func:`load_setup`,
 :func:`main` (``add_arguments`` / ``run_from_args`` embed the command in another CLI).
 """
 
