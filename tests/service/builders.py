@@ -19,7 +19,16 @@ from kimia.service.sql import Tx
 from kimia.store.engine import raw_connect
 from kimia.store.models import Base
 from kimia.world import WorldBuilder, points_rule
-from kimia.world.people import bad_luhn_card, bad_national_code, card_number, club_card, mobile, national_code, persian, sheba
+from kimia.world.people import (  # re-exported: the test modules take them from here
+    bad_luhn_card as bad_luhn_card,
+    bad_national_code as bad_national_code,
+    card_number as card_number,
+    club_card as club_card,
+    mobile as mobile,
+    national_code as national_code,
+    persian as persian,
+    sheba as sheba,
+)
 
 # --- time ------------------------------------------------------------------------------------
 
@@ -48,10 +57,6 @@ class FakeClock:
     def local_day(self, utc_offset_min: int = 210) -> int:
         """The club-local day number of now (the ``day`` column of operations and split legs)."""
         return (self.now + utc_offset_min * 60) // DAY_S
-
-
-# The identifiers (card_number, mobile, national_code, sheba, club_card, persian, bad_*) are the
-# world's (kimia.world.people), imported above for the test modules that take them from here.
 
 
 # --- the club --------------------------------------------------------------------------------
