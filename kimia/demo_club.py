@@ -22,7 +22,7 @@ import heapq
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import kimia._core as core
@@ -30,7 +30,7 @@ from kimia.errors import KimiaError
 from kimia.samples import demo_rules
 from kimia.service.admin import Admin
 from kimia.service.api import Kimia, PurchaseRequest
-from kimia.service.reports import ClubLine, LotteryLine, MemberLine, ReportScope, WinnerLine, clubs_report, credit_line_owed_rial
+from kimia.service.reports import ClubsReport, ReportScope, clubs_report, credit_line_owed_rial
 from kimia.world import Roster, WorldBuilder, points_rule
 from kimia.world.people import make_card_number, make_club_card, make_mobile, make_national_code, make_sheba
 
@@ -154,42 +154,20 @@ def demo_steps(purchases: int) -> int:
 
 
 @dataclass(frozen=True)
-class DemoSummary:
-    """What the demo built, read back from the database."""
+class DemoSummary(ClubsReport):
+    """What the demo built: what its clubs hold, read back from the database
+    (:class:`~kimia.service.reports.ClubsReport`), and what the demo itself counted."""
 
     seed: int
     first_day: dt.date
     last_day: dt.date
-    clubs: tuple[ClubLine, ...]
     meta_club_id: int
     merchants: int
-    branches: int
-    terminals: int
-    marketers: int
-    members: int
-    identifiers: dict[str, int]
-    purchases: int
-    purchase_amount_rial: int
     refunds: int
     holds_completed: int
     holds_cancelled: int
     rejected: int
     replayed: int
-    discount_rial: int
-    points_issued: int
-    points_converted: int
-    credit_issued_rial: int
-    credit_spent_rial: int
-    credit_expired_rial: int
-    vouchers_bought: int
-    vouchers_issued: int
-    vouchers_used: int
-    welfare_charged_rial: int
-    gift_charged_rial: int
-    settlement_rial: int
-    top_members: tuple[MemberLine, ...]
-    tiers: tuple[tuple[str, int], ...]
-    lotteries: tuple[LotteryLine, ...]
     check_ok: bool
     check_summary: str
     refusals: tuple[tuple[str, int], ...] = ()
@@ -877,21 +855,20 @@ def summarize(service: Kimia, demo: _Demo) -> DemoSummary:
     with service.reading() as tx:
         held = clubs_report(tx, scope)
     return DemoSummary(
+        **{f.name: getattr(held, f.name) for f in fields(ClubsReport)},
         seed=demo.seed,
         first_day=dt.datetime.fromtimestamp(demo.clock.start_at, TEHRAN).date(),
         last_day=dt.datetime.fromtimestamp(demo.clock.end_at - 1, TEHRAN).date(),
-        clubs=held.clubs, meta_club_id=demo.meta_id, merchants=len(scope.merchants),
-        branches=held.branches, terminals=held.terminals, marketers=held.marketers, members=held.members,
-        identifiers=held.identifiers, purchases=held.purchases, purchase_amount_rial=held.purchase_amount_rial,
-        refunds=demo.counts.refunds, holds_completed=demo.counts.holds_completed, holds_cancelled=demo.counts.holds_cancelled,
-        rejected=demo.counts.rejected, replayed=demo.counts.replayed,
-        discount_rial=held.discount_rial, points_issued=held.points_issued, points_converted=held.points_converted,
-        credit_issued_rial=held.credit_issued_rial, credit_spent_rial=held.credit_spent_rial,
-        credit_expired_rial=held.credit_expired_rial, vouchers_bought=held.vouchers_bought,
-        vouchers_issued=held.vouchers_issued, vouchers_used=held.vouchers_used,
-        welfare_charged_rial=held.welfare_charged_rial, gift_charged_rial=held.gift_charged_rial,
-        settlement_rial=held.settlement_rial, top_members=held.top_members, tiers=held.tiers, lotteries=held.lotteries,
-        check_ok=check.ok, check_summary=check.summary(), refusals=tuple(sorted(demo.counts.refusals.items())),
+        meta_club_id=demo.meta_id,
+        merchants=len(scope.merchants),
+        refunds=demo.counts.refunds,
+        holds_completed=demo.counts.holds_completed,
+        holds_cancelled=demo.counts.holds_cancelled,
+        rejected=demo.counts.rejected,
+        replayed=demo.counts.replayed,
+        check_ok=check.ok,
+        check_summary=check.summary(),
+        refusals=tuple(sorted(demo.counts.refusals.items())),
     )
 
 
