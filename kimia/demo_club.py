@@ -286,7 +286,7 @@ class _Demo:
             settings={"settlement": {"club_owner_bp": 150, "marketer_bp": 100}},
         )
         self.meta_id = self.w.meta_club("فراباشگاه کیمیا و فرهنگیان", [self.clubs["kimia"], self.clubs["farhangian"]],
-                                               share_members=True)
+                                        share_members=True)
         self.progress(1, "clubs")
 
     def setup_merchants(self) -> None:
@@ -300,7 +300,7 @@ class _Demo:
             root_id = self.clubs["farhangian" if spec.club == "farhangian" else "kimia"]
             marketer = marketers["farhangian" if spec.club == "farhangian" else "kimia"] if rng.random() < 0.7 else None
             merchant_id = self.w.merchant(club_id, spec.name_fa, name_en=spec.name_en, business_type=spec.business_type,
-                                                 sheba=make_sheba(rng), marketer_id=marketer)
+                                          sheba=make_sheba(rng), marketer_id=marketer)
             merchant = _Merchant(spec, merchant_id, club_id, root_id, [], [], None)
             for b in range(spec.branches):
                 branch_id = self.w.branch(merchant_id, BRANCH_NAMES[b] if spec.club != "north" else "شعبه رامسر")
@@ -310,8 +310,7 @@ class _Demo:
                 merchant.terminals.append((terminal_id, code, branch_id))
             if spec.pcpos:
                 code = f"{merchant_id % 10_000:04d}9001"
-                terminal_id = self.w.terminal(merchant_id, code, f"{merchant_id:015d}", kind="pcpos",
-                                                     branch_id=merchant.branches[0])
+                terminal_id = self.w.terminal(merchant_id, code, f"{merchant_id:015d}", kind="pcpos", branch_id=merchant.branches[0])
                 merchant.pcpos = (terminal_id, code, merchant.branches[0])
             self.merchants.append(merchant)
         self.tick()
@@ -530,8 +529,7 @@ class _Demo:
         # The month of history is generated without cardholders at the counter: spending needs no
         # proof while it is written; ``finish`` gives the clubs the default verification back.
         for club in ("kimia", "farhangian"):
-            self.w.settings(self.clubs[club], {"verification": {"redeem": [], "bind": []}},
-                                   reason="demo: history generated without cardholders")
+            self.w.settings(self.clubs[club], {"verification": {"redeem": [], "bind": []}}, reason="demo: history generated without cardholders")
         self.w.publish(self.clubs["kimia"], self.kimia_rules(), reason="demo rule set")
         self.w.publish(self.clubs["farhangian"], self.farhangian_rules(), reason="demo rule set")
         self.tick()
@@ -807,7 +805,7 @@ class _Demo:
         self.progress(1, "lottery draw")
         for club in ("kimia", "farhangian"):
             self.w.settings(self.clubs[club], {"verification": {"redeem": ["card_present", "pin", "otp"], "bind": ["pin", "otp"]}},
-                                   reason="demo: spending at a terminal needs the cardholder from now on")
+                            reason="demo: spending at a terminal needs the cardholder from now on")
 
 
 def build_demo(service: Kimia, admin: Admin, *, purchases: int = 300, seed: int = 1, progress: Progress | None = None,

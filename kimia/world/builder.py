@@ -33,9 +33,12 @@ def points_rule(*, rule_id: str = "points-base", per_rial: int = 10_000, points:
     """The rule every world's clubs start from: ``points`` per ``per_rial`` rials, funded by the club
     owner unless ``funding`` says otherwise; ``effect`` adds to the points effect (expiry,
     multipliers, rounding)."""
+    amount_fa = f"{per_rial:,}".translate(_FA_DIGITS)
+    points_en = "One point" if points == 1 else f"{points} points"
+    points_fa = "یک امتیاز" if points == 1 else f"{points}".translate(_FA_DIGITS) + " امتیاز"
     return {
         "id": rule_id,
-        "name": {"en": f"One point per {per_rial:,} rials", "fa": "یک امتیاز به ازای هر " + f"{per_rial:,}".translate(_FA_DIGITS) + " ریال"},
+        "name": {"en": f"{points_en} per {per_rial:,} rials", "fa": f"{points_fa} به ازای هر {amount_fa} ریال"},
         "effects": [{"type": "points", "per_rial": per_rial, "points": points, **effect}],
         "funding": dict(funding) if funding is not None else {"club_owner": 10_000},
     }
