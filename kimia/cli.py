@@ -296,13 +296,16 @@ def init(ctx: click.Context) -> None:
 @click.option("--reset", is_flag=True, help="Delete the SQLite database file first (refused for other databases).")
 @click.option("--until", "until", metavar="YYYY-MM-DD", default=None,
               help="Last day of the demo's month (Tehran time) [default: yesterday].")
+@click.option("--roster", "roster_file", metavar="PATH", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the members' cards for the terminal simulator (demo only; never the database)"
+                   " [default: beside an SQLite database; none for others].")
 @click.pass_context
-def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str | None) -> None:
+def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str | None, roster_file: Path | None) -> None:
     """Build a realistic demo: clubs, merchants, members, rules and a month of purchases."""
     from kimia.demo_club import DemoClock, build_demo, default_last_day, demo_steps, render_summary, tehran_midnight
     from kimia.service.admin import Admin
     from kimia.store.engine import is_sqlite, sqlite_path
-    from kimia.world import Roster, open_service, roster_path_for
+    from kimia.world import Roster, database_key, open_service, roster_path_for
 
     url = _url(ctx)
     if reset:
@@ -317,7 +320,7 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
     last_day = parse_date(until) if until else default_last_day(_now())
     end_at = tehran_midnight(last_day + dt.timedelta(days=1))
     # A demo may hash its made-up cards with the development key (a real key wins when set).
-    roster = Roster()
+    roster = Roster(database=database_key(url))
     with open_service(url, clock=DemoClock(end_at), dev_mode=True) as service:
         bar: Any
         with click.progressbar(length=demo_steps(purchases), label="building the demo · ساخت دمو", file=_err(),
@@ -325,7 +328,9 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
             summary = build_demo(service, Admin(service), purchases=purchases, seed=seed,
                                  progress=lambda steps, label: bar.update(steps, label), roster=roster)
     # The members' cards in clear, for the terminal simulator only: a demo file, never the database.
-    click.echo(f"demo members' cards (for the terminal simulator; demo only): {roster.save(roster_path_for(url))}", err=True)
+    roster_path = roster_file or roster_path_for(url)
+    if roster_path is not None:
+        click.echo(f"demo members' cards (for the terminal simulator; demo only): {roster.save(roster_path)}", err=True)
     click.echo(render_summary(summary))
     click.echo("پایانه‌ها · for a POS vendor: `kimia terminal list` prints the terminal ids (41), merchant ids (42) and test member"
                " keys (MK); `kimia terminal set-key` gives a terminal its MAC key; docs/terminal-protocol.md has the rest")

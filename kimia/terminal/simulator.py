@@ -865,8 +865,9 @@ def _roster_refs(service: Kimia, roster: Roster, merchant_id: int, root_club: in
     """Up to ``members`` members of ``root_club`` as a terminal names them. The simulator spends
     only as members named by a card (a card read is the cardholder's proof), so a member holding
     credit spendable at the merchant for :data:`_SPEND_RUNWAY` redemptions is named by a card, the
-    others by mobile (``MK``): a redemption with too little credit here and more elsewhere is
-    refused 57. With nobody holding that much, everyone with a card is named by it (refused 51)."""
+    others by mobile (``MK``): a redemption with too little credit here is refused, 57 when the
+    member holds enough elsewhere (as a long run's spenders may come to), else 51. With nobody
+    holding that much, everyone with a card is named by it."""
     holders = [h for h in roster.of_clubs({root_club}) if h.cards or h.mobiles][:members]
     runway = DEFAULT_REDEEM_RIAL * _SPEND_RUNWAY
     funded = {h.member_id for h in holders if int(service.member_balances(merchant_id, h.member_id)["credit_rial"]) >= runway}
@@ -880,6 +881,21 @@ def _roster_refs(service: Kimia, roster: Roster, merchant_id: int, root_club: in
 
 
 # -- command line --------------------------------------------------------------------------
+
+
+def _demo_roster(path: str | None, database: str) -> Roster | None:
+    """The roster a ``kimia demo`` on ``database`` left (``path``, or its default place), if any;
+    a roster of another database is set aside with a word on stderr."""
+    from kimia.world import Roster, database_key, roster_path_for
+
+    where = Path(path) if path else roster_path_for(database)
+    if where is None or not where.exists():
+        return None
+    roster = Roster.load(where)
+    if roster.database != database_key(database):
+        print(f"{where} is the roster of another database: members are named by mobile", file=sys.stderr)
+        return None
+    return roster
 
 
 def _parse_mix(text: str) -> dict[str, float]:
@@ -919,7 +935,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--setup", action="store_true", help="create a demo club with the terminals and members first (needs --database)")
     parser.add_argument("--members", type=int, default=200, help="members to create with --setup or to read (default 200)")
     parser.add_argument("--roster", default=None, metavar="PATH",
-                        help="a demo's roster of member cards (default: the one `kimia demo` wrote beside --database, if any)")
+                        help="the roster `kimia demo --roster PATH` wrote (default: the one beside an SQLite --database, if any)")
     parser.add_argument("--mac", action="store_true", help="with --setup: give every terminal a MAC key")
     parser.add_argument("--terminal", action="append", type=_parse_terminal, default=[], metavar="TID:MID[:KEY]",
                         help="a terminal to drive (repeatable; instead of --database)")
@@ -944,10 +960,9 @@ def run_from_args(args: argparse.Namespace) -> int:
         if not args.database:
             print("--setup needs --database", file=sys.stderr)
             return 2
-        from kimia.world import Roster, open_service, roster_path_for
+        from kimia.world import open_service
 
-        roster_path = Path(args.roster) if args.roster else roster_path_for(args.database)
-        roster = Roster.load(roster_path) if roster_path.exists() else None
+        roster = _demo_roster(args.roster, args.database)
         with open_service(args.database) as service:
             if args.setup:
                 demo = setup_demo(service, terminals=args.terminals, members=args.members, mac=args.mac, seed=args.seed)

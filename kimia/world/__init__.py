@@ -11,6 +11,6 @@ The demo itself (``kimia demo``) is :mod:`kimia.demo_club`, built on these.
 """
 
 from kimia.world.builder import Shop, WorldBuilder, open_service, points_rule
-from kimia.world.roster import Cardholder, Roster, roster_path_for
+from kimia.world.roster import Cardholder, Roster, database_key, roster_path_for
 
-__all__ = ["Cardholder", "Roster", "Shop", "WorldBuilder", "open_service", "points_rule", "roster_path_for"]
+__all__ = ["Cardholder", "Roster", "Shop", "WorldBuilder", "database_key", "open_service", "points_rule", "roster_path_for"]

@@ -9,6 +9,7 @@ database. A roster of real members must never exist.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass, field
@@ -31,9 +32,11 @@ class Cardholder:
 
 @dataclass
 class Roster:
-    """Cardholders by member id, as the world enrolled them."""
+    """Cardholders by member id, as the world enrolled them; ``database`` names the database
+    they are members of (:func:`database_key`), so a roster is never played against another one."""
 
     members: dict[int, Cardholder] = field(default_factory=dict)
+    database: str = ""
 
     def enrolled(self, member_id: int, club_id: int, identifiers: list[tuple[str, str]]) -> Cardholder:
         holder = self.members.setdefault(member_id, Cardholder(member_id, club_id))
@@ -62,7 +65,8 @@ class Roster:
         """Write the roster to a demo-only file (owner-readable only: it holds cards in clear)."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        body = json.dumps({"cardholders": [asdict(h) for h in self.members.values()]}, ensure_ascii=False, indent=1)
+        body = json.dumps({"database": self.database, "cardholders": [asdict(h) for h in self.members.values()]},
+                          ensure_ascii=False, indent=1)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(body)
@@ -72,16 +76,22 @@ class Roster:
     def load(cls, path: str | os.PathLike[str]) -> Roster:
         loaded = json.loads(Path(path).read_text(encoding="utf-8"))
         holders = [Cardholder(**h) for h in loaded.get("cardholders", [])]
-        return cls({h.member_id: h for h in holders})
+        return cls({h.member_id: h for h in holders}, str(loaded.get("database", "")))
 
 
-def roster_path_for(url: str) -> Path:
-    """Where a demo on the database at ``url`` keeps its roster: beside an SQLite file
-    (``kimia.db`` -> ``kimia.db.roster.json``), else ``.kimia/demo.roster.json`` here."""
+def database_key(url: str) -> str:
+    """A name for the database at ``url`` that a roster can carry without its password."""
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def roster_path_for(url: str) -> Path | None:
+    """Where a demo on the SQLite database at ``url`` keeps its roster by default: beside the
+    database file (``kimia.db`` -> ``kimia.db.roster.json``). None for other databases (a path is
+    then given explicitly, as ``scripts/run.sh`` does)."""
     from kimia.store.engine import is_sqlite, sqlite_path
 
     path = sqlite_path(url) if is_sqlite(url) else None
-    return Path(f"{path}.roster.json") if path is not None else Path(".kimia") / "demo.roster.json"
+    return Path(f"{path}.roster.json") if path is not None else None
 
 
-__all__ = ["Cardholder", "Roster", "roster_path_for"]
+__all__ = ["Cardholder", "Roster", "database_key", "roster_path_for"]
