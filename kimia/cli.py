@@ -40,7 +40,8 @@ from typing import Any
 import click
 
 import kimia._core as core
-from kimia.errors import KimiaError, Rejected
+from kimia.error_codes import ErrorCode
+from kimia.errors import KimiaError, Phrase, Rejected, reject
 from kimia.identifiers import IdentifierError, normalize_digits
 
 #: Shown in ``--help``; the value itself comes from kimia.store.engine.
@@ -48,9 +49,10 @@ DEFAULT_URL_HELP = "sqlite:///.kimia/kimia.db"
 UTC_OFFSET_S = 210 * 60
 
 
-def fail(code: str, message_en: str, message_fa: str) -> Rejected:
-    """A rejection raised by the command line itself (printed like every other one)."""
-    return Rejected(code, message_en, message_fa)
+def fail(code: ErrorCode, **params: object) -> Rejected:
+    """A rejection raised by the command line itself (printed like every other one), worded by the
+    error catalogue."""
+    return reject(code, None, **params)
 
 
 class KimiaGroup(click.Group):
@@ -65,8 +67,8 @@ class KimiaGroup(click.Group):
             ctx.exit(1)
         except _db_errors() as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            click.echo(f"database_error: The database could not be used ({type(exc).__name__}: {first})"
-                       " / پایگاه داده قابل استفاده نیست", err=True)
+            error = reject("database_error", detail=f"{type(exc).__name__}: {first}")
+            click.echo(f"{error.code}: {error.message_en} / {error.message_fa}", err=True)
             ctx.exit(1)
 
 
@@ -130,15 +132,12 @@ def _require_schema(url: str) -> None:
     if is_sqlite(url):
         path = sqlite_path(url)
         if path is not None and not path.exists():
-            raise fail("not_initialized", f"There is no database at {path}; run `kimia init` first",
-                       "پایگاه داده‌ای وجود ندارد؛ ابتدا دستور kimia init را اجرا کنید")
+            raise fail("not_initialized", detail=Phrase(f"there is no database at {path}", f"پایگاه داده‌ای در {path} نیست"))
     current, head = _revision(url)
     if current is None:
-        raise fail("not_initialized", "The database has no kimia schema; run `kimia init` first",
-                   "پایگاه داده هنوز ساخته نشده است؛ ابتدا دستور kimia init را اجرا کنید")
+        raise fail("not_initialized", detail=Phrase("the database has no kimia schema", "پایگاه داده هنوز ساخته نشده است"))
     if current != head:
-        raise fail("schema_outdated", f"The database is at revision {current}, the code needs {head}; run `kimia init`",
-                   "نسخه پایگاه داده قدیمی است؛ دستور kimia init را اجرا کنید")
+        raise fail("schema_outdated", current=current, head=head)
 
 
 @contextmanager
@@ -183,8 +182,7 @@ def _err() -> Any:
 def parse_date(text: str, *, jalali: bool = False) -> dt.date:
     """``YYYY-MM-DD`` (or ``YYYY/MM/DD``, Persian digits allowed), Gregorian or Jalali."""
     parts = [normalize_digits(p) for p in re.split(r"[-/.\u2010-\u2015\u2212]", text.strip())]
-    bad = fail("invalid_date", f"Not a valid {'Jalali' if jalali else 'Gregorian'} date (YYYY-MM-DD)",
-               f"تاریخ {'شمسی' if jalali else 'میلادی'} معتبر نیست (YYYY-MM-DD)")
+    bad = fail("invalid_date", calendar=Phrase("Jalali", "شمسی") if jalali else Phrase("Gregorian", "میلادی"))
     if len(parts) != 3 or not all(p.isdigit() for p in parts):
         raise bad
     y, m, d = (int(p) for p in parts)
@@ -310,8 +308,7 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
     url = _url(ctx)
     if reset:
         if not is_sqlite(url):
-            raise fail("reset_not_supported", "--reset deletes an SQLite file; it is refused for other databases",
-                       "گزینه --reset فقط پایگاه داده SQLite را پاک می‌کند و برای پایگاه‌های دیگر مجاز نیست")
+            raise fail("reset_not_supported")
         path = sqlite_path(url)
         if path is not None:
             for suffix in ("", "-wal", "-shm", "-journal"):
@@ -358,7 +355,7 @@ def close_period(ctx: click.Context, club_id: int, period_end: str | None, use_n
         end = int(text) if text.isdigit() else int(dt.datetime.combine(parse_date(text) + dt.timedelta(days=1), dt.time(),
                                                                           dt.timezone.utc).timestamp()) - UTC_OFFSET_S
     if end > now + 60:
-        raise fail("period_end_in_future", "The period end is in the future", "پایان دوره در آینده است")
+        raise fail("period_end_in_future")
     with _service(_url(ctx)) as service:
         root = _root_club(service, club_id)
         last, unfinished = service.period_closes(root)
@@ -372,11 +369,9 @@ def close_period(ctx: click.Context, club_id: int, period_end: str | None, use_n
         # run set to zero. So a retried job (same period end) is refused, and so is a second close
         # within a day of the last one unless the operator insists.
         elif last is not None and end <= last:
-            raise fail("period_already_closed", f"Club {root} closed a period ending at {last} ({_tehran(last)}); a new period must end after it",
-                       f"دوره منتهی به {_tehran(last)} قبلاً بسته شده است؛ دوره جدید باید پس از آن پایان یابد")
+            raise fail("period_already_closed", period_end=f"{last} ({_tehran(last)})")
         elif last is not None and end - last < 86_400 and not force:
-            raise fail("period_too_short", f"Club {root} closed a period less than a day earlier ({_tehran(last)}); use --force to close another",
-                       f"کمتر از یک روز از بستن دوره قبلی ({_tehran(last)}) گذشته است؛ برای بستن دوباره از --force استفاده کنید")
+            raise fail("period_too_short", club=root, last=_tehran(last))
         bar: Any
         with click.progressbar(length=1, label="closing the period · بستن دوره", file=_err(), show_pos=True) as bar:
             def progress(done: int, total: int) -> None:
@@ -474,7 +469,7 @@ def backtest(ctx: click.Context, club_id: int, days: int) -> None:
             root = int(service.caches.root_club(tx, club_id))
             source = backtest_source(tx, root, _now() - days * 86_400)
             if source is None:
-                raise fail("no_rules", f"Club {root} has no published rule set", "این باشگاه هیچ مجموعه قانون منتشرشده‌ای ندارد")
+                raise fail("no_rules", club=root)
             with click.progressbar(length=source.total, label="loading purchases", file=_err()) as bar:
                 columns = backtest_columns(tx, source, progress=bar.update)
             book = service.caches.rulebook(tx, source.root)  # compiled as purchases see it
@@ -593,10 +588,7 @@ def db_grant_app_role(ctx: click.Context, role: str, apply_: bool) -> None:
 
     url = _url(ctx)
     if is_sqlite(url):
-        raise fail("not_postgresql", "SQLite has no roles: the database file's permissions are the control (kimia creates it 0600"
-                   " in a 0700 directory; run every kimia process as the one OS user that owns it; docs/operations.md,"
-                   " File permissions (SQLite))",
-                   "SQLite نقش ندارد: مجوزهای فایل پایگاه داده (۰۶۰۰) کنترل دسترسی است")
+        raise fail("not_postgresql")
     try:
         check_role_name(role)
         _require_schema(url)
@@ -615,18 +607,16 @@ def db_grant_app_role(ctx: click.Context, role: str, apply_: bool) -> None:
                                    " before running these", err=True)
                     return
                 if not exists:
-                    raise RoleError("role_missing", f"There is no role {role}: CREATE ROLE {role} LOGIN PASSWORD '...' first",
-                                    f"نقش {role} وجود ندارد؛ ابتدا آن را بسازید")
+                    raise RoleError("role_missing", role=role)
                 for statement in statements:
                     conn.exec_driver_sql(statement)
                 problems = verify(conn, role, database)
                 if problems:
-                    raise RoleError("grants_incomplete", "The grants did not take: " + "; ".join(problems),
-                                    "مجوزها اعمال نشدند")
+                    raise RoleError("grants_incomplete", detail="; ".join(problems))
         finally:
             engine.dispose()
     except RoleError as exc:
-        raise fail(exc.code, exc.message_en, exc.message_fa) from None
+        raise Rejected(exc.code, exc.message_en, exc.message_fa, None, exc.params) from None
     click.echo(f"{role}: {len(database.tables)} table(s) in schema {database.schema} (owner {database.owner});"
                " INSERT and SELECT only on journal and audit_log")
 
@@ -743,7 +733,7 @@ def terminal_set_key(ctx: click.Context, terminal_id: str, merchant_code: str, a
         try:
             key = bytes.fromhex(text)
         except ValueError:
-            raise fail("invalid_request", "The key is not hexadecimal", "کلید باید هگزادسیمال باشد") from None
+            raise fail("invalid_request", detail=Phrase("the key is not hexadecimal", "کلید باید هگزادسیمال باشد")) from None
     elif not remove:
         key = new_mac_key(32 if aes256 else 16)
     with _service(_url(ctx)) as service:

@@ -1,7 +1,7 @@
 """Validation and normalisation of Iranian identifiers.
 
 Covers the national code (کد ملی), bank card numbers (PAN), Sheba (IBAN),
-mobile numbers and club card numbers. Standard library only.
+mobile numbers and club card numbers. Standard library only, apart from kimia's error catalogue.
 
 Every validator returns the canonical form or raises :class:`IdentifierError`
 with a stable ``code`` and messages in English and Persian. Error messages
@@ -17,6 +17,9 @@ import logging
 import re
 import traceback
 from typing import Any
+
+from kimia.error_codes import ErrorCode
+from kimia.errors import CATALOGUE, message
 
 __all__ = [
     "IDENTIFIER_ERRORS",
@@ -37,64 +40,32 @@ __all__ = [
     "validate_sheba",
 ]
 
-# code -> (English message, Persian message). Codes are part of the public
-# API (clients switch on them); messages may be reworded.
+#: code -> (English message, Persian message), read from the one error catalogue
+#: (core/src/errors.rs, origin "identifiers"). Codes are part of the public API (clients switch on
+#: them); messages may be reworded.
 IDENTIFIER_ERRORS: dict[str, tuple[str, str]] = {
-    "invalid_national_code_format": (
-        "National code must be 10 digits.",
-        "کد ملی باید ۱۰ رقم باشد.",
-    ),
-    "invalid_national_code_checksum": (
-        "National code is not valid.",
-        "کد ملی معتبر نیست.",
-    ),
-    "invalid_card_number_format": (
-        # Shown only on failure; 16 is the right guidance for Iranian cards
-        # even though 13-19 digits are accepted.
-        "Card number must be 16 digits.",
-        "شماره کارت باید ۱۶ رقم باشد.",
-    ),
-    "invalid_card_number_checksum": (
-        "Card number is not valid.",
-        "شماره کارت معتبر نیست.",
-    ),
-    "invalid_sheba_format": (
-        "Sheba number must be IR followed by 24 digits.",
-        "شماره شبا باید با IR شروع شود و پس از آن ۲۴ رقم داشته باشد.",
-    ),
-    "invalid_sheba_checksum": (
-        "Sheba number is not valid.",
-        "شماره شبا معتبر نیست.",
-    ),
-    "invalid_mobile": (
-        "Mobile number is not a valid Iranian mobile number (e.g. 09121234567).",
-        "شماره موبایل معتبر نیست (نمونه: ۰۹۱۲۱۲۳۴۵۶۷).",
-    ),
-    "invalid_club_card": (
-        "Club card number must be 8 to 19 digits.",
-        "شماره کارت باشگاه باید بین ۸ تا ۱۹ رقم باشد.",
-    ),
+    code: (spec.en, spec.fa) for code, spec in CATALOGUE.items() if spec.origin == "identifiers"
 }
 
 
 def identifier_error_codes() -> list[str]:
-    """All error codes this module can raise, in definition order."""
+    """All error codes this module can raise, in precedence order."""
     return list(IDENTIFIER_ERRORS)
 
 
 class IdentifierError(ValueError):
     """An identifier failed validation; ``code`` is stable, messages are bilingual."""
 
-    code: str
+    code: ErrorCode
     message_en: str
     message_fa: str
     field: str
 
-    def __init__(self, code: str, field: str) -> None:
+    def __init__(self, code: ErrorCode, field: str) -> None:
         # args == (code, field) so the exception pickles and re-raises across
         # processes (Exception.__reduce__ calls cls(*args)).
         super().__init__(code, field)
-        message_en, message_fa = IDENTIFIER_ERRORS[code]
+        message_en, message_fa = message(code, "en"), message(code, "fa")  # an unlisted code raises
         self.code = code
         self.message_en = message_en
         self.message_fa = message_fa
@@ -138,7 +109,7 @@ def normalize_digits(text: str) -> str:
     return "".join(ch for ch in translated if not ch.isspace())
 
 
-def _digits(text: object, code: str, field: str) -> str:
+def _digits(text: object, code: ErrorCode, field: str) -> str:
     """Normalise ``text`` and require a non-empty run of ASCII digits."""
     # Non-str (None, int, ...) is rejected rather than coerced: an int has
     # already lost leading zeros, which matter for national codes.

@@ -115,6 +115,17 @@ const KINDS: &[(Kind, &str, Unit)] = &[
 ];
 
 impl Kind {
+    /// Every kind, in the order of the table above.
+    pub const ALL: [Kind; KINDS.len()] = {
+        let mut all = [Kind::Points; KINDS.len()];
+        let mut i = 0;
+        while i < KINDS.len() {
+            all[i] = KINDS[i].0;
+            i += 1;
+        }
+        all
+    };
+
     pub fn name(self) -> &'static str {
         KINDS.iter().find(|(k, _, _)| *k == self).map_or("?", |(_, n, _)| n)
     }
@@ -142,6 +153,12 @@ impl Kind {
         )
     }
 
+    /// Rial credit a holder holds in lots (a receipt's credit balance): spendable credit less the
+    /// credit line, which is a limit, not a balance.
+    pub fn is_credit_held(self) -> bool {
+        self.is_spendable_credit() && self.has_lots()
+    }
+
     /// Rial credit a holder may pay with at a purchase (scope permitting).
     pub fn is_spendable_credit(self) -> bool {
         matches!(
@@ -154,6 +171,56 @@ impl Kind {
                 | Kind::WelfareCredit
                 | Kind::CreditLine
         )
+    }
+}
+
+impl Owner {
+    /// The owner's type as the account text names it (`member`, `club`, ...).
+    pub fn type_name(self) -> &'static str {
+        match self {
+            Owner::Member(_) => "member",
+            Owner::Group(_) => "group",
+            Owner::Merchant(_) => "merchant",
+            Owner::Club(_) => "club",
+            Owner::Marketer(_) => "marketer",
+            Owner::Org(_) => "org",
+            Owner::Platform => "platform",
+        }
+    }
+
+    /// The owner's id (0 for the platform, as its text `platform:0` says).
+    pub fn id(self) -> i64 {
+        match self {
+            Owner::Member(id) | Owner::Group(id) | Owner::Merchant(id) | Owner::Club(id) | Owner::Marketer(id) | Owner::Org(id) => id,
+            Owner::Platform => 0,
+        }
+    }
+}
+
+/// `member:42`: the owner part of an account's text (the `owner` column of balances and lots).
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.type_name(), self.id())
+    }
+}
+
+impl Scope {
+    /// `merchant:7`, `set:2`, ...: the part of an account's text after `@` (`None`: no scope).
+    pub fn text(self) -> Option<String> {
+        (self != Scope::None).then(|| self.to_string())
+    }
+}
+
+/// `merchant:7`, `set:2`, ...; nothing for `Scope::None`.
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scope::None => Ok(()),
+            Scope::Merchant(id) => write!(f, "merchant:{id}"),
+            Scope::Set(id) => write!(f, "set:{id}"),
+            Scope::Lottery(id) => write!(f, "lottery:{id}"),
+            Scope::Hold(id) => write!(f, "hold:{id}"),
+        }
     }
 }
 
@@ -196,23 +263,11 @@ impl AccountKey {
 
 impl fmt::Display for AccountKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.owner {
-            Owner::Member(id) => write!(f, "member:{id}")?,
-            Owner::Group(id) => write!(f, "group:{id}")?,
-            Owner::Merchant(id) => write!(f, "merchant:{id}")?,
-            Owner::Club(id) => write!(f, "club:{id}")?,
-            Owner::Marketer(id) => write!(f, "marketer:{id}")?,
-            Owner::Org(id) => write!(f, "org:{id}")?,
-            Owner::Platform => write!(f, "platform:0")?,
+        write!(f, "{}/{}", self.owner, self.kind.name())?;
+        if self.scope != Scope::None {
+            write!(f, "@{}", self.scope)?;
         }
-        write!(f, "/{}", self.kind.name())?;
-        match self.scope {
-            Scope::None => Ok(()),
-            Scope::Merchant(id) => write!(f, "@merchant:{id}"),
-            Scope::Set(id) => write!(f, "@set:{id}"),
-            Scope::Lottery(id) => write!(f, "@lottery:{id}"),
-            Scope::Hold(id) => write!(f, "@hold:{id}"),
-        }
+        Ok(())
     }
 }
 

@@ -10,11 +10,13 @@
 //! rewards stay with the introducer.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use crate::account::{AccountKey, Kind, Scope, Unit};
 use crate::errors::CoreError;
 use crate::model::{
-    AccountState, BudgetUse, CounterDelta, DayStat, Decision, DecisionKind, Lot, LotUse, MemberSnapshot, SplitLeg,
+    draw_lots, lot_id, AccountState, BudgetUse, CounterDelta, DayStat, Decision, DecisionKind, Lot, LotUse, MemberSnapshot, SplitLeg,
+    SplitRole,
 };
 
 /// Apply `d` to `s`; returns the new snapshot, or a rejection and no change.
@@ -26,8 +28,19 @@ pub fn apply(s: &MemberSnapshot, d: &Decision) -> Result<MemberSnapshot, CoreErr
         return Err(CoreError::new("decision_unbalanced"));
     }
     let mut next = s.clone();
+    apply_draws(&mut next, d)?;
+    next.lots.retain(|l| l.remaining > 0);
+    next.lots.extend(d.lots_created.iter().filter(|l| s.owns(&l.account)).cloned());
+    apply_balances(&mut next, s, d)?;
+    apply_budgets(&mut next, d)?;
+    apply_vouchers(&mut next, d)?;
+    apply_counters(&mut next, d);
+    Ok(next)
+}
 
-    // Lots drawn: each must still exist, be spendable then, and valid at the merchant.
+/// Lots drawn: each must still exist and hold enough; at a purchase or hold it must also be
+/// unexpired and valid at the merchant.
+fn apply_draws(next: &mut MemberSnapshot, d: &Decision) -> Result<(), CoreError> {
     for used in &d.lots_consumed {
         let lot = next.lots.iter_mut().find(|l| l.id == used.lot_id).ok_or_else(|| CoreError::new("lot_not_found"))?;
         if d.kind == DecisionKind::Purchase || d.kind == DecisionKind::Hold {
@@ -48,12 +61,13 @@ pub fn apply(s: &MemberSnapshot, d: &Decision) -> Result<MemberSnapshot, CoreErr
         }
         lot.remaining -= used.amount;
     }
-    next.lots.retain(|l| l.remaining > 0);
-    next.lots.extend(d.lots_created.iter().filter(|l| next_owns(s, &l.account)).cloned());
+    Ok(())
+}
 
-    // Balances, with each account's floor checked after the whole decision.
+/// Balances of the accounts `s` owns, with each account's floor checked after the whole decision.
+fn apply_balances(next: &mut MemberSnapshot, s: &MemberSnapshot, d: &Decision) -> Result<(), CoreError> {
     for (account, delta) in d.deltas() {
-        if !next_owns(s, &account) {
+        if !s.owns(&account) {
             continue;
         }
         let state = match next.accounts.iter_mut().position(|a| a.account == account) {
@@ -74,7 +88,10 @@ pub fn apply(s: &MemberSnapshot, d: &Decision) -> Result<MemberSnapshot, CoreErr
             }
         }
     }
+    Ok(())
+}
 
+fn apply_budgets(next: &mut MemberSnapshot, d: &Decision) -> Result<(), CoreError> {
     for (i, b) in d.budget_use.iter().enumerate() {
         let used = next.budget_used.entry(b.key.clone()).or_insert(0);
         if b.amount > 0 && *used + b.amount > b.limit {
@@ -85,7 +102,10 @@ pub fn apply(s: &MemberSnapshot, d: &Decision) -> Result<MemberSnapshot, CoreErr
         }
         *used = (*used + b.amount).max(0);
     }
+    Ok(())
+}
 
+fn apply_vouchers(next: &mut MemberSnapshot, d: &Decision) -> Result<(), CoreError> {
     if let Some(code) = &d.voucher_used {
         let v = next.vouchers.iter_mut().find(|v| &v.code == code).ok_or_else(|| CoreError::new("voucher_not_found"))?;
         if v.used {
@@ -98,12 +118,7 @@ pub fn apply(s: &MemberSnapshot, d: &Decision) -> Result<MemberSnapshot, CoreErr
             v.used = false;
         }
     }
-    apply_counters(&mut next, d);
-    Ok(next)
-}
-
-fn next_owns(s: &MemberSnapshot, account: &AccountKey) -> bool {
-    s.owns(account)
+    Ok(())
 }
 
 fn apply_counters(next: &mut MemberSnapshot, d: &Decision) {
@@ -128,45 +143,101 @@ fn apply_counters(next: &mut MemberSnapshot, d: &Decision) {
     }
 }
 
-/// The part of `x` that belongs to the slice (before, after] of `total`: summing it over
-/// successive partial refunds gives exactly `x` once the whole purchase is refunded.
-fn slice(x: i64, before: i64, after: i64, total: i64) -> i64 {
-    let at = |n: i64| i64::try_from(i128::from(x) * i128::from(n) / i128::from(total)).expect("slice fits");
-    at(after) - at(before)
+/// The slice (before, after] of a purchase of `total` rials that one refund takes back.
+#[derive(Clone, Copy)]
+struct Slice {
+    before: i64,
+    after: i64,
+    total: i64,
+}
+
+impl Slice {
+    /// The part of `x` that belongs to this slice: summing it over successive partial refunds
+    /// gives exactly `x` once the whole purchase is refunded.
+    fn of(self, x: i64) -> i64 {
+        let at = |n: i64| i64::try_from(i128::from(x) * i128::from(n) / i128::from(self.total)).expect("slice fits");
+        at(self.after) - at(self.before)
+    }
 }
 
 /// Working copy of a member's value while a reversal is computed.
 struct Holdings {
     balances: BTreeMap<AccountKey, i64>,
     lots: Vec<Lot>,
+    /// `"{op}:"`: the lots of the reversed operation, drawn back before any other.
+    own_prefix: String,
 }
 
 impl Holdings {
+    fn new(s: &MemberSnapshot, original_op: i64) -> Self {
+        Holdings {
+            balances: s.accounts.iter().map(|a| (a.account, a.balance)).collect(),
+            lots: s.lots.clone(),
+            own_prefix: format!("{original_op}:"),
+        }
+    }
+
     /// Take up to `amount` from `account`, the reversed operation's own lots first.
-    fn take(&mut self, account: AccountKey, amount: i64, own_prefix: &str, used: &mut Vec<LotUse>) -> i64 {
+    fn take(&mut self, account: AccountKey, amount: i64, used: &mut Vec<LotUse>) -> i64 {
         let balance = self.balances.entry(account).or_insert(0);
-        let mut need = amount.min((*balance).max(0));
-        let taken = need;
+        let taken = amount.min((*balance).max(0));
         *balance -= taken;
         if account.kind.has_lots() {
-            let mut order: Vec<usize> = (0..self.lots.len()).filter(|i| self.lots[*i].account == account && self.lots[*i].remaining > 0).collect();
-            order.sort_by(|a, b| {
-                let (la, lb) = (&self.lots[*a], &self.lots[*b]);
-                lb.id.starts_with(own_prefix).cmp(&la.id.starts_with(own_prefix)).then(la.spend_order().cmp(&lb.spend_order()))
-            });
-            for i in order {
-                if need == 0 {
-                    break;
+            let own = |l: &Lot| l.id.starts_with(&self.own_prefix);
+            let uses = draw_lots(self.lots.iter().filter(|l| l.account == account), taken, own);
+            for u in &uses {
+                if let Some(lot) = self.lots.iter_mut().find(|l| l.account == account && l.id == u.lot_id) {
+                    lot.remaining -= u.amount;
                 }
-                let lot = &mut self.lots[i];
-                let t = lot.remaining.min(need);
-                lot.remaining -= t;
-                need -= t;
-                used.push(LotUse { lot_id: lot.id.clone(), account, amount: t, expires_at: lot.expires_at });
             }
+            used.extend(uses);
         }
         taken
     }
+
+    /// Move `amount` from the holder's `to` back to `from`: what `to` still holds goes back, the
+    /// rest becomes the holder's debt (clawback).
+    fn take_back(&mut self, d: &mut Decision, to: AccountKey, from: AccountKey, amount: i64, memo: &Arc<str>) {
+        let mut used = Vec::new();
+        let taken = self.take(to, amount, &mut used);
+        d.lots_consumed.extend(used);
+        d.post_memo(to, from, taken, memo);
+        let owed = amount - taken;
+        let debt = match to.unit() {
+            Unit::Point => Some(Kind::PointsDebt),
+            Unit::Rial => Some(Kind::CreditDebt),
+            Unit::Entry => None,
+        };
+        if let (Some(debt_kind), true) = (debt, owed > 0) {
+            d.post(AccountKey::plain(to.owner, debt_kind), from, owed, "clawback");
+        }
+    }
+}
+
+/// The rials a refund takes back: `refund_rial`, or everything not yet refunded.
+fn refund_amount(original: &Decision, refund_rial: Option<i64>, refunded_before_rial: i64) -> Result<i64, CoreError> {
+    let remaining = original.amount_rial - refunded_before_rial;
+    if original.amount_rial <= 0 || remaining <= 0 {
+        return Err(CoreError::new("nothing_to_reverse"));
+    }
+    let refund = refund_rial.unwrap_or(remaining);
+    if refund <= 0 {
+        return Err(CoreError::new("amount_must_be_positive").at("refund_rial"));
+    }
+    if refund > remaining {
+        return Err(CoreError::new("refund_exceeds_purchase"));
+    }
+    Ok(refund)
+}
+
+/// What a refund's own postings give back, for its totals.
+#[derive(Default)]
+struct Returned {
+    credit_rial: i64,
+    points_redeemed: i64,
+    points_redeemed_rial: i64,
+    points_earned: i64,
+    discount_rial: i64,
 }
 
 /// A refund of `refund_rial` (or, with `None`, a reversal of everything not yet refunded) of the
@@ -182,148 +253,33 @@ pub fn reverse(
     if original.member_id != s.member_id {
         return Err(CoreError::new("wrong_member"));
     }
-    let total = original.amount_rial;
-    let remaining = total - refunded_before_rial;
-    if total <= 0 || remaining <= 0 {
-        return Err(CoreError::new("nothing_to_reverse"));
-    }
-    let refund = refund_rial.unwrap_or(remaining);
-    if refund <= 0 {
-        return Err(CoreError::new("amount_must_be_positive").at("refund_rial"));
-    }
-    if refund > remaining {
-        return Err(CoreError::new("refund_exceeds_purchase"));
-    }
-    let (before, after) = (refunded_before_rial, refunded_before_rial + refund);
+    let refund = refund_amount(original, refund_rial, refunded_before_rial)?;
+    let part = Slice { before: refunded_before_rial, after: refunded_before_rial + refund, total: original.amount_rial };
     let kind = if refund_rial.is_none() { DecisionKind::Reversal } else { DecisionKind::Refund };
     let mut d = Decision::empty(kind, op_id, s.member_id, now);
     d.merchant_id = original.merchant_id;
     d.amount_rial = -refund;
-    let own_prefix = format!("{}:", original.op_id);
-    let mut h = Holdings {
-        balances: s.accounts.iter().map(|a| (a.account, a.balance)).collect(),
-        lots: s.lots.clone(),
-    };
-
-    // Credit and points the member spent (directly, or through a completed hold) come back as new
-    // lots with the original expiry.
-    let mut restored: BTreeMap<AccountKey, i64> = BTreeMap::new();
-    let mut seq = 0_u32;
-    let drawn: Vec<AccountKey> = original.lots_consumed.iter().chain(original.held_lots.iter()).map(|u| u.account).collect();
-    for used in original.lots_consumed.iter().chain(original.held_lots.iter()) {
-        let back = slice(used.amount, before, after, total);
-        if back > 0 {
-            *restored.entry(used.account).or_insert(0) += back;
-            d.lots_created.push(Lot {
-                id: format!("{op_id}:{seq}"),
-                account: used.account,
-                remaining: back,
-                expires_at: used.expires_at,
-                pending_until: None,
-            });
-            seq += 1;
-        }
-    }
-    // Spent credit comes back from the merchant's accepted credit, redeemed points from the club's
-    // retired points (their rial value is taken back from the merchant below, with the postings).
-    let accepted = original.postings.iter().find(|p| p.to.kind == Kind::CreditAccepted).map(|p| p.to);
-    let retired = original.postings.iter().find(|p| p.to.kind == Kind::PointsRetired).map(|p| p.to);
-    let (mut credit_back, mut points_returned, mut points_rial_back) = (0, 0, 0);
-    for (account, amount) in &restored {
-        if account.unit() == Unit::Point {
-            if let Some(from) = retired {
-                d.post(from, *account, *amount, "restore_redeemed_points");
-                points_returned += amount;
-            }
-        } else if let Some(to) = accepted {
-            d.post(to, *account, *amount, "restore_spent_credit");
-            credit_back += amount;
-        }
-    }
-
-    let mut points_back = 0;
-    let mut discount_back = 0;
-    for posting in &original.postings {
-        let back = slice(posting.amount, before, after, total);
-        // Spending from lots is undone above, lot by lot (even when this slice restored nothing of
-        // an account, its rounding is caught up by a later refund); the hold's transit accounts
-        // are left alone.
-        if back == 0 || drawn.contains(&posting.from) || matches!(posting.from.kind, Kind::Held | Kind::HeldPoints) {
-            continue;
-        }
-        let (from, to) = (posting.from, posting.to);
-        if s.owns(&to) {
-            // Earned value goes back; what was already spent becomes a debt (clawback).
-            let mut used = Vec::new();
-            let taken = h.take(to, back, &own_prefix, &mut used);
-            d.lots_consumed.extend(used);
-            d.post(to, from, taken, "reversal");
-            let owed = back - taken;
-            let debt = match to.unit() {
-                Unit::Point => Some(Kind::PointsDebt),
-                Unit::Rial => Some(Kind::CreditDebt),
-                Unit::Entry => None,
-            };
-            if let (Some(debt_kind), true) = (debt, owed > 0) {
-                d.post(AccountKey::plain(to.owner, debt_kind), from, owed, "clawback");
-            }
-            if from.kind == Kind::PointsIssued {
-                points_back += back;
-            }
-        } else if to.is_holder() {
-            // Another holder's reward (referral) stays with them, by policy.
-            continue;
-        } else {
-            d.post(to, from, back, "reversal");
-            match (from.kind, to.kind) {
-                (_, Kind::DiscountGiven) => discount_back += back,
-                // The club paid the merchant the redeemed points' value.
-                (Kind::Expense, Kind::CreditAccepted) => points_rial_back += back,
-                (_, Kind::CreditAccepted) => credit_back += back, // a credit line, which has no lots
-                _ => {}
-            }
-        }
-    }
-
+    let mut back = restore_spent(original, part, &mut d);
+    undo_postings(original, s, part, &mut d, &mut back);
     // The refund's totals are what its own postings move, so each refund is consistent with itself;
     // over successive refunds every posting, and so every total, adds up to the original exactly.
-    d.discount_rial = -discount_back;
-    d.credit_used_rial = -credit_back;
-    d.points_earned = -points_back;
-    d.points_redeemed = -points_returned;
-    d.points_redeemed_rial = -points_rial_back;
+    d.discount_rial = -back.discount_rial;
+    d.credit_used_rial = -back.credit_rial;
+    d.points_earned = -back.points_earned;
+    d.points_redeemed = -back.points_redeemed;
+    d.points_redeemed_rial = -back.points_redeemed_rial;
     d.payable_rial = d.amount_rial - d.discount_rial - d.credit_used_rial - d.points_redeemed_rial;
-    d.split = original
-        .split
-        .iter()
-        .map(|l| SplitLeg { role: l.role, beneficiary_id: l.beneficiary_id, amount_rial: -slice(l.amount_rial, before, after, total) })
-        .collect();
-    // Each leg is sliced on its own; the few rials of rounding between their sum and this refund's
-    // payable go to the merchant's leg (they cancel out over the refunds of one purchase).
-    let rounding = d.payable_rial - d.split.iter().map(|l| l.amount_rial).sum::<i64>();
-    if rounding != 0 {
-        let merchant = d.split.iter().position(|l| l.role == crate::model::SplitRole::Merchant).or(d.split.len().checked_sub(1));
-        match merchant {
-            Some(i) => d.split[i].amount_rial += rounding,
-            // A purchase paid entirely with credit has no legs; its rounding still belongs to the merchant.
-            None => d.split.push(SplitLeg {
-                role: crate::model::SplitRole::Merchant,
-                beneficiary_id: original.merchant_id.unwrap_or(0),
-                amount_rial: rounding,
-            }),
-        }
-    }
-    d.split.retain(|l| l.amount_rial != 0);
+    d.split = refund_split(original, part, d.payable_rial);
     d.budget_use = original
         .budget_use
         .iter()
-        .map(|b| BudgetUse { key: b.key.clone(), amount: -slice(b.amount, before, after, total), limit: b.limit })
+        .map(|b| BudgetUse { key: b.key.clone(), amount: -part.of(b.amount), limit: b.limit })
         .filter(|b| b.amount != 0)
         .collect();
-    let whole_done = after == total;
+    let whole_done = part.after == part.total;
     d.counters = CounterDelta {
         purchases: if whole_done { -original.counters.purchases } else { 0 },
-        spend_rial: -slice(original.counters.spend_rial, before, after, total),
+        spend_rial: -part.of(original.counters.spend_rial),
         day: original.counters.day,
         last_purchase_at: None,
     };
@@ -332,6 +288,98 @@ pub fn reverse(
     }
     debug_assert!(d.is_balanced());
     Ok(d)
+}
+
+/// Credit and points the member spent (directly, or through a completed hold) come back as new
+/// lots with the original expiry: spent credit from the merchant's accepted credit, redeemed
+/// points from the club's retired points (their rial value is taken back from the merchant by
+/// `undo_postings`).
+fn restore_spent(original: &Decision, part: Slice, d: &mut Decision) -> Returned {
+    let mut restored: BTreeMap<AccountKey, i64> = BTreeMap::new();
+    for used in original.lots_consumed.iter().chain(original.held_lots.iter()) {
+        let back = part.of(used.amount);
+        if back > 0 {
+            *restored.entry(used.account).or_insert(0) += back;
+            d.restore_lot(used, back);
+        }
+    }
+    let accepted = original.postings.iter().find(|p| p.to.kind == Kind::CreditAccepted).map(|p| p.to);
+    let retired = original.postings.iter().find(|p| p.to.kind == Kind::PointsRetired).map(|p| p.to);
+    let mut back = Returned::default();
+    for (account, amount) in &restored {
+        if account.unit() == Unit::Point {
+            if let Some(from) = retired {
+                d.post(from, *account, *amount, "restore_redeemed_points");
+                back.points_redeemed += amount;
+            }
+        } else if let Some(to) = accepted {
+            d.post(to, *account, *amount, "restore_spent_credit");
+            back.credit_rial += amount;
+        }
+    }
+    back
+}
+
+/// Every other posting of the purchase goes back by this slice: earned value from the member
+/// (what was already spent becomes a debt), funding to its funders.
+fn undo_postings(original: &Decision, s: &MemberSnapshot, part: Slice, d: &mut Decision, back: &mut Returned) {
+    let drawn: Vec<AccountKey> = original.lots_consumed.iter().chain(original.held_lots.iter()).map(|u| u.account).collect();
+    let mut h = Holdings::new(s, original.op_id);
+    let memo: Arc<str> = Arc::from("reversal");
+    for posting in &original.postings {
+        let amount = part.of(posting.amount);
+        // Spending from lots is undone by `restore_spent`, lot by lot (even when this slice
+        // restored nothing of an account, its rounding is caught up by a later refund); the hold's
+        // transit accounts are left alone.
+        if amount == 0 || drawn.contains(&posting.from) || matches!(posting.from.kind, Kind::Held | Kind::HeldPoints) {
+            continue;
+        }
+        let (from, to) = (posting.from, posting.to);
+        if s.owns(&to) {
+            h.take_back(d, to, from, amount, &memo);
+            if from.kind == Kind::PointsIssued {
+                back.points_earned += amount;
+            }
+        } else if to.is_holder() {
+            // Another holder's reward (referral) stays with them, by policy.
+            continue;
+        } else {
+            d.post(to, from, amount, "reversal");
+            match (from.kind, to.kind) {
+                (_, Kind::DiscountGiven) => back.discount_rial += amount,
+                // The club paid the merchant the redeemed points' value.
+                (Kind::Expense, Kind::CreditAccepted) => back.points_redeemed_rial += amount,
+                (_, Kind::CreditAccepted) => back.credit_rial += amount, // a credit line, which has no lots
+                _ => {}
+            }
+        }
+    }
+}
+
+/// The refund's split legs: each leg sliced on its own; the few rials of rounding between their
+/// sum and the refund's payable go to the merchant's leg (they cancel out over the refunds of one
+/// purchase).
+fn refund_split(original: &Decision, part: Slice, payable_rial: i64) -> Vec<SplitLeg> {
+    let mut split: Vec<SplitLeg> = original
+        .split
+        .iter()
+        .map(|l| SplitLeg { role: l.role, beneficiary_id: l.beneficiary_id, amount_rial: -part.of(l.amount_rial) })
+        .collect();
+    let rounding = payable_rial - split.iter().map(|l| l.amount_rial).sum::<i64>();
+    if rounding != 0 {
+        let merchant = split.iter().position(|l| l.role == SplitRole::Merchant).or(split.len().checked_sub(1));
+        match merchant {
+            Some(i) => split[i].amount_rial += rounding,
+            // A purchase paid entirely with credit has no legs; its rounding still belongs to the merchant.
+            None => split.push(SplitLeg {
+                role: SplitRole::Merchant,
+                beneficiary_id: original.merchant_id.unwrap_or(0),
+                amount_rial: rounding,
+            }),
+        }
+    }
+    split.retain(|l| l.amount_rial != 0);
+    split
 }
 
 fn is_credit_spend(p: &crate::model::Posting, member_id: i64) -> bool {
@@ -407,7 +455,7 @@ pub fn complete_hold(purchase: &Decision, op_id: i64, now: i64) -> Decision {
     d.postings = postings;
     // Lots earned are named after the completing operation.
     for (n, lot) in d.lots_created.iter_mut().enumerate() {
-        lot.id = format!("{op_id}:{n}");
+        lot.id = lot_id(op_id, n);
     }
     d
 }
@@ -421,14 +469,8 @@ pub fn cancel_hold(hold_decision: &Decision, op_id: i64, now: i64) -> Decision {
         // Every posting of a hold moves value into one of its held accounts.
         d.post_memo(p.to, p.from, p.amount, &p.memo);
     }
-    for (n, used) in hold_decision.lots_consumed.iter().enumerate() {
-        d.lots_created.push(Lot {
-            id: format!("{op_id}:{n}"),
-            account: used.account,
-            remaining: used.amount,
-            expires_at: used.expires_at,
-            pending_until: None,
-        });
+    for used in &hold_decision.lots_consumed {
+        d.restore_lot(used, used.amount);
     }
     d
 }
@@ -450,32 +492,13 @@ pub fn invert(original: &Decision, s: &MemberSnapshot, op_id: i64, now: i64) -> 
     d.points_redeemed_rial = -original.points_redeemed_rial;
     d.payable_rial = -original.payable_rial;
     d.points_earned = -original.points_earned;
-    for (n, used) in original.lots_consumed.iter().enumerate() {
-        d.lots_created.push(Lot {
-            id: format!("{op_id}:{n}"),
-            account: used.account,
-            remaining: used.amount,
-            expires_at: used.expires_at,
-            pending_until: None,
-        });
+    for used in &original.lots_consumed {
+        d.restore_lot(used, used.amount);
     }
-    let own_prefix = format!("{}:", original.op_id);
-    let mut h = Holdings { balances: s.accounts.iter().map(|a| (a.account, a.balance)).collect(), lots: s.lots.clone() };
+    let mut h = Holdings::new(s, original.op_id);
     for p in &original.postings {
         if s.owns(&p.to) && p.to.floor(s.credit_limit(&p.to)).is_some() {
-            let mut used = Vec::new();
-            let taken = h.take(p.to, p.amount, &own_prefix, &mut used);
-            d.lots_consumed.extend(used);
-            d.post_memo(p.to, p.from, taken, &p.memo);
-            let owed = p.amount - taken;
-            let debt = match p.to.unit() {
-                Unit::Point => Some(Kind::PointsDebt),
-                Unit::Rial => Some(Kind::CreditDebt),
-                Unit::Entry => None,
-            };
-            if let (Some(debt_kind), true) = (debt, owed > 0) {
-                d.post(AccountKey::plain(p.to.owner, debt_kind), p.from, owed, "clawback");
-            }
+            h.take_back(&mut d, p.to, p.from, p.amount, &p.memo);
         } else {
             d.post_memo(p.to, p.from, p.amount, &p.memo);
         }

@@ -27,7 +27,7 @@ mod pyde;
 mod python;
 
 pub use account::{AccountKey, Kind, Owner, Scope, Unit};
-pub use errors::{error_codes, CoreError, Lang};
+pub use errors::{error_codes, CoreError, ErrorSpec, Lang, CATALOGUE};
 pub use ledger::{apply, reverse};
 pub use model::{Decision, MemberSnapshot, Purchase};
 pub use rules::compile::Rulebook;

@@ -123,6 +123,53 @@ impl Lot {
     }
 }
 
+/// Draw up to `amount` from `lots` (the caller picks them: which accounts, spendable now or not),
+/// the lots `first` prefers before all others, then in `Lot::spend_order`. Every draw of the core
+/// goes through here, so value is always spent in one order. The draws add up to `amount`, or to
+/// everything the lots hold when that is less.
+pub fn draw_lots<'l>(lots: impl IntoIterator<Item = &'l Lot>, amount: i64, first: impl Fn(&Lot) -> bool) -> Vec<LotUse> {
+    let mut order: Vec<&Lot> = lots.into_iter().filter(|l| l.remaining > 0).collect();
+    order.sort_by(|a, b| first(b).cmp(&first(a)).then_with(|| a.spend_order().cmp(&b.spend_order())));
+    let mut need = amount.max(0);
+    let mut uses = Vec::new();
+    for lot in order {
+        if need == 0 {
+            break;
+        }
+        let take = lot.remaining.min(need);
+        need -= take;
+        uses.push(LotUse { lot_id: lot.id.clone(), account: lot.account, amount: take, expires_at: lot.expires_at });
+    }
+    uses
+}
+
+/// `"{op_id}:{seq}"`, the id of a decision's `seq`-th new lot, built without the formatting
+/// machinery (one per lot on the hot path).
+pub fn lot_id(op_id: i64, seq: usize) -> String {
+    fn digits(mut n: u64, buf: &mut [u8; 20]) -> usize {
+        let mut i = buf.len();
+        loop {
+            i -= 1;
+            buf[i] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+            n /= 10;
+            if n == 0 {
+                return i;
+            }
+        }
+    }
+    let mut id = String::with_capacity(24);
+    let mut buf = [0_u8; 20];
+    if op_id < 0 {
+        id.push('-');
+    }
+    let start = digits(op_id.unsigned_abs(), &mut buf);
+    id.extend(buf[start..].iter().map(|b| char::from(*b)));
+    id.push(':');
+    let start = digits(seq as u64, &mut buf);
+    id.extend(buf[start..].iter().map(|b| char::from(*b)));
+    id
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountState {
     pub account: AccountKey,
@@ -212,6 +259,12 @@ impl MemberSnapshot {
 
     pub fn points(&self) -> i64 {
         self.balance(&AccountKey::plain(Owner::Member(self.member_id), Kind::Points))
+    }
+
+    /// The rial credit the member holds in lots, their own and their shared wallet's, wherever it
+    /// may be spent (a receipt's credit balance). A credit line is a limit, not credit held.
+    pub fn credit_held(&self) -> i64 {
+        self.accounts.iter().filter(|a| self.owns(&a.account) && a.account.kind.is_credit_held()).map(|a| a.balance).sum()
     }
 
     /// Whether an account's value belongs to this member (their own or their shared wallet's).
@@ -467,6 +520,21 @@ impl Decision {
         }
     }
 
+    /// A new lot of `amount` in `account`, named after this decision's operation. Nothing for a
+    /// zero amount.
+    pub fn add_lot(&mut self, account: AccountKey, amount: i64, expires_at: Option<i64>, pending_until: Option<i64>) {
+        if amount > 0 {
+            let id = lot_id(self.op_id, self.lots_created.len());
+            self.lots_created.push(Lot { id, account, remaining: amount, expires_at, pending_until });
+        }
+    }
+
+    /// Give back `amount` of a draw as a new lot with the drawn lot's expiry (a refund, a
+    /// reversal, a cancelled hold): the one way the core restores value it drew.
+    pub fn restore_lot(&mut self, used: &LotUse, amount: i64) {
+        self.add_lot(used.account, amount, used.expires_at, None);
+    }
+
     /// Net change of every account this decision touches.
     pub fn deltas(&self) -> BTreeMap<AccountKey, i64> {
         let mut deltas = BTreeMap::new();
@@ -485,5 +553,43 @@ impl Decision {
         }
         per_unit.values().all(|v| *v == 0)
             && self.split.iter().map(|l| l.amount_rial).sum::<i64>() == if self.split.is_empty() { 0 } else { self.payable_rial }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lot(id: &str, remaining: i64, expires_at: Option<i64>) -> Lot {
+        Lot { id: id.into(), account: AccountKey::plain(Owner::Member(1), Kind::Points), remaining, expires_at, pending_until: None }
+    }
+
+    #[test]
+    fn lot_ids() {
+        assert_eq!(lot_id(0, 0), "0:0");
+        assert_eq!(lot_id(1234567890123, 42), "1234567890123:42");
+        assert_eq!(lot_id(-5, 1), "-5:1");
+        assert_eq!(lot_id(i64::MIN, u32::MAX as usize), format!("{}:{}", i64::MIN, u32::MAX));
+    }
+
+    #[test]
+    fn draws_soonest_expiring_first_preferred_before_all() {
+        let lots = [lot("1:0", 5, None), lot("2:0", 5, Some(100)), lot("3:0", 5, Some(50)), lot("4:0", 0, Some(1))];
+        let ids = |uses: &[LotUse]| uses.iter().map(|u| (u.lot_id.clone(), u.amount)).collect::<Vec<_>>();
+        assert_eq!(ids(&draw_lots(&lots, 7, |_| false)), [("3:0".to_string(), 5), ("2:0".to_string(), 2)]);
+        assert_eq!(ids(&draw_lots(&lots, 7, |l| l.id.starts_with("1:"))), [("1:0".to_string(), 5), ("3:0".to_string(), 2)]);
+        // Short: everything the lots hold.
+        assert_eq!(draw_lots(&lots, 100, |_| false).iter().map(|u| u.amount).sum::<i64>(), 15);
+        assert!(draw_lots(&lots, 0, |_| false).is_empty());
+    }
+
+    #[test]
+    fn restored_lots_keep_the_drawn_expiry_and_are_named_after_the_operation() {
+        let mut d = Decision::empty(DecisionKind::Refund, 9, 1, 0);
+        let used = LotUse { lot_id: "3:0".into(), account: AccountKey::plain(Owner::Member(1), Kind::Points), amount: 5, expires_at: Some(50) };
+        d.restore_lot(&used, 3);
+        d.restore_lot(&used, 0);
+        d.restore_lot(&used, 2);
+        assert_eq!(d.lots_created.iter().map(|l| (l.id.as_str(), l.remaining, l.expires_at)).collect::<Vec<_>>(), [("9:0", 3, Some(50)), ("9:1", 2, Some(50))]);
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyFrozenSet, PyInt, PyList, PyMapping, PyString, PyTuple};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -136,6 +136,13 @@ impl Member {
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_py(py, &*self.inner)
+    }
+
+    /// The rial credit held in lots, own and shared wallet's, wherever it may be spent (a receipt's
+    /// `balance_credit_rial`; a credit line is a limit, not credit held).
+    #[getter]
+    fn credit_held_rial(&self) -> i64 {
+        self.inner.credit_held()
     }
 
     /// The same snapshot with facts a purchase loads on demand replaced: the purchases at this
@@ -393,6 +400,14 @@ impl Rulebook {
         self.inner.merchant_sets_for(merchant_id, &merchant_groups)
     }
 
+    /// The rial credit `member` can spend at this merchant at `now`: lots valid there (own and
+    /// shared wallet's), and what credit lines may still lend (a balance inquiry's answer).
+    #[pyo3(signature = (member, *, merchant_id, merchant_groups, now))]
+    fn spendable_credit(&self, py: Python<'_>, member: &Bound<'_, PyAny>, merchant_id: i64, merchant_groups: Vec<i64>, now: i64) -> PyResult<i64> {
+        let m = member_of(py, member)?;
+        Ok(self.inner.spendable_credit(&m, merchant_id, &merchant_groups, now))
+    }
+
     /// Whether any rule has a budget (if none, budget use need not be loaded).
     #[getter]
     fn has_budgets(&self) -> bool {
@@ -452,6 +467,104 @@ impl Rulebook {
     fn __repr__(&self) -> String {
         format!("Rulebook(club_id={}, version={}, rules={})", self.inner.club_id, self.inner.version, self.inner.len())
     }
+}
+
+/// What the core knows of an account from its name: whose it is, what it counts, its floor.
+#[pyclass(frozen, module = "kimia._core")]
+pub struct AccountInfo {
+    key: AccountKey,
+}
+
+#[pymethods]
+impl AccountInfo {
+    /// The account's name, e.g. `member:42/merchant_credit@merchant:7`.
+    #[getter]
+    fn account(&self) -> String {
+        self.key.to_string()
+    }
+    /// `member:42`: the `owner` column of balances and lots.
+    #[getter]
+    fn owner(&self) -> String {
+        self.key.owner.to_string()
+    }
+    /// `member`, `group`, `merchant`, `club`, `marketer`, `org` or `platform`.
+    #[getter]
+    fn owner_type(&self) -> &'static str {
+        self.key.owner.type_name()
+    }
+    #[getter]
+    fn owner_id(&self) -> i64 {
+        self.key.owner.id()
+    }
+    /// `points`, `merchant_credit`, `credit_line`, `expense`, ...
+    #[getter]
+    fn kind(&self) -> &'static str {
+        self.key.kind.name()
+    }
+    /// `rial`, `point` or `entry`.
+    #[getter]
+    fn unit(&self) -> &'static str {
+        rows::unit_name(self.key.unit())
+    }
+    /// `merchant:7`, `set:2`, `lottery:9`, `hold:77`, or `None`.
+    #[getter]
+    fn scope(&self) -> Option<String> {
+        self.key.scope.text()
+    }
+    /// A member's or a shared wallet's account (its value lives in the member's club).
+    #[getter]
+    fn is_holder(&self) -> bool {
+        self.key.is_holder()
+    }
+    /// Value kept in lots with their own expiry (the lots' sum is the balance).
+    #[getter]
+    fn has_lots(&self) -> bool {
+        self.key.kind.has_lots()
+    }
+    /// Rial credit a holder may pay with at a purchase (scope permitting), a credit line included.
+    #[getter]
+    fn is_spendable_credit(&self) -> bool {
+        self.key.kind.is_spendable_credit()
+    }
+    /// Rial credit held in lots (a receipt's credit balance counts it; a credit line is not).
+    #[getter]
+    fn is_credit_held(&self) -> bool {
+        self.key.kind.is_credit_held()
+    }
+    /// The lowest balance the account may reach given its credit limit, or `None` if unbounded.
+    fn floor(&self, credit_limit: i64) -> Option<i64> {
+        self.key.floor(credit_limit)
+    }
+    fn __repr__(&self) -> String {
+        format!("AccountInfo({:?})", self.key.to_string())
+    }
+}
+
+/// What the core knows of the account named `account`; `Rejected` (unknown_account) if it names none.
+#[pyfunction]
+fn account_info(py: Python<'_>, account: &str) -> PyResult<AccountInfo> {
+    Ok(AccountInfo { key: account_of(py, account)? })
+}
+
+/// The lowest balance `account` may reach given its credit limit (`AccountKey::floor`), or `None`.
+#[pyfunction]
+fn floor(py: Python<'_>, account: &str, credit_limit: i64) -> PyResult<Option<i64>> {
+    Ok(account_of(py, account)?.floor(credit_limit))
+}
+
+/// The kind of each named account (`points`, `merchant_credit`, ...), in one call for a whole
+/// batch of rows; `Rejected` (unknown_account) if one names no account.
+#[pyfunction]
+fn kinds_of(py: Python<'_>, accounts: Vec<String>) -> PyResult<Vec<&'static str>> {
+    accounts.iter().map(|a| account_of(py, a).map(|key| key.kind.name())).collect()
+}
+
+/// The lot kinds a purchase draws when it pays with credit and/or points (never lottery entries).
+#[pyfunction]
+#[pyo3(signature = (*, credit, points))]
+fn spent_lot_kinds(py: Python<'_>, credit: bool, points: bool) -> PyResult<Bound<'_, PyFrozenSet>> {
+    let kinds = crate::account::Kind::ALL.iter().filter(|k| (credit && k.is_credit_held()) || (points && **k == crate::account::Kind::Points));
+    PyFrozenSet::new(py, kinds.map(|k| k.name()))
 }
 
 /// The rows a group of purchase decisions writes, one list per table (see `crate::rows`).
@@ -623,10 +736,30 @@ fn split_amount(py: Python<'_>, total: i64, weights: Vec<i64>) -> PyResult<Vec<i
     Ok(money::split_largest_remainder(total, &weights))
 }
 
-/// Every rejection code with its English and Persian message templates.
+/// The core's own rejection codes with their English and Persian message templates.
 #[pyfunction]
 fn error_codes() -> Vec<(&'static str, &'static str, &'static str)> {
     errors::ERRORS.to_vec()
+}
+
+/// Every code kimia can raise, whatever layer raises it, in precedence order (most fundamental
+/// first): dicts of code, precedence, origin, en, fa and unreachable (why no input reaches it, or "").
+#[pyfunction]
+fn error_catalogue(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
+    errors::CATALOGUE
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let entry = PyDict::new(py);
+            entry.set_item("code", spec.code)?;
+            entry.set_item("precedence", i + 1)?;
+            entry.set_item("origin", spec.origin.name())?;
+            entry.set_item("en", spec.en)?;
+            entry.set_item("fa", spec.fa)?;
+            entry.set_item("unreachable", spec.unreachable)?;
+            Ok(entry)
+        })
+        .collect()
 }
 
 /// (code, English template, Persian template).
@@ -663,6 +796,11 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Rulebook>()?;
     m.add_class::<Member>()?;
     m.add_class::<DecisionObj>()?;
+    m.add_class::<AccountInfo>()?;
+    m.add_function(wrap_pyfunction!(account_info, m)?)?;
+    m.add_function(wrap_pyfunction!(floor, m)?)?;
+    m.add_function(wrap_pyfunction!(spent_lot_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(kinds_of, m)?)?;
     m.add_function(wrap_pyfunction!(apply, m)?)?;
     m.add_function(wrap_pyfunction!(batch_rows, m)?)?;
     m.add_function(wrap_pyfunction!(reverse, m)?)?;
@@ -678,6 +816,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(close_tier_period, m)?)?;
     m.add_function(wrap_pyfunction!(split_amount, m)?)?;
     m.add_function(wrap_pyfunction!(error_codes, m)?)?;
+    m.add_function(wrap_pyfunction!(error_catalogue, m)?)?;
     m.add_function(wrap_pyfunction!(explanation_codes, m)?)?;
     m.add_function(wrap_pyfunction!(jalali_to_gregorian, m)?)?;
     m.add_function(wrap_pyfunction!(gregorian_to_jalali, m)?)?;

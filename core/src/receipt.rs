@@ -22,7 +22,7 @@ pub fn holder_balances(member: &MemberSnapshot, decision: &Decision) -> (i64, i6
     let mut count = |account: &AccountKey, amount: i64| {
         if *account == points_account {
             points += amount;
-        } else if member.owns(account) && account.kind.is_spendable_credit() && account.kind != Kind::CreditLine {
+        } else if member.owns(account) && account.kind.is_credit_held() {
             credit += amount;
         }
     };

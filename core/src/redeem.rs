@@ -18,7 +18,7 @@
 use crate::account::{AccountKey, Kind, Owner};
 use crate::errors::{CoreError, Lang};
 use crate::explain::{en_amount, fa_amount};
-use crate::model::{Decision, Lot, LotUse, MemberSnapshot, Purchase, MAX_AMOUNT};
+use crate::model::{draw_lots, Decision, MemberSnapshot, Purchase, MAX_AMOUNT};
 use crate::money::{mul_div, Rounding};
 use crate::value::Ratio;
 
@@ -62,8 +62,9 @@ pub fn redeem_points(p: &Purchase, s: &MemberSnapshot, left: i64, d: &mut Decisi
         return Ok(0);
     }
     let account = AccountKey::plain(Owner::Member(s.member_id), Kind::Points);
-    let mut lots: Vec<&Lot> = s.lots.iter().filter(|l| l.account == account && l.spendable(d.now)).collect();
-    let available: i64 = lots.iter().map(|l| l.remaining).sum();
+    let lots = s.lots.iter().filter(|l| l.account == account && l.spendable(d.now));
+    let uses = draw_lots(lots, points, |_| false);
+    let available: i64 = uses.iter().map(|u| u.amount).sum();
     if available < points {
         return Err(CoreError::new("insufficient_balance")
             .with("account", "points")
@@ -71,16 +72,7 @@ pub fn redeem_points(p: &Purchase, s: &MemberSnapshot, left: i64, d: &mut Decisi
             .with("available", available)
             .at("redeem_points"));
     }
-    lots.sort_by(|a, b| a.spend_order().cmp(&b.spend_order()));
-    let mut need = points;
-    for lot in lots {
-        if need == 0 {
-            break;
-        }
-        let take = lot.remaining.min(need);
-        need -= take;
-        d.lots_consumed.push(LotUse { lot_id: lot.id.clone(), account, amount: take, expires_at: lot.expires_at });
-    }
+    d.lots_consumed.extend(uses);
     let club = Owner::Club(config.club_id);
     d.post(account, AccountKey::plain(club, Kind::PointsRetired), points, MEMO);
     d.post(AccountKey::plain(club, Kind::Expense), AccountKey::plain(Owner::Merchant(p.merchant_id), Kind::CreditAccepted), rial, MEMO);

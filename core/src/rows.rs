@@ -68,11 +68,6 @@ pub fn role_name(role: SplitRole) -> &'static str {
     }
 }
 
-/// `member:42/points` → `member:42`.
-fn owner_text(account: &str) -> String {
-    account.split_once('/').map_or(account, |(owner, _)| owner).to_string()
-}
-
 /// The journal keeps memos to 120 characters.
 const MEMO_CHARS: usize = 120;
 
@@ -106,8 +101,8 @@ pub fn batch_rows(items: &[RowsItem<'_>], now: i64) -> Rows {
             *drawn.entry((used.lot_id.as_str(), item.member_club)).or_insert(0) += used.amount;
         }
         for lot in &d.lots_created {
-            let account = lot.account.to_string();
-            rows.lots_created.push((lot.id.clone(), item.member_club, owner_text(&account), account, lot.remaining, lot.remaining, lot.expires_at, lot.pending_until));
+            let (owner, account) = (lot.account.owner.to_string(), lot.account.to_string());
+            rows.lots_created.push((lot.id.clone(), item.member_club, owner, account, lot.remaining, lot.remaining, lot.expires_at, lot.pending_until));
         }
         let c = &d.counters;
         for leg in &d.split {
@@ -133,11 +128,7 @@ pub fn batch_rows(items: &[RowsItem<'_>], now: i64) -> Rows {
     rows.balances = balances
         .into_iter()
         .filter(|(_, delta)| *delta != 0)
-        .map(|((club, account), delta)| {
-            let text = account.to_string();
-            (club, owner_text(&text), text, delta)
-        })
-        .map(|(club, owner, account, delta)| (club, account, owner, delta))
+        .map(|((club, account), delta)| (club, account.to_string(), account.owner.to_string(), delta))
         .collect();
     rows.budgets = budgets.into_iter().map(|((club, key), (amount, limit))| (club, key.to_string(), amount, limit)).collect();
     rows.lots_consumed = drawn.into_iter().map(|((lot, club), amount)| (amount, lot.to_string(), club)).collect();
@@ -161,7 +152,10 @@ mod tests {
 
     #[test]
     fn owner_is_the_text_before_the_slash() {
-        assert_eq!(owner_text("member:42/merchant_credit@merchant:7"), "member:42");
+        let account: AccountKey = "member:42/merchant_credit@merchant:7".parse().expect("an account");
+        assert_eq!(account.owner.to_string(), "member:42");
+        let platform: AccountKey = "platform:0/cash".parse().expect("an account");
+        assert_eq!(platform.owner.to_string(), "platform:0");
     }
 
     #[test]

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::account::{AccountKey, Kind, Owner, Scope, Unit};
 use crate::errors::CoreError;
-use crate::model::{Decision, DecisionKind, Lot, LotUse, MemberSnapshot, VoucherIssue, MAX_AMOUNT};
+use crate::model::{draw_lots, Decision, DecisionKind, LotUse, MemberSnapshot, VoucherIssue, MAX_AMOUNT};
 use crate::money::{mul_div, Rounding};
 
 /// Points → credit ratio: `rial` rials for every `points` points.
@@ -45,25 +45,20 @@ impl ConversionConfig {
     }
 }
 
-/// Draw `amount` from the member's spendable lots of `account` kind(s), soonest-expiring first.
+/// Draw `amount` from the member's spendable lots of the accounts `accept` takes (`model::draw_lots`);
+/// the parts drawn, summed per account.
 fn draw(s: &MemberSnapshot, d: &mut Decision, accept: impl Fn(&AccountKey) -> bool, amount: i64) -> Result<BTreeMap<AccountKey, i64>, CoreError> {
-    let mut lots: Vec<&Lot> = s.lots.iter().filter(|l| s.owns(&l.account) && accept(&l.account) && l.spendable(d.now)).collect();
-    lots.sort_by(|a, b| a.spend_order().cmp(&b.spend_order()));
-    let available: i64 = lots.iter().map(|l| l.remaining).sum();
+    let lots = s.lots.iter().filter(|l| s.owns(&l.account) && accept(&l.account) && l.spendable(d.now));
+    let uses = draw_lots(lots, amount, |_| false);
+    let available: i64 = uses.iter().map(|u| u.amount).sum();
     if available < amount {
         return Err(CoreError::new("insufficient_balance").with("account", "balance").with("needed", amount).with("available", available));
     }
-    let mut need = amount;
     let mut per_account = BTreeMap::new();
-    for lot in lots {
-        if need == 0 {
-            break;
-        }
-        let take = lot.remaining.min(need);
-        need -= take;
-        d.lots_consumed.push(LotUse { lot_id: lot.id.clone(), account: lot.account, amount: take, expires_at: lot.expires_at });
-        *per_account.entry(lot.account).or_insert(0) += take;
+    for used in &uses {
+        *per_account.entry(used.account).or_insert(0) += used.amount;
     }
+    d.lots_consumed.extend(uses);
     Ok(per_account)
 }
 
@@ -78,8 +73,8 @@ fn check_amount(amount: i64, field: &str) -> Result<(), CoreError> {
 }
 
 fn new_lot(d: &mut Decision, account: AccountKey, amount: i64, expires_days: Option<i64>) {
-    let id = format!("{}:{}", d.op_id, d.lots_created.len());
-    d.lots_created.push(Lot { id, account, remaining: amount, expires_at: expires_days.map(|days| d.now + days * 86_400), pending_until: None });
+    let expires_at = expires_days.map(|days| d.now + days * 86_400);
+    d.add_lot(account, amount, expires_at, None);
 }
 
 /// Convert points to virtual credit at the member's ratio (V1).

@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 import kimia._core as core
 from kimia import identifiers as ids
-from kimia.errors import KimiaError, Rejected, reject
+from kimia.error_codes import ErrorCode
+from kimia.errors import KimiaError, Phrase, Rejected, reject
 from kimia.service import audit
 from kimia.service.cardkeys import DEV_CARD_KEY, HASHED_KINDS, CardKeys
 from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.record import issue_voucher, restore_last_purchase, write_decision
-from kimia.service.snapshot import CREDIT_KINDS, load_budgets, load_member
+from kimia.service.snapshot import load_budgets, load_member
 from kimia.service.sql import Tx
 from kimia.service import verify
 from kimia.service.verify import Notifier, Proof
@@ -52,7 +53,7 @@ VOID_HASH = "void"
 TIMEOUT_HASH = "timeout"
 #: Refusals not remembered under their key: a timeout (remembered by the host, see
 #: ``remember_timeout``) and the conflicts that come from the stored key itself.
-NOT_REMEMBERED = frozenset({"service_unavailable", "exists_with_different_amount", "exists_with_different_request",
+NOT_REMEMBERED: frozenset[ErrorCode] = frozenset({"service_unavailable", "exists_with_different_amount", "exists_with_different_request",
                             "already_reversed", "missing_idempotency_key"})
 UTC_OFFSET_S = 210 * 60
 
@@ -249,9 +250,9 @@ def _check_amount(value: Any, field_name: str, *, allow_zero: bool = False) -> i
     if not isinstance(value, int) or isinstance(value, bool):
         raise reject("invalid_request", path=field_name, detail=f"{field_name} must be an integer number of rials")
     if value < 0 or (value == 0 and not allow_zero):
-        raise Rejected("amount_must_be_positive", "The amount must be a positive number of rials", "مبلغ باید یک عدد مثبت به ریال باشد", field_name)
+        raise reject("amount_must_be_positive", path=field_name)
     if value > MAX_AMOUNT_RIAL:
-        raise Rejected("amount_too_large", "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است", field_name)
+        raise reject("amount_too_large", path=field_name)
     return value
 
 
@@ -260,9 +261,9 @@ def _check_points(value: Any, field_name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise reject("invalid_request", path=field_name, detail=f"{field_name} must be an integer number of points")
     if value < 0:
-        raise Rejected("amount_must_be_positive", "The amount must be a positive number", "مقدار باید یک عدد مثبت باشد", field_name)
+        raise reject("amount_must_be_positive", path=field_name)
     if value > MAX_AMOUNT_RIAL:
-        raise Rejected("amount_too_large", "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است", field_name)
+        raise reject("amount_too_large", path=field_name)
     return value
 
 
@@ -606,8 +607,7 @@ class Kimia:
         club's credit or points here only if the meta-club shares value."""
         spends = "redeem_credit_rial" if req.redeem_credit_rial > 0 else "redeem_points" if req.redeem_points > 0 else None
         if spends is not None and not self._shares_value(tx, member_club, merchant_club):
-            raise Rejected("credit_not_valid_at_merchant", "This credit cannot be spent at this merchant",
-                           "این اعتبار در این پذیرنده قابل استفاده نیست", spends)
+            raise reject("credit_not_valid_at_merchant", path=spends)
 
     def _clubs_sharing_members(self, tx: Tx, root_club: int) -> list[int]:
         """The club itself plus clubs sharing members with it through a meta-club (C3)."""
@@ -846,28 +846,14 @@ class Kimia:
                                    ledger_club=member_club)
             if member_club != merchant.root_club_id and not self._shares_value(tx, member_club, merchant.root_club_id):
                 snapshot["lots"] = []
-                snapshot["accounts"] = [a for a in snapshot["accounts"] if not a["account"].endswith("/credit_line")]
+                snapshot["accounts"] = [a for a in snapshot["accounts"] if core.account_info(a["account"]).kind != "credit_line"]
             book = self.caches.rulebook(tx, merchant.root_club_id)
-        now = self.clock()
-        spendable = 0
-        for lot in snapshot["lots"]:
-            scope = lot["account"].split("@", 1)[1] if "@" in lot["account"] else ""
-            expired = lot["expires_at"] is not None and lot["expires_at"] <= now
-            pending = lot["pending_until"] is not None and lot["pending_until"] > now
-            if expired or pending:
-                continue
-            if scope.startswith("merchant:") and scope != f"merchant:{merchant_id}":
-                continue
-            if scope.startswith("set:") and not book_allows(book, int(scope[4:]), merchant):
-                continue
-            spendable += int(lot["remaining"])
-        for account in snapshot["accounts"]:
-            if account["account"].endswith("/credit_line"):
-                spendable += max(0, int(account["balance"]) + int(account["credit_limit"]))
-        points = sum(int(a["balance"]) for a in snapshot["accounts"] if a["account"] == f"member:{member_id}/points")
-        # All credit held, as a receipt's balance_credit_rial counts it (the core's holder_balances).
-        total = sum(int(a["balance"]) for a in snapshot["accounts"] if a["account"].split("/", 1)[1].split("@", 1)[0] in CREDIT_KINDS)
-        return {"member_id": member_id, "points": points, "credit_rial": spendable, "credit_total_rial": total, "tier": snapshot["tier"]}
+        # What the member can spend here and what they hold, as the core counts them at a purchase
+        # and on a receipt (balance_credit_rial).
+        holder = core.Member(snapshot)
+        spendable = book.spendable_credit(holder, merchant_id=merchant_id, merchant_groups=list(merchant.groups), now=self.clock())
+        return {"member_id": member_id, "points": holder.points, "credit_rial": spendable, "credit_total_rial": holder.credit_held_rial,
+                "tier": snapshot["tier"]}
 
     # --- purchases ------------------------------------------------------------------------------
 
@@ -1643,7 +1629,7 @@ class Kimia:
             )
             row = tx.one("SELECT balance FROM balances WHERE club_id = ? AND account = ?", (root, account))
             if row[0] < -limit_rial:
-                raise Rejected("credit_limit_exceeded", "The credit line limit would be exceeded", "سقف خط اعتباری رد می‌شود")
+                raise reject("credit_limit_exceeded")
             audit.append(tx, club_id=root, actor=actor, action="set_credit_limit", reason=reason,
                          payload={"member_id": member_id, "limit_rial": limit_rial}, at=self.clock())
 
@@ -1678,7 +1664,7 @@ class Kimia:
         the operator named them, masked: a card by its last 4 digits)."""
         _check_actor(actor, reason)
         if not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_AMOUNT_RIAL:
-            raise Rejected("amount_must_be_positive", "The amount must be a non-zero integer", "مبلغ باید عددی غیرصفر باشد", "delta")
+            raise reject("amount_must_be_positive", path="delta")
 
         def decide(tx: Tx, snapshot: dict[str, Any], op_id: int, now: int, root: int) -> core.Decision:
             account = f"member:{snapshot['member_id']}/{account_kind}"
@@ -1748,7 +1734,7 @@ class Kimia:
             clubs = self._club_tree(tx, root)
             config = self._settings(tx, root).get("tiers")
         if not config:
-            raise Rejected("invalid_tier_config", "Invalid tier configuration: no tiers", "پیکربندی طبقات نامعتبر است: طبقه‌ای تعریف نشده")
+            raise reject("invalid_tier_config", detail=Phrase("no tiers", "طبقه‌ای تعریف نشده"))
         if not 1 <= chunk_size <= 100_000:
             raise reject("invalid_request", path="chunk_size", detail="chunk_size is between 1 and 100,000")
         state = self.write(partial(open_close, root=root, clubs=clubs, period_end=period_end, config=config, actor=actor, now=self.clock()))
@@ -1825,16 +1811,6 @@ class Kimia:
         return self.write(work)  # type: ignore[no-any-return]
 
 
-def book_allows(book: core.Rulebook, set_id: int, merchant: MerchantContext) -> bool:
-    """Whether club credit of merchant set ``set_id`` may be spent at ``merchant``: asked of the
-    core with a zero-amount quote would be heavier, so the rule set's sets are read directly."""
-    return set_id in merchant_sets_of(book, merchant)
-
-
-def merchant_sets_of(book: core.Rulebook, merchant: MerchantContext) -> set[int]:
-    return set(book.merchant_sets_for(merchant.merchant_id, list(merchant.groups)))
-
-
 def draw_winners(tx: Tx, clubs: list[int], lottery_id: int, seed: str, count: int) -> list[int]:
     """Winners of a lottery from its entries and the revealed seed (deterministic, auditable).
 
@@ -1843,11 +1819,11 @@ def draw_winners(tx: Tx, clubs: list[int], lottery_id: int, seed: str, count: in
     club's ledger). Entries any other club's ledger holds for this lottery id were not won here."""
     suffix = f"/lottery_entries@lottery:{lottery_id}"
     rows = tx.all(
-        f"SELECT owner, balance FROM balances WHERE account LIKE ? AND balance > 0 AND club_id IN ({tx.placeholders(len(clubs))})"
+        f"SELECT account, balance FROM balances WHERE account LIKE ? AND balance > 0 AND club_id IN ({tx.placeholders(len(clubs))})"
         " ORDER BY owner",
         ("member:%" + suffix, *clubs),
     )
-    pool = [(int(owner.split(":")[1]), int(balance)) for owner, balance in rows]
+    pool = [(core.account_info(account).owner_id, int(balance)) for account, balance in rows]
     pool.sort()
     rng = random.Random(hashlib.sha256(f"{seed}:{lottery_id}".encode()).digest())
     winners: list[int] = []

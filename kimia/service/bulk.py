@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import kimia._core as core
 from kimia.errors import KimiaError, Rejected, reject
 from kimia.service.record import issue_voucher
-from kimia.service.snapshot import HISTORY_DAYS, SPENDABLE_KINDS, is_holder, load_budgets, load_vouchers, lot_kind, owner_of
+from kimia.service.snapshot import HISTORY_DAYS, SPENDABLE_KINDS, load_budgets, load_vouchers
 from kimia.service.sql import Tx
 
 if TYPE_CHECKING:
@@ -139,8 +139,8 @@ def _snapshots(tx: Tx, members: dict[int, int], spending: dict[int, frozenset[st
     for club, account, balance, limit, owner in balances:
         for member_id in holders.get((club, owner), ()):
             snaps[member_id]["accounts"].append({"account": account, "balance": balance, "credit_limit": limit})
-    for lot_id, club, owner, account, remaining, expires, pending in (lots[0] if lots else []):
-        kind = lot_kind(account)
+    lot_rows = lots[0] if lots else []
+    for (lot_id, club, owner, account, remaining, expires, pending), kind in zip(lot_rows, core.kinds_of([r[3] for r in lot_rows])):
         for member_id in holders.get((club, owner), ()):
             if kind in spending.get(member_id, ()):
                 snaps[member_id]["lots"].append({"id": lot_id, "account": account, "remaining": remaining, "expires_at": expires, "pending_until": pending})

@@ -21,11 +21,9 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import kimia._core as core
 from kimia.service.audit import chain_rows, verify_chain
-from kimia.service.record import floor_of
 from kimia.service.sql import Tx
-
-LOT_KINDS = ("points", "merchant_credit", "club_credit", "virtual_credit", "cashback", "gift_credit", "welfare_credit", "lottery_entries")
 
 
 @dataclass
@@ -71,7 +69,7 @@ def run_check(tx: Tx, *, limit: int = 1000) -> CheckReport:
         expected = journal.get(key, 0)
         if balance != expected:
             add(f"balance of {key[1]} (club {key[0]}) is {balance}, the journal says {expected}")
-        floor = floor_of(key[1], limit_rial)
+        floor = core.floor(key[1], limit_rial)
         if floor is not None and balance < floor:
             add(f"{key[1]} (club {key[0]}) is {balance}, below its floor {floor}")
     for key, total in journal.items():
@@ -80,8 +78,8 @@ def run_check(tx: Tx, *, limit: int = 1000) -> CheckReport:
 
     lot_sums = {(c, a): int(s) for c, a, s in tx.all("SELECT club_id, account, SUM(remaining) FROM lots GROUP BY club_id, account")}
     for (club, account), (balance, _) in balances.items():
-        kind = account.split("/", 1)[1].split("@", 1)[0]
-        if account.startswith(("member:", "group:")) and kind in LOT_KINDS and lot_sums.get((club, account), 0) != balance:
+        info = core.account_info(account)
+        if info.is_holder and info.has_lots and lot_sums.get((club, account), 0) != balance:
             add(f"lots of {account} (club {club}) hold {lot_sums.get((club, account), 0)}, the balance is {balance}")
     for lot_id, remaining, original in tx.all("SELECT id, remaining, original FROM lots WHERE remaining < 0 OR remaining > original LIMIT ?", (limit,)):
         add(f"lot {lot_id} holds {remaining} of {original}")

@@ -93,7 +93,7 @@ def open_close(tx: Tx, *, root: int, clubs: list[int], period_end: int, config: 
         return running
     last = last_closed_end(tx, root)
     if last is not None and period_end <= last:
-        raise reject("period_already_closed")
+        raise reject("period_already_closed", period_end=last)
     in_clubs, params = tx.among("club_id", clubs)
     last_member, total = tx.one(f"SELECT COALESCE(MAX(id), 0), COUNT(*) FROM members WHERE {in_clubs}", params)
     row = tx.one(

@@ -12,73 +12,38 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import kimia._core as core
 from kimia._core import Decision
-from kimia.errors import Rejected
-from kimia.service.snapshot import is_holder, owner_of
+from kimia.errors import reject
 from kimia.service.sql import Tx
-
-_MESSAGES = {
-    "insufficient_balance": ("Not enough balance in {account}", "موجودی {account} کافی نیست"),
-    "lot_not_found": ("A lot used by this operation no longer exists", "بخشی از اعتبار مورد استفاده دیگر وجود ندارد"),
-    "budget_exhausted": ("The budget {budget} of rule {rule} is exhausted", "بودجه «{budget}» قانون «{rule}» تمام شده است"),
-    "voucher_already_used": ("This voucher has already been used", "این ووچر قبلاً استفاده شده است"),
-}
-
-
-def _rejected(code: str, path: str | None = None, **params: str) -> Rejected:
-    en, fa = _MESSAGES[code]
-    return Rejected(code, en.format(**params), fa.format(**params), path, dict(params))
-
 
 #: Offset of the local day of settlement (and of ``operations.day``) from UTC: Tehran, 03:30.
 SETTLEMENT_UTC_OFFSET_S = 210 * 60
 
 
-def floor_of(account: str, credit_limit: int) -> int | None:
-    """The lowest balance an account may reach (mirrors ``AccountKey::floor`` in the core)."""
-    if not is_holder(account):
-        return None
-    kind = account.split("/", 1)[1].split("@", 1)[0]
-    if kind == "credit_line":
-        return -credit_limit
-    if kind in ("points_debt", "credit_debt"):
-        return None
-    if kind == "cash":
-        # Money from outside (a gift card bought, a credit line repaid): a source, like the
-        # business-side accounts, so it is unbounded even though a member owns it.
-        return None
-    return 0
-
-
 def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club: int, now: int) -> None:
     """Persist every effect of ``d`` under operation ``op_id``."""
-    postings = d.postings
-    legs: list[tuple[Any, ...]] = []
-    for seq, p in enumerate(postings):
-        club_from = member_club if is_holder(p["from"]) else op_club
-        club_to = member_club if is_holder(p["to"]) else op_club
-        legs.append((club_from, op_id, seq, p["from"], -p["amount"], p["unit"], p["memo"][:120], now))
-        legs.append((club_to, op_id, seq, p["to"], p["amount"], p["unit"], p["memo"][:120], now))
+    # The core knows each account's club (a holder's is the member's), owner and floor.
+    rows = core.batch_rows([(d, op_club, member_club)], now)
     tx.executemany(
         "INSERT INTO journal (club_id, op_id, seq, account, amount, unit, memo, created_at) VALUES (?,?,?,?,?,?,?,?)",
-        legs,
+        rows["legs"],
     )
     upsert = (
         "INSERT INTO balances (club_id, account, owner, balance, credit_limit) VALUES (?,?,?,?,0)"
         " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance"
     )
     unchecked: list[tuple[Any, ...]] = []
-    for account, delta in d.deltas:
-        holder = is_holder(account)
-        club = member_club if holder else op_club
-        if not holder or delta >= 0:
-            # Business accounts have no floor and a credit cannot break one: no need to read back.
-            unchecked.append((club, account, owner_of(account), delta))
+    for club, account, owner, delta in rows["balances"]:
+        if delta >= 0 or core.floor(account, 0) is None:
+            # Unbounded accounts (the business side, debts) have no floor and a credit cannot break
+            # one: no need to read back.
+            unchecked.append((club, account, owner, delta))
             continue
-        row = tx.one(upsert + " RETURNING balance, credit_limit", (club, account, owner_of(account), delta))
-        floor = floor_of(account, row[1])
+        row = tx.one(upsert + " RETURNING balance, credit_limit", (club, account, owner, delta))
+        floor = core.floor(account, row[1])
         if floor is not None and row[0] < floor:
-            raise _rejected("insufficient_balance", account=account)
+            raise reject("insufficient_balance", account=account, needed=-delta, available=row[0] - delta - floor)
     tx.executemany(upsert, unchecked)
     for used in d.lots_consumed:
         tx.execute(
@@ -86,14 +51,11 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
             (used["amount"], used["lot_id"], member_club, used["amount"]),
         )
         if tx.rowcount() != 1:
-            raise _rejected("lot_not_found")
+            raise reject("lot_not_found")
     tx.executemany(
         "INSERT INTO lots (id, club_id, owner, account, original, remaining, expires_at, pending_until)"
         " VALUES (?,?,?,?,?,?,?,?)",
-        [
-            (lot["id"], member_club, owner_of(lot["account"]), lot["account"], lot["remaining"], lot["remaining"], lot["expires_at"], lot["pending_until"])
-            for lot in d.lots_created
-        ],
+        rows["lots_created"],
     )
     for i, use in enumerate(d.budget_use):
         row = tx.one(
@@ -103,7 +65,7 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
         )
         if use["amount"] > 0 and row[0] > use["limit"]:
             key = str(use["key"])
-            raise _rejected("budget_exhausted", f"budget_use[{i}]", rule=key.split("|", 1)[0], budget=key)
+            raise reject("budget_exhausted", f"budget_use[{i}]", rule=key.split("|", 1)[0], budget=key)
     counters = d.counters
     day = counters["day"]
     # Money moves on the day of this operation: a refund, a reversal or a completed hold is settled
@@ -144,7 +106,7 @@ def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club
     if d.voucher_used:
         tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))
         if tx.rowcount() != 1:
-            raise _rejected("voucher_already_used")
+            raise reject("voucher_already_used")
     restored = d.voucher_restored
     if restored:
         tx.execute("UPDATE vouchers SET used_op_id = NULL WHERE code = ?", (restored,))

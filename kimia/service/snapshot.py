@@ -4,34 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import kimia._core as core
 from kimia.service.sql import Tx
 
-#: Lot kinds a purchase may spend as rial credit; lottery entries are never spent at the till.
-CREDIT_KINDS = frozenset({"merchant_credit", "club_credit", "virtual_credit", "cashback", "gift_credit", "welfare_credit"})
-#: The lot kinds each ``lots`` choice of ``load_member`` loads (``"all"`` loads every lot).
+#: The lot kinds each ``lots`` choice of ``load_member`` loads (``"all"`` loads every lot), as the
+#: core spends them: rial credit held in lots and/or points, never lottery entries.
 SPENDABLE_KINDS: dict[str, frozenset[str]] = {
     "none": frozenset(),
-    "credit": CREDIT_KINDS,
-    "points": frozenset({"points"}),
-    "credit+points": CREDIT_KINDS | {"points"},
+    "credit": core.spent_lot_kinds(credit=True, points=False),
+    "points": core.spent_lot_kinds(credit=False, points=True),
+    "credit+points": core.spent_lot_kinds(credit=True, points=True),
 }
-
-
-def lot_kind(account: str) -> str:
-    """``member:42/merchant_credit@merchant:7`` → ``merchant_credit``."""
-    return account.split("/", 1)[1].split("@", 1)[0]
 
 #: Days of purchase history loaded for window conditions (rules may look back at most this far).
 HISTORY_DAYS = 400
-
-
-def owner_of(account: str) -> str:
-    """``member:42/points`` → ``member:42``."""
-    return account.split("/", 1)[0]
-
-
-def is_holder(account: str) -> bool:
-    return account.startswith(("member:", "group:"))
 
 
 def load_member(
@@ -85,7 +71,7 @@ def load_member(
         )
         if lots != "all":
             kinds = SPENDABLE_KINDS[lots]
-            lot_rows = [r for r in lot_rows if lot_kind(r[1]) in kinds]
+            lot_rows = [r for r, kind in zip(lot_rows, core.kinds_of([r[1] for r in lot_rows])) if kind in kinds]
     lot_list = [{"id": i, "account": a, "remaining": r, "expires_at": e, "pending_until": p} for i, a, r, e, p in lot_rows]
     history = [
         {"day": d, "count": c, "spend_rial": s}

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
+from kimia.error_codes import ErrorCode
+from kimia.errors import Phrase, message
 from kimia.store.append_only import TABLES as APPEND_ONLY
 
 #: Role names accepted: PostgreSQL's unquoted identifiers, lower case (what ``CREATE ROLE name`` stores).
@@ -38,11 +40,12 @@ FORBIDDEN_APPEND_ONLY = ("UPDATE", "DELETE", "TRUNCATE", "TRIGGER", "REFERENCES"
 class RoleError(ValueError):
     """A role that must not be (or cannot be) the application role."""
 
-    def __init__(self, code: str, message_en: str, message_fa: str) -> None:
-        super().__init__(message_en)
+    def __init__(self, code: ErrorCode, **params: object) -> None:
         self.code = code
-        self.message_en = message_en
-        self.message_fa = message_fa
+        self.message_en = message(code, "en", **params)  # worded by the error catalogue
+        self.message_fa = message(code, "fa", **params)
+        self.params = {name: str(value) for name, value in params.items()}
+        super().__init__(self.message_en)
 
 
 def quote(name: str) -> str:
@@ -52,8 +55,7 @@ def quote(name: str) -> str:
 
 def check_role_name(role: str) -> str:
     if not ROLE_NAME.match(role):
-        raise RoleError("bad_role_name", f"{role!r} is not a role name kimia accepts: use lower-case letters, digits and _",
-                        "نام نقش معتبر نیست: فقط حروف کوچک لاتین، رقم و _")
+        raise RoleError("bad_role_name", role=repr(role))
     return role
 
 
@@ -73,8 +75,7 @@ def inspect(conn: Connection) -> Database:
                         {"s": schema}).all()
     owners = {str(name): str(owner) for name, owner in rows}
     if "journal" not in owners:
-        raise RoleError("not_initialized", f"There are no kimia tables in schema {schema}; run `kimia init` first",
-                        "جدول‌های kimia وجود ندارند؛ ابتدا دستور kimia init را اجرا کنید")
+        raise RoleError("not_initialized", detail=Phrase(f"schema {schema}", f"شِمای {schema}"))
     return Database(schema=schema, owner=owners["journal"], tables=tuple(owners))
 
 
@@ -121,16 +122,13 @@ def refuse_unsafe(conn: Connection, role: str, db: Database) -> None:
     if row is None:
         return
     if row[0] or row[1]:
-        raise RoleError("role_too_strong", f"{role} is a superuser (or bypasses row security): no grant can restrict it",
-                        f"نقش {role} ابرکاربر است و هیچ مجوزی محدودش نمی‌کند")
+        raise RoleError("role_too_strong", role=role)
     owners = {db.owner, *(str(o) for (o,) in conn.execute(
         text("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = :s"), {"s": db.schema}))}
     for owner in sorted(owners):
         member = conn.execute(text("SELECT pg_has_role(:r, :o, 'MEMBER')"), {"r": role, "o": owner}).scalar_one()
         if member:
-            raise RoleError("role_owns_tables", f"{role} is (or is a member of) {owner}, which owns kimia's tables:"
-                            " it could drop the append-only triggers; use a role of its own",
-                            f"نقش {role} مالک جدول‌ها است (یا عضو {owner})؛ یک نقش جداگانه بسازید")
+            raise RoleError("role_owns_tables", role=role, owner=owner)
 
 
 def verify(conn: Connection, role: str, db: Database) -> list[str]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Final, Union
+from typing import Any, Final, Union
 
 import iso8583  # type: ignore[import-untyped, unused-ignore]
 
@@ -468,19 +468,33 @@ def _decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
     data = bytes(data)
     if not data:
         raise DecodeError("empty", "no data")
+    tpdu, body = _split_tpdu(data, dialect)
+    mti, t_len = _read_mti(body, dialect)
+    present_ids = _present_fields(body, t_len, dialect, mti)
+    lib_error: DecodeError | None = None
+    try:
+        doc_dec, doc_enc = iso8583.decode(body, dialect.spec)
+    except iso8583.DecodeError as exc:
+        lib_error = _from_library_error(exc, body, dialect, mti)
+    if lib_error is not None:
+        raise lib_error
+    return Message._trusted(mti, _checked_fields(present_ids, doc_dec, doc_enc, dialect, mti), tpdu)
 
-    idx = 0
-    tpdu: bytes | None = None
-    if dialect.tpdu:
-        if len(data) < 5:
-            raise DecodeError("truncated", f"TPDU needs 5 bytes, {len(data)} present", field="h")
-        tpdu = data[:5]
-        if tpdu[0] != 0x60:
-            raise DecodeError("bad_header", "TPDU id is not 0x60", field="h")
-        idx = 5
-    body = data[idx:]
 
-    # MTI
+def _split_tpdu(data: bytes, dialect: Dialect) -> tuple[bytes | None, bytes]:
+    """The TPDU (if the dialect has one) and the message after it."""
+    if not dialect.tpdu:
+        return None, data
+    if len(data) < 5:
+        raise DecodeError("truncated", f"TPDU needs 5 bytes, {len(data)} present", field="h")
+    tpdu = data[:5]
+    if tpdu[0] != 0x60:
+        raise DecodeError("bad_header", "TPDU id is not 0x60", field="h")
+    return tpdu, data[5:]
+
+
+def _read_mti(body: bytes, dialect: Dialect) -> tuple[str, int]:
+    """The MTI and its length in bytes, checked against the dialect."""
     t_spec = dialect.spec["t"]
     t_len = 2 if t_spec["data_enc"] == "b" else 4
     t_raw = body[:t_len]
@@ -497,8 +511,12 @@ def _decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
         raise DecodeError("bad_mti", "MTI is not 4 ASCII digits", field="t")
     if dialect.mtis and mti not in dialect.mtis:
         raise DecodeError("bad_mti", f"MTI {mti} is not supported by dialect {dialect.name}", field="t", mti=mti)
+    return mti, t_len
 
-    # Bitmaps: checked here so that pyiso8583 only ever sees fields the dialect defines.
+
+def _present_fields(body: bytes, t_len: int, dialect: Dialect, mti: str) -> list[str]:
+    """The data fields the bitmaps name, in numeric order. Checked here so that pyiso8583 only
+    ever sees fields the dialect defines."""
     present, pos = _read_bitmap(body, t_len, "p", dialect, 0, mti)
     if 1 in present:
         if "1" not in dialect.spec:
@@ -511,19 +529,15 @@ def _decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
     if not present:
         raise DecodeError("bad_bitmap", "no data fields present", field="p", mti=mti)
     defined = dialect.data_field_set
-    present_ids = [str(num) for num in sorted(present)]  # in numeric order
+    present_ids = [str(num) for num in sorted(present)]
     for fid in present_ids:
         if fid not in defined:
             raise DecodeError("bad_bitmap", "bitmap names a field the dialect does not define", field=fid, mti=mti)
+    return present_ids
 
-    lib_error: DecodeError | None = None
-    try:
-        doc_dec, doc_enc = iso8583.decode(body, dialect.spec)
-    except iso8583.DecodeError as exc:
-        lib_error = _from_library_error(exc, body, dialect, mti)
-    if lib_error is not None:
-        raise lib_error
 
+def _checked_fields(present_ids: list[str], doc_dec: Any, doc_enc: Any, dialect: Dialect, mti: str) -> dict[str, FieldValue]:
+    """Each decoded field checked against its format: binary fields as bytes, the rest as text."""
     fields: dict[str, FieldValue] = {}
     for fid in present_ids:
         if fid not in doc_dec:
@@ -541,14 +555,10 @@ def _decode(data: bytes | bytearray | memoryview, dialect: Dialect) -> Message:
             continue
         if not _check_content(fmt, value):
             raise DecodeError(
-                "bad_field",
-                f"content does not match format {fmt!r}",
-                field=fid,
-                mti=mti,
-                salvaged=_salvage(doc_dec, dialect),
+                "bad_field", f"content does not match format {fmt!r}", field=fid, mti=mti, salvaged=_salvage(doc_dec, dialect)
             )
         fields[fid] = value
-    return Message._trusted(mti, fields, tpdu)
+    return fields
 
 
 # -- encode ----------------------------------------------------------------------

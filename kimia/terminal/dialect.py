@@ -101,6 +101,33 @@ def _max_len_for_prefix(len_enc: str, len_type: int, len_count: str) -> int:
     return int(10**digits - 1)
 
 
+def _check_field_id(fid: object) -> None:
+    """A field id is 't', 'p', '1' or a number 2..128 that can carry data."""
+    if not isinstance(fid, str):
+        raise DialectError(f"field ids must be strings, got {fid!r}")
+    if fid in _SPECIAL_KEYS:
+        return
+    if not fid.isascii() or not fid.isdigit() or fid != str(int(fid)) or not 2 <= int(fid) <= 128:
+        raise DialectError(f"field id {fid!r} is not 't', 'p', '1' or a number 2..128")
+    if fid in _FORBIDDEN_FIELDS:
+        raise DialectError("field '65' cannot carry data: pyiso8583 4.x uses bit 65 as the tertiary bitmap flag")
+
+
+def _checked_mac_fields(mac_fields: tuple[str, ...], spec: Mapping[str, Mapping[str, Any]], formats: Mapping[str, str]) -> tuple[str, ...]:
+    """At most two distinct MAC fields, each the fixed 8-byte binary last field of its bitmap."""
+    if len(mac_fields) > 2 or len(set(mac_fields)) != len(mac_fields):
+        raise DialectError("mac_fields holds at most two distinct fields (64 and/or 128)")
+    for mf in mac_fields:
+        if mf not in ("64", "128"):
+            raise DialectError(f"mac field {mf!r} must be '64' or '128' (the last field of its bitmap)")
+        if mf not in spec:
+            raise DialectError(f"mac field {mf!r} is not defined in the field spec")
+        mspec = spec[mf]
+        if formats.get(mf) != "b" or mspec["len_type"] != 0 or mspec["max_len"] != 8:
+            raise DialectError(f"mac field {mf!r} must be fixed 8-byte binary (format 'b', max_len 8)")
+    return mac_fields
+
+
 def _check_field(fid: str, raw: Mapping[str, Any], fmt: str | None) -> None:
     where = f"field {fid!r}"
     unknown = set(raw) - _SPEC_KEYS
@@ -195,6 +222,22 @@ class Dialect:
     _data_field_set: frozenset[str] = field(init=False, repr=False, compare=False, hash=False, default=frozenset())
 
     def __post_init__(self) -> None:
+        self._check_settings()
+        ordered = self._checked_spec()
+        mac_fields = _checked_mac_fields(tuple(self.mac_fields), ordered, self.formats)
+        mtis = frozenset(self.mtis)
+        for mti in mtis:
+            if not isinstance(mti, str) or len(mti) != 4 or not all(c in "0123456789" for c in mti):
+                raise DialectError(f"mti {mti!r} is not 4 ASCII digits")
+        object.__setattr__(self, "spec", MappingProxyType(ordered))
+        object.__setattr__(self, "formats", MappingProxyType(dict(self.formats)))
+        object.__setattr__(self, "mac_fields", mac_fields)
+        object.__setattr__(self, "mtis", mtis)
+        # Asked for on every message: computed once (the dialect is frozen).
+        object.__setattr__(self, "_data_fields", tuple(f for f in ordered if f not in ("h", "t", "p", "1")))
+        object.__setattr__(self, "_data_field_set", frozenset(ordered) - {"h", "t", "p", "1"})
+
+    def _check_settings(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
             raise DialectError("name must be a non-empty string")
         if self.length_prefix not in LENGTH_PREFIXES:
@@ -206,19 +249,13 @@ class Dialect:
         if not isinstance(self.formats, Mapping):
             raise DialectError("formats must be a mapping of field id to format")
 
+    def _checked_spec(self) -> dict[str, Mapping[str, Any]]:
+        """Every field's spec checked, the TPDU header replaced, in field order."""
         spec: dict[str, Mapping[str, Any]] = {}
         for fid, fspec in self.spec.items():
             if fid == "h":
                 continue  # always replaced: the TPDU is handled by the codec
-            if not isinstance(fid, str):
-                raise DialectError(f"field ids must be strings, got {fid!r}")
-            if fid not in _SPECIAL_KEYS:
-                if not fid.isascii() or not fid.isdigit() or fid != str(int(fid)) or not 2 <= int(fid) <= 128:
-                    raise DialectError(f"field id {fid!r} is not 't', 'p', '1' or a number 2..128")
-                if fid in _FORBIDDEN_FIELDS:
-                    raise DialectError(
-                        "field '65' cannot carry data: pyiso8583 4.x uses bit 65 as the tertiary bitmap flag"
-                    )
+            _check_field_id(fid)
             if not isinstance(fspec, Mapping):
                 raise DialectError(f"field {fid!r}: spec must be a mapping")
             fmt = self.formats.get(fid)
@@ -238,36 +275,7 @@ class Dialect:
         if any(int(f) > 64 for f in data_fields) and "1" not in spec:
             raise DialectError("fields above 64 are defined, so the secondary bitmap '1' must be too")
         spec["h"] = _NO_HEADER
-        ordered = {k: spec[k] for k in sorted(spec, key=_field_sort_key)}
-
-        mac_fields = tuple(self.mac_fields)
-        if len(mac_fields) > 2 or len(set(mac_fields)) != len(mac_fields):
-            raise DialectError("mac_fields holds at most two distinct fields (64 and/or 128)")
-        for mf in mac_fields:
-            if mf not in ("64", "128"):
-                raise DialectError(f"mac field {mf!r} must be '64' or '128' (the last field of its bitmap)")
-            if mf not in spec:
-                raise DialectError(f"mac field {mf!r} is not defined in the field spec")
-            mspec = spec[mf]
-            if (
-                self.formats.get(mf) != "b"
-                or mspec["len_type"] != 0
-                or mspec["max_len"] != 8
-            ):
-                raise DialectError(f"mac field {mf!r} must be fixed 8-byte binary (format 'b', max_len 8)")
-
-        mtis = frozenset(self.mtis)
-        for mti in mtis:
-            if not isinstance(mti, str) or len(mti) != 4 or not all(c in "0123456789" for c in mti):
-                raise DialectError(f"mti {mti!r} is not 4 ASCII digits")
-
-        object.__setattr__(self, "spec", MappingProxyType(ordered))
-        object.__setattr__(self, "formats", MappingProxyType(dict(self.formats)))
-        object.__setattr__(self, "mac_fields", mac_fields)
-        object.__setattr__(self, "mtis", mtis)
-        # Asked for on every message: computed once (the dialect is frozen).
-        object.__setattr__(self, "_data_fields", tuple(f for f in ordered if f not in ("h", "t", "p", "1")))
-        object.__setattr__(self, "_data_field_set", frozenset(ordered) - {"h", "t", "p", "1"})
+        return {k: spec[k] for k in sorted(spec, key=_field_sort_key)}
 
     # -- helpers -----------------------------------------------------------------
 
@@ -475,3 +483,4 @@ def _dialect_from_mapping(data: object) -> Dialect:
         mac_fields=tuple(mac_fields),
         mtis=frozenset(mtis),
     )
+

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from kimia.errors import KimiaError
+from kimia.errors import KimiaError, reject
 from kimia.identifiers import IdentifierError
 from kimia.plugins.hookspecs import hookimpl
 from kimia.service.api import Deadline, Kimia, MemberRef, PurchaseRequest
@@ -37,57 +37,10 @@ from kimia.service.context import TerminalContext
 from kimia.service.verify import Proof
 from kimia.terminal import tlv
 from kimia.terminal.codec import Message
-
-#: kimia's stable error codes → ISO 8583 response codes (field 39).
-RESPONSE_FOR_ERROR: dict[str, str] = {
-    "unknown_member": "14",
-    "invalid_card_number_format": "14",
-    "invalid_card_number_checksum": "14",
-    "invalid_mobile": "14",
-    "invalid_national_code_format": "14",
-    "invalid_national_code_checksum": "14",
-    "invalid_club_card": "14",
-    "insufficient_balance": "51",
-    "credit_limit_exceeded": "61",
-    "budget_exhausted": "61",
-    "lot_expired": "54",
-    "voucher_not_active": "54",
-    "credit_not_valid_at_merchant": "57",
-    "points_redemption_not_allowed": "57",
-    "below_threshold": "13",
-    "voucher_not_valid_at_merchant": "57",
-    "amount_must_be_positive": "13",
-    "amount_too_large": "13",
-    "basket_mismatch": "13",
-    "exists_with_different_amount": "94",
-    "exists_with_different_request": "94",
-    "already_reversed": "12",
-    "not_refundable": "12",
-    "hold_not_pending": "12",
-    "unknown_operation": "25",
-    "nothing_to_reverse": "25",
-    "refund_exceeds_purchase": "13",
-    "service_unavailable": "91",
-    "overloaded": "91",
-    "unknown_terminal": "03",
-    "unknown_merchant": "03",
-    "invalid_request": "30",
-    "voucher_not_found": "14",
-    "voucher_already_used": "05",
-    "identifier_taken": "05",
-    # Cardholder verification: 55 asks the terminal for the member's PIN or code; 75 after too
-    # many wrong PINs.
-    "verification_required": "55",
-    "pin_incorrect": "55",
-    "otp_invalid": "55",
-    "pin_locked": "75",
-    "no_mobile": "05",
-    "code_too_soon": "05",
-}
-
+from kimia.terminal.response_codes import DEFAULT_RESPONSE, RESPONSE_FOR_ERROR
 
 def response_code_for(error: KimiaError | IdentifierError) -> str:
-    return RESPONSE_FOR_ERROR.get(error.code, "05")
+    return RESPONSE_FOR_ERROR.get(error.code, DEFAULT_RESPONSE)
 
 
 #: The largest id or integer a tag may carry: what a signed 64-bit SQL integer holds.
@@ -96,7 +49,7 @@ _ASCII_DIGITS = frozenset("0123456789")
 
 
 def _format_error(what: str) -> KimiaError:
-    return KimiaError("invalid_request", f"Invalid request: {what}", "درخواست نامعتبر", what)
+    return reject("invalid_request", path=what, detail=what)
 
 
 def wire_int(value: str, what: str, *, too_large: Callable[[], KimiaError] | None = None) -> int:
@@ -113,7 +66,7 @@ def wire_int(value: str, what: str, *, too_large: Callable[[], KimiaError] | Non
 
 
 def amount_too_large() -> KimiaError:
-    return KimiaError("amount_too_large", "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است", "48")
+    return reject("amount_too_large", path="48")
 
 
 def member_ref(key: str) -> MemberRef:
@@ -124,7 +77,7 @@ def member_ref(key: str) -> MemberRef:
         if not set(value) <= _ASCII_DIGITS or len(value) > 40:
             raise _format_error("member key A: needs ASCII digits")
         if int(value) > MAX_WIRE_INT or int(value) == 0:
-            raise KimiaError("unknown_member", "Unknown member", "عضو یافت نشد", "MK")
+            raise reject("unknown_member", path="MK")
     return MemberRef({"M": "mobile", "N": "national_code", "C": "club_card", "A": "account"}[kind], value)
 
 
@@ -344,7 +297,7 @@ async def purchase_async(req: TerminalRequest, deadline: Deadline) -> TerminalRe
 
 
 def _unknown_hold() -> KimiaError:
-    return KimiaError("unknown_operation", "Unknown operation", "تراکنش یافت نشد", "HR")
+    return reject("unknown_operation", path="HR")
 
 
 def completion(req: TerminalRequest) -> TerminalReply:
@@ -525,7 +478,7 @@ def original_keys(req: TerminalRequest) -> tuple[str, str]:
         mti, stan, sent, ids = data[:4], data[4:10], data[10:20], data[20:]
         mti = mti[:3] + {"1": "0", "3": "2"}.get(mti[3], mti[3])  # a repeat's original is its first form
         if ids.strip("0"):
-            raise KimiaError("unknown_operation", "Unknown operation", "تراکنش یافت نشد", "90")
+            raise reject("unknown_operation", path="90")
         if sent.strip("0"):
             date = _local_date_of(sent, today)
     prefix = f"iso:{m.merchant_id}:{m.terminal_id}:{stan}:"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-__all__ = ["RESPONSE_CODES", "describe", "is_approved"]
+from kimia.error_codes import ErrorCode
+
+__all__ = ["DEFAULT_RESPONSE", "NOT_MET_AT_TERMINAL", "RESPONSE_CODES", "RESPONSE_FOR_ERROR", "describe", "is_approved"]
 
 APPROVED: Final = "00"
 INVALID_MERCHANT: Final = "03"
@@ -54,6 +56,77 @@ RESPONSE_CODES: Final[dict[str, tuple[str, str]]] = {
     SYSTEM_MALFUNCTION: ("System malfunction", "خطای سامانه"),
 }
 """Response code -> (English, Persian)."""
+
+#: kimia's error codes (the catalogue, core/src/errors.rs) → ISO 8583 response codes (field 39).
+#: tests/test_errors.py checks every key against the catalogue and every code against this table.
+RESPONSE_FOR_ERROR: Final[dict[ErrorCode, str]] = {
+    "unknown_member": INVALID_CARD,
+    "invalid_card_number_format": INVALID_CARD,
+    "invalid_card_number_checksum": INVALID_CARD,
+    "invalid_mobile": INVALID_CARD,
+    "invalid_national_code_format": INVALID_CARD,
+    "invalid_national_code_checksum": INVALID_CARD,
+    "invalid_club_card": INVALID_CARD,
+    "insufficient_balance": INSUFFICIENT_FUNDS,
+    "credit_limit_exceeded": EXCEEDS_LIMIT,
+    "budget_exhausted": EXCEEDS_LIMIT,
+    "lot_expired": EXPIRED,
+    "voucher_not_active": EXPIRED,
+    "credit_not_valid_at_merchant": NOT_PERMITTED_MERCHANT,
+    "points_redemption_not_allowed": NOT_PERMITTED_MERCHANT,
+    "below_threshold": INVALID_AMOUNT,
+    "voucher_not_valid_at_merchant": NOT_PERMITTED_MERCHANT,
+    "amount_must_be_positive": INVALID_AMOUNT,
+    "amount_too_large": INVALID_AMOUNT,
+    "basket_mismatch": INVALID_AMOUNT,
+    "exists_with_different_amount": DUPLICATE,
+    "exists_with_different_request": DUPLICATE,
+    "already_reversed": INVALID_TRANSACTION,
+    "not_refundable": INVALID_TRANSACTION,
+    "hold_not_pending": INVALID_TRANSACTION,
+    "unknown_operation": ORIGINAL_NOT_FOUND,
+    "nothing_to_reverse": ORIGINAL_NOT_FOUND,
+    "refund_exceeds_purchase": INVALID_AMOUNT,
+    "service_unavailable": HOST_UNAVAILABLE,
+    "overloaded": HOST_UNAVAILABLE,
+    "unknown_terminal": INVALID_MERCHANT,
+    "unknown_merchant": INVALID_MERCHANT,
+    "invalid_request": FORMAT_ERROR,
+    "voucher_not_found": INVALID_CARD,
+    "voucher_already_used": DO_NOT_HONOUR,
+    "identifier_taken": DO_NOT_HONOUR,
+    # Cardholder verification: 55 asks the terminal for the member's PIN or code; 75 after too
+    # many wrong PINs.
+    "verification_required": INCORRECT_PIN,
+    "pin_incorrect": INCORRECT_PIN,
+    "otp_invalid": INCORRECT_PIN,
+    "pin_locked": PIN_TRIES_EXCEEDED,
+    "no_mobile": DO_NOT_HONOUR,
+    "code_too_soon": DO_NOT_HONOUR,
+}
+
+#: The answer to a code the terminal can meet but that has no entry above: do not honour.
+DEFAULT_RESPONSE: Final = DO_NOT_HONOUR
+
+#: Codes no terminal request can lead to (setup, the command line, database roles, rule publishing,
+#: administration); every other code not in :data:`RESPONSE_FOR_ERROR` is answered
+#: :data:`DEFAULT_RESPONSE`.
+NOT_MET_AT_TERMINAL: Final[frozenset[ErrorCode]] = frozenset({
+    # kimia's setup: checked when a process starts, before any terminal connects.
+    "card_key_missing", "card_key_weak", "terminal_kek_missing",
+    # The command line and the database roles.
+    "database_error", "not_initialized", "schema_outdated", "not_postgresql", "reset_not_supported", "bad_role_name",
+    "role_missing", "role_too_strong", "role_owns_tables", "grants_incomplete", "invalid_date", "no_rules",
+    "period_end_in_future", "period_too_short",
+    # Rule publishing, tier closes, lotteries and value administration: the panel's and the API's.
+    "rule_invalid_json", "rule_too_many", "rule_set_bad_value", "rule_duplicate_id", "rule_bad_value", "rule_bad_date",
+    "rule_empty_effects", "rule_bad_funding", "rule_unknown_set", "rule_unknown_stacking_group", "invalid_tier_config",
+    "invalid_sheba_format", "invalid_sheba_checksum", "unknown_voucher_template", "unknown_lottery", "actor_required",
+    "reason_required", "period_close_unfinished", "period_already_closed", "lottery_not_open", "seed_mismatch",
+    "no_entries", "conversion_not_allowed",
+    # The terminal's requests always carry their key (terminal, STAN and date).
+    "missing_idempotency_key",
+})
 
 
 def describe(code: str, lang: Literal["en", "fa"] = "fa") -> str:

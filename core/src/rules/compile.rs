@@ -186,40 +186,12 @@ fn compile_cond(rule: &str, path: &str, c: &Condition) -> Result<Cond, CoreError
             Cond::Count { days: window(*days)?, range: check_range(rule, path, *min, *max)? }
         }
         Condition::PointsHeld { min, max } => Cond::PointsHeld(check_range(rule, path, *min, *max)?),
-        Condition::DateRange { from, to, calendar } => {
-            let jalali = *calendar == Calendar::Jalali;
-            let day = |text: &Option<String>, field: &str| -> Result<Option<i64>, CoreError> {
-                match text {
-                    None => Ok(None),
-                    Some(t) => calendar::parse_day(t, jalali).map(Some).ok_or_else(|| {
-                        CoreError::new("rule_bad_date").with("rule", rule).with("date", t).at(format!("{path}.{field}"))
-                    }),
-                }
-            };
-            let (from_day, to_day) = (day(from, "from")?, day(to, "to")?);
-            if let (Some(f), Some(t)) = (from_day, to_day) {
-                if f > t {
-                    return Err(bad(rule, format!("{path}.to"), "the end date is before the start date", "تاریخ پایان پیش از تاریخ شروع است"));
-                }
-            }
-            Cond::Dates { from_day, to_day }
-        }
+        Condition::DateRange { from, to, calendar } => compile_dates(rule, path, from, to, *calendar == Calendar::Jalali)?,
         Condition::HourRange { from, to } => Cond::Hours {
             from_s: parse_hhmm(rule, &format!("{path}.from"), from)?,
             to_s: parse_hhmm(rule, &format!("{path}.to"), to)?,
         },
-        Condition::Weekdays { days } => Cond::Weekdays(days.iter().fold(0_u8, |mask, d| {
-            let bit = match d {
-                Weekday::Sat => 0,
-                Weekday::Sun => 1,
-                Weekday::Mon => 2,
-                Weekday::Tue => 3,
-                Weekday::Wed => 4,
-                Weekday::Thu => 5,
-                Weekday::Fri => 6,
-            };
-            mask | (1 << bit)
-        })),
+        Condition::Weekdays { days } => Cond::Weekdays(weekday_mask(days)),
         Condition::Amount { min, max } => Cond::Amount(check_range(rule, path, *min, *max)?),
         Condition::NthPurchase { n, at_merchant } => {
             if !(1..=1_000_000).contains(n) {
@@ -243,6 +215,41 @@ fn compile_cond(rule: &str, path: &str, c: &Condition) -> Result<Cond, CoreError
         Condition::All { of } => Cond::All(compile_list(rule, &format!("{path}.of"), of)?),
         Condition::Any { of } => Cond::Any(compile_list(rule, &format!("{path}.of"), of)?),
         Condition::Not { of } => Cond::Not(Box::new(compile_cond(rule, &format!("{path}.of"), of)?)),
+    })
+}
+
+/// A date range, its ends read in the Jalali or the Gregorian calendar.
+fn compile_dates(rule: &str, path: &str, from: &Option<String>, to: &Option<String>, jalali: bool) -> Result<Cond, CoreError> {
+    let day = |text: &Option<String>, field: &str| -> Result<Option<i64>, CoreError> {
+        match text {
+            None => Ok(None),
+            Some(t) => calendar::parse_day(t, jalali)
+                .map(Some)
+                .ok_or_else(|| CoreError::new("rule_bad_date").with("rule", rule).with("date", t).at(format!("{path}.{field}"))),
+        }
+    };
+    let (from_day, to_day) = (day(from, "from")?, day(to, "to")?);
+    if let (Some(f), Some(t)) = (from_day, to_day) {
+        if f > t {
+            return Err(bad(rule, format!("{path}.to"), "the end date is before the start date", "تاریخ پایان پیش از تاریخ شروع است"));
+        }
+    }
+    Ok(Cond::Dates { from_day, to_day })
+}
+
+/// One bit per weekday, Saturday first (the Iranian week).
+fn weekday_mask(days: &[Weekday]) -> u8 {
+    days.iter().fold(0_u8, |mask, d| {
+        let bit = match d {
+            Weekday::Sat => 0,
+            Weekday::Sun => 1,
+            Weekday::Mon => 2,
+            Weekday::Tue => 3,
+            Weekday::Wed => 4,
+            Weekday::Thu => 5,
+            Weekday::Fri => 6,
+        };
+        mask | (1 << bit)
     })
 }
 
@@ -451,6 +458,104 @@ fn compile_rule(set: &RuleSet, group_index: &HashMap<&str, usize>, position: usi
     })
 }
 
+fn set_error(field: &str, en: &str, fa: &str) -> CoreError {
+    CoreError::new("rule_set_bad_value").with_text("detail", en, fa).at(field.to_string())
+}
+
+/// The rule set's own values: point value, time zone, settlement shares and fee tariffs, and
+/// unique merchant set ids and stacking group names.
+fn check_set(set: &RuleSet) -> Result<(), CoreError> {
+    if set.point_value_rial < 0 {
+        return Err(set_error("point_value_rial", "point_value_rial must not be negative", "«point_value_rial» نباید منفی باشد"));
+    }
+    if !(-720..=840).contains(&set.utc_offset_min) {
+        return Err(set_error("utc_offset_min", "utc_offset_min must be between -720 and 840", "«utc_offset_min» باید بین منفی ۷۲۰ و ۸۴۰ دقیقه باشد"));
+    }
+    check_settlement(&set.settlement)?;
+    let mut set_ids = HashSet::new();
+    for (i, m) in set.merchant_sets.iter().enumerate() {
+        if !set_ids.insert(m.id) {
+            return Err(set_error(&format!("merchant_sets[{i}].id"), "merchant set ids must be unique", "شناسهٔ مجموعه‌های پذیرندگان باید یکتا باشد"));
+        }
+    }
+    let mut group_names = HashSet::new();
+    for (i, g) in set.stacking_groups.iter().enumerate() {
+        if !group_names.insert(g.name.as_str()) {
+            return Err(set_error(&format!("stacking_groups[{i}].name"), "stacking group names must be unique", "نام گروه‌های ترکیب باید یکتا باشد"));
+        }
+    }
+    Ok(())
+}
+
+/// Settlement shares of at most 100% in total, and one valid fee tariff per business type.
+fn check_settlement(s: &Settlement) -> Result<(), CoreError> {
+    let shares = [s.club_owner_bp, s.marketer_bp, s.merchant_marketer_bp];
+    let fields = ["club_owner_bp", "marketer_bp", "merchant_marketer_bp"];
+    let (en, fa) = ("settlement shares must be 0..10000 bp in total", "سهم‌های تسویه روی هم باید بین ۰ و ۱۰٬۰۰۰ واحد پایه باشد");
+    if let Some(i) = shares.iter().position(|bp| *bp < 0) {
+        return Err(set_error(&format!("settlement.{}", fields[i]), en, fa));
+    }
+    if shares.iter().sum::<i64>() > BP_ONE {
+        return Err(set_error("settlement", en, fa));
+    }
+    let mut tariff_types = HashSet::new();
+    for (i, t) in s.fee_tariffs.iter().enumerate() {
+        let wrong = [
+            ("percent_bp", !(0..=BP_ONE).contains(&t.percent_bp)),
+            ("fixed_rial", t.fixed_rial < 0),
+            ("cap_rial", t.cap_rial.is_some_and(|c| c < 0)),
+        ];
+        if let Some((field, _)) = wrong.iter().find(|(_, w)| *w) {
+            return Err(set_error(
+                &format!("settlement.fee_tariffs[{i}].{field}"),
+                "a fee is 0..10000 bp plus a non-negative fixed amount and cap",
+                "کارمزد باید بین ۰ و ۱۰٬۰۰۰ واحد پایه باشد، با مبلغ ثابت و سقف نامنفی",
+            ));
+        }
+        if !tariff_types.insert(t.business_type.clone()) {
+            return Err(set_error(&format!("settlement.fee_tariffs[{i}].business_type"), "one tariff per business type", "برای هر نوع کسب‌وکار فقط یک تعرفه"));
+        }
+    }
+    Ok(())
+}
+
+/// The stacking groups and their modes, `default` first (stackable unless the set says otherwise).
+fn group_modes_of(set: &RuleSet) -> Vec<(String, StackingMode)> {
+    let mut group_modes = vec![("default".to_string(), StackingMode::Stackable)];
+    for g in &set.stacking_groups {
+        if g.name == "default" {
+            group_modes[0].1 = g.mode;
+        } else {
+            group_modes.push((g.name.clone(), g.mode));
+        }
+    }
+    group_modes
+}
+
+/// Rule numbers indexed by the merchants and merchant groups their scope names; the rest are global.
+type RuleIndex = (HashMap<i64, Vec<u32>>, HashMap<i64, Vec<u32>>, Vec<u32>);
+
+fn index_rules(rules: &[CompiledRule]) -> RuleIndex {
+    let mut by_merchant: HashMap<i64, Vec<u32>> = HashMap::new();
+    let mut by_group: HashMap<i64, Vec<u32>> = HashMap::new();
+    let mut global = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let index = u32::try_from(i).expect("rule count is bounded by MAX_RULES");
+        if !rule.scope.merchants.is_empty() {
+            for m in &rule.scope.merchants {
+                by_merchant.entry(*m).or_default().push(index);
+            }
+        } else if !rule.scope.merchant_groups.is_empty() {
+            for g in &rule.scope.merchant_groups {
+                by_group.entry(*g).or_default().push(index);
+            }
+        } else {
+            global.push(index);
+        }
+    }
+    (by_merchant, by_group, global)
+}
+
 impl Rulebook {
     /// Parse and compile a rule set given as JSON text.
     pub fn from_json(text: &str) -> Result<Rulebook, CoreError> {
@@ -472,61 +577,8 @@ impl Rulebook {
         if set.rules.len() > MAX_RULES {
             return Err(CoreError::new("rule_too_many").with("limit", MAX_RULES).at("rules"));
         }
-        let set_error = |field: &str, en: &str, fa: &str| CoreError::new("rule_set_bad_value").with_text("detail", en, fa).at(field.to_string());
-        if set.point_value_rial < 0 {
-            return Err(set_error("point_value_rial", "point_value_rial must not be negative", "«point_value_rial» نباید منفی باشد"));
-        }
-        if !(-720..=840).contains(&set.utc_offset_min) {
-            return Err(set_error("utc_offset_min", "utc_offset_min must be between -720 and 840", "«utc_offset_min» باید بین منفی ۷۲۰ و ۸۴۰ دقیقه باشد"));
-        }
-        let s = &set.settlement;
-        let shares = [s.club_owner_bp, s.marketer_bp, s.merchant_marketer_bp];
-        let fields = ["club_owner_bp", "marketer_bp", "merchant_marketer_bp"];
-        let (en, fa) = ("settlement shares must be 0..10000 bp in total", "سهم‌های تسویه روی هم باید بین ۰ و ۱۰٬۰۰۰ واحد پایه باشد");
-        if let Some(i) = shares.iter().position(|bp| *bp < 0) {
-            return Err(set_error(&format!("settlement.{}", fields[i]), en, fa));
-        }
-        if shares.iter().sum::<i64>() > BP_ONE {
-            return Err(set_error("settlement", en, fa));
-        }
-        let mut tariff_types = HashSet::new();
-        for (i, t) in s.fee_tariffs.iter().enumerate() {
-            let wrong = [
-                ("percent_bp", !(0..=BP_ONE).contains(&t.percent_bp)),
-                ("fixed_rial", t.fixed_rial < 0),
-                ("cap_rial", t.cap_rial.is_some_and(|c| c < 0)),
-            ];
-            if let Some((field, _)) = wrong.iter().find(|(_, w)| *w) {
-                return Err(set_error(
-                    &format!("settlement.fee_tariffs[{i}].{field}"),
-                    "a fee is 0..10000 bp plus a non-negative fixed amount and cap",
-                    "کارمزد باید بین ۰ و ۱۰٬۰۰۰ واحد پایه باشد، با مبلغ ثابت و سقف نامنفی",
-                ));
-            }
-            if !tariff_types.insert(t.business_type.clone()) {
-                return Err(set_error(&format!("settlement.fee_tariffs[{i}].business_type"), "one tariff per business type", "برای هر نوع کسب‌وکار فقط یک تعرفه"));
-            }
-        }
-        let mut set_ids = HashSet::new();
-        for (i, m) in set.merchant_sets.iter().enumerate() {
-            if !set_ids.insert(m.id) {
-                return Err(set_error(&format!("merchant_sets[{i}].id"), "merchant set ids must be unique", "شناسهٔ مجموعه‌های پذیرندگان باید یکتا باشد"));
-            }
-        }
-        let mut group_names = HashSet::new();
-        for (i, g) in set.stacking_groups.iter().enumerate() {
-            if !group_names.insert(g.name.as_str()) {
-                return Err(set_error(&format!("stacking_groups[{i}].name"), "stacking group names must be unique", "نام گروه‌های ترکیب باید یکتا باشد"));
-            }
-        }
-        let mut group_modes = vec![("default".to_string(), StackingMode::Stackable)];
-        for g in &set.stacking_groups {
-            if g.name == "default" {
-                group_modes[0].1 = g.mode;
-            } else {
-                group_modes.push((g.name.clone(), g.mode));
-            }
-        }
+        check_set(set)?;
+        let group_modes = group_modes_of(set);
         let group_index: HashMap<&str, usize> = group_modes.iter().enumerate().map(|(i, (n, _))| (n.as_str(), i)).collect();
         let mut seen = HashSet::new();
         let mut rules = Vec::with_capacity(set.rules.len());
@@ -538,24 +590,7 @@ impl Rulebook {
         }
         rules.sort_by(|(pa, a), (pb, b)| a.group.cmp(&b.group).then(b.priority.cmp(&a.priority)).then(pa.cmp(pb)));
         let rules: Vec<CompiledRule> = rules.into_iter().map(|(_, r)| r).collect();
-
-        let mut by_merchant: HashMap<i64, Vec<u32>> = HashMap::new();
-        let mut by_group: HashMap<i64, Vec<u32>> = HashMap::new();
-        let mut global = Vec::new();
-        for (i, rule) in rules.iter().enumerate() {
-            let index = u32::try_from(i).expect("rule count is bounded by MAX_RULES");
-            if !rule.scope.merchants.is_empty() {
-                for m in &rule.scope.merchants {
-                    by_merchant.entry(*m).or_default().push(index);
-                }
-            } else if !rule.scope.merchant_groups.is_empty() {
-                for g in &rule.scope.merchant_groups {
-                    by_group.entry(*g).or_default().push(index);
-                }
-            } else {
-                global.push(index);
-            }
-        }
+        let (by_merchant, by_group, global) = index_rules(&rules);
         Ok(Rulebook {
             club_id: set.club_id,
             version: set.version,

@@ -7,9 +7,11 @@
 use crate::account::{AccountKey, Kind, Owner, Scope};
 use crate::calendar::{self, Local};
 use crate::errors::CoreError;
+use std::sync::Arc;
+
 use crate::model::{
-    BudgetUse, CounterDelta, Decision, DecisionKind, Explain, Funder, Lot, LotUse, LotteryEntry, MemberSnapshot, PaymentMethod, Purchase,
-    VoucherIssue, MAX_AMOUNT,
+    draw_lots, BudgetUse, CounterDelta, Decision, DecisionKind, Explain, Funder, Lot, LotUse, LotteryEntry, MemberSnapshot, PaymentMethod,
+    Purchase, VoucherIssue, MAX_AMOUNT,
 };
 use crate::money::{mul_div, percent_bp, split_into, Rounding, BP_ONE, MAX_SPLIT_PARTS};
 use crate::rules::compile::{CompiledRule, Cond, Rulebook};
@@ -335,6 +337,28 @@ fn fit_budgets(budget: &[(String, i64, Counts)], used: &std::collections::BTreeM
     Some((room, false))
 }
 
+/// Why a rule gave nothing: an explanation code, or the condition that failed.
+enum Skip<'r> {
+    Code(&'static str),
+    Condition(&'r Cond),
+}
+
+impl Skip<'_> {
+    fn line(&self, rule: &CompiledRule) -> Explain {
+        match self {
+            Skip::Code(code) => explain_line(rule, code),
+            Skip::Condition(failed) => {
+                let mut line = explain_line(rule, "condition_failed");
+                line.condition = Some(failed.name().to_string());
+                if let Cond::Nth { n, .. } = failed {
+                    line.n = Some(*n);
+                }
+                line
+            }
+        }
+    }
+}
+
 /// Reusable buffers, so the batch path does not allocate per purchase for the index walk.
 #[derive(Default)]
 pub struct Scratch {
@@ -438,55 +462,26 @@ impl Rulebook {
                 }
                 continue;
             }
-            if !rule.enabled || rule.valid_from.is_some_and(|f| decision.now < f) || rule.valid_to.is_some_and(|t| decision.now > t) {
-                if explain {
-                    decision.explanation.push(explain_line(rule, "outside_validity"));
-                }
-                continue;
-            }
-            if !in_scope(rule, ctx.p) {
-                if explain {
-                    decision.explanation.push(explain_line(rule, "not_in_scope"));
-                }
-                continue;
-            }
-            if let Some(failed) = rule.conds.iter().find(|c| !holds(c, ctx, self.utc_offset_min)) {
-                if explain {
-                    let mut line = explain_line(rule, "condition_failed");
-                    line.condition = Some(failed.name().to_string());
-                    if let Cond::Nth { n, .. } = failed {
-                        line.n = Some(*n);
+            let candidate = match self.consider(rule, ctx, decision.now) {
+                Ok(candidate) => candidate,
+                Err(skip) => {
+                    if explain {
+                        decision.explanation.push(skip.line(rule));
                     }
-                    decision.explanation.push(line);
+                    continue;
                 }
-                continue;
-            }
-            let mut grant = grant_of(rule, ctx);
-            if grant.is_empty() {
-                if explain {
-                    decision.explanation.push(explain_line(rule, "nothing_to_give"));
-                }
-                continue;
-            }
-            let budget = budget_keys(rule, ctx.p, ctx.s.member_id, ctx.local.day);
-            let Some((room, partial)) = fit_budgets(&budget, &ctx.s.budget_used, &mut grant, self.point_value_rial) else {
-                if explain {
-                    decision.explanation.push(explain_line(rule, "budget_exhausted"));
-                }
-                continue;
             };
             if mode == StackingMode::Exclusive && applied.len() > group_start {
                 let best = &applied[group_start];
-                let better = grant.value(self.point_value_rial) > best.grant.value(self.point_value_rial);
-                let loser = if better { best.rule } else { rule };
+                let better = candidate.grant.value(self.point_value_rial) > best.grant.value(self.point_value_rial);
                 // Named after the group's final winner, once the whole group has been seen.
-                losers.push((loser, group_start));
+                losers.push((if better { best.rule } else { rule }, group_start));
                 if better {
-                    applied[group_start] = Applied { rule, grant, budget, room, partial };
+                    applied[group_start] = candidate;
                 }
                 continue;
             }
-            applied.push(Applied { rule, grant, budget, room, partial });
+            applied.push(candidate);
         }
         if explain {
             for (loser, slot) in losers {
@@ -499,145 +494,172 @@ impl Rulebook {
         applied
     }
 
+    /// A rule on its own, before stacking: what it gives within its budgets, or why it gives nothing
+    /// (validity, scope, a condition, an empty reward, an exhausted budget, in that order).
+    fn consider<'r>(&self, rule: &'r CompiledRule, ctx: &Ctx<'_>, now: i64) -> Result<Applied<'r>, Skip<'r>> {
+        if !rule.enabled || rule.valid_from.is_some_and(|f| now < f) || rule.valid_to.is_some_and(|t| now > t) {
+            return Err(Skip::Code("outside_validity"));
+        }
+        if !in_scope(rule, ctx.p) {
+            return Err(Skip::Code("not_in_scope"));
+        }
+        if let Some(failed) = rule.conds.iter().find(|c| !holds(c, ctx, self.utc_offset_min)) {
+            return Err(Skip::Condition(failed));
+        }
+        let mut grant = grant_of(rule, ctx);
+        if grant.is_empty() {
+            return Err(Skip::Code("nothing_to_give"));
+        }
+        let budget = budget_keys(rule, ctx.p, ctx.s.member_id, ctx.local.day);
+        let (room, partial) = fit_budgets(&budget, &ctx.s.budget_used, &mut grant, self.point_value_rial).ok_or(Skip::Code("budget_exhausted"))?;
+        Ok(Applied { rule, grant, budget, room, partial })
+    }
+
     /// Turn the applied rules into discount, credit spending, postings, lots and budget use.
     fn write_effects(&self, ctx: &Ctx<'_>, mut applied: Vec<Applied<'_>>, explain: bool, d: &mut Decision) -> Result<(), CoreError> {
         let p = ctx.p;
-        let member = Owner::Member(ctx.s.member_id);
-        let merchant_discount = AccountKey::plain(Owner::Merchant(p.merchant_id), Kind::DiscountGiven);
+        let mut left = self.pay(ctx, &mut applied, d)?;
+        if d.credit_used_rial > 0 {
+            left = self.spend_discounts(&mut applied, left, d);
+        }
+        d.payable_rial = left;
+        debug_assert_eq!(d.payable_rial + d.discount_rial + d.credit_used_rial + d.points_redeemed_rial, p.amount_rial);
+        for a in &applied {
+            self.write_rule(ctx, a, explain, d);
+        }
+        Ok(())
+    }
 
-        // 1. Cash discounts, capped so the total never exceeds the amount.
+    /// How the purchase is paid before the card: cash discounts (capped so the total never exceeds
+    /// the amount), the voucher, points at the member's conversion ratio (crate::redeem), then
+    /// credit, soonest-expiring lots first. Returns what is left to pay.
+    fn pay(&self, ctx: &Ctx<'_>, applied: &mut [Applied<'_>], d: &mut Decision) -> Result<i64, CoreError> {
+        let p = ctx.p;
         let mut left = p.amount_rial;
-        for a in &mut applied {
+        for a in applied.iter_mut() {
             a.grant.discount = a.grant.discount.min(left);
             left -= a.grant.discount;
         }
-        let voucher_discount = self.voucher_discount(ctx, left, d)?;
-        left -= voucher_discount;
+        left -= self.voucher_discount(ctx, left, d)?;
         d.discount_rial = p.amount_rial - left;
-
-        // 2. Points the member pays with, at their conversion ratio (crate::redeem), then credit,
-        // soonest-expiring lots first.
         left -= crate::redeem::redeem_points(p, ctx.s, left, d)?;
         let want = p.redeem_credit_rial.min(left);
         if want > 0 {
             self.draw_credit(ctx, want, d)?;
         }
-        left -= d.credit_used_rial;
+        Ok(left - d.credit_used_rial)
+    }
 
-        // 3. Discounts on the part paid with credit (R13) of the effect's kinds, within what is left
-        // to pay and what the rule's partial-fill budgets leave.
-        if d.credit_used_rial > 0 {
-            for a in &mut applied {
-                for effect in &a.rule.effects {
-                    if let Effect::CreditSpendDiscount { percent_bp, fixed_rial, cap_rial, credit_kinds } = effect {
-                        let base = credit_used_of(d, spent_mask(credit_kinds));
-                        if base == 0 {
-                            continue;
-                        }
-                        let full = amount_of(base, *percent_bp, *fixed_rial, *cap_rial).min(left);
-                        let room = a.room.saturating_sub(a.grant.value(self.point_value_rial)).max(0);
-                        let extra = full.min(room);
-                        a.partial |= extra < full;
-                        a.grant.discount += extra;
-                        left -= extra;
-                        d.discount_rial += extra;
+    /// Discounts on the part paid with credit (R13) of each effect's kinds, within what is `left`
+    /// to pay and what the rule's partial-fill budgets leave. Returns what is left to pay.
+    fn spend_discounts(&self, applied: &mut [Applied<'_>], mut left: i64, d: &mut Decision) -> i64 {
+        for a in applied.iter_mut() {
+            for effect in &a.rule.effects {
+                if let Effect::CreditSpendDiscount { percent_bp, fixed_rial, cap_rial, credit_kinds } = effect {
+                    let base = credit_used_of(d, spent_mask(credit_kinds));
+                    if base == 0 {
+                        continue;
                     }
+                    let full = amount_of(base, *percent_bp, *fixed_rial, *cap_rial).min(left);
+                    let room = a.room.saturating_sub(a.grant.value(self.point_value_rial)).max(0);
+                    let extra = full.min(room);
+                    a.partial |= extra < full;
+                    a.grant.discount += extra;
+                    left -= extra;
+                    d.discount_rial += extra;
                 }
             }
         }
-        d.payable_rial = left;
-        debug_assert_eq!(d.payable_rial + d.discount_rial + d.credit_used_rial + d.points_redeemed_rial, p.amount_rial);
+        left
+    }
 
-        // 4. Postings and lots for every applied rule. A rule whose only effect was a credit-spend
-        // discount that came to nothing (the credit paid everything already discounted) gave nothing.
-        let mut lot_seq = 0_u32;
-        for a in &applied {
-            let rule = a.rule;
-            let gave = a.grant.discount > 0
-                || a.grant.points_total() > 0
-                || a.grant.credit_total() > 0
-                || a.grant.lottery.iter().any(|l| l.1 > 0)
-                || !a.grant.vouchers.is_empty()
-                || (a.grant.referral_points > 0 && ctx.s.referrer_id.is_some());
-            if !gave {
-                if explain {
-                    d.explanation.push(explain_line(rule, "nothing_to_give"));
-                }
-                continue;
-            }
-            let memo = &rule.id;
-            let mut funders = [Owner::Platform; MAX_SPLIT_PARTS];
-            for (slot, (f, _)) in funders.iter_mut().zip(&rule.funding) {
-                *slot = funder_owner(*f, p, self.club_id);
-            }
-            let funders = &funders[..rule.funding.len()];
-            let weights = &rule.funding_weights;
-            let mut parts = [0_i64; MAX_SPLIT_PARTS];
-            let mut fund = |d: &mut Decision, to: AccountKey, amount: i64, source_kind: Kind| {
-                split_into(amount, weights, &mut parts);
-                for (funder, part) in funders.iter().zip(parts) {
-                    d.post_memo(AccountKey::plain(*funder, source_kind), to, part, memo);
-                }
-            };
-            fund(d, merchant_discount, a.grant.discount, Kind::Expense);
-            for (kind, set, amount, expires_days, pending_days) in &a.grant.credits {
-                let (kind, scope) = match kind {
-                    CreditKind::Merchant => (Kind::MerchantCredit, Scope::Merchant(p.merchant_id)),
-                    CreditKind::Club => (Kind::ClubCredit, set.map_or(Scope::None, Scope::Set)),
-                    CreditKind::Virtual => (Kind::VirtualCredit, set.map_or(Scope::None, Scope::Set)),
-                    CreditKind::Cashback => (Kind::Cashback, set.map_or(Scope::None, Scope::Set)),
-                    CreditKind::Gift => (Kind::GiftCredit, set.map_or(Scope::None, Scope::Set)),
-                    CreditKind::Welfare => (Kind::WelfareCredit, set.map_or(Scope::None, Scope::Set)),
-                };
-                let account = AccountKey::new(member, kind, scope);
-                let to_lot = repay_debt(ctx.s, d, AccountKey::plain(member, Kind::CreditDebt), *amount, Kind::Expense, &mut fund);
-                fund(d, account, to_lot, Kind::Expense);
-                push_lot(d, &mut lot_seq, account, to_lot, *expires_days, *pending_days);
-            }
-            for (points, expires_days, pending_days) in &a.grant.points {
-                if *points > 0 {
-                    let account = AccountKey::plain(member, Kind::Points);
-                    let to_lot = repay_debt(ctx.s, d, AccountKey::plain(member, Kind::PointsDebt), *points, Kind::PointsIssued, &mut fund);
-                    fund(d, account, to_lot, Kind::PointsIssued);
-                    push_lot(d, &mut lot_seq, account, to_lot, *expires_days, *pending_days);
-                    d.points_earned += *points;
-                }
-            }
-            if a.grant.referral_points > 0 {
-                if let Some(referrer) = ctx.s.referrer_id {
-                    let account = AccountKey::plain(Owner::Member(referrer), Kind::Points);
-                    fund(d, account, a.grant.referral_points, Kind::PointsIssued);
-                    push_lot(d, &mut lot_seq, account, a.grant.referral_points, None, None);
-                }
-            }
-            for (lottery_id, entries) in &a.grant.lottery {
-                if *entries > 0 {
-                    let account = AccountKey::new(member, Kind::LotteryEntries, Scope::Lottery(*lottery_id));
-                    let source = AccountKey::new(Owner::Club(self.club_id), Kind::EntriesIssued, Scope::Lottery(*lottery_id));
-                    d.post_memo(source, account, *entries, memo);
-                    push_lot(d, &mut lot_seq, account, *entries, None, None);
-                    d.lottery_entries.push(LotteryEntry { lottery_id: *lottery_id, entries: *entries });
-                }
-            }
-            for template_id in &a.grant.vouchers {
-                d.vouchers_issued.push(VoucherIssue { template_id: *template_id, rule_id: rule.id.to_string() });
-            }
-            let cost = a.grant.value(self.point_value_rial);
-            for (key, limit, counts) in &a.budget {
-                d.budget_use.push(BudgetUse { key: key.clone(), amount: if *counts == Counts::Uses { 1 } else { cost }, limit: *limit });
-            }
-            d.applied_rules.push(rule.id.clone());
+    /// Postings, lots, entries, vouchers and budget use of one applied rule. A rule whose only
+    /// effect was a credit-spend discount that came to nothing (the credit paid everything already
+    /// discounted) gave nothing.
+    fn write_rule(&self, ctx: &Ctx<'_>, a: &Applied<'_>, explain: bool, d: &mut Decision) {
+        let (rule, g) = (a.rule, &a.grant);
+        let gave = g.discount > 0
+            || g.points_total() > 0
+            || g.credit_total() > 0
+            || g.lottery.iter().any(|l| l.1 > 0)
+            || !g.vouchers.is_empty()
+            || (g.referral_points > 0 && ctx.s.referrer_id.is_some());
+        if !gave {
             if explain {
-                let mut line = explain_line(rule, if a.partial { "budget_partial" } else { "applied" });
-                line.discount_rial = a.grant.discount;
-                line.points = a.grant.points_total();
-                line.referral_points = a.grant.referral_points;
-                line.credit_rial = a.grant.credit_total();
-                line.entries = a.grant.lottery.iter().map(|l| l.1).sum();
-                d.explanation.push(line);
+                d.explanation.push(explain_line(rule, "nothing_to_give"));
+            }
+            return;
+        }
+        let funding = Funding::of(rule, ctx.p, self.club_id);
+        let merchant_discount = AccountKey::plain(Owner::Merchant(ctx.p.merchant_id), Kind::DiscountGiven);
+        funding.fund(d, merchant_discount, g.discount, Kind::Expense);
+        self.write_credits(ctx, g, &funding, d);
+        self.write_points(ctx, g, &funding, d);
+        for (lottery_id, entries) in &g.lottery {
+            if *entries > 0 {
+                let account = AccountKey::new(Owner::Member(ctx.s.member_id), Kind::LotteryEntries, Scope::Lottery(*lottery_id));
+                let source = AccountKey::new(Owner::Club(self.club_id), Kind::EntriesIssued, Scope::Lottery(*lottery_id));
+                d.post_memo(source, account, *entries, &rule.id);
+                d.add_lot(account, *entries, None, None);
+                d.lottery_entries.push(LotteryEntry { lottery_id: *lottery_id, entries: *entries });
             }
         }
-        Ok(())
+        for template_id in &g.vouchers {
+            d.vouchers_issued.push(VoucherIssue { template_id: *template_id, rule_id: rule.id.to_string() });
+        }
+        let cost = g.value(self.point_value_rial);
+        for (key, limit, counts) in &a.budget {
+            d.budget_use.push(BudgetUse { key: key.clone(), amount: if *counts == Counts::Uses { 1 } else { cost }, limit: *limit });
+        }
+        d.applied_rules.push(rule.id.clone());
+        if explain {
+            let mut line = explain_line(rule, if a.partial { "budget_partial" } else { "applied" });
+            line.discount_rial = g.discount;
+            line.points = g.points_total();
+            line.referral_points = g.referral_points;
+            line.credit_rial = g.credit_total();
+            line.entries = g.lottery.iter().map(|l| l.1).sum();
+            d.explanation.push(line);
+        }
+    }
+
+    /// The credit a rule grants: each grant into its account (scoped to the merchant or the set),
+    /// after repaying the member's credit debt.
+    fn write_credits(&self, ctx: &Ctx<'_>, g: &Grant, funding: &Funding<'_>, d: &mut Decision) {
+        let member = Owner::Member(ctx.s.member_id);
+        for (kind, set, amount, expires_days, pending_days) in &g.credits {
+            let (kind, scope) = match kind {
+                CreditKind::Merchant => (Kind::MerchantCredit, Scope::Merchant(ctx.p.merchant_id)),
+                CreditKind::Club => (Kind::ClubCredit, set.map_or(Scope::None, Scope::Set)),
+                CreditKind::Virtual => (Kind::VirtualCredit, set.map_or(Scope::None, Scope::Set)),
+                CreditKind::Cashback => (Kind::Cashback, set.map_or(Scope::None, Scope::Set)),
+                CreditKind::Gift => (Kind::GiftCredit, set.map_or(Scope::None, Scope::Set)),
+                CreditKind::Welfare => (Kind::WelfareCredit, set.map_or(Scope::None, Scope::Set)),
+            };
+            let account = AccountKey::new(member, kind, scope);
+            let to_lot = repay_debt(ctx.s, d, AccountKey::plain(member, Kind::CreditDebt), *amount, Kind::Expense, funding);
+            funding.fund(d, account, to_lot, Kind::Expense);
+            add_lot_in_days(d, account, to_lot, *expires_days, *pending_days);
+        }
+    }
+
+    /// The points a rule grants (after repaying the member's points debt), and the referrer's.
+    fn write_points(&self, ctx: &Ctx<'_>, g: &Grant, funding: &Funding<'_>, d: &mut Decision) {
+        let member = Owner::Member(ctx.s.member_id);
+        for (points, expires_days, pending_days) in &g.points {
+            if *points > 0 {
+                let account = AccountKey::plain(member, Kind::Points);
+                let to_lot = repay_debt(ctx.s, d, AccountKey::plain(member, Kind::PointsDebt), *points, Kind::PointsIssued, funding);
+                funding.fund(d, account, to_lot, Kind::PointsIssued);
+                add_lot_in_days(d, account, to_lot, *expires_days, *pending_days);
+                d.points_earned += *points;
+            }
+        }
+        if let (true, Some(referrer)) = (g.referral_points > 0, ctx.s.referrer_id) {
+            let account = AccountKey::plain(Owner::Member(referrer), Kind::Points);
+            funding.fund(d, account, g.referral_points, Kind::PointsIssued);
+            d.add_lot(account, g.referral_points, None, None);
+        }
     }
 
     fn voucher_discount(&self, ctx: &Ctx<'_>, left: i64, d: &mut Decision) -> Result<i64, CoreError> {
@@ -664,91 +686,94 @@ impl Rulebook {
         Ok(amount)
     }
 
-    /// Whether a holder's credit account may be spent at this purchase's merchant.
-    pub(crate) fn credit_valid_here(&self, account: &AccountKey, p: &Purchase) -> bool {
+    /// Whether a holder's credit account may be spent at a merchant (in these merchant groups).
+    pub(crate) fn credit_valid_at(&self, account: &AccountKey, merchant_id: i64, merchant_groups: &[i64]) -> bool {
         match account.scope {
             Scope::None => true,
-            Scope::Merchant(m) => m == p.merchant_id,
-            Scope::Set(set) => self.merchant_in_set(set, p.merchant_id, &p.merchant_groups),
+            Scope::Merchant(m) => m == merchant_id,
+            Scope::Set(set) => self.merchant_in_set(set, merchant_id, merchant_groups),
             Scope::Lottery(_) | Scope::Hold(_) => false,
         }
     }
 
+    /// The member's credit lots spendable now at this merchant.
+    fn credit_lots<'s>(&'s self, s: &'s MemberSnapshot, merchant_id: i64, merchant_groups: &'s [i64], now: i64) -> impl Iterator<Item = &'s Lot> + 's {
+        s.lots.iter().filter(move |l| {
+            s.owns(&l.account) && l.account.kind.is_spendable_credit() && self.credit_valid_at(&l.account, merchant_id, merchant_groups) && l.spendable(now)
+        })
+    }
+
+    /// The member's credit lines with what each may still lend (zero or more).
+    fn credit_lines<'s>(s: &'s MemberSnapshot) -> impl Iterator<Item = (AccountKey, i64)> + 's {
+        s.accounts.iter().filter(|a| a.account.kind == Kind::CreditLine && s.owns(&a.account)).map(|a| (a.account, (a.balance + a.credit_limit).max(0)))
+    }
+
+    /// The rial credit a member can spend at a merchant now: their lots (and their shared wallet's)
+    /// spendable there, and what their credit lines may still lend. What a purchase may draw at
+    /// most, and what a balance inquiry answers.
+    pub fn spendable_credit(&self, s: &MemberSnapshot, merchant_id: i64, merchant_groups: &[i64], now: i64) -> i64 {
+        let lots: i64 = self.credit_lots(s, merchant_id, merchant_groups, now).map(|l| l.remaining).sum();
+        lots + Self::credit_lines(s).map(|(_, room)| room).sum::<i64>()
+    }
+
     /// The credit a purchase would draw for `want` rials, in order: soonest-expiring lots valid
-    /// here, then credit lines. Returns what could not be found.
-    fn credit_sources<'s>(&self, s: &'s MemberSnapshot, p: &Purchase, now: i64, want: i64, mut take: impl FnMut(AccountKey, i64, Option<&'s Lot>)) -> i64 {
-        let mut lots: Vec<&Lot> = s
-            .lots
-            .iter()
-            .filter(|l| s.owns(&l.account) && l.account.kind.is_spendable_credit() && self.credit_valid_here(&l.account, p) && l.spendable(now))
-            .collect();
-        lots.sort_by(|a, b| a.spend_order().cmp(&b.spend_order()));
-        let mut need = want;
-        for lot in lots {
-            if need == 0 {
-                break;
-            }
-            let part = lot.remaining.min(need);
-            need -= part;
-            take(lot.account, part, Some(lot));
-        }
-        for state in s.accounts.iter().filter(|a| a.account.kind == Kind::CreditLine && s.owns(&a.account)) {
-            if need == 0 {
-                break;
-            }
-            let part = (state.balance + state.credit_limit).max(0).min(need);
-            need -= part;
+    /// here (`model::draw_lots`), then credit lines. Returns the lots' draws and the lines' parts,
+    /// which fall short of `want` only when the member cannot spend that much here.
+    fn credit_sources(&self, s: &MemberSnapshot, p: &Purchase, now: i64, want: i64) -> (Vec<LotUse>, Vec<(AccountKey, i64)>) {
+        let uses = draw_lots(self.credit_lots(s, p.merchant_id, &p.merchant_groups, now), want, |_| false);
+        let mut need = want - uses.iter().map(|u| u.amount).sum::<i64>();
+        let mut lines = Vec::new();
+        for (account, room) in Self::credit_lines(s) {
+            let part = room.min(need);
             if part > 0 {
-                take(state.account, part, None);
+                need -= part;
+                lines.push((account, part));
             }
         }
-        need
+        (uses, lines)
     }
 
     /// The kinds of credit the purchase redeems (drawn as `draw_credit` will draw them).
     fn redeemed_kinds(&self, p: &Purchase, s: &MemberSnapshot, now: i64) -> u8 {
-        let mut mask = 0_u8;
-        self.credit_sources(s, p, now, p.redeem_credit_rial.min(p.amount_rial), |account, part, _| {
-            if let Some(kind) = spent_kind(account.kind) {
-                if part > 0 {
-                    mask |= 1 << (kind as u8);
-                }
-            }
-        });
-        mask
+        let (uses, lines) = self.credit_sources(s, p, now, p.redeem_credit_rial.min(p.amount_rial));
+        let parts = uses.iter().map(|u| (u.account, u.amount)).chain(lines);
+        parts.filter(|(_, part)| *part > 0).filter_map(|(account, _)| spent_kind(account.kind)).fold(0_u8, |mask, kind| mask | (1 << (kind as u8)))
     }
 
     fn draw_credit(&self, ctx: &Ctx<'_>, want: i64, d: &mut Decision) -> Result<(), CoreError> {
-        let s = ctx.s;
         let merchant_accept = AccountKey::plain(Owner::Merchant(ctx.p.merchant_id), Kind::CreditAccepted);
-        let now = d.now;
-        let mut taken = Vec::new();
-        let need = self.credit_sources(s, ctx.p, now, want, |account, part, lot| taken.push((account, part, lot)));
-        for (account, part, lot) in taken {
-            match lot {
-                Some(lot) => {
-                    d.lots_consumed.push(LotUse { lot_id: lot.id.clone(), account, amount: part, expires_at: lot.expires_at });
-                    d.post(account, merchant_accept, part, "credit_spent");
-                }
-                None => d.post(account, merchant_accept, part, "credit_line_spent"),
-            }
+        let (uses, lines) = self.credit_sources(ctx.s, ctx.p, d.now, want);
+        let available = uses.iter().map(|u| u.amount).sum::<i64>() + lines.iter().map(|l| l.1).sum::<i64>();
+        if available < want {
+            return Err(self.credit_refusal(ctx, want, available, d.now));
         }
-        if need > 0 {
-            let available = want - need;
-            // Name the reason a member can act on: the credit exists but not here, or has expired.
-            let owned_anywhere: i64 = s.lots.iter().filter(|l| s.owns(&l.account) && l.account.kind.is_spendable_credit() && l.spendable(d.now)).map(|l| l.remaining).sum();
-            let owned_unexpired_or_not: i64 = s.lots.iter().filter(|l| s.owns(&l.account) && l.account.kind.is_spendable_credit() && self.credit_valid_here(&l.account, ctx.p)).map(|l| l.remaining).sum();
-            let code = if owned_anywhere >= want {
-                "credit_not_valid_at_merchant"
-            } else if owned_unexpired_or_not >= want {
-                "lot_expired"
-            } else {
-                "insufficient_balance"
-            };
-            return Err(CoreError::new(code).with("account", "credit").with("needed", want).with("available", available).at("redeem_credit_rial"));
+        for used in uses {
+            d.post(used.account, merchant_accept, used.amount, "credit_spent");
+            d.lots_consumed.push(used);
+        }
+        for (account, part) in lines {
+            d.post(account, merchant_accept, part, "credit_line_spent");
         }
         d.credit_used_rial = want;
         Ok(())
+    }
+
+    /// Why the member cannot spend `want` here, named so they can act on it: the credit exists but
+    /// not here, or has expired, or is not enough.
+    fn credit_refusal(&self, ctx: &Ctx<'_>, want: i64, available: i64, now: i64) -> CoreError {
+        let s = ctx.s;
+        let credit = |l: &&Lot| s.owns(&l.account) && l.account.kind.is_spendable_credit();
+        let owned_anywhere: i64 = s.lots.iter().filter(credit).filter(|l| l.spendable(now)).map(|l| l.remaining).sum();
+        let valid_here = |l: &&Lot| self.credit_valid_at(&l.account, ctx.p.merchant_id, &ctx.p.merchant_groups);
+        let owned_unexpired_or_not: i64 = s.lots.iter().filter(credit).filter(valid_here).map(|l| l.remaining).sum();
+        let code = if owned_anywhere >= want {
+            "credit_not_valid_at_merchant"
+        } else if owned_unexpired_or_not >= want {
+            "lot_expired"
+        } else {
+            "insufficient_balance"
+        };
+        CoreError::new(code).with("account", "credit").with("needed", want).with("available", available).at("redeem_credit_rial")
     }
 
     /// The budget keys a purchase may touch, so the service can load their use before evaluating.
@@ -784,73 +809,47 @@ fn credit_used_of(d: &Decision, mask: u8) -> i64 {
         .sum()
 }
 
+/// Who funds one rule's effects, and in what shares.
+struct Funding<'r> {
+    funders: [Owner; MAX_SPLIT_PARTS],
+    weights: &'r [i64],
+    memo: &'r Arc<str>,
+}
+
+impl<'r> Funding<'r> {
+    fn of(rule: &'r CompiledRule, p: &Purchase, club_id: i64) -> Self {
+        let mut funders = [Owner::Platform; MAX_SPLIT_PARTS];
+        for (slot, (f, _)) in funders.iter_mut().zip(&rule.funding) {
+            *slot = funder_owner(*f, p, club_id);
+        }
+        Funding { funders, weights: &rule.funding_weights, memo: &rule.id }
+    }
+
+    /// Post `amount` to `to` from each funder's `source_kind` account, split by the funding shares.
+    fn fund(&self, d: &mut Decision, to: AccountKey, amount: i64, source_kind: Kind) {
+        let mut parts = [0_i64; MAX_SPLIT_PARTS];
+        split_into(amount, self.weights, &mut parts);
+        for (funder, part) in self.funders[..self.weights.len()].iter().zip(parts) {
+            d.post_memo(AccountKey::plain(*funder, source_kind), to, part, self.memo);
+        }
+    }
+}
+
 /// Pay back what a member owes after a clawback before anything new reaches their balance.
 /// Returns the part left for the member's own account.
-fn repay_debt(
-    s: &MemberSnapshot,
-    d: &mut Decision,
-    debt_account: AccountKey,
-    amount: i64,
-    source_kind: Kind,
-    fund: &mut dyn FnMut(&mut Decision, AccountKey, i64, Kind),
-) -> i64 {
+fn repay_debt(s: &MemberSnapshot, d: &mut Decision, debt_account: AccountKey, amount: i64, source_kind: Kind, funding: &Funding<'_>) -> i64 {
     let owed_before = -s.balance(&debt_account).min(0);
     let repaid_here: i64 = d.postings.iter().filter(|p| p.to == debt_account).map(|p| p.amount).sum();
     let repay = (owed_before - repaid_here).clamp(0, amount);
     if repay > 0 {
-        fund(d, debt_account, repay, source_kind);
+        funding.fund(d, debt_account, repay, source_kind);
     }
     amount - repay
 }
 
-/// `"{op_id}:{seq}"`, built without the formatting machinery (one per lot on the hot path).
-fn lot_id(op_id: i64, seq: u32) -> String {
-    fn digits(mut n: u64, buf: &mut [u8; 20]) -> usize {
-        let mut i = buf.len();
-        loop {
-            i -= 1;
-            buf[i] = b'0' + u8::try_from(n % 10).unwrap_or(0);
-            n /= 10;
-            if n == 0 {
-                return i;
-            }
-        }
-    }
-    let mut id = String::with_capacity(24);
-    let mut buf = [0_u8; 20];
-    if op_id < 0 {
-        id.push('-');
-    }
-    let start = digits(op_id.unsigned_abs(), &mut buf);
-    id.extend(buf[start..].iter().map(|b| char::from(*b)));
-    id.push(':');
-    let start = digits(u64::from(seq), &mut buf);
-    id.extend(buf[start..].iter().map(|b| char::from(*b)));
-    id
-}
-
-fn push_lot(d: &mut Decision, seq: &mut u32, account: AccountKey, amount: i64, expires_days: Option<i64>, pending_days: Option<i64>) {
-    if amount <= 0 {
-        return;
-    }
-    let id = lot_id(d.op_id, *seq);
-    *seq += 1;
-    d.lots_created.push(Lot {
-        id,
-        account,
-        remaining: amount,
-        expires_at: expires_days.map(|days| d.now + days * 86_400),
-        pending_until: pending_days.filter(|days| *days > 0).map(|days| d.now + days * 86_400),
-    });
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn lot_ids() {
-        assert_eq!(super::lot_id(0, 0), "0:0");
-        assert_eq!(super::lot_id(1234567890123, 42), "1234567890123:42");
-        assert_eq!(super::lot_id(-5, 1), "-5:1");
-        assert_eq!(super::lot_id(i64::MIN, u32::MAX), format!("{}:{}", i64::MIN, u32::MAX));
-    }
+/// A new lot expiring, and pending, so many days from the decision's time.
+fn add_lot_in_days(d: &mut Decision, account: AccountKey, amount: i64, expires_days: Option<i64>, pending_days: Option<i64>) {
+    let expires_at = expires_days.map(|days| d.now + days * 86_400);
+    let pending_until = pending_days.filter(|days| *days > 0).map(|days| d.now + days * 86_400);
+    d.add_lot(account, amount, expires_at, pending_until);
 }
