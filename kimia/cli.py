@@ -273,12 +273,16 @@ def init(ctx: click.Context) -> None:
 @click.option("--reset", is_flag=True, help="Delete the SQLite database file first (refused for other databases).")
 @click.option("--until", "until", metavar="YYYY-MM-DD", default=None,
               help="Last day of the demo's month (Tehran time) [default: yesterday].")
+@click.option("--roster", "roster_file", metavar="PATH", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write the members' cards for the terminal simulator (demo only; never the database)"
+                   " [default: beside an SQLite database; none for others].")
 @click.pass_context
-def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str | None) -> None:
+def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str | None, roster_file: Path | None) -> None:
     """Build a realistic demo: clubs, merchants, members, rules and a month of purchases."""
     from kimia.demo_club import DemoClock, build_demo, default_last_day, demo_steps, render_summary, tehran_midnight
     from kimia.service.admin import Admin
     from kimia.store.engine import is_sqlite, sqlite_path
+    from kimia.world import Roster, database_key, roster_path_for
 
     url = _url(ctx)
     if reset:
@@ -293,12 +297,17 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
     end_at = tehran_midnight(last_day + dt.timedelta(days=1))
     # A demo may hash its made-up cards with the development key (a real key wins when set), and
     # makes or upgrades its own schema.
+    roster = Roster(database=database_key(url))
     with _service(replace(_settings(ctx), dev_mode=True, migrations="upgrade"), clock=DemoClock(end_at)) as service:
         bar: Any
         with click.progressbar(length=demo_steps(purchases), label="building the demo · ساخت دمو", file=_err(),
                                item_show_func=lambda item: str(item) if item else None) as bar:
             summary = build_demo(service, Admin(service), purchases=purchases, seed=seed,
-                                 progress=lambda steps, label: bar.update(steps, label))
+                                 progress=lambda steps, label: bar.update(steps, label), roster=roster)
+    # The members' cards in clear, for the terminal simulator only: a demo file, never the database.
+    roster_path = roster_file or roster_path_for(url)
+    if roster_path is not None:
+        click.echo(f"demo members' cards (for the terminal simulator; demo only): {roster.save(roster_path)}", err=True)
     click.echo(render_summary(summary))
     click.echo("پایانه‌ها · for a POS vendor: `kimia terminal list` prints the terminal ids (41), merchant ids (42) and test member"
                " keys (MK); `kimia terminal set-key` gives a terminal its MAC key; docs/terminal-protocol.md has the rest")
@@ -450,59 +459,20 @@ def check(ctx: click.Context) -> None:
 @click.pass_context
 def backtest(ctx: click.Context, club_id: int, days: int) -> None:
     """Run the club's newest rule set over its past purchases and total what it would cost."""
-    import json
+    from kimia.service.reports import backtest_columns, backtest_source
 
     with _service(_settings(ctx)) as service:
-        since = _now() - days * 86_400
         with service.reading() as tx:
             root = int(service.caches.root_club(tx, club_id))
-            rules = tx.one("SELECT body, version FROM rule_sets WHERE club_id = ? ORDER BY version DESC LIMIT 1", (root,))
-            if rules is None:
+            source = backtest_source(tx, root, _now() - days * 86_400)
+            if source is None:
                 raise fail("no_rules", club=root)
-            body = rules[0] if isinstance(rules[0], dict) else json.loads(rules[0])
-            settings_row = tx.one("SELECT settings FROM clubs WHERE id = ?", (root,))
-            settings = settings_row[0] if isinstance(settings_row[0], dict) else json.loads(settings_row[0] or "{}")
-            tier_names = [str(t["name"]) for t in (settings.get("tiers") or {}).get("tiers", [])]
-            tiers = {str(m): t for m, t in tx.all("SELECT id, tier FROM members WHERE tier IS NOT NULL")}
-            groups = {int(m): int(g) for m, g in tx.all("SELECT merchant_id, MIN(group_id) FROM merchant_group_members GROUP BY merchant_id")}
-            names = {int(i): str(n) for i, n in tx.all("SELECT id, name_fa FROM merchants")}
-            kinds = "('purchase', 'completion')"
-            # A member's purchases in every club count, as in the live snapshot's purchase count.
-            before = {int(m): int(n) for m, n in tx.all(
-                f"SELECT member_id, COUNT(*) FROM operations WHERE kind IN {kinds} AND status = 'done'"
-                " AND created_at < ? AND member_id IS NOT NULL GROUP BY member_id", (since,))}
-            total = int(tx.one(f"SELECT COUNT(*) FROM operations WHERE kind IN {kinds} AND status = 'done'"
-                               " AND created_at >= ?", (since,))[0])
-            merchant_id: list[int] = []
-            amount_rial: list[int] = []
-            at: list[int] = []
-            merchant_group: list[int] = []
-            tier: list[int] = []
-            purchase_count: list[int] = []
-            cursor = tx.execute(
-                f"SELECT club_id, merchant_id, amount_rial, created_at, member_id FROM operations WHERE kind IN {kinds}"
-                " AND status = 'done' AND created_at >= ? ORDER BY id", (since,))
-            with click.progressbar(length=total, label="loading purchases", file=_err()) as bar:
-                while rows := cursor.fetchmany(5_000):
-                    for op_club, merchant, amount, created, member in rows:
-                        count = before.get(member, 0) if member is not None else 0
-                        if member is not None:
-                            before[int(member)] = count + 1
-                        if int(op_club) != root:
-                            continue
-                        merchant_id.append(int(merchant))
-                        amount_rial.append(int(amount))
-                        at.append(int(created))
-                        merchant_group.append(groups.get(int(merchant), -1))
-                        name = tiers.get(str(member))
-                        tier.append(tier_names.index(name) if name in tier_names else -1)
-                        purchase_count.append(count)
-                    bar.update(len(rows))
-            book = service.caches.rulebook(tx, root)  # compiled as purchases see it
-        result = book.backtest(merchant_id=merchant_id, amount_rial=amount_rial, at=at, merchant_group=merchant_group,
-                               tier=tier, tier_names=tier_names, purchase_count=purchase_count)
-    rule_names = {str(r["id"]): str((r.get("name") or {}).get("en") or "") for r in body.get("rules", [])}
-    click.echo(f"backtest of club {root}, rule set version {rules[1]} ({len(book)} rules), over the last {days} days")
+            with click.progressbar(length=source.total, label="loading purchases", file=_err()) as bar:
+                columns = backtest_columns(tx, source, progress=bar.update)
+            book = service.caches.rulebook(tx, source.root)  # compiled as purchases see it
+        result = book.backtest(**columns.arguments(source.tier_names))
+    names, rule_names = columns.merchant_names, source.rule_names()
+    click.echo(f"backtest of club {root}, rule set version {source.version} ({len(book)} rules), over the last {days} days")
     click.echo("each purchase is replayed with its merchant, merchant group, amount and time, the member's current tier and"
                " purchase count; rules on member groups, history, baskets, channels or sub-clubs do not fire here")
     click.echo("")

@@ -8,8 +8,10 @@ credit and gift cards; then a month of purchases on a clock the demo moves forwa
 spent, baskets, holds, refunds, reversals, conversions, an expiry sweep, tier period closes and a
 lottery draw. Everything is random but seeded: the same seed and end date give the same demo.
 
-Only public service calls are used (``Kimia`` and ``Admin``); the summary is read back from the
-database afterwards, so it shows what was stored, not what the demo meant to store.
+Built with the one world builder (:mod:`kimia.world`), through public service calls only; the
+summary is read back from the database afterwards (:mod:`kimia.service.reports`), so it shows what
+was stored, not what the demo meant to store. The members' cards and mobiles stay in the builder's
+roster (a demo-only file for the terminal simulator, never the database).
 """
 
 from __future__ import annotations
@@ -20,15 +22,17 @@ import heapq
 import math
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import kimia._core as core
 from kimia.errors import KimiaError
-from kimia.identifiers import luhn_check_digit, validate_card_number, validate_national_code, validate_sheba
 from kimia.samples import demo_rules
 from kimia.service.admin import Admin
 from kimia.service.api import Kimia, PurchaseRequest
+from kimia.service.reports import ClubsReport, ReportScope, clubs_report, credit_line_owed_rial
+from kimia.world import Roster, WorldBuilder, points_rule
+from kimia.world.people import make_card_number, make_club_card, make_mobile, make_national_code, make_sheba
 
 TEHRAN = dt.timezone(dt.timedelta(hours=3, minutes=30))
 DAY_S = 86_400
@@ -74,44 +78,6 @@ def default_last_day(now: int) -> dt.date:
 def jalali(day: dt.date) -> str:
     y, m, d = core.gregorian_to_jalali(day.year, day.month, day.day)
     return f"{y:04d}-{m:02d}-{d:02d}"
-
-
-# --- valid Iranian identifiers -----------------------------------------------------------------
-
-#: Issuer prefixes (BIN) of Iranian banks, for generated card numbers.
-CARD_BINS = ("603799", "589210", "627353", "610433", "603769", "627412", "622106", "502229", "636214", "621986")
-#: Bank codes inside a Sheba (IR kk 0 bbb ...).
-SHEBA_BANKS = ("017", "012", "018", "056", "057", "019", "016", "054")
-
-
-
-def make_card_number(rng: random.Random) -> str:
-    body = rng.choice(CARD_BINS) + "".join(str(rng.randrange(10)) for _ in range(9))
-    return validate_card_number(body + luhn_check_digit(body))
-
-
-def make_national_code(rng: random.Random) -> str:
-    while True:
-        body = "".join(str(rng.randrange(10)) for _ in range(9))
-        if len(set(body)) > 1:
-            break
-    remainder = sum(int(body[i]) * (10 - i) for i in range(9)) % 11
-    return validate_national_code(body + str(remainder if remainder < 2 else 11 - remainder))
-
-
-def make_sheba(rng: random.Random) -> str:
-    """IR + two ISO 13616 check digits + 0 + bank code + 18-digit account (mod 97 == 1)."""
-    bban = "0" + rng.choice(SHEBA_BANKS) + "".join(str(rng.randrange(10)) for _ in range(18))
-    check = 98 - int(bban + "182700") % 97
-    return validate_sheba(f"IR{check:02d}{bban}")
-
-
-def make_mobile(rng: random.Random) -> str:
-    return "09" + rng.choice(("12", "13", "19", "35", "36", "01", "02", "21")) + "".join(str(rng.randrange(10)) for _ in range(7))
-
-
-def make_club_card(rng: random.Random) -> str:
-    return "9860" + "".join(str(rng.randrange(10)) for _ in range(12))
 
 
 # --- the demo's cast ---------------------------------------------------------------------------
@@ -188,82 +154,20 @@ def demo_steps(purchases: int) -> int:
 
 
 @dataclass(frozen=True)
-class ClubLine:
-    club_id: int
-    name_fa: str
-    name_en: str
-    parent_id: int | None
-    members: int
-    merchants: int
-
-
-@dataclass(frozen=True)
-class MemberLine:
-    member_id: int
-    name_fa: str
-    club_fa: str
-    points: int
-    tier: str
-
-
-@dataclass(frozen=True)
-class WinnerLine:
-    rank: int
-    member_id: int
-    name_fa: str
-    prize: str
-
-
-@dataclass(frozen=True)
-class LotteryLine:
-    lottery_id: int
-    club_id: int
-    name_fa: str
-    name_en: str
-    status: str
-    seed: str
-    commitment: str
-    entries: int
-    winners: tuple[WinnerLine, ...]
-
-
-@dataclass(frozen=True)
-class DemoSummary:
-    """What the demo built, read back from the database."""
+class DemoSummary(ClubsReport):
+    """What the demo built: what its clubs hold, read back from the database
+    (:class:`~kimia.service.reports.ClubsReport`), and what the demo itself counted."""
 
     seed: int
     first_day: dt.date
     last_day: dt.date
-    clubs: tuple[ClubLine, ...]
     meta_club_id: int
     merchants: int
-    branches: int
-    terminals: int
-    marketers: int
-    members: int
-    identifiers: dict[str, int]
-    purchases: int
-    purchase_amount_rial: int
     refunds: int
     holds_completed: int
     holds_cancelled: int
     rejected: int
     replayed: int
-    discount_rial: int
-    points_issued: int
-    points_converted: int
-    credit_issued_rial: int
-    credit_spent_rial: int
-    credit_expired_rial: int
-    vouchers_bought: int
-    vouchers_issued: int
-    vouchers_used: int
-    welfare_charged_rial: int
-    gift_charged_rial: int
-    settlement_rial: int
-    top_members: tuple[MemberLine, ...]
-    tiers: tuple[tuple[str, int], ...]
-    lotteries: tuple[LotteryLine, ...]
     check_ok: bool
     check_summary: str
     refusals: tuple[tuple[str, int], ...] = ()
@@ -315,9 +219,11 @@ class _Counts:
 
 
 class _Demo:
-    def __init__(self, service: Kimia, admin: Admin, clock: DemoClock, *, purchases: int, seed: int, progress: Progress) -> None:
+    def __init__(self, service: Kimia, admin: Admin, clock: DemoClock, *, purchases: int, seed: int, progress: Progress,
+                 roster: Roster) -> None:
         self.k = service
-        self.a = admin
+        self.w = WorldBuilder(service, actor=ACTOR, roster=roster)
+        self.w.admin = admin
         self.clock = clock
         self.n_purchases = purchases
         self.seed = seed
@@ -363,62 +269,61 @@ class _Demo:
 
     def setup_platform(self) -> None:
         for business_type, percent_bp, fixed_rial, cap_rial in FEE_TARIFFS:
-            self.a.set_fee_tariff(business_type, percent_bp=percent_bp, fixed_rial=fixed_rial, cap_rial=cap_rial, actor=ACTOR)
+            self.w.fee_tariff(business_type, percent_bp=percent_bp, fixed_rial=fixed_rial, cap_rial=cap_rial)
         rng = self.rng
-        owner_kimia = self.a.create_owner("شرکت کیمیا پرداز", name_en="Kimia Pardaz Co.", sheba=make_sheba(rng), actor=ACTOR)
-        owner_farhangian = self.a.create_owner("صندوق رفاه فرهنگیان", name_en="Teachers' Welfare Fund", sheba=make_sheba(rng), actor=ACTOR)
+        owner_kimia = self.w.owner("شرکت کیمیا پرداز", name_en="Kimia Pardaz Co.", sheba=make_sheba(rng))
+        owner_farhangian = self.w.owner("صندوق رفاه فرهنگیان", name_en="Teachers' Welfare Fund", sheba=make_sheba(rng))
         self.tick()
-        self.clubs["kimia"] = self.a.create_club(
-            owner_kimia, "باشگاه کیمیا", name_en="Kimia Club", business_type="retail", actor=ACTOR,
+        self.clubs["kimia"] = self.w.club(
+            owner_kimia, "باشگاه کیمیا", name_en="Kimia Club", business_type="retail",
             settings={"settlement": {"club_owner_bp": 200, "marketer_bp": 100, "merchant_marketer_bp": 50}},
         )
-        self.clubs["north"] = self.a.create_club(
-            owner_kimia, "زیرباشگاه شمال", name_en="North sub-club", parent_id=self.clubs["kimia"], business_type="tourism", actor=ACTOR,
+        self.clubs["north"] = self.w.club(
+            owner_kimia, "زیرباشگاه شمال", name_en="North sub-club", parent_id=self.clubs["kimia"], business_type="tourism",
         )
-        self.clubs["farhangian"] = self.a.create_club(
-            owner_farhangian, "باشگاه فرهنگیان", name_en="Teachers' Club", business_type="welfare", actor=ACTOR,
+        self.clubs["farhangian"] = self.w.club(
+            owner_farhangian, "باشگاه فرهنگیان", name_en="Teachers' Club", business_type="welfare",
             settings={"settlement": {"club_owner_bp": 150, "marketer_bp": 100}},
         )
-        self.meta_id = self.a.create_meta_club("فراباشگاه کیمیا و فرهنگیان", [self.clubs["kimia"], self.clubs["farhangian"]],
-                                               share_members=True, actor=ACTOR)
+        self.meta_id = self.w.meta_club("فراباشگاه کیمیا و فرهنگیان", [self.clubs["kimia"], self.clubs["farhangian"]],
+                                        share_members=True)
         self.progress(1, "clubs")
 
     def setup_merchants(self) -> None:
         rng = self.rng
         marketers = {
-            "kimia": self.a.create_marketer(self.clubs["kimia"], "بازاریابی پارس", sheba=make_sheba(rng), actor=ACTOR),
-            "farhangian": self.a.create_marketer(self.clubs["farhangian"], "بازاریابی آموزش", sheba=make_sheba(rng), actor=ACTOR),
+            "kimia": self.w.marketer(self.clubs["kimia"], "بازاریابی پارس", sheba=make_sheba(rng)),
+            "farhangian": self.w.marketer(self.clubs["farhangian"], "بازاریابی آموزش", sheba=make_sheba(rng)),
         }
         for spec in MERCHANTS:
             club_id = self.clubs[spec.club]
             root_id = self.clubs["farhangian" if spec.club == "farhangian" else "kimia"]
             marketer = marketers["farhangian" if spec.club == "farhangian" else "kimia"] if rng.random() < 0.7 else None
-            merchant_id = self.a.create_merchant(club_id, spec.name_fa, name_en=spec.name_en, business_type=spec.business_type,
-                                                 sheba=make_sheba(rng), marketer_id=marketer, actor=ACTOR)
+            merchant_id = self.w.merchant(club_id, spec.name_fa, name_en=spec.name_en, business_type=spec.business_type,
+                                          sheba=make_sheba(rng), marketer_id=marketer)
             merchant = _Merchant(spec, merchant_id, club_id, root_id, [], [], None)
             for b in range(spec.branches):
-                branch_id = self.a.create_branch(merchant_id, BRANCH_NAMES[b] if spec.club != "north" else "شعبه رامسر", actor=ACTOR)
+                branch_id = self.w.branch(merchant_id, BRANCH_NAMES[b] if spec.club != "north" else "شعبه رامسر")
                 merchant.branches.append(branch_id)
                 code = f"{merchant_id % 10_000:04d}{b + 1:04d}"
-                terminal_id = self.a.create_terminal(merchant_id, code, f"{merchant_id:015d}", branch_id=branch_id, actor=ACTOR)
+                terminal_id = self.w.terminal(merchant_id, code, f"{merchant_id:015d}", branch_id=branch_id)
                 merchant.terminals.append((terminal_id, code, branch_id))
             if spec.pcpos:
                 code = f"{merchant_id % 10_000:04d}9001"
-                terminal_id = self.a.create_terminal(merchant_id, code, f"{merchant_id:015d}", kind="pcpos",
-                                                     branch_id=merchant.branches[0], actor=ACTOR)
+                terminal_id = self.w.terminal(merchant_id, code, f"{merchant_id:015d}", kind="pcpos", branch_id=merchant.branches[0])
                 merchant.pcpos = (terminal_id, code, merchant.branches[0])
             self.merchants.append(merchant)
         self.tick()
         by_type = {(m.spec.club, m.spec.business_type): m.merchant_id for m in self.merchants}
         kimia = self.clubs["kimia"]
-        self.merchant_groups["food"] = self.a.create_merchant_group(
+        self.merchant_groups["food"] = self.w.merchant_group(
             kimia, "خوراک و نوشیدنی", [by_type[("kimia", "cafe")], by_type[("kimia", "restaurant")],
-                                         by_type[("north", "cafe")], by_type[("north", "restaurant")]], name_en="Food & drink", actor=ACTOR)
-        self.merchant_groups["daily"] = self.a.create_merchant_group(
-            kimia, "خرید روزانه", [by_type[("kimia", "supermarket")], by_type[("kimia", "pharmacy")]], name_en="Daily needs", actor=ACTOR)
-        self.merchant_groups["edu"] = self.a.create_merchant_group(
+                                         by_type[("north", "cafe")], by_type[("north", "restaurant")]], name_en="Food & drink")
+        self.merchant_groups["daily"] = self.w.merchant_group(
+            kimia, "خرید روزانه", [by_type[("kimia", "supermarket")], by_type[("kimia", "pharmacy")]], name_en="Daily needs")
+        self.merchant_groups["edu"] = self.w.merchant_group(
             self.clubs["farhangian"], "آموزشی", [by_type[("farhangian", "stationery")], by_type[("farhangian", "bookshop")]],
-            name_en="Education", actor=ACTOR)
+            name_en="Education")
         self.progress(1, "merchants")
 
     def merchant(self, club: str, business_type: str) -> _Merchant:
@@ -428,22 +333,22 @@ class _Demo:
         """Voucher templates and lotteries: rules refer to them, so they come first."""
         kimia = self.clubs["kimia"]
         cafes = [self.merchant("kimia", "cafe").merchant_id, self.merchant("north", "cafe").merchant_id]
-        self.templates["coffee"] = self.a.create_voucher_template(
+        self.templates["coffee"] = self.w.voucher_template(
             kimia, "یک قهوه رایگان", name_en="A free coffee", discount_rial=180_000, valid_days=14, merchants=cafes,
-            price_points=150, actor=ACTOR)
-        self.templates["books"] = self.a.create_voucher_template(
+            price_points=150)
+        self.templates["books"] = self.w.voucher_template(
             kimia, "۲۰٪ تخفیف کتاب", name_en="20% off books", discount_bp=2000, cap_rial=400_000, valid_days=30,
-            merchants=[self.merchant("kimia", "bookshop").merchant_id], price_credit_rial=100_000, actor=ACTOR)
-        self.templates["cinema"] = self.a.create_voucher_template(
+            merchants=[self.merchant("kimia", "bookshop").merchant_id], price_credit_rial=100_000)
+        self.templates["cinema"] = self.w.voucher_template(
             kimia, "بلیت سینما (خارج از باشگاه)", name_en="Cinema ticket (outside the club)", valid_days=30,
-            price_points=400, funder="club_owner", actor=ACTOR)
+            price_points=400, funder="club_owner")
         for key, club, name_fa, name_en, prizes in (
             ("nowruz", kimia, "قرعه‌کشی نوروز", "Nowruz lottery",
              ["سکه بهار آزادی", "کارت هدیه ۱۰ میلیون ریالی", "اشتراک یک‌ساله کافه نارنج"]),
             ("north", kimia, "قرعه‌کشی سفر شمال", "North trip lottery", ["سفر دو نفره به رامسر"]),
         ):
             seed = f"{key}-{self.seed}-{self.rng.getrandbits(64):016x}"
-            lottery_id = self.a.open_lottery(club, name_fa, name_en=name_en, prizes=prizes, seed_commitment=Admin.commitment(seed), actor=ACTOR)
+            lottery_id = self.w.lottery(club, name_fa, name_en=name_en, prizes=prizes, seed=seed)
             self.lotteries[key] = (lottery_id, seed)
         self.progress(1, "vouchers & lotteries")
 
@@ -455,7 +360,7 @@ class _Demo:
             ("vip", kimia, "مشتریان ویژه", "VIP customers"),
             ("retired", farhangian, "فرهنگیان بازنشسته", "Retired teachers"),
         ):
-            self.groups[key] = self.a.create_member_group(club, name_fa, [], name_en=name_en, actor=ACTOR)
+            self.groups[key] = self.w.member_group(club, name_fa, [], name_en=name_en)
         self.progress(1, "member groups")
 
     def kimia_rules(self) -> dict[str, Any]:
@@ -465,7 +370,6 @@ class _Demo:
         body.pop("club_id", None)
         body.pop("version", None)
         cafe, restaurant = self.merchant("kimia", "cafe"), self.merchant("kimia", "restaurant")
-        bookshop, supermarket = self.merchant("kimia", "bookshop"), self.merchant("kimia", "supermarket")
         body["merchant_sets"] = [
             {"id": 1, "name": {"en": "Food & drink", "fa": "خوراک و نوشیدنی"}, "merchants": [cafe.merchant_id, restaurant.merchant_id],
              "merchant_groups": [self.merchant_groups["food"]]},
@@ -489,7 +393,13 @@ class _Demo:
                 rule["effects"][0]["lottery_id"] = self.lotteries["nowruz"][0]
             elif rule["id"] == "points-base":
                 rule["effects"][0]["group_multipliers_bp"] = {self.groups["staff"]: 15000}
-        body["rules"].extend([
+        body["rules"].extend(self.kimia_extra_rules())
+        return body
+
+    def kimia_extra_rules(self) -> list[dict[str, Any]]:
+        """Rules the sample lacks, on this demo's groups, merchants, sub-club, vouchers and lotteries."""
+        bookshop, supermarket = self.merchant("kimia", "bookshop"), self.merchant("kimia", "supermarket")
+        return [
             {
                 "id": "students-books",
                 "name": {"en": "Students: 10% off at the bookshop", "fa": "دانشجویان: ۱۰٪ تخفیف در کتاب‌فروشی"},
@@ -548,8 +458,7 @@ class _Demo:
                 "effects": [{"type": "credit", "kind": "virtual", "percent_bp": 500, "cap_rial": 200_000, "expires_days": 30}],
                 "funding": {"club_owner": 10000},
             },
-        ])
-        return body
+        ]
 
     def farhangian_rules(self) -> dict[str, Any]:
         edu = self.merchant_groups["edu"]
@@ -559,13 +468,7 @@ class _Demo:
             "point_value_rial": 100,
             "merchant_sets": [{"id": 1, "name": {"en": "Teachers' club", "fa": "باشگاه فرهنگیان"}, "merchants": club_merchants}],
             "rules": [
-                {
-                    "id": "points-base",
-                    "name": {"en": "One point per 10,000 rials", "fa": "یک امتیاز به ازای هر ۱۰٬۰۰۰ ریال"},
-                    "effects": [{"type": "points", "per_rial": 10_000, "points": 1, "expires_days": 365,
-                                 "tier_multipliers_bp": {"silver": 12500, "gold": 15000}}],
-                    "funding": {"club_owner": 10000},
-                },
+                points_rule(expires_days=365, tier_multipliers_bp={"silver": 12500, "gold": 15000}),
                 {
                     "id": "teachers-stationery",
                     "name": {"en": "Teachers: 8% off stationery and books", "fa": "فرهنگیان: ۸٪ تخفیف لوازم‌التحریر و کتاب"},
@@ -608,7 +511,7 @@ class _Demo:
             {"name": "silver", "rise_at": 600, "stay_at": 400, "grace_periods": 1, "deduct_bp": 500},
             {"name": "gold", "rise_at": 1_800, "stay_at": 1_200, "grace_periods": 1, "deduct_bp": 1000},
         ]}
-        self.a.update_settings(self.clubs["kimia"], {
+        self.w.settings(self.clubs["kimia"], {
             "tiers": tiers,
             "conversion": {
                 "default": {"points": 10, "rial": 1_000},
@@ -617,19 +520,18 @@ class _Demo:
                 "min_points": 100,
                 "expires_days": 90,
             },
-        }, actor=ACTOR, reason="demo: tiers and conversion ratios")
-        self.a.update_settings(self.clubs["farhangian"], {
+        }, reason="demo: tiers and conversion ratios")
+        self.w.settings(self.clubs["farhangian"], {
             "tiers": tiers,
             "conversion": {"default": {"points": 10, "rial": 1_000}, "by_group": {self.groups["retired"]: {"points": 10, "rial": 1_400}},
                            "min_points": 100},
-        }, actor=ACTOR, reason="demo: tiers and conversion ratios")
+        }, reason="demo: tiers and conversion ratios")
         # The month of history is generated without cardholders at the counter: spending needs no
         # proof while it is written; ``finish`` gives the clubs the default verification back.
         for club in ("kimia", "farhangian"):
-            self.a.update_settings(self.clubs[club], {"verification": {"redeem": [], "bind": []}}, actor=ACTOR,
-                                   reason="demo: history generated without cardholders")
-        self.a.publish_rules(self.clubs["kimia"], self.kimia_rules(), actor=ACTOR, reason="demo rule set")
-        self.a.publish_rules(self.clubs["farhangian"], self.farhangian_rules(), actor=ACTOR, reason="demo rule set")
+            self.w.settings(self.clubs[club], {"verification": {"redeem": [], "bind": []}}, reason="demo: history generated without cardholders")
+        self.w.publish(self.clubs["kimia"], self.kimia_rules(), reason="demo rule set")
+        self.w.publish(self.clubs["farhangian"], self.farhangian_rules(), reason="demo rule set")
         self.tick()
         self.progress(1, "rules")
 
@@ -676,14 +578,14 @@ class _Demo:
             home = [m for m in self.merchants if m.root_id == club_id]
             enrolled_at = rng.choice(home).merchant_id if via == "pos" else None
             self.tick(rng.randrange(60, 3_600))
-            r = self.k.enroll(club_id, idem_key=self.key("enroll", i), identifiers=identifiers, name_fa=name_fa, referrer=referrer,
-                              groups=groups, via=via, merchant_id=enrolled_at)
-            member = _Member(int(r["member_id"]), club_id, name_fa, refs, rng.paretovariate(1.6))
+            member_id = self.w.member(club_id, identifiers, idem_key=self.key("enroll", i), name_fa=name_fa, referrer=referrer,
+                                      groups=groups, via=via, merchant_id=enrolled_at)
+            member = _Member(member_id, club_id, name_fa, refs, rng.paretovariate(1.6))
             refs.append({"kind": "id", "value": str(member.member_id)})
             self.members.append(member)
             if shape in (0, 3) and n < 30:  # a second bank card bound to the same identity (M5)
                 second = make_card_number(rng)
-                self.k.bind_identifier(club_id, member.member_id, "card", second, actor="demo:support")
+                self.w.bind(club_id, member.member_id, "card", second, actor="demo:support")
                 refs.append({"kind": "card", "value": second})
             self.progress(1, "members")
 
@@ -692,7 +594,7 @@ class _Demo:
         rng = self.rng
         kimia, farhangian = self.clubs["kimia"], self.clubs["farhangian"]
         family = [m.member_id for m in self.members if m.club_id == kimia and m.name_fa.endswith(FAMILY_NAME)]
-        self.a.create_shared_wallet(kimia, f"خانواده {FAMILY_NAME}", family, actor=ACTOR)
+        self.w.shared_wallet(kimia, f"خانواده {FAMILY_NAME}", family)
         vip = self.members[20]  # in the VIP group
         self.k.set_credit_limit(kimia, vip.member_id, 20_000_000, actor=ACTOR, reason="demo: a VIP's credit line")
         vip.credit_line = True
@@ -701,8 +603,8 @@ class _Demo:
         self.clock.advance_to(self.clock.start_at - 8 * HOUR_S)
         for m in rng.sample([m for m in self.members if m.club_id == kimia], 8):
             self.tick(rng.randrange(60, 600))
-            self.k.charge(kimia, m.member_id, actor=ACTOR, reason="demo: gift and welfare credit", idem_key=self.key("gift", m.member_id), kind="gift_credit", amount_rial=500_000,
-                          source={"type": "club", "id": kimia}, expires_days=14)
+            self.w.gift_credit(kimia, m.member_id, 500_000, idem_key=self.key("gift", m.member_id), reason="demo: gift and welfare credit",
+                               expires_days=14)
         self.progress(1, "gift cards")
         self.clock.advance_to(self.clock.start_at - 4 * HOUR_S)
         staff = [(m.member_id, 3_000_000 if rng.random() < 0.5 else 2_000_000) for m in self.members if m.club_id == farhangian]
@@ -873,9 +775,7 @@ class _Demo:
         """The VIP pays back what the credit line lent (V2): money in, the line back to zero."""
         vip = next(m for m in self.members if m.credit_line)
         with self.k.reading() as tx:
-            row = tx.one("SELECT balance FROM balances WHERE club_id = ? AND account = ?",
-                         (vip.club_id, f"member:{vip.member_id}/credit_line"))
-        owed = -int(row[0]) if row else 0
+            owed = credit_line_owed_rial(tx, vip.club_id, vip.member_id)
         if owed > 0:
             self.attempt("repayment", lambda: self.k.charge(vip.club_id, vip.member_id, actor=ACTOR, reason="demo: gift and welfare credit", idem_key=self.key("repay", vip.member_id),
                                                             kind="credit_line", amount_rial=owed, source={"type": "cash"}))
@@ -904,22 +804,24 @@ class _Demo:
                 raise
         self.progress(1, "lottery draw")
         for club in ("kimia", "farhangian"):
-            self.a.update_settings(self.clubs[club], {"verification": {"redeem": ["card_present", "pin", "otp"], "bind": ["pin", "otp"]}},
-                                   actor=ACTOR, reason="demo: spending at a terminal needs the cardholder from now on")
+            self.w.settings(self.clubs[club], {"verification": {"redeem": ["card_present", "pin", "otp"], "bind": ["pin", "otp"]}},
+                            reason="demo: spending at a terminal needs the cardholder from now on")
 
 
-def build_demo(service: Kimia, admin: Admin, *, purchases: int = 300, seed: int = 1, progress: Progress | None = None) -> DemoSummary:
+def build_demo(service: Kimia, admin: Admin, *, purchases: int = 300, seed: int = 1, progress: Progress | None = None,
+               roster: Roster | None = None) -> DemoSummary:
     """Build the demo platform through ``service`` and return what was stored.
 
     ``service`` must run on a :class:`DemoClock` (``Kimia(url, clock=DemoClock(end_at))``): the demo
-    moves it through the month before ``end_at``. Deterministic for a given ``seed`` and end."""
+    moves it through the month before ``end_at``. Deterministic for a given ``seed`` and end. The
+    members' cards and mobiles go to ``roster`` when given (in memory; the caller may save it)."""
     clock = service.clock
     if not isinstance(clock, DemoClock):
         raise TypeError("build_demo needs a service constructed with clock=DemoClock(...)")
     if not 0 <= purchases <= 100_000:
         raise ValueError("purchases must be between 0 and 100000")
     report = progress or (lambda steps, label: None)
-    demo = _Demo(service, admin, clock, purchases=purchases, seed=seed, progress=report)
+    demo = _Demo(service, admin, clock, purchases=purchases, seed=seed, progress=report, roster=roster if roster is not None else Roster())
     demo.setup_platform()
     demo.setup_merchants()
     demo.setup_offers()
@@ -939,112 +841,33 @@ def build_demo(service: Kimia, admin: Admin, *, purchases: int = 300, seed: int 
 
 
 def summarize(service: Kimia, demo: _Demo) -> DemoSummary:
-    roots = [demo.clubs["kimia"], demo.clubs["farhangian"]]
-    all_clubs = [demo.clubs["kimia"], demo.clubs["north"], demo.clubs["farhangian"]]
-    report = service.check()
+    """The demo's summary: what its clubs hold (kimia.service.reports) and what the demo counted."""
+    kimia = demo.clubs["kimia"]
+    scope = ReportScope(
+        roots=(kimia, demo.clubs["farhangian"]),
+        clubs=(kimia, demo.clubs["north"], demo.clubs["farhangian"]),
+        merchants=tuple(m.merchant_id for m in demo.merchants),
+        lotteries=tuple((lottery_id, kimia, seed) for lottery_id, seed in demo.lotteries.values()),
+    )
+    check = service.check()
     with service.reading() as tx:
-        r = tx.placeholders(len(roots))
-        a = tx.placeholders(len(all_clubs))
-
-        def scalar(sql: str, params: tuple[Any, ...]) -> int:
-            row = tx.one(sql, params)
-            return int(row[0] or 0) if row else 0
-
-        def legs(pattern: str) -> int:
-            return scalar(f"SELECT SUM(amount) FROM journal WHERE club_id IN ({r}) AND account LIKE ?", (*roots, pattern))
-
-        clubs = []
-        for club_id in all_clubs:
-            name_fa, name_en, parent = tx.one("SELECT name_fa, name_en, parent_id FROM clubs WHERE id = ?", (club_id,))
-            clubs.append(ClubLine(
-                club_id, str(name_fa), str(name_en), parent,
-                scalar("SELECT COUNT(*) FROM members WHERE club_id = ?", (club_id,)),
-                scalar("SELECT COUNT(*) FROM merchants WHERE club_id = ?", (club_id,)),
-            ))
-        merchant_ids = [m.merchant_id for m in demo.merchants]
-        mk = tx.placeholders(len(merchant_ids))
-        identifiers = {str(kind): int(n) for kind, n in tx.all(
-            f"SELECT kind, COUNT(*) FROM member_identifiers WHERE club_id IN ({r}) GROUP BY kind ORDER BY kind", tuple(roots))}
-        purchases = scalar(f"SELECT COUNT(*) FROM operations WHERE club_id IN ({r}) AND kind IN ('purchase', 'completion') AND status = 'done'", tuple(roots))
-        amount = scalar(f"SELECT SUM(amount_rial - refunded_rial) FROM operations WHERE club_id IN ({r}) AND kind IN ('purchase', 'completion')"
-                        " AND status = 'done'", tuple(roots))
-        # Credit issued to members: postings from a funder (expense) or from outside (cash) into a holder's credit.
-        credit_issued = scalar(
-            f"SELECT SUM(h.amount) FROM journal h JOIN journal s ON s.op_id = h.op_id AND s.seq = h.seq AND s.id <> h.id"
-            f" WHERE h.club_id IN ({r}) AND (h.account LIKE 'member:%' OR h.account LIKE 'group:%') AND h.unit = 'rial'"
-            " AND h.account NOT LIKE '%/credit_line' AND h.account NOT LIKE '%/cash'"
-            " AND (s.account LIKE '%/expense' OR s.account LIKE '%/cash')", tuple(roots))
-        expired = -scalar(
-            f"SELECT SUM(j.amount) FROM journal j JOIN operations o ON o.id = j.op_id WHERE o.club_id IN ({r}) AND o.kind = 'expiry'"
-            " AND j.unit = 'rial' AND (j.account LIKE 'member:%' OR j.account LIKE 'group:%')", tuple(roots))
-        top = []
-        for owner, balance in tx.all(
-            f"SELECT owner, balance FROM balances WHERE club_id IN ({r}) AND account LIKE 'member:%/points' ORDER BY balance DESC, owner LIMIT 3",
-            tuple(roots),
-        ):
-            member_id = int(str(owner).split(":")[1])
-            name, club_name, tier = tx.one(
-                "SELECT m.name_fa, c.name_fa, m.tier FROM members m JOIN clubs c ON c.id = m.club_id WHERE m.id = ?", (member_id,))
-            top.append(MemberLine(member_id, str(name), str(club_name), int(balance), str(tier or "bronze")))
-        tiers = tuple((str(t or "bronze"), int(n)) for t, n in tx.all(
-            f"SELECT tier, COUNT(*) FROM members WHERE club_id IN ({a}) GROUP BY tier ORDER BY COUNT(*) DESC, tier", tuple(all_clubs)))
-        lotteries = []
-        for key, (lottery_id, seed) in demo.lotteries.items():
-            name_fa, name_en, status, commitment = tx.one("SELECT name_fa, name_en, status, seed_commitment FROM lotteries WHERE id = ?", (lottery_id,))
-            entries = scalar("SELECT SUM(balance) FROM balances WHERE account LIKE ? AND balance > 0", (f"member:%/lottery_entries@lottery:{lottery_id}",))
-            winners = tuple(
-                WinnerLine(int(rank), int(member_id), str(name), str(prize))
-                for rank, member_id, name, prize in tx.all(
-                    "SELECT w.rank, w.member_id, m.name_fa, w.prize FROM lottery_winners w JOIN members m ON m.id = w.member_id"
-                    " WHERE w.lottery_id = ? ORDER BY w.rank", (lottery_id,))
-            )
-            lotteries.append(LotteryLine(lottery_id, demo.clubs["kimia"], str(name_fa), str(name_en), str(status), seed, str(commitment),
-                                         entries, winners))
-        vouchers_bought = scalar(f"SELECT COUNT(*) FROM operations WHERE club_id IN ({r}) AND kind = 'voucher' AND status = 'done'", tuple(roots))
-        vouchers_used = scalar(f"SELECT COUNT(*) FROM vouchers WHERE club_id IN ({r}) AND used_op_id IS NOT NULL", tuple(roots))
-        summary = DemoSummary(
-            seed=demo.seed,
-            first_day=dt.datetime.fromtimestamp(demo.clock.start_at, TEHRAN).date(),
-            last_day=dt.datetime.fromtimestamp(demo.clock.end_at - 1, TEHRAN).date(),
-            clubs=tuple(clubs),
-            meta_club_id=demo.meta_id,
-            merchants=len(merchant_ids),
-            branches=scalar(f"SELECT COUNT(*) FROM branches WHERE merchant_id IN ({mk})", tuple(merchant_ids)),
-            terminals=scalar(f"SELECT COUNT(*) FROM terminals WHERE merchant_id IN ({mk})", tuple(merchant_ids)),
-            marketers=scalar(f"SELECT COUNT(*) FROM marketers WHERE club_id IN ({a})", tuple(all_clubs)),
-            members=scalar(f"SELECT COUNT(*) FROM members WHERE club_id IN ({a})", tuple(all_clubs)),
-            identifiers=identifiers,
-            purchases=purchases,
-            purchase_amount_rial=amount,
-            refunds=demo.counts.refunds,
-            holds_completed=demo.counts.holds_completed,
-            holds_cancelled=demo.counts.holds_cancelled,
-            rejected=demo.counts.rejected,
-            replayed=demo.counts.replayed,
-            discount_rial=legs("merchant:%/discount_given"),
-            points_issued=-legs("%/points_issued"),
-            points_converted=scalar(
-                f"SELECT SUM(j.amount) FROM journal j JOIN operations o ON o.id = j.op_id WHERE o.club_id IN ({r})"
-                " AND o.kind = 'conversion' AND j.account LIKE '%/points_retired'", tuple(roots)),
-            credit_issued_rial=credit_issued,
-            credit_spent_rial=legs("merchant:%/credit_accepted"),
-            credit_expired_rial=expired,
-            vouchers_bought=vouchers_bought,
-            vouchers_issued=scalar(f"SELECT COUNT(*) FROM vouchers WHERE club_id IN ({r})", tuple(roots)),
-            vouchers_used=vouchers_used,
-            welfare_charged_rial=legs("org:%/expense") * -1,
-            gift_charged_rial=scalar(
-                f"SELECT SUM(j.amount) FROM journal j JOIN operations o ON o.id = j.op_id WHERE o.club_id IN ({r}) AND o.kind = 'charge'"
-                " AND j.account LIKE 'member:%/gift_credit'", tuple(roots)),
-            settlement_rial=scalar(f"SELECT SUM(amount_rial) FROM split_legs WHERE club_id IN ({r})", tuple(roots)),
-            top_members=tuple(top),
-            tiers=tiers,
-            lotteries=tuple(lotteries),
-            check_ok=report.ok,
-            check_summary=report.summary(),
-            refusals=tuple(sorted(demo.counts.refusals.items())),
-        )
-    return summary
+        held = clubs_report(tx, scope)
+    return DemoSummary(
+        **{f.name: getattr(held, f.name) for f in fields(ClubsReport)},
+        seed=demo.seed,
+        first_day=dt.datetime.fromtimestamp(demo.clock.start_at, TEHRAN).date(),
+        last_day=dt.datetime.fromtimestamp(demo.clock.end_at - 1, TEHRAN).date(),
+        meta_club_id=demo.meta_id,
+        merchants=len(scope.merchants),
+        refunds=demo.counts.refunds,
+        holds_completed=demo.counts.holds_completed,
+        holds_cancelled=demo.counts.holds_cancelled,
+        rejected=demo.counts.rejected,
+        replayed=demo.counts.replayed,
+        check_ok=check.ok,
+        check_summary=check.summary(),
+        refusals=tuple(sorted(demo.counts.refusals.items())),
+    )
 
 
 # --- rendering ---------------------------------------------------------------------------------

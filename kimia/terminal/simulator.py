@@ -28,7 +28,10 @@ the host); the report counts those as *unresolved*.
 
 Run it with ``python -m kimia.terminal.simulator --host 127.0.0.1 --port 8583 --terminals 8
 --seconds 10 --database URL --setup`` (``--setup`` first creates a demo club with the terminals and
-members in that database). From code: :func:`simulate`, :func:`setup_demo`, :func:`load_setup`,
+members in that database). Without ``--setup`` it drives the newest merchant's terminals; members
+who hold credit there are named by the cards a ``kimia demo`` left in its roster beside the
+database (``--roster``; card numbers are never in the database), so their redemptions are
+answered. From code: :func:`simulate`, :func:`setup_demo`, :func:`load_setup`,
 :func:`main` (``add_arguments`` / ``run_from_args`` embed the command in another CLI).
 """
 
@@ -51,6 +54,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kimia.identifiers import luhn_check_digit
@@ -64,6 +68,7 @@ from kimia.terminal.mac import MacError, verify_message
 
 if TYPE_CHECKING:
     from kimia.service.api import Kimia
+    from kimia.world import Roster
 
 __all__ = [
     "DEFAULT_MIX",
@@ -109,6 +114,11 @@ EXPECTED_CODES: dict[str, frozenset[str]] = {
     "timeout_reversal": frozenset({"00"}),
     "refund": frozenset({"00"}),
 }
+
+#: Club credit a redemption spends (48 RC) unless ``simulate`` is told otherwise.
+DEFAULT_REDEEM_RIAL = 20_000
+#: A demo member is sent to spend only with credit here for this many redemptions (see load_setup).
+_SPEND_RUNWAY = 10
 
 _REPEAT_MTI = {"0200": "0201", "0220": "0221", "0400": "0401", "0420": "0421", "0800": "0801"}
 _RRN_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -698,7 +708,7 @@ async def simulate(
     queue_path: str | os.PathLike[str] | None = None,
     dialect: Dialect = KIMIA_V1,
     seed: int | None = None,
-    redeem_rial: int = 20_000,
+    redeem_rial: int = DEFAULT_REDEEM_RIAL,
     timeout_reversal_mti: str = "0400",
     drain_s: float | None = None,
 ) -> SimulationReport:
@@ -779,51 +789,48 @@ def setup_demo(
     """Create a demo club (the sample rule set), one merchant with ``terminals`` terminals
     (``T0000001``..., under a fresh merchant code), and ``members`` members enrolled with a bank
     card and a mobile number, each charged ``credit_rial`` of gift credit so redemptions succeed.
-    With ``mac`` every terminal gets a fresh AES-128 MAC key (in its :class:`TerminalIdentity`)."""
+    With ``mac`` every terminal gets a fresh AES-128 MAC key (in its :class:`TerminalIdentity`).
+    Built with the world builder (kimia.world)."""
     from kimia.samples import demo_rules_for
-    from kimia.service.admin import Admin
+    from kimia.world import WorldBuilder
 
     if not 1 <= terminals <= 9_999_999:
         raise ValueError("terminals must be between 1 and 9,999,999")
     rng = random.Random(seed)
-    admin = Admin(service)
-    owner = admin.create_owner("مالک باشگاه شبیه‌ساز", name_en="Simulator owner")
-    club = admin.create_club(owner, "باشگاه شبیه‌ساز", name_en="Simulator club")
-    merchant = admin.create_merchant(club, "فروشگاه شبیه‌ساز", name_en="Simulator shop")
+    world = WorldBuilder(service)
+    shop = world.shop("مالک باشگاه شبیه‌ساز", "باشگاه شبیه‌ساز", "فروشگاه شبیه‌ساز", owner_en="Simulator owner",
+                      club_en="Simulator club", merchant_en="Simulator shop")
+    club, merchant = shop.club_id, shop.merchant_id
     # The sample rule set, with this club's own merchant, group and lottery in place of the
     # sample's ids, and the club's own settlement settings and the platform's tariffs.
-    body = dict(rules) if rules is not None else demo_rules_for(admin, club, merchant, actor="simulator")
-    admin.publish_rules(club, body, actor="simulator", reason="terminal simulator demo set-up")
+    body = dict(rules) if rules is not None else demo_rules_for(world.admin, club, merchant, actor="simulator")
+    world.publish(club, body, actor="simulator", reason="terminal simulator demo set-up")
     merchant_code = "S" + "".join(rng.choice("0123456789") for _ in range(14))
-    identities: list[TerminalIdentity] = []
     for i in range(terminals):
         key = bytes(rng.randrange(256) for _ in range(16)) if mac else None
-        code = f"T{i + 1:07d}"
-        admin.create_terminal(merchant, code, merchant_code, mac_key_hex=key.hex() if key else None, actor="simulator")
-        identities.append(TerminalIdentity(code, merchant_code, mac_key=key))
-
+        world.terminal(merchant, f"T{i + 1:07d}", merchant_code, mac_key=key, actor="simulator")
     run = f"{rng.randrange(1000):03d}"
 
     def enrol(i: int) -> str:
         body = f"603799{run}{i:06d}"
         pan = body + luhn_check_digit(body)
         mobile = f"+9891{run[:2]}{i:06d}"
-        result = service.enroll(club, idem_key=f"sim-setup:{merchant_code}:{i}", identifiers=[("card", pan), ("mobile", mobile)],
-                                via="panel")
+        member = world.member(club, [("card", pan), ("mobile", mobile)], idem_key=f"sim-setup:{merchant_code}:{i}", via="panel")
         if credit_rial > 0:
-            service.charge(club, int(result["member_id"]), actor="simulator", reason="simulator set-up", idem_key=f"sim-setup:{merchant_code}:{i}:credit", kind="gift_credit",
-                           amount_rial=credit_rial, source={"type": "club", "id": club})
+            world.gift_credit(club, member, credit_rial, idem_key=f"sim-setup:{merchant_code}:{i}:credit", reason="simulator set-up",
+                              actor="simulator")
         return pan if i % 2 == 0 else f"M:{mobile}"
 
     with ThreadPoolExecutor(max_workers=16, thread_name_prefix="kimia-sim-setup") as pool:
         member_refs = list(pool.map(enrol, range(members)))
-    return DemoSetup(club, merchant, identities, member_refs)
+    return DemoSetup(club, merchant, list(world.terminals), member_refs)
 
 
-def load_setup(service: Kimia, *, terminals: int, members: int = 200) -> DemoSetup:
+def load_setup(service: Kimia, *, terminals: int, members: int = 200, roster: Roster | None = None) -> DemoSetup:
     """Terminals and members that already exist: the first ``terminals`` active terminals of the
-    most recent merchant that has that many, and members of its club named by mobile number (card
-    numbers are never stored, so existing members are sent by ``MK``)."""
+    most recent merchant that has that many, and members of its club. Card numbers are never
+    stored, so without a ``roster`` (what a demo's members carry, kimia.world) members are named by
+    mobile (``MK``) and their redemptions are declined 55 (no cardholder); with it, by their cards."""
     with service.reading() as tx:
         row = tx.one(
             "SELECT t.merchant_id, t.merchant_code FROM terminals t WHERE t.active = ? GROUP BY t.merchant_id, t.merchant_code"
@@ -850,10 +857,45 @@ def load_setup(service: Kimia, *, terminals: int, members: int = 200) -> DemoSet
     identities = [TerminalIdentity(str(code), merchant_code,
                                    mac_key=unwrap(kek, stored, str(code), merchant_code) if kek and stored else None)
                   for code, stored in rows]
-    return DemoSetup(club_id, merchant_id, identities, [f"M:{m}" for (m,) in mobiles])
+    carried = _roster_refs(service, roster, merchant_id, root, members) if roster is not None else []
+    return DemoSetup(club_id, merchant_id, identities, carried or [f"M:{m}" for (m,) in mobiles])
+
+
+def _roster_refs(service: Kimia, roster: Roster, merchant_id: int, root_club: int, members: int) -> list[str]:
+    """Up to ``members`` members of ``root_club`` as a terminal names them. The simulator spends
+    only as members named by a card (a card read is the cardholder's proof), so a member holding
+    credit spendable at the merchant for :data:`_SPEND_RUNWAY` redemptions is named by a card, the
+    others by mobile (``MK``): a redemption with too little credit here is refused, 57 when the
+    member holds enough elsewhere (as a long run's spenders may come to), else 51. With nobody
+    holding that much, everyone with a card is named by it."""
+    holders = [h for h in roster.of_clubs({root_club}) if h.cards or h.mobiles][:members]
+    runway = DEFAULT_REDEEM_RIAL * _SPEND_RUNWAY
+    funded = {h.member_id for h in holders if int(service.member_balances(merchant_id, h.member_id)["credit_rial"]) >= runway}
+    refs = []
+    for h in holders:
+        if h.cards and (h.member_id in funded or not funded):
+            refs.append(h.cards[0])
+        elif h.mobiles:
+            refs.append(f"M:{h.mobiles[0]}")
+    return refs
 
 
 # -- command line --------------------------------------------------------------------------
+
+
+def _demo_roster(path: str | None, database: str) -> Roster | None:
+    """The roster a ``kimia demo`` on ``database`` left (``path``, or its default place), if any;
+    a roster of another database is set aside with a word on stderr."""
+    from kimia.world import Roster, database_key, roster_path_for
+
+    where = Path(path) if path else roster_path_for(database)
+    if where is None or not where.exists():
+        return None
+    roster = Roster.load(where)
+    if roster.database != database_key(database):
+        print(f"{where} is the roster of another database: members are named by mobile", file=sys.stderr)
+        return None
+    return roster
 
 
 def _parse_mix(text: str) -> dict[str, float]:
@@ -892,6 +934,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--database", default=None, help="database URL: where --setup creates the demo club, or where terminals are read from")
     parser.add_argument("--setup", action="store_true", help="create a demo club with the terminals and members first (needs --database)")
     parser.add_argument("--members", type=int, default=200, help="members to create with --setup or to read (default 200)")
+    parser.add_argument("--roster", default=None, metavar="PATH",
+                        help="the roster `kimia demo --roster PATH` wrote (default: the one beside an SQLite --database, if any)")
     parser.add_argument("--mac", action="store_true", help="with --setup: give every terminal a MAC key")
     parser.add_argument("--terminal", action="append", type=_parse_terminal, default=[], metavar="TID:MID[:KEY]",
                         help="a terminal to drive (repeatable; instead of --database)")
@@ -921,6 +965,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         from kimia.app import assemble
         from kimia.settings import Settings
 
+        roster = _demo_roster(args.roster, args.database)
         settings = Settings.from_env(database_url=args.database)
         # --setup builds a demo club, so it makes or upgrades the schema as the demo does.
         with assemble(replace(settings, migrations="upgrade") if args.setup else settings) as service:
@@ -929,7 +974,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                 print(f"set up club {demo.club_id}: merchant {demo.merchant_id}, {len(demo.terminals)} terminal(s)"
                       f" under merchant code {demo.terminals[0].merchant_id}, {len(demo.members)} member(s)", flush=True)
             else:
-                demo = load_setup(service, terminals=args.terminals, members=args.members)
+                demo = load_setup(service, terminals=args.terminals, members=args.members, roster=roster)
         identities = identities or demo.terminals
         members = members or demo.members
     if not identities:

@@ -1,5 +1,5 @@
-"""Shared builders for the service tests: a controllable clock, valid Iranian identifiers, a
-realistic club (owner, club, sub-club, merchants, terminals, marketer, groups, rules, tiers,
+"""Shared builders for the service tests, on the one world builder (kimia.world): a controllable
+clock, valid Iranian identifiers, a realistic club (owner, club, sub-club, merchants, terminals, marketer, groups, rules, tiers,
 conversion, a lottery and a voucher offer) and helpers that read or dump the database.
 
 Import from test modules of this package with ``from .builders import ...``.
@@ -14,11 +14,21 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from kimia.identifiers import luhn_check_digit
 from kimia.service import Admin, Kimia, PurchaseRequest
 from kimia.service.sql import Tx
 from kimia.store.engine import raw_connect
 from kimia.store.models import Base
+from kimia.world import WorldBuilder, points_rule
+from kimia.world.people import (  # re-exported: the test modules take them from here
+    bad_luhn_card as bad_luhn_card,
+    bad_national_code as bad_national_code,
+    card_number as card_number,
+    club_card as club_card,
+    mobile as mobile,
+    national_code as national_code,
+    persian as persian,
+    sheba as sheba,
+)
 
 # --- time ------------------------------------------------------------------------------------
 
@@ -47,61 +57,6 @@ class FakeClock:
     def local_day(self, utc_offset_min: int = 210) -> int:
         """The club-local day number of now (the ``day`` column of operations and split legs)."""
         return (self.now + utc_offset_min * 60) // DAY_S
-
-
-# --- identifiers -----------------------------------------------------------------------------
-
-PERSIAN_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
-
-
-def persian(text: str) -> str:
-    """ASCII digits to Persian digits (how members type them in the app)."""
-    return text.translate(PERSIAN_DIGITS)
-
-
-def card_number(n: int, bin_prefix: str = "603799") -> str:
-    """The n-th valid (Luhn) 16-digit bank card number with the given BIN."""
-    body = f"{bin_prefix}{n:09d}"
-    assert len(body) == 15
-    return body + luhn_check_digit(body)
-
-
-def bad_luhn_card(n: int) -> str:
-    """A 16-digit card number whose check digit is wrong."""
-    good = card_number(n)
-    return good[:-1] + str((int(good[-1]) + 1) % 10)
-
-
-def national_code(n: int) -> str:
-    """The n-th valid 10-digit national code (never all the same digit)."""
-    prefix = f"{(n * 7919 + 1234567) % 10**9:09d}"
-    s = sum(int(prefix[i]) * (10 - i) for i in range(9))
-    r = s % 11
-    code = prefix + str(r if r < 2 else 11 - r)
-    assert len(set(code)) > 1
-    return code
-
-
-def bad_national_code(n: int) -> str:
-    good = national_code(n)
-    return good[:-1] + str((int(good[-1]) + 1) % 10)
-
-
-def mobile(n: int) -> str:
-    """The n-th Iranian mobile number in local form, ``0912xxxxxxx``."""
-    return f"0912{n % 10**7:07d}"
-
-
-def club_card(n: int) -> str:
-    """The n-th club (non-bank) card number, 12 digits."""
-    return f"7700{n % 10**8:08d}"
-
-
-def sheba(n: int) -> str:
-    """The n-th valid Sheba (IBAN): IR, two check digits, 22 digits."""
-    bban = f"0170000000{n % 10**12:012d}"
-    check = 98 - int(bban + "182700") % 97
-    return f"IR{check:02d}{bban}"
 
 
 # --- the club --------------------------------------------------------------------------------
@@ -207,13 +162,7 @@ def base_rules(w: World) -> list[dict[str, Any]]:
     group), merchant credit in the sub-club (club scope), a VIP bonus (member group), referral
     points, and lottery entries."""
     return [
-        {
-            "id": "points-base",
-            "name": {"en": "One point per 10,000 rials", "fa": "یک امتیاز به ازای هر ۱۰٬۰۰۰ ریال"},
-            "effects": [{"type": "points", "per_rial": 10_000, "points": 1, "rounding": "floor",
-                         "tier_multipliers_bp": {"silver": 15_000, "gold": 20_000}, "expires_days": 365}],
-            "funding": {"club_owner": 10_000},
-        },
+        points_rule(rounding="floor", tier_multipliers_bp={"silver": 15_000, "gold": 20_000}, expires_days=365),
         {
             "id": "food-court-5",
             "name": {"en": "Food court: 5% off", "fa": "فودکورت: ۵٪ تخفیف"},
@@ -251,48 +200,43 @@ def base_rules(w: World) -> list[dict[str, Any]]:
 
 def build_club(service: Kimia, clock: FakeClock, *, publish: bool = True, name_fa: str = "باشگاه کیمیا", n: int = 1) -> World:
     """Build a realistic club on ``service``; ``n`` varies names and Shebas between clubs."""
-    admin = Admin(service)
+    b = WorldBuilder(service)
     base = n * 100
-    admin.set_fee_tariff(None, percent_bp=FEE_DEFAULT_BP, cap_rial=200_000)
-    admin.set_fee_tariff("restaurant", percent_bp=FEE_RESTAURANT_BP, cap_rial=300_000)
-    owner = admin.create_owner(f"شرکت {n}", name_en=f"Owner {n}", sheba=sheba(base + 1))
-    club = admin.create_club(owner, name_fa, name_en=f"Club {n}", business_type="retail", settings={"settlement": dict(SETTLEMENT)})
-    sub = admin.create_club(owner, "زیرباشگاه شمال", name_en="North", parent_id=club, business_type="retail")
-    marketer = admin.create_marketer(club, "بازاریاب", sheba=sheba(base + 2))
+    b.fee_tariff(None, percent_bp=FEE_DEFAULT_BP, cap_rial=200_000)
+    b.fee_tariff("restaurant", percent_bp=FEE_RESTAURANT_BP, cap_rial=300_000)
+    owner = b.owner(f"شرکت {n}", name_en=f"Owner {n}", sheba=sheba(base + 1))
+    club = b.club(owner, name_fa, name_en=f"Club {n}", business_type="retail", settings={"settlement": dict(SETTLEMENT)})
+    sub = b.club(owner, "زیرباشگاه شمال", name_en="North", parent_id=club, business_type="retail")
+    marketer = b.marketer(club, "بازاریاب", sheba=sheba(base + 2))
     merchants = {
-        "cafe": admin.create_merchant(club, "کافه", name_en="Cafe", business_type="cafe", sheba=sheba(base + 3), marketer_id=marketer),
-        "restaurant": admin.create_merchant(club, "رستوران", name_en="Restaurant", business_type="restaurant", sheba=sheba(base + 4)),
-        "bookshop": admin.create_merchant(sub, "کتاب‌فروشی", name_en="Bookshop", business_type="retail", sheba=sheba(base + 5), marketer_id=marketer),
+        "cafe": b.merchant(club, "کافه", name_en="Cafe", business_type="cafe", sheba=sheba(base + 3), marketer_id=marketer),
+        "restaurant": b.merchant(club, "رستوران", name_en="Restaurant", business_type="restaurant", sheba=sheba(base + 4)),
+        "bookshop": b.merchant(sub, "کتاب‌فروشی", name_en="Bookshop", business_type="retail", sheba=sheba(base + 5), marketer_id=marketer),
     }
-    branches = {"cafe-north": admin.create_branch(merchants["cafe"], "شعبه شمال")}
+    branches = {"cafe-north": b.branch(merchants["cafe"], "شعبه شمال")}
     terminals = {
-        "cafe": admin.create_terminal(merchants["cafe"], f"T{n:03d}0001", f"M{n:03d}00000000001", branch_id=branches["cafe-north"]),
-        "restaurant": admin.create_terminal(merchants["restaurant"], f"T{n:03d}0002", f"M{n:03d}00000000002"),
-        "bookshop": admin.create_terminal(merchants["bookshop"], f"T{n:03d}0003", f"M{n:03d}00000000003", kind="pcpos"),
+        "cafe": b.terminal(merchants["cafe"], f"T{n:03d}0001", f"M{n:03d}00000000001", branch_id=branches["cafe-north"]),
+        "restaurant": b.terminal(merchants["restaurant"], f"T{n:03d}0002", f"M{n:03d}00000000002"),
+        "bookshop": b.terminal(merchants["bookshop"], f"T{n:03d}0003", f"M{n:03d}00000000003", kind="pcpos"),
     }
-    food_court = admin.create_merchant_group(club, "فودکورت", [merchants["cafe"], merchants["restaurant"]], name_en="Food court")
-    vip = admin.create_member_group(club, "اعضای ویژه", [], name_en="VIP")
+    food_court = b.merchant_group(club, "فودکورت", [merchants["cafe"], merchants["restaurant"]], name_en="Food court")
+    vip = b.member_group(club, "اعضای ویژه", name_en="VIP")
     seed = f"lottery-seed-{n}"
-    lottery = admin.open_lottery(club, "قرعه‌کشی نوروز", prizes=["سکه طلا", "کارت هدیه"], seed_commitment=Admin.commitment(seed))
-    voucher = admin.create_voucher_template(club, "ووچر ۱۰۰ هزار ریالی", discount_rial=100_000, valid_days=30, price_points=50)
-    admin.update_settings(
-        club,
-        {
-            "tiers": TIERS,
-            "conversion": {
-                "default": {"points": 10, "rial": 1_000},
-                "by_tier": {"silver": {"points": 10, "rial": 1_500}, "gold": {"points": 10, "rial": 2_000}},
-                "by_group": {str(vip): {"points": 10, "rial": 3_000}},
-            },
-            # These tests are about value; cardholder verification (a PIN, a one-time code or a
-            # card at the counter before spending or binding) is tested in test_verification.py.
-            "verification": {"redeem": [], "bind": []},
+    lottery = b.lottery(club, "قرعه‌کشی نوروز", prizes=["سکه طلا", "کارت هدیه"], seed=seed)
+    voucher = b.voucher_template(club, "ووچر ۱۰۰ هزار ریالی", discount_rial=100_000, valid_days=30, price_points=50)
+    b.settings(club, {
+        "tiers": TIERS,
+        "conversion": {
+            "default": {"points": 10, "rial": 1_000},
+            "by_tier": {"silver": {"points": 10, "rial": 1_500}, "gold": {"points": 10, "rial": 2_000}},
+            "by_group": {str(vip): {"points": 10, "rial": 3_000}},
         },
-        actor="test",
-        reason="club setup",
-    )
+        # These tests are about value; cardholder verification (a PIN, a one-time code or a
+        # card at the counter before spending or binding) is tested in test_verification.py.
+        "verification": {"redeem": [], "bind": []},
+    }, actor="test", reason="club setup")
     world = World(
-        service=service, admin=admin, clock=clock, owner_id=owner, club_id=club, sub_club_id=sub, marketer_id=marketer,
+        service=service, admin=b.admin, clock=clock, owner_id=owner, club_id=club, sub_club_id=sub, marketer_id=marketer,
         merchants=merchants, branches=branches, terminals=terminals, merchant_group_id=food_court, member_group_id=vip,
         lottery_id=lottery, lottery_seed=seed, voucher_template_id=voucher,
     )

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from kimia.service import Admin, Kimia
+from kimia.service import Kimia
 from kimia.terminal import tlv
 from kimia.terminal.client import Connection, TerminalIdentity, request, to_bytes
 from kimia.terminal.codec import Message, decode, encode, response_mti
@@ -31,6 +31,7 @@ from kimia.terminal.server import TerminalServer
 
 from .conftest import serving, connected
 from kimia.terminal.simulator import OPERATIONS, setup_demo, simulate
+from kimia.world import WorldBuilder, points_rule
 
 #: These tests are not about cardholder verification (test_verification.py and
 #: test_cardholder.py are): the club lets members spend without a PIN, code or card.
@@ -44,12 +45,7 @@ MAC_KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
 
 RULES: dict[str, Any] = {
     "rules": [
-        {
-            "id": "base",
-            "name": {"en": "One point per 10,000 rials", "fa": "یک امتیاز به ازای هر ۱۰٬۰۰۰ ریال"},
-            "effects": [{"type": "points", "per_rial": 10000, "points": 1}],
-            "funding": {"club_owner": 10000},
-        },
+        points_rule(rule_id="base"),
         {
             "id": "beans",
             "name": {"en": "Coffee beans: double points", "fa": "دانه قهوه: امتیاز دوبرابر"},
@@ -71,16 +67,14 @@ class World:
 
 
 def build(service: Kimia, *, mac_key: bytes | None = None, kind: str = "pos", credit: int = 200_000) -> World:
-    admin = Admin(service)
-    owner = admin.create_owner("مالک")
-    club = admin.create_club(owner, "باشگاه آزمون", settings=OPEN_SPENDING)
-    merchant = admin.create_merchant(club, "کافه")
-    admin.create_terminal(merchant, TID, MID, kind=kind, mac_key_hex=mac_key.hex() if mac_key else None)
-    admin.publish_rules(club, RULES, actor="test")
-    member = int(service.enroll(club, idem_key="setup-member", identifiers=[("mobile", MOBILE)])["member_id"])
+    b = WorldBuilder(service)
+    shop = b.shop("مالک", "باشگاه آزمون", "کافه", settings=OPEN_SPENDING)
+    b.terminal(shop.merchant_id, TID, MID, kind=kind, mac_key=mac_key)
+    b.publish(shop.club_id, RULES, actor="test")
+    member = b.member(shop.club_id, [("mobile", MOBILE)], idem_key="setup-member")
     if credit:
-        service.charge(club, member, actor="test", reason="test-setup", idem_key="setup-credit", kind="gift_credit", amount_rial=credit, source={"type": "club", "id": club})
-    return World(service, club, merchant, member, TerminalIdentity(TID, MID, mac_key=mac_key))
+        b.gift_credit(shop.club_id, member, credit, idem_key="setup-credit", reason="test-setup", actor="test")
+    return World(service, shop.club_id, shop.merchant_id, member, b.terminals[-1])
 
 
 @pytest.fixture
