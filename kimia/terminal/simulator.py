@@ -119,6 +119,8 @@ EXPECTED_CODES: dict[str, frozenset[str]] = {
 DEFAULT_REDEEM_RIAL = 20_000
 #: A demo member is sent to spend only with credit here for this many redemptions (see load_setup).
 _SPEND_RUNWAY = 10
+#: ... and named at most this many times among the members (in proportion to that credit).
+_MAX_SHARE = 10
 
 _REPEAT_MTI = {"0200": "0201", "0220": "0221", "0400": "0401", "0420": "0421", "0800": "0801"}
 _RRN_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -866,15 +868,18 @@ def _roster_refs(service: Kimia, roster: Roster, merchant_id: int, root_club: in
     only as members named by a card (a card read is the cardholder's proof), so a member holding
     credit spendable at the merchant for :data:`_SPEND_RUNWAY` redemptions is named by a card, the
     others by mobile (``MK``): a redemption with too little credit here is refused, 57 when the
-    member holds enough elsewhere (as a long run's spenders may come to), else 51. With nobody
-    holding that much, everyone with a card is named by it."""
+    member holds enough elsewhere, else 51. A card is named once per runway of credit (up to
+    :data:`_MAX_SHARE` times), so members are sent to spend in proportion to what they hold and a
+    short run does not drain the smaller ones. With nobody holding a runway, every card is named."""
     holders = [h for h in roster.of_clubs({root_club}) if h.cards or h.mobiles][:members]
     runway = DEFAULT_REDEEM_RIAL * _SPEND_RUNWAY
-    funded = {h.member_id for h in holders if int(service.member_balances(merchant_id, h.member_id)["credit_rial"]) >= runway}
+    shares = {h.member_id: min(_MAX_SHARE, int(service.member_balances(merchant_id, h.member_id)["credit_rial"]) // runway)
+              for h in holders}
+    anyone = any(shares.values())
     refs = []
     for h in holders:
-        if h.cards and (h.member_id in funded or not funded):
-            refs.append(h.cards[0])
+        if h.cards and (shares[h.member_id] or not anyone):
+            refs += [h.cards[0]] * max(1, shares[h.member_id])
         elif h.mobiles:
             refs.append(f"M:{h.mobiles[0]}")
     return refs
