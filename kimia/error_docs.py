@@ -75,6 +75,12 @@ filled from the templates below (`{param}` placeholders). Messages may be reword
 change. Every code is listed once, in `core/src/errors.rs`; Python reads the same list
 (`kimia.error_codes()`, and the `ErrorCode` type in `kimia/error_codes.py`).
 
+Not in this list, because they are not rejections: the terminal host's wire-level diagnostics
+(the codes of `CodecError`, `FramingError`, `TlvError` and `MacError`, and the refusal reasons it
+logs), which no client ever receives as a code (the terminal gets a response code: 30 format error,
+63 security violation, 12 or 96, and the reason goes to the log); and the explanation codes of a
+decision (docs/rules.md), which say why an offer did or did not apply.
+
 ## Precedence
 
 The list is in precedence order, most fundamental first (as TigerBeetle orders its result codes):

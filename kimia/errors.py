@@ -20,6 +20,10 @@ function that checks several things checks them in catalogue order and stops at 
 one that collects faults reports :func:`most_fundamental`. ``docs/errors.md`` lists every code in
 that order; tests/service/test_error_precedence.py holds the purchase path to it.
 
+Not catalogued, because they are not rejections: the terminal's wire-level diagnostics (codec,
+framing, TLV and MAC codes; the host answers them with a response code and logs the reason) and
+the explanation codes of a decision.
+
 The Rust core raises these classes (``kimia._core`` imports this module when it rejects
 something), so Python callers catch one family of exceptions whatever layer said no.
 """
