@@ -1,37 +1,13 @@
-"""Write a decision: journal legs, balances, lots, budgets, split legs, counters, vouchers.
-
-Called inside the writer's transaction, after the core decided on a snapshot read in that same
-transaction. Every write that could contradict the snapshot is conditional (a lot is drawn only if
-it still holds enough; a holder balance must stay at or above its floor; a budget must stay within
-its limit), so even a bug upstream cannot make the database disagree with the invariants: the
-operation is rejected and its savepoint rolled back.
-"""
+"""What the write path (kimia.service.posting) needs beside the core's rows: the floor of a holder
+account, a voucher issued, a member's last purchase time set again after a reversal."""
 
 from __future__ import annotations
 
 import secrets
 from typing import Any
 
-from kimia._core import Decision
-from kimia.errors import Rejected
-from kimia.service.snapshot import is_holder, owner_of
+from kimia.service.snapshot import is_holder
 from kimia.service.sql import Tx
-
-_MESSAGES = {
-    "insufficient_balance": ("Not enough balance in {account}", "موجودی {account} کافی نیست"),
-    "lot_not_found": ("A lot used by this operation no longer exists", "بخشی از اعتبار مورد استفاده دیگر وجود ندارد"),
-    "budget_exhausted": ("The budget {budget} of rule {rule} is exhausted", "بودجه «{budget}» قانون «{rule}» تمام شده است"),
-    "voucher_already_used": ("This voucher has already been used", "این ووچر قبلاً استفاده شده است"),
-}
-
-
-def _rejected(code: str, path: str | None = None, **params: str) -> Rejected:
-    en, fa = _MESSAGES[code]
-    return Rejected(code, en.format(**params), fa.format(**params), path, dict(params))
-
-
-#: Offset of the local day of settlement (and of ``operations.day``) from UTC: Tehran, 03:30.
-SETTLEMENT_UTC_OFFSET_S = 210 * 60
 
 
 def floor_of(account: str, credit_limit: int) -> int | None:
@@ -50,109 +26,12 @@ def floor_of(account: str, credit_limit: int) -> int | None:
     return 0
 
 
-def write_decision(tx: Tx, d: Decision, *, op_id: int, op_club: int, member_club: int, now: int) -> None:
-    """Persist every effect of ``d`` under operation ``op_id``."""
-    postings = d.postings
-    legs: list[tuple[Any, ...]] = []
-    for seq, p in enumerate(postings):
-        club_from = member_club if is_holder(p["from"]) else op_club
-        club_to = member_club if is_holder(p["to"]) else op_club
-        legs.append((club_from, op_id, seq, p["from"], -p["amount"], p["unit"], p["memo"][:120], now))
-        legs.append((club_to, op_id, seq, p["to"], p["amount"], p["unit"], p["memo"][:120], now))
-    tx.executemany(
-        "INSERT INTO journal (club_id, op_id, seq, account, amount, unit, memo, created_at) VALUES (?,?,?,?,?,?,?,?)",
-        legs,
-    )
-    upsert = (
-        "INSERT INTO balances (club_id, account, owner, balance, credit_limit) VALUES (?,?,?,?,0)"
-        " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance"
-    )
-    unchecked: list[tuple[Any, ...]] = []
-    for account, delta in d.deltas:
-        holder = is_holder(account)
-        club = member_club if holder else op_club
-        if not holder or delta >= 0:
-            # Business accounts have no floor and a credit cannot break one: no need to read back.
-            unchecked.append((club, account, owner_of(account), delta))
-            continue
-        row = tx.one(upsert + " RETURNING balance, credit_limit", (club, account, owner_of(account), delta))
-        floor = floor_of(account, row[1])
-        if floor is not None and row[0] < floor:
-            raise _rejected("insufficient_balance", account=account)
-    tx.executemany(upsert, unchecked)
-    for used in d.lots_consumed:
-        tx.execute(
-            "UPDATE lots SET remaining = remaining - ? WHERE id = ? AND club_id = ? AND remaining >= ?",
-            (used["amount"], used["lot_id"], member_club, used["amount"]),
-        )
-        if tx.rowcount() != 1:
-            raise _rejected("lot_not_found")
-    tx.executemany(
-        "INSERT INTO lots (id, club_id, owner, account, original, remaining, expires_at, pending_until)"
-        " VALUES (?,?,?,?,?,?,?,?)",
-        [
-            (lot["id"], member_club, owner_of(lot["account"]), lot["account"], lot["remaining"], lot["remaining"], lot["expires_at"], lot["pending_until"])
-            for lot in d.lots_created
-        ],
-    )
-    for i, use in enumerate(d.budget_use):
-        row = tx.one(
-            "INSERT INTO budget_usage (club_id, key, used) VALUES (?,?,?)"
-            " ON CONFLICT (club_id, key) DO UPDATE SET used = budget_usage.used + excluded.used RETURNING used",
-            (op_club, use["key"], use["amount"]),
-        )
-        if use["amount"] > 0 and row[0] > use["limit"]:
-            key = str(use["key"])
-            raise _rejected("budget_exhausted", f"budget_use[{i}]", rule=key.split("|", 1)[0], budget=key)
-    counters = d.counters
-    day = counters["day"]
-    # Money moves on the day of this operation: a refund, a reversal or a completed hold is settled
-    # on its own day (the day of ``operations.day``), never added to an earlier day's settlement.
-    settle_day = (now + SETTLEMENT_UTC_OFFSET_S) // 86_400
-    tx.executemany(
-        "INSERT INTO split_legs (club_id, op_id, role, beneficiary_id, amount_rial, day) VALUES (?,?,?,?,?,?)",
-        [(op_club, op_id, leg["role"], leg["beneficiary_id"], leg["amount_rial"], settle_day) for leg in d.split],
-    )
-    if counters["purchases"] or counters["spend_rial"]:
-        last = counters["last_purchase_at"]
-        if last is None:
-            tx.execute(
-                "UPDATE members SET purchase_count = purchase_count + ?, period_points = period_points + ? WHERE id = ?",
-                (counters["purchases"], d.points_earned, d.member_id),
-            )
-        else:
-            tx.execute(
-                "UPDATE members SET purchase_count = purchase_count + ?, period_points = period_points + ?,"
-                " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < ? THEN ? ELSE last_purchase_at END"
-                " WHERE id = ?",
-                (counters["purchases"], d.points_earned, last, last, d.member_id),
-            )
-        tx.execute(
-            "INSERT INTO member_days (member_id, day, count, spend_rial) VALUES (?,?,?,?)"
-            " ON CONFLICT (member_id, day) DO UPDATE SET count = member_days.count + excluded.count,"
-            " spend_rial = member_days.spend_rial + excluded.spend_rial",
-            (d.member_id, day, counters["purchases"], counters["spend_rial"]),
-        )
-        if d.merchant_id is not None:
-            tx.execute(
-                "INSERT INTO merchant_visits (member_id, merchant_id, count) VALUES (?,?,?)"
-                " ON CONFLICT (member_id, merchant_id) DO UPDATE SET count = merchant_visits.count + excluded.count",
-                (d.member_id, d.merchant_id, counters["purchases"]),
-            )
-    elif d.points_earned:
-        tx.execute("UPDATE members SET period_points = period_points + ? WHERE id = ?", (d.points_earned, d.member_id))
-    if d.voucher_used:
-        tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))
-        if tx.rowcount() != 1:
-            raise _rejected("voucher_already_used")
-    restored = d.voucher_restored
-    if restored:
-        tx.execute("UPDATE vouchers SET used_op_id = NULL WHERE code = ?", (restored,))
-    for issue in d.vouchers_issued:
-        issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
-
-
 def restore_last_purchase(tx: Tx, member_id: int) -> None:
+    """Run :func:`restore_last_purchase_statement` now."""
+    tx.execute(*restore_last_purchase_statement(member_id))
+
+
+def restore_last_purchase_statement(member_id: int) -> tuple[str, tuple[Any, ...]]:
     """Set a member's last purchase time to that of their latest purchase still standing.
 
     Called when a purchase stops counting (a full reversal or refund: its purchase count goes back
@@ -160,7 +39,7 @@ def restore_last_purchase(tx: Tx, member_id: int) -> None:
     without this a reversed purchase would keep the member looking recent and block a win-back
     rule (``days_since_last_purchase``) on their next purchase. A completed hold counts from the
     hold, as when it was written (the completion carries the hold's decision)."""
-    tx.execute(
+    return (
         "UPDATE members SET last_purchase_at = (SELECT MAX(COALESCE(h.created_at, o.created_at)) FROM operations o"
         " LEFT JOIN operations h ON o.kind = 'completion' AND h.id = o.original_op_id"
         " WHERE o.member_id = ? AND o.kind IN ('purchase', 'completion') AND o.status = 'done' AND o.refunded_rial < o.amount_rial)"

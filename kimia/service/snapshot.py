@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from kimia.errors import reject
 from kimia.service.sql import Tx
 
 #: Lot kinds a purchase may spend as rial credit; lottery entries are never spent at the till.
@@ -61,8 +63,6 @@ def load_member(
         (member_id,),
     )
     if row is None:
-        from kimia.errors import reject
-
         raise reject("unknown_member")
     tier, referrer_id, wallet_id, purchase_count, last_purchase_at, member_club, enrolled_by = row
     # A member's value lives in the ledger of their root club (a sub-club member's too).
@@ -141,8 +141,6 @@ def load_vouchers(tx: Tx, member_id: int, code: str) -> list[dict[str, Any]]:
     )
     if row is None:
         return []
-    import json
-
     merchants = row[6] if isinstance(row[6], list) else json.loads(row[6] or "[]")
     return [
         {
