@@ -54,7 +54,9 @@ def refund(
         run.flush_if(keys=[(club, idem_key)], ops=[op_id] if op_id is not None else [],
                      refs=[(club, reference)] if reference is not None else [])
         original = load_op(svc, tx, merchant_id, op_id, reference=reference)
-        run.flush_if(ops=[original["id"]])
+        if run.touches(ops=[original["id"]]):  # found by its reference, refunded in this run: read it written
+            run.flush()
+            original = load_op(svc, tx, merchant_id, op_id, reference=reference)
         existing = existing_answer(tx, original["club_id"], idem_key, body_hash, amount_rial or 0)
         if existing is not None:
             return existing
