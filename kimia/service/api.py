@@ -22,7 +22,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from kimia.errors import KimiaError
 from kimia.service import cardholder, clubs, holds, lotteries, members, ops, purchases, refunds, settlement, tiers, value, verify
@@ -30,6 +30,8 @@ from kimia.service.cardkeys import DEV_CARD_KEY, CardKeys
 from kimia.service.check import run_check
 from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.lotteries import draw_winners
+from kimia.service.bulk import run_postings
+from kimia.service.posting import PostingWork
 from kimia.service.purchases import PurchaseWork
 from kimia.service.requests import Deadline, MemberRef, PurchaseRequest, local_day, request_hash
 from kimia.service.sql import Tx
@@ -170,14 +172,18 @@ class Kimia:
         checked against it when it starts and when it finishes, inside its savepoint: past the
         deadline it is rolled back, so an operation answered as timed out is never posted."""
         guard: Deadline | None = getattr(self._local, "deadline", None)
-        if guard is not None and isinstance(work, Batchable):
-            work.guard = guard
+        if guard is not None and hasattr(work, "batch_kind"):
+            cast(Batchable, work).guard = guard
         elif guard is not None:
             work = _guarded(work, guard)
         result: T = self.writer.submit(work)
         if isinstance(result, KimiaError):
             raise result
         return result
+
+    def posting(self, decide: Callable[[Tx, Any], Any]) -> Callable[[Tx], Any]:
+        """A work that posts (kimia.service.posting), run by the one write path (kimia.service.bulk)."""
+        return PostingWork(self, decide, run_postings)
 
     @contextmanager
     def deadline(self, guard: Deadline) -> Iterator[Deadline]:

@@ -33,7 +33,7 @@ from kimia.service.clubs import purchase_conversion
 from kimia.service.context import MerchantContext
 from kimia.service.host import Host
 from kimia.service.members import check_cross_club_spend, clubs_sharing_members, normalize_identifier, resolve_member
-from kimia.service.posting import BulkWriteMismatch, OpRow, Post, Posting, Run, op_ids_query, rejected
+from kimia.service.posting import BulkWriteMismatch, OpRow, Post, Posting, PostingWork, Run, op_ids_query, rejected
 from kimia.service.record import issue_voucher
 from kimia.service.requests import Deadline, MemberRef, PurchaseRequest, fresh_rrns, local_day, lots_to_spend, purchase_input
 from kimia.service.requests import response_json, stored_answer, terminal_fields
@@ -467,27 +467,6 @@ def _stage_purchase(run: Run, w: PurchaseWork, item: Decided, tiers: dict[int, s
     return receipt
 
 
-class PostingWork:
-    """An operation that posts, other than a purchase (a hold, a completion, a cancel, a refund, a
-    reversal, a value operation): ``decide(tx, run)`` reads and decides, and gives the answer
-    when there is nothing to write (a replay) or a ``Post`` for the run to stage. Called alone it
-    is a run of one; the writer runs it with the postings queued next to it."""
-
-    batch_kind = "posting"
-
-    def __init__(self, service: Host, decide: Callable[[Tx, Run], dict[str, Any] | Post]) -> None:
-        self.service = service
-        self.decide = decide
-        self.guard: Guard | None = None
-
-    def __call__(self, tx: Tx) -> Any:
-        return run_alone(tx, self)
-
-    @staticmethod
-    def run_batch(tx: Tx, works: list[Any]) -> list[Any]:
-        return run_postings(tx, works)
-
-
 def run_alone(tx: Tx, work: Any) -> Any:
     """A run of one operation: its answer, or its refusal raised (its savepoint is rolled back)."""
     result = run_postings(tx, [work])[0]
@@ -536,4 +515,4 @@ def _decide_one(run: Run, work: PostingWork) -> Any:
         return exc
 
 
-__all__ = ["BulkWriteMismatch", "PostingWork", "PurchaseWork", "Rejected", "run_alone", "run_postings"]
+__all__ = ["BulkWriteMismatch", "PurchaseWork", "Rejected", "run_alone", "run_postings"]

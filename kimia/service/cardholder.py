@@ -14,6 +14,7 @@ from kimia.service.host import Host
 from kimia.service.requests import MemberRef, PurchaseRequest
 from kimia.service.requests import spends
 from kimia.service.proofs import prove
+from kimia.service.posting import Run
 from kimia.service.sql import Tx
 from kimia.service.verify import Proof
 from kimia.service.clubs import club_settings
@@ -40,12 +41,19 @@ async def verify_spend_async(svc: Host, req: PurchaseRequest) -> None:
     PIN or code to check goes to a worker thread (a PIN check is slow on purpose)."""
     if not spends(req):
         return
-    needed = await svc.writer.submit_async(lambda tx: verification_needed(svc, tx, req))
+    needed = await svc.writer.submit_async(svc.posting(partial(_needed_in_run, svc, req)))
     if isinstance(needed, KimiaError):
         raise needed
     if needed is not None:
         member_id, member_club, accepted = needed
         await asyncio.get_running_loop().run_in_executor(None, partial(prove, svc, member_id, member_club, accepted, req.proof or Proof()))
+
+
+def _needed_in_run(svc: Host, req: PurchaseRequest, tx: Tx, run: Run) -> tuple[int, int, tuple[str, ...]] | None:
+    """``verification_needed`` read in the writer's run (queued with the postings, not between
+    them), after whatever of the run its key depends on."""
+    run.flush_if(keys=[(svc.caches.merchant(tx, req.merchant_id).root_club_id, req.idem_key)])
+    return verification_needed(svc, tx, req)
 
 
 def verification_needed(svc: Host, tx: Tx, req: PurchaseRequest) -> tuple[int, int, tuple[str, ...]] | None:

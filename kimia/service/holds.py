@@ -13,7 +13,6 @@ from kimia.service.requests import check_key, fresh_rrns, local_day
 from kimia.service.requests import receipt_of, request_hash, terminal_fields, tier_field, validate_purchase
 from kimia.service.snapshot import load_member
 from kimia.service.purchases import decide_purchase
-from kimia.service.bulk import PostingWork
 from kimia.service.posting import OpRow, Post, Posting, Run
 from kimia.service.sql import Tx
 from kimia.service.ops import existing_answer, load_op, refusal_work, remember
@@ -59,7 +58,8 @@ def place_hold(svc: Host, req: PurchaseRequest, body_hash: str) -> dict[str, Any
         # The operation keeps the purchase's decision (completed or cancelled from it); the rows are the hold's.
         return Post(receipt, [Posting(op, "held", receipt, held, member_club, stored=d)])
 
-    return svc.write(PostingWork(svc, decide))
+    answer: dict[str, Any] = svc.write(svc.posting(decide))
+    return answer
 
 
 def complete_hold(svc: Host, merchant_id: int, hold_id: int, *, idem_key: str, reference: str | None = None,
@@ -93,7 +93,8 @@ def complete_hold(svc: Host, merchant_id: int, hold_id: int, *, idem_key: str, r
         after = [("UPDATE operations SET status = 'completed' WHERE id = ?", (hold_id,))]
         return Post(receipt, [Posting(op, "done", receipt, d, member_club, after, touches_ops=(hold_id,))])
 
-    return svc.write(PostingWork(svc, decide))
+    answer: dict[str, Any] = svc.write(svc.posting(decide))
+    return answer
 
 
 def cancel_hold(svc: Host, merchant_id: int, hold_id: int, *, idem_key: str, terminal_id: int | None = None,
@@ -113,7 +114,8 @@ def cancel_hold(svc: Host, merchant_id: int, hold_id: int, *, idem_key: str, ter
         posting = cancel_in(svc, tx, run, held, idem_key, body_hash, by=(terminal_id, actor))
         return Post(posting.receipt, [posting])
 
-    return svc.write(PostingWork(svc, decide))
+    answer: dict[str, Any] = svc.write(svc.posting(decide))
+    return answer
 
 
 def cancel_in(svc: Host, tx: Tx, run: Run, held: dict[str, Any], idem_key: str, body_hash: str,

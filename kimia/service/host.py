@@ -37,5 +37,9 @@ class Host(Protocol):
     def write(self, work: Callable[[Tx], T]) -> T:
         """Run ``work`` as one operation of a group commit; its result once durable."""
 
+    def posting(self, decide: Callable[[Tx, Any], Any]) -> Callable[[Tx], Any]:
+        """A work that posts: ``decide(tx, run)`` gives its answer or a ``Post`` to stage in the
+        run (kimia.service.posting); it rides the writer's runs with the other postings."""
+
     def committed(self, tx: Tx, *, kind: str, club_id: int, op_id: int, member_id: int | None, receipt: dict[str, Any]) -> None:
         """Note an operation written in ``tx``, announced once its transaction commits."""

@@ -20,6 +20,7 @@ from kimia.service.requests import MemberRef, PurchaseRequest
 from kimia.service.requests import actor_of, check_key, local_day
 from kimia.service.requests import request_hash, spends
 from kimia.service.snapshot import CREDIT_KINDS, load_member
+from kimia.service.posting import OpRow, Post, Posting, Run
 from kimia.service.sql import Tx
 from kimia.service.verify import Proof
 from kimia.service.clubs import club_settings
@@ -222,11 +223,12 @@ def enroll(
     body_hash = request_hash(body)
     ref = MemberRef.of(referrer)
 
-    def work(tx: Tx) -> dict[str, Any]:
-        now = svc.clock()
+    def decide(tx: Tx, run: Run) -> dict[str, Any] | Post:
+        now = run.now
         if merchant_id is not None and not svc.caches.merchant(tx, merchant_id).active:
             raise reject("unknown_merchant")  # a deactivated merchant enrols no one
         root = svc.caches.root_club(tx, club_id)
+        run.flush_if(keys=[(root, idem_key)])
         existing = existing_answer(tx, root, idem_key, body_hash, 0)
         if existing is not None:
             return existing
@@ -235,31 +237,36 @@ def enroll(
             if find_identifier(svc, tx, [root], kind, stored) is not None:
                 raise reject("identifier_taken", path=kind)
         referrer_id = resolve_member(svc, tx, root, ref)[0] if ref is not None else None
-        row = tx.one(
-            "INSERT INTO members (club_id, name_fa, tier, referrer_id, shared_wallet_id, enrolled_by_merchant_id,"
-            " enrolled_via, purchase_count, last_purchase_at, period_points, grace_used, frozen_until, manual_tier,"
-            " created_at) VALUES (?,?,NULL,?,?,?,?,0,NULL,0,0,0,NULL,?) RETURNING id",
-            (club_id, name_fa, referrer_id, shared_wallet_id, merchant_id, via, now),
-        )
-        member_id = int(row[0])
         rows = list(normalized)
         key_ids = [stored[0][1] for stored in forms]
         if not any(kind == "account" for kind, _, _ in rows):
             number = new_account_number(svc, tx, root)
             rows.append(("account", number, number))
             key_ids.append(None)
-        tx.executemany(
-            "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at, key_id) VALUES (?,?,?,?,?,?,?)",
-            [(root, member_id, kind, lookup, display, now, key) for (kind, lookup, display), key in zip(rows, key_ids)],
-        )
-        tx.executemany("INSERT INTO member_group_members (group_id, member_id) VALUES (?,?)", [(g, member_id) for g in groups or []])
-        response = {"member_id": member_id, "identifiers": [{"kind": k, "display": d} for k, _, d in rows]}
-        op_id = new_op(svc, tx, club_id=root, idem_key=idem_key, body_hash=body_hash, kind="enroll", member_id=member_id,
-                             merchant_id=merchant_id, actor=actor, now=now)
-        finish_op(svc, tx, op_id, "done", {**response, "op_id": op_id}, None)
-        return {**response, "op_id": op_id}
+        op = OpRow(run.take_id(), root, idem_key, body_hash, "enroll", None, svc.caches.local_day(tx, root, now), now,
+                   merchant_id=merchant_id, actor=actor)
+        answer: dict[str, Any] = {}
 
-    return svc.write(work)
+        def insert(tx: Tx) -> None:
+            """The member's rows, once the enrolment is sealed (its answer filled in)."""
+            row = tx.one(
+                "INSERT INTO members (club_id, name_fa, tier, referrer_id, shared_wallet_id, enrolled_by_merchant_id,"
+                " enrolled_via, purchase_count, last_purchase_at, period_points, grace_used, frozen_until, manual_tier,"
+                " created_at) VALUES (?,?,NULL,?,?,?,?,0,NULL,0,0,0,NULL,?) RETURNING id",
+                (club_id, name_fa, referrer_id, shared_wallet_id, merchant_id, via, now),
+            )
+            op.member_id = int(row[0])
+            tx.executemany(
+                "INSERT INTO member_identifiers (club_id, member_id, kind, lookup, display, created_at, key_id) VALUES (?,?,?,?,?,?,?)",
+                [(root, op.member_id, kind, lookup, display, now, key) for (kind, lookup, display), key in zip(rows, key_ids)],
+            )
+            tx.executemany("INSERT INTO member_group_members (group_id, member_id) VALUES (?,?)", [(g, op.member_id) for g in groups or []])
+            answer.update({"member_id": op.member_id, "identifiers": [{"kind": k, "display": d} for k, _, d in rows], "op_id": op.id})
+
+        return Post(answer, [Posting(op, "done", answer, then=insert)])
+
+    enrolled: dict[str, Any] = svc.write(svc.posting(decide))
+    return enrolled
 
 
 def new_account_number(svc: Host, tx: Tx, root: int) -> str:

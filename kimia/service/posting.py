@@ -30,6 +30,7 @@ from kimia.service.record import floor_of, issue_voucher
 from kimia.service.requests import actor_of, response_json
 from kimia.service.snapshot import is_holder, owner_of
 from kimia.service.sql import Tx
+from kimia.service.writer import Guard
 
 #: The columns of an operations row, in the order :func:`op_row` builds it.
 OPERATION_COLUMNS = ("id", "club_id", "idem_key", "request_hash", "kind", "status", "member_id", "merchant_id", "terminal_id",
@@ -105,6 +106,31 @@ class Post:
 
     answer: dict[str, Any]
     postings: list[Posting]
+
+
+class PostingWork:
+    """An operation that posts, other than a purchase (a hold, a completion, a cancel, a refund, a
+    reversal, a value operation, an enrolment): ``decide(tx, run)`` reads and decides, and gives
+    the answer when there is nothing to write (a replay) or a ``Post`` for the run to stage.
+    ``runner`` runs a run of works (``kimia.service.bulk.run_postings``): called alone the work is
+    a run of one; the writer runs it with the postings queued next to it."""
+
+    batch_kind = "posting"
+
+    def __init__(self, service: Host, decide: Callable[[Tx, Run], Any], runner: Callable[[Tx, list[Any]], list[Any]]) -> None:
+        self.service = service
+        self.decide = decide
+        self.runner = runner
+        self.guard: Guard | None = None
+
+    def __call__(self, tx: Tx) -> Any:
+        result = self.runner(tx, [self])[0]
+        if isinstance(result, BaseException):
+            raise result  # its savepoint is rolled back
+        return result
+
+    def run_batch(self, tx: Tx, works: list[Any]) -> list[Any]:
+        return self.runner(tx, works)
 
 
 class Run:
@@ -319,4 +345,4 @@ def op_ids_query(n: int) -> tuple[str, tuple[Any, ...]]:
     return ("SELECT nextval(pg_get_serial_sequence('operations', 'id')) FROM generate_series(1, ?)", (n,))
 
 
-__all__ = ["OPERATION_COLUMNS", "BulkWriteMismatch", "OpRow", "Post", "Posting", "Run", "op_ids_query", "rejected"]
+__all__ = ["OPERATION_COLUMNS", "BulkWriteMismatch", "OpRow", "Post", "Posting", "PostingWork", "Run", "op_ids_query", "rejected"]

@@ -26,13 +26,8 @@ def floor_of(account: str, credit_limit: int) -> int | None:
     return 0
 
 
-def restore_last_purchase(tx: Tx, member_id: int) -> None:
-    """Run :func:`restore_last_purchase_statement` now."""
-    tx.execute(*restore_last_purchase_statement(member_id))
-
-
 def restore_last_purchase_statement(member_id: int) -> tuple[str, tuple[Any, ...]]:
-    """Set a member's last purchase time to that of their latest purchase still standing.
+    """The statement that sets a member's last purchase time to that of their latest purchase still standing.
 
     Called when a purchase stops counting (a full reversal or refund: its purchase count goes back
     too) or counts again (its refund undone). A purchase only ever moves the time forward, so

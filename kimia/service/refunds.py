@@ -15,7 +15,6 @@ from kimia.service.requests import VOID_HASH
 from kimia.service.requests import check_amount, check_key
 from kimia.service.requests import receipt_of, request_hash, tier_field
 from kimia.service.snapshot import load_member
-from kimia.service.bulk import PostingWork
 from kimia.service.posting import OpRow, Post, Posting, Run
 from kimia.service.sql import Tx
 from kimia.service.ops import existing_answer, load_op
@@ -63,7 +62,8 @@ def refund(
         posting = reverse_in(svc, tx, run, original, idem_key, body_hash, amount_rial, by=(terminal_id, actor))
         return Post(posting.receipt, [posting])
 
-    return svc.write(PostingWork(svc, decide))
+    answer: dict[str, Any] = svc.write(svc.posting(decide))
+    return answer
 
 
 def _snapshot(svc: Host, tx: Tx, run: Run, op: dict[str, Any], member_club: int) -> dict[str, Any]:
@@ -164,7 +164,8 @@ def reverse_by_key(svc: Host, merchant_id: int, original_key: str, *, idem_key: 
         response = {"status": "nothing_to_reverse", "original_found": True, "original_op_id": original["id"]}
         return Post(*_marker(svc, tx, run, root, idem_key, body_hash, response, (terminal_id, actor), merchant_id))
 
-    return svc.write(PostingWork(svc, decide))
+    answer: dict[str, Any] = svc.write(svc.posting(decide))
+    return answer
 
 
 def _reverse_found(svc: Host, tx: Tx, run: Run, original: dict[str, Any], idem_key: str, body_hash: str, replacement_rial: int | None,

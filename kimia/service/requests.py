@@ -33,10 +33,12 @@ TIMEOUT_HASH = "timeout"
 #: ``remember_timeout``) and the conflicts that come from the stored key itself.
 NOT_REMEMBERED = frozenset({"service_unavailable", "exists_with_different_amount", "exists_with_different_request",
                             "already_reversed", "missing_idempotency_key"})
-UTC_OFFSET_S = 210 * 60
 
 
 def local_day(now: int, utc_offset_min: int = 210) -> int:
+    """The local day (days since 1970-01-01) of Unix time ``now`` at ``utc_offset_min``. The
+    service always passes its club's offset (``Caches.utc_offset_min``, ``MerchantContext``); the
+    default is only for callers outside it that still assume Tehran."""
     return (now + utc_offset_min * 60) // 86_400
 
 

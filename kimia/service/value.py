@@ -18,7 +18,6 @@ from kimia.service.requests import MAX_AMOUNT_RIAL, MemberRef
 from kimia.service.requests import check_actor, check_amount, check_key
 from kimia.service.requests import receipt_of, request_hash
 from kimia.service.snapshot import load_member
-from kimia.service.bulk import PostingWork
 from kimia.service.posting import OpRow, Post, Posting, Run
 from kimia.service.sql import Tx
 from kimia.service.clubs import conversion_settings
@@ -66,7 +65,8 @@ def member_value_op(
                                                      audited=audited, now=now)
         return Post(receipt, [Posting(op, "done", receipt, d, member_club, voucher_codes=True, then=then)])
 
-    return svc.write(PostingWork(svc, decide_op))
+    answer: dict[str, Any] = svc.write(svc.posting(decide_op))
+    return answer
 
 
 def _audit(svc: Host, tx: Tx, *, ref: MemberRef | None, body: dict[str, Any], member_id: int, op_id: int, club: int,
