@@ -1,7 +1,7 @@
 """kimia's settings, read once per process (``Settings.from_env``) and handed to the assembly.
 
 Every setting kimia takes from the environment is read here and nowhere else (the terminal KEK
-excepted: ``kimia.terminal.keys`` reads it afresh on each use so a rotated KEK file takes effect
+excepted: ``kimia.service.terminalkeys`` reads it afresh on each use so a rotated KEK file takes effect
 without a restart). docs/operations.md lists them in one table; a test keeps that table and
 :data:`ENVIRONMENT` the same. A value that does not parse or is out of range is refused at once
 with ``invalid_setting`` naming the variable, rather than misbehaving later.

@@ -115,18 +115,18 @@ def _configuration_table() -> str:
 def test_every_variable_is_in_the_configuration_table_of_operations_md() -> None:
     table = _configuration_table()
     documented = set(re.findall(r"^\| `(KIMIA_[A-Z_]+)` \| environment \|", table, flags=re.M))
-    kek = {"KIMIA_TERMINAL_KEK", "KIMIA_TERMINAL_KEK_FILE"}  # read by kimia.terminal.keys (a rotated KEK file without a restart)
+    kek = {"KIMIA_TERMINAL_KEK", "KIMIA_TERMINAL_KEK_FILE"}  # read by kimia.service.terminalkeys (a rotated KEK file without a restart)
     assert documented == set(ENVIRONMENT.values()) | kek
 
 
 def test_nothing_else_in_kimia_reads_the_environment() -> None:
-    """Only kimia/settings.py reads the environment, and kimia/terminal/keys.py the KEK's variables."""
+    """Only kimia/settings.py reads the environment, and kimia/service/terminalkeys.py the KEK's variables."""
     readers = {}
     for path in (ROOT / "kimia").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         found = re.findall(r"os\.environ|getenv|envvar=", text)
         if found:
             readers[str(path.relative_to(ROOT))] = text
-    assert set(readers) == {"kimia/settings.py", "kimia/terminal/keys.py"}
-    read_by_keys = set(re.findall(r"os\.environ\.get\((\w+)", readers["kimia/terminal/keys.py"]))
+    assert set(readers) == {"kimia/settings.py", "kimia/service/terminalkeys.py"}
+    read_by_keys = set(re.findall(r"os\.environ\.get\((\w+)", readers["kimia/service/terminalkeys.py"]))
     assert read_by_keys == {"KEK_ENV", "KEK_FILE_ENV", "DEV_MODE_ENV"}

@@ -16,6 +16,7 @@ from kimia.errors import RuleError, reject
 from kimia.service import audit, tenancy
 from kimia.service.api import Kimia
 from kimia.service import verify
+from kimia.service.terminalkeys import kcv, load_kek, wrap
 from kimia.store import models as m
 
 
@@ -141,9 +142,7 @@ class Admin:
         terminal = m.Terminal(terminal_code=terminal_code, merchant_code=merchant_code, merchant_id=merchant_id, branch_id=branch_id,
                               kind=kind, active=True, mac_key_version=0)
         if mac_key_hex is not None:
-            # Stored only under the KEK (kimia/terminal/keys.py); the audit records its check value.
-            from kimia.terminal.keys import kcv, load_kek, wrap
-
+            # Stored only under the KEK (kimia/service/terminalkeys.py); the audit records its check value.
             key = bytes.fromhex(mac_key_hex)
             terminal.mac_key_enc = wrap(load_kek(), key, terminal_code, merchant_code)
             terminal.mac_key_version, terminal.mac_key_kcv = 1, kcv(key)

@@ -1,72 +1,58 @@
-"""The purchase pipeline in bulk: many purchases of one group commit decided and written together.
+"""The batched write path: a run of the writer's postings, decided in order and written together.
 
-The single path (one savepoint, ~13 statements per purchase) is simple and is kept as the
-reference and the fallback. Here a run of queued purchases shares every read and write:
+Every operation that posts rides it (kimia.service.posting has the rows and the run). Consecutive
+purchases of a run form a segment that shares every read:
 
 1. one idempotency query per club (a retried key answers from the stored receipt; a key repeated
-   inside the batch answers from the first); deadlines checked;
+   inside the segment answers from the first); deadlines checked;
 2. members resolved, then every snapshot loaded with one query per table (row-locked on
    PostgreSQL, in member-id order);
 3. operation ids allocated (SQLite: under the write lock; PostgreSQL: from the sequence);
 4. each purchase decided in queue order by the core; ``kimia.apply`` carries a member's snapshot
-   forward, so two purchases of one member in one batch see each other, and it re-checks every
+   forward, so two purchases of one member in one segment see each other, and it re-checks every
    floor: a purchase that would overdraw is rejected alone;
-5. deadlines sealed, then everything written with one statement per table (``Tx.insert_rows``,
-   ``Tx.update_rows``): operations, journal legs, balances (summed per account), lots (draws
-   summed per lot), split legs, budgets and counters.
+5. deadlines sealed, then the rows staged in the run.
 
-Any surprise while writing (a lot drawn concurrently, a constraint) raises; the writer then rolls
-the batch back to its savepoint and runs each purchase again on the single path.
+Any other posting (``PostingWork``: a hold, a completion, a refund, a value operation) decides on
+its own reads and is staged in the same run. The run's rows are written together at its end, one
+statement per table (``Run.flush``), or earlier when an operation's reads depend on them. A run of
+one operation is the single path. Any surprise while writing a larger run (a lot drawn
+concurrently, a constraint) raises; the writer then rolls the run back to its savepoint and runs
+each operation again alone.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import kimia._core as core
 from kimia.errors import KimiaError, Rejected, reject
+from kimia.service.clubs import purchase_conversion
+from kimia.service.context import MerchantContext
+from kimia.service.host import Host
+from kimia.service.members import check_cross_club_spend, clubs_sharing_members, normalize_identifier, resolve_member
+from kimia.service.posting import BulkWriteMismatch, OpRow, Post, Posting, PostingWork, Run, op_ids_query
 from kimia.service.record import issue_voucher
+from kimia.service.requests import Deadline, MemberRef, PurchaseRequest, fresh_rrns, local_day, lots_to_spend, purchase_input
+from kimia.service.requests import response_json, stored_answer, terminal_fields
 from kimia.service.snapshot import HISTORY_DAYS, SPENDABLE_KINDS, load_budgets, load_vouchers
 from kimia.service.sql import Tx
-
-if TYPE_CHECKING:
-    from kimia.service.api import Deadline, Kimia, PurchaseRequest
-    from kimia.service.context import MerchantContext
+from kimia.service.writer import Guard
 
 
-class BulkWriteMismatch(RuntimeError):
-    """The database disagreed with the batch's snapshot; rerun the batch one purchase at a time."""
+class PurchaseWork(Protocol):
+    """A queued purchase as the batch sees it (``kimia.service.purchases.PurchaseWork``)."""
 
-
-class PurchaseWork:
-    """A queued purchase. Called alone it runs the single path; the writer may run a group of
-    them through ``run_purchase_batch``."""
-
-    batch_kind = "purchase"
-
-    def __init__(self, service: Kimia, req: PurchaseRequest, body_hash: str, member_key: list[str] | None = None) -> None:
-        self.service = service
-        self.req = req
-        self.body_hash = body_hash
-        #: The member reference in normal form (``Kimia.member_key``), already computed for the
-        #: hash: the batch looks members up by it rather than hashing a card number again.
-        self.member_key = member_key
-        self.guard: Deadline | None = None
-        #: The merchant, looked up once by the batch (every step of it needs the merchant's club).
-        self.merchant: MerchantContext | None = None
-
-    def __call__(self, tx: Tx) -> Any:
-        if self.guard is not None:
-            self.guard.check()
-        result = self.service._purchase_single(tx, self.req, self.body_hash)
-        if self.guard is not None:
-            self.guard.seal()
-        return result
-
-    @staticmethod
-    def run_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
-        return run_purchase_batch(tx, works)
+    service: Host
+    req: PurchaseRequest
+    body_hash: str
+    #: The member reference in normal form, computed for the hash: looked up by it, not re-hashed.
+    member_key: list[str] | None
+    guard: Deadline | None
+    #: The merchant, set by the batch's first step.
+    merchant: MerchantContext | None
 
 
 #: A read of the batch: (statement, parameters).
@@ -163,8 +149,6 @@ def _key_queries(tx: Tx, works: list[PurchaseWork], indexes: list[int]) -> list[
 def _answers(works: list[PurchaseWork], lookups: list[tuple[list[int], Query]], found: list[list[Any]]) -> dict[int, Any]:
     """For the purchases whose key the lookups found: the stored answer (a replay) or the refusal
     (a void key, or the key used for something else)."""
-    from kimia.service.api import stored_answer
-
     out: dict[int, Any] = {}
     for (indexes, _), rows in zip(lookups, found):
         stored = {key: (h, resp, amount) for key, h, resp, amount in rows}
@@ -181,13 +165,11 @@ def _stored_answers(tx: Tx, works: list[PurchaseWork], indexes: list[int]) -> di
     return _answers(works, lookups, tx.all_together([q for _, q in lookups]))
 
 
-def _resolve_members(tx: Tx, service: Kimia, works: list[PurchaseWork], todo: list[int], results: list[Any]) -> dict[int, tuple[int, int]]:
+def _resolve_members(tx: Tx, service: Host, works: list[PurchaseWork], todo: list[int], results: list[Any]) -> dict[int, tuple[int, int]]:
     """(member id, member's root club) of each purchase, with one query per kind of reference.
 
     A reference the batch query does not settle (not found, or an account number that is really a
     member id) goes through the single path's resolver, which gives the exact answer or error."""
-    from kimia.service.api import MemberRef
-
     resolved: dict[int, tuple[int, int]] = {}
     by_id: dict[int, list[int]] = defaultdict(list)
     by_identifier: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -203,7 +185,7 @@ def _resolve_members(tx: Tx, service: Kimia, works: list[PurchaseWork], todo: li
                     by_id[int(ref.value)].append(i)
             else:
                 key = works[i].member_key
-                lookup = key[1] if key is not None and key[0] == ref.kind else service.normalize_identifier(ref.kind, ref.value)[0]
+                lookup = key[1] if key is not None and key[0] == ref.kind else normalize_identifier(service, ref.kind, ref.value)[0]
                 by_identifier[ref.kind][lookup].append(i)
         except KimiaError as exc:
             results[i] = exc
@@ -213,7 +195,7 @@ def _resolve_members(tx: Tx, service: Kimia, works: list[PurchaseWork], todo: li
         for member_id, club in tx.all(f"SELECT id, club_id FROM members WHERE {in_ids}", id_params):
             root = service.caches.root_club(tx, club)
             for i in by_id[member_id]:
-                if root in service._clubs_sharing_members(tx, _merchant(works[i]).root_club_id):
+                if root in clubs_sharing_members(service, tx, _merchant(works[i]).root_club_id):
                     resolved[i] = (int(member_id), root)
     for kind, lookups in by_identifier.items():
         keys = sorted(lookups)
@@ -224,19 +206,19 @@ def _resolve_members(tx: Tx, service: Kimia, works: list[PurchaseWork], todo: li
         )
         for lookup, member_id, club in rows:
             for i in lookups[lookup]:
-                if i not in resolved and club in service._clubs_sharing_members(tx, _merchant(works[i]).root_club_id):
+                if i not in resolved and club in clubs_sharing_members(service, tx, _merchant(works[i]).root_club_id):
                     resolved[i] = (int(member_id), int(club))
     for i in todo:
         if i in resolved or isinstance(results[i], KimiaError):
             continue
         try:
-            resolved[i] = service._resolve_member(tx, _merchant(works[i]).root_club_id, refs[i])
+            resolved[i] = resolve_member(service, tx, _merchant(works[i]).root_club_id, refs[i])
         except KimiaError as exc:
             results[i] = exc
     return resolved
 
 
-def _budgets(tx: Tx, service: Kimia, works: list[PurchaseWork], inputs: dict[int, dict[str, Any]],
+def _budgets(tx: Tx, service: Host, works: list[PurchaseWork], inputs: dict[int, dict[str, Any]],
              resolved: dict[int, tuple[int, int]], now: int) -> tuple[dict[int, list[str]], dict[tuple[int, str], int]]:
     """The budget keys each purchase may use and the use so far of all of them, one query per club.
     The caller adds each decision's use as it goes, so a later purchase of the batch sees it."""
@@ -257,24 +239,8 @@ def _budgets(tx: Tx, service: Kimia, works: list[PurchaseWork], inputs: dict[int
     return keys_of, used
 
 
-def _allocate_op_ids(tx: Tx, n: int) -> list[int]:
-    """SQLite only (under the write lock); PostgreSQL draws from the sequence (``_op_ids_query``)."""
-    start = int(tx.one("SELECT COALESCE(MAX(id), 0) FROM operations")[0]) + 1
-    return list(range(start, start + n))
-
-
-def _op_ids_query(n: int) -> Query:
-    """PostgreSQL: ``n`` operation ids from the sequence (unused ones leave gaps, as sequences do)."""
-    return ("SELECT nextval(pg_get_serial_sequence('operations', 'id')) FROM generate_series(1, ?)", (n,))
-
-
-def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
-    service = works[0].service
-    now = service.clock()
-    from kimia.service.api import local_day, lots_to_spend
-
-    today = local_day(now)
-    results: list[Any] = [None] * len(works)
+def _admit(tx: Tx, service: Host, works: list[PurchaseWork], results: list[Any]) -> list[int]:
+    """The purchases still in time whose merchant sells: each gets its merchant; the others their refusal."""
     live: list[int] = []
     for i, w in enumerate(works):
         try:
@@ -286,9 +252,14 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             live.append(i)
         except KimiaError as exc:
             results[i] = exc
+    return live
 
-    # 1. Idempotency: stored answers, conflicts, and keys repeated inside the batch.
-    stored = _stored_answers(tx, works, live)
+
+def _first_of_each_key(run: Run, works: list[PurchaseWork], live: list[int], results: list[Any]) -> tuple[list[int], list[tuple[int, int]]]:
+    """Idempotency: stored answers and conflicts answered; of a key repeated inside the segment
+    only the first is decided, the others (``repeats``: (index, first index)) answered from it."""
+    run.flush_if(keys=[(_merchant(works[i]).root_club_id, works[i].req.idem_key) for i in live])
+    stored = _stored_answers(run.tx, works, live)
     todo: list[int] = []
     first_of: dict[tuple[int, str], int] = {}
     repeats: list[tuple[int, int]] = []
@@ -302,46 +273,71 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
         else:
             first_of[slot] = i
             todo.append(i)
+    return todo, repeats
 
-    # 2. Members and their snapshots.
-    resolved = _resolve_members(tx, service, works, todo, results)
-    todo = [i for i in todo if i in resolved]
-    members = {resolved[i][0]: resolved[i][1] for i in todo}
-    # The lots each member's purchases of the batch spend (credit, points), by kind.
+
+def _spending(works: list[PurchaseWork], todo: list[int], resolved: dict[int, tuple[int, int]]) -> dict[int, frozenset[str]]:
+    """The lots each member's purchases of the segment spend (credit, points), by kind."""
     spending: dict[int, frozenset[str]] = {}
     for i in todo:
         req = works[i].req
         kinds = SPENDABLE_KINDS[lots_to_spend(req.redeem_credit_rial, req.redeem_points)]
         if kinds:
             spending[resolved[i][0]] = spending.get(resolved[i][0], frozenset()) | kinds
-    if members and not tx.sqlite:
+    return spending
+
+
+def _load(run: Run, works: list[PurchaseWork], todo: list[int], resolved: dict[int, tuple[int, int]],
+          results: list[Any]) -> tuple[dict[int, dict[str, Any]], list[int], list[int]]:
+    """(snapshots by member, operation ids, the purchases still to decide). Pending rows of these
+    members (or of their shared wallets) are written first, so the snapshots see them."""
+    tx = run.tx
+    members = {resolved[i][0]: resolved[i][1] for i in todo}
+    if not members:
+        return {}, [], todo
+    run.flush_if(members=members, owners=[f"member:{m}" for m in members],
+                 budgets_of=next((c for c in {_merchant(works[i]).root_club_id for i in todo} if run.touches(budgets_of=c)), None))
+    today = local_day(run.now, _merchant(works[todo[0]]).utc_offset_min)
+    spending = _spending(works, todo, resolved)
+    if tx.sqlite:
+        snaps = _snapshots(tx, members, spending, today, [])[0]
+        op_ids = run.take_ids(len(todo))
+    else:
         # On PostgreSQL another process may have committed one of these keys while we waited for
         # the member locks: look again (one query per club) once we hold them, and answer those
         # from their receipt. These lookups and the operation ids ride the locking round trip.
         lookups = _key_queries(tx, works, todo)
-        snaps, (*found, ids) = _snapshots(tx, members, spending, today, [*(q for _, q in lookups), _op_ids_query(len(todo))])
+        snaps, (*found, ids) = _snapshots(tx, members, spending, today, [*(q for _, q in lookups), op_ids_query(len(todo))])
         answered = _answers(works, lookups, found)
         for i, answer in answered.items():
             results[i] = answer
         todo = [i for i in todo if i not in answered]
         op_ids = [int(r[0]) for r in ids][:len(todo)]
-    elif members:
-        snaps = _snapshots(tx, members, spending, today, [])[0]
-        op_ids = _allocate_op_ids(tx, len(todo))
-    else:
-        snaps, op_ids = {}, []
+    wallets = [f"group:{snap['shared_group_id']}" for snap in snaps.values() if snap["shared_group_id"]]
+    if run.touches(owners=wallets):
+        run.flush()  # a wallet another operation of the run spends: read it again once written
+        return _load(run, works, todo, resolved, results)
+    return snaps, op_ids, todo
 
-    # 3–4. Decide in order, carrying each member's snapshot forward (and each budget's use).
+
+#: A purchase decided: (index, op id, decision, op club, member club, the member as the decision found them).
+Decided = tuple[int, int, core.Decision, int, int, core.Member]
+
+
+def _decide_all(run: Run, works: list[PurchaseWork], todo: list[int], op_ids: list[int], resolved: dict[int, tuple[int, int]],
+                snaps: dict[int, dict[str, Any]], results: list[Any]) -> tuple[list[Decided], dict[int, list[str]]]:
+    """Decide in order, carrying each member's snapshot forward (``core.apply``: it re-checks every
+    floor, so a purchase that would overdraw is refused alone) and each budget's use."""
+    tx, service, now = run.tx, run.service, run.now
     inputs: dict[int, dict[str, Any]] = {}
     for i, op_id in zip(todo, op_ids):
         snap = snaps.get(resolved[i][0])
         if snap is not None:
-            conversion = service.purchase_conversion(tx, _merchant(works[i]), works[i].req)
-            inputs[i] = service._purchase_input(_merchant(works[i]), works[i].req, op_id, snap["_enrolled_by"], conversion)
+            conversion = purchase_conversion(service, tx, _merchant(works[i]), works[i].req)
+            inputs[i] = purchase_input(_merchant(works[i]), works[i].req, op_id, snap["_enrolled_by"], conversion)
     budget_keys, budget_used = _budgets(tx, service, works, inputs, resolved, now)
     state: dict[int, core.Member] = {}
-    # (index, op id, decision, op club, member club, the member as the decision found them)
-    decided: list[tuple[int, int, core.Decision, int, int, core.Member]] = []
+    decided: list[Decided] = []
     for i, op_id in zip(todo, op_ids):
         w = works[i]
         member_id, member_club = resolved[i]
@@ -352,7 +348,7 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
         merchant = _merchant(w)
         club = merchant.root_club_id
         try:
-            service._check_cross_club_spend(tx, member_club, club, w.req)
+            check_cross_club_spend(service, tx, member_club, club, w.req)
             if member_id not in state:
                 state[member_id] = core.Member({k: v for k, v in snap.items() if not k.startswith("_")})
             keys = budget_keys.get(i, [])
@@ -372,9 +368,16 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             decided.append((i, op_id, decision, club, member_club, before))
         except KimiaError as exc:
             results[i] = exc
+    return decided, budget_keys
 
-    # 5. Seal deadlines: an expired purchase is dropped before anything is written.
-    sealed: list[tuple[int, int, core.Decision, int, int, core.Member]] = []
+
+def _seal(works: list[PurchaseWork], decided: list[Decided], resolved: dict[int, tuple[int, int]], budget_keys: dict[int, list[str]],
+          results: list[Any]) -> list[Decided]:
+    """Seal deadlines: an expired purchase is dropped before anything is written. If it moved a
+    later purchase of the segment (the same member, or a budget that one saw), raise: the run is
+    redone one operation at a time."""
+    sealed: list[Decided] = []
+    dropped: list[Decided] = []
     for item in decided:
         w = works[item[0]]
         try:
@@ -383,20 +386,19 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             sealed.append(item)
         except KimiaError as exc:
             results[item[0]] = exc
-    if any(isinstance(results[item[0]], KimiaError) for item in decided if item not in sealed):
-        # A dropped purchase may have moved a later purchase of the same member: redo singly.
-        dropped = [item for item in decided if item not in sealed]
+            dropped.append(item)
+    if dropped:
         dropped_members = {resolved[item[0]][0] for item in dropped}
         if any(resolved[item[0]][0] in dropped_members for item in sealed):
             raise BulkWriteMismatch("a purchase dropped at its deadline preceded another of the same member")
-        # Likewise a budget a dropped purchase used, if a later one of the batch saw that use.
         dropped_budgets = {(item[3], use["key"]) for item in dropped for use in item[2].budget_use}
         if any((item[3], key) in dropped_budgets for item in sealed for key in budget_keys.get(item[0], [])):
             raise BulkWriteMismatch("a purchase dropped at its deadline used a budget another one saw")
+    return sealed
 
-    receipts = _write(tx, service, works, sealed, now, {m: snap["tier"] for m, snap in snaps.items()})
-    for i, receipt in receipts.items():
-        results[i] = receipt
+
+def _answer_repeats(works: list[PurchaseWork], repeats: list[tuple[int, int]], results: list[Any]) -> None:
+    """A key repeated inside the segment: the first's answer replayed, or the conflict."""
     for i, first in repeats:
         first_result = results[first]
         if isinstance(first_result, dict) and works[i].body_hash == works[first].body_hash:
@@ -408,19 +410,29 @@ def run_purchase_batch(tx: Tx, works: list[PurchaseWork]) -> list[Any]:
             )
         else:
             results[i] = first_result
+
+
+def purchase_segment(run: Run, works: list[PurchaseWork]) -> list[Any]:
+    """Consecutive purchases of a run, decided together on reads they share (one query per table)
+    and staged in the run: the answer (or the refusal) of each."""
+    results: list[Any] = [None] * len(works)
+    live = _admit(run.tx, run.service, works, results)
+    todo, repeats = _first_of_each_key(run, works, live, results)
+    resolved = _resolve_members(run.tx, run.service, works, todo, results)
+    snaps, op_ids, todo = _load(run, works, [i for i in todo if i in resolved], resolved, results)
+    decided, budget_keys = _decide_all(run, works, todo, op_ids, resolved, snaps, results)
+    sealed = _seal(works, decided, resolved, budget_keys, results)
+    tiers = {m: snap["tier"] for m, snap in snaps.items()}
+    rrns = _batch_rrns(run.tx, works, sealed)
+    for item in sealed:
+        results[item[0]] = _stage_purchase(run, works[item[0]], item, tiers, rrns.get(item[0]))
+    _answer_repeats(works, repeats, results)
     return results
 
 
-#: The columns of an operations row, in the order ``_write`` builds it.
-OPERATION_COLUMNS = ("id", "club_id", "idem_key", "request_hash", "kind", "status", "member_id", "merchant_id", "terminal_id",
-                     "original_op_id", "amount_rial", "refunded_rial", "reference", "response", "decision", "day", "created_at", "actor")
-
-
-def _batch_rrns(tx: Tx, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int, core.Member]]) -> dict[int, str]:
-    """A fresh random RRN for each purchase of the batch sent without one (field 37), drawn per
+def _batch_rrns(tx: Tx, works: list[PurchaseWork], items: list[Decided]) -> dict[int, str]:
+    """A fresh random RRN for each purchase of the segment sent without one (field 37), drawn per
     club in one query each (``fresh_rrns``)."""
-    from kimia.service.api import fresh_rrns
-
     wanted: dict[int, list[int]] = {}
     for i, _, _, op_club, _, _ in items:
         if works[i].req.reference is None:
@@ -431,77 +443,76 @@ def _batch_rrns(tx: Tx, works: list[PurchaseWork], items: list[tuple[int, int, c
     return rrns
 
 
-def _write(tx: Tx, service: Kimia, works: list[PurchaseWork], items: list[tuple[int, int, core.Decision, int, int, core.Member]],
-           now: int, tiers: dict[int, str | None]) -> dict[int, dict[str, Any]]:
-    from kimia.service.api import actor_of, local_day, response_json, terminal_fields
-
-    rows = core.batch_rows([(d, op_club, member_club) for _, _, d, op_club, member_club, _ in items], now)
-    ops: list[tuple[Any, ...]] = []
-    receipts: dict[int, dict[str, Any]] = {}
-    day = local_day(now)
-    rrns = _batch_rrns(tx, works, items)
-    for i, op_id, d, op_club, _, before in items:
-        w = works[i]
-        if d.voucher_used:
-            tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))
-            if tx.rowcount() != 1:
-                raise BulkWriteMismatch("voucher used twice")
-        # The core builds the receipt and its stored JSON in one call.
-        receipt, text = d.receipt(op_id, before, "done", list(terminal_fields(w.req, op_id, tiers.get(d.member_id), rrns.get(i)).items()))
-        for issue in d.vouchers_issued:
-            code = issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
-            if code:
-                receipt.setdefault("vouchers", []).append(code)
-        if "vouchers" in receipt:
-            text = response_json(receipt)
-        receipts[i] = receipt
-        service.committed(tx, kind="purchase", club_id=op_club, op_id=op_id, member_id=d.member_id, receipt=receipt)
-        ops.append((op_id, op_club, w.req.idem_key, w.body_hash, "purchase", "done", d.member_id, w.req.merchant_id, w.req.terminal_id,
-                    None, w.req.amount_rial, 0, receipt["rrn"], text, d.to_json(), day, now,
-                    actor_of(w.req.merchant_id, w.req.terminal_id, w.req.actor)))
-
-    # Operations first: journal legs, lots and split legs refer to them. One statement per table
-    # on SQLite (``Tx.insert_rows``); on PostgreSQL everything but the lot draws and budgets in one
-    # round trip (``Tx.pipeline``): none of these statements needs another's result.
-    with tx.pipeline():
-        tx.insert_rows("operations", OPERATION_COLUMNS, ops)
-        tx.insert_rows("journal", ("club_id", "op_id", "seq", "account", "amount", "unit", "memo", "created_at"), rows["legs"])
-        tx.insert_rows("balances", ("club_id", "account", "owner", "balance", "credit_limit"), [(*b, 0) for b in rows["balances"]],
-                       " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance")
-        # Lots created before any draw: a later purchase of the same member in this batch may
-        # draw from one.
-        tx.insert_rows("lots", ("id", "club_id", "owner", "account", "original", "remaining", "expires_at", "pending_until"),
-                       rows["lots_created"])
-        tx.insert_rows("split_legs", ("club_id", "op_id", "role", "beneficiary_id", "amount_rial", "day"), rows["splits"])
-        # (purchases, points, latest purchase time, member). The time is cast: were it missing from
-        # every row, PostgreSQL would type the column of VALUES as text.
-        tx.update_rows(
-            "members",
-            "purchase_count = purchase_count + v.column1, period_points = period_points + v.column2,"
-            " last_purchase_at = CASE WHEN last_purchase_at IS NULL OR last_purchase_at < CAST(v.column3 AS BIGINT)"
-            " THEN CAST(v.column3 AS BIGINT) ELSE last_purchase_at END",
-            "members.id = v.column4",
-            rows["counters"],
-        )
-        tx.insert_rows("member_days", ("member_id", "day", "count", "spend_rial"), rows["days"],
-                       " ON CONFLICT (member_id, day) DO UPDATE SET count = member_days.count + excluded.count,"
-                       " spend_rial = member_days.spend_rial + excluded.spend_rial")
-        tx.insert_rows("merchant_visits", ("member_id", "merchant_id", "count"), rows["visits"],
-                       " ON CONFLICT (member_id, merchant_id) DO UPDATE SET count = merchant_visits.count + excluded.count")
-    # These need their counts: each lot must still hold what the batch drew, each budget its room.
-    consumed = rows["lots_consumed"]  # one row per lot: (amount, lot id, club), summed over the batch
-    if tx.update_rows("lots", "remaining = remaining - v.column1",
-                      "lots.id = v.column2 AND lots.club_id = v.column3 AND lots.remaining >= v.column1", consumed) != len(consumed):
-        raise BulkWriteMismatch("a lot no longer holds what the batch drew")
-    for club, key, amount, limit in rows["budgets"]:
-        row = tx.one(
-            "INSERT INTO budget_usage (club_id, key, used) VALUES (?,?,?)"
-            " ON CONFLICT (club_id, key) DO UPDATE SET used = budget_usage.used + excluded.used RETURNING used",
-            (club, key, amount),
-        )
-        if amount > 0 and row[0] > limit:
-            raise BulkWriteMismatch(f"budget {key} exceeded")
-    return receipts
+def _stage_purchase(run: Run, w: PurchaseWork, item: Decided, tiers: dict[int, str | None], rrn: str | None) -> dict[str, Any]:
+    """A decided purchase's rows into the run; its answer (the core builds it and its JSON)."""
+    _, op_id, d, op_club, member_club, before = item
+    tx, now = run.tx, run.now
+    if d.voucher_used:
+        tx.execute("UPDATE vouchers SET used_op_id = ? WHERE code = ? AND used_op_id IS NULL", (op_id, d.voucher_used))
+        if tx.rowcount() != 1:
+            if run.size == 1:
+                raise reject("voucher_already_used")
+            raise BulkWriteMismatch("voucher used twice")
+    receipt, text = d.receipt(op_id, before, "done", list(terminal_fields(w.req, op_id, tiers.get(d.member_id), rrn).items()))
+    for issue in d.vouchers_issued:
+        code = issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
+        if code:
+            receipt.setdefault("vouchers", []).append(code)
+    if "vouchers" in receipt:
+        text = response_json(receipt)
+    op = OpRow(op_id, op_club, w.req.idem_key, w.body_hash, "purchase", d.member_id, local_day(now, _merchant(w).utc_offset_min), now,
+               merchant_id=w.req.merchant_id, terminal_id=w.req.terminal_id, amount_rial=w.req.amount_rial,
+               reference=str(receipt["rrn"]), actor=w.req.actor)
+    run.stage_row(Posting(op, "done", receipt, d, member_club), text)
+    return receipt
 
 
-__all__ = ["BulkWriteMismatch", "PurchaseWork", "Rejected", "run_purchase_batch"]
+def run_alone(tx: Tx, work: Any) -> Any:
+    """A run of one operation: its answer, or its refusal raised (its savepoint is rolled back)."""
+    result = run_postings(tx, [work])[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def run_postings(tx: Tx, works: list[Any]) -> list[Any]:
+    """A run of postings of any kind, in queue order: consecutive purchases decided together, every
+    other operation on its own reads; all the run's rows written together at the end (and earlier
+    when an operation's reads need them). One answer or refusal per work."""
+    service: Host = works[0].service
+    others = sum(1 for w in works if isinstance(w, PostingWork))
+    run = Run(tx, service, service.clock(), size=len(works), ids_wanted=others)
+    results: list[Any] = []
+    i = 0
+    while i < len(works):
+        if isinstance(works[i], PostingWork):
+            results.append(_decide_one(run, works[i]))
+            i += 1
+            continue
+        j = i
+        while j < len(works) and not isinstance(works[j], PostingWork):
+            j += 1
+        results.extend(purchase_segment(run, works[i:j]))
+        i = j
+    run.flush()
+    return results
+
+
+def _decide_one(run: Run, work: PostingWork) -> Any:
+    """One operation of the run: checked against its deadline, decided, sealed, staged."""
+    try:
+        if work.guard is not None:
+            work.guard.check()
+        outcome = work.decide(run.tx, run)
+        if not isinstance(outcome, Post):
+            return outcome
+        if work.guard is not None:
+            work.guard.seal()
+        for posting in outcome.postings:
+            run.stage(posting)
+        return outcome.answer
+    except KimiaError as exc:
+        return exc
+
+
+__all__ = ["BulkWriteMismatch", "PurchaseWork", "Rejected", "run_alone", "run_postings"]

@@ -15,6 +15,7 @@ from typing import Any
 from kimia._core import Rulebook
 from kimia.errors import reject
 from kimia.service.sql import Tx
+from kimia.service.terminalkeys import load_kek, unwrap
 
 TTL_S = 5.0
 
@@ -29,6 +30,9 @@ class MerchantContext:
     business_type: str | None
     marketer_id: int | None
     active: bool
+    #: Offset of the merchant's club's local time from UTC (its root club's ``utc_offset_min``):
+    #: the local day of the merchant's operations, settlement and member history.
+    utc_offset_min: int = 210
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,21 @@ class Caches:
     def root_club(self, tx: Tx, club_id: int) -> int:
         return self.club_path(tx, club_id)[-1]
 
+    def utc_offset_min(self, tx: Tx, club_id: int) -> int:
+        """Offset of a club's local time from UTC, in minutes: its root club's (one ledger, one day)."""
+        root = self.root_club(tx, club_id)
+        cached = self.get(("utc_offset_min", root))
+        if cached is not None:
+            return int(cached)
+        row = tx.one("SELECT utc_offset_min FROM clubs WHERE id = ?", (root,))
+        if row is None:
+            raise reject("unknown_club")
+        return int(self.put(("utc_offset_min", root), int(row[0])))
+
+    def local_day(self, tx: Tx, club_id: int, now: int) -> int:
+        """The club's local day of Unix time ``now`` (days since 1970-01-01, local)."""
+        return (now + self.utc_offset_min(tx, club_id) * 60) // 86_400
+
     def merchant(self, tx: Tx, merchant_id: int) -> MerchantContext:
         cached = self.get(("merchant", merchant_id))
         if cached is not None:
@@ -103,7 +122,7 @@ class Caches:
             raise reject("unknown_merchant")
         path = self.club_path(tx, row[0])
         groups = tuple(g for (g,) in tx.all("SELECT group_id FROM merchant_group_members WHERE merchant_id = ?", (merchant_id,)))
-        ctx = MerchantContext(merchant_id, row[0], path[-1], path, groups, row[1], row[2], bool(row[3]))
+        ctx = MerchantContext(merchant_id, row[0], path[-1], path, groups, row[1], row[2], bool(row[3]), self.utc_offset_min(tx, path[-1]))
         return self.put(("merchant", merchant_id), ctx)  # type: ignore[no-any-return]
 
     def terminal(self, tx: Tx, terminal_code: str, merchant_code: str) -> TerminalContext:
@@ -120,8 +139,6 @@ class Caches:
             raise reject("unknown_terminal")
         mac_key = prev = None
         if row[4] is not None or row[6] is not None:
-            from kimia.terminal.keys import load_kek, unwrap
-
             kek = load_kek()
             mac_key = unwrap(kek, row[4], terminal_code, merchant_code) if row[4] is not None else None
             prev = unwrap(kek, row[6], terminal_code, merchant_code) if row[6] is not None else None

@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import kimia._core as core
 from kimia.errors import KimiaError, reject
 from kimia.service import audit
+from kimia.service.posting import OPERATION_COLUMNS, BulkWriteMismatch, Run
+from kimia.service.host import Host
+from kimia.service.requests import request_hash
 from kimia.service.sql import Tx
-
-if TYPE_CHECKING:
-    from kimia.service.api import Kimia
 
 #: Members closed per transaction: large enough that the statements dominate, small enough that a
 #: chunk holds its members' locks (and purchases of them wait) for a few tens of milliseconds.
@@ -104,7 +104,7 @@ def open_close(tx: Tx, *, root: int, clubs: list[int], period_end: int, config: 
     return CloseState(int(row[0]), root, period_end, "running", config, int(last_member), int(total), 0, 0, actor)
 
 
-def close_chunk(tx: Tx, service: Kimia, *, close_id: int, clubs: list[int], chunk_size: int) -> CloseState:
+def close_chunk(tx: Tx, service: Host, *, close_id: int, clubs: list[int], chunk_size: int) -> CloseState:
     """Close the next ``chunk_size`` members of a close in this transaction; the state after it."""
     now = service.clock()
     row = tx.one(tx.lock(f"SELECT {_STATE_COLUMNS} FROM period_closes WHERE id = ?"), (close_id,))
@@ -171,16 +171,13 @@ def _points_snapshots(tx: Tx, root: int, member_ids: list[int]) -> dict[int, dic
     return snaps
 
 
-def _post_deductions(tx: Tx, service: Kimia, state: CloseState, due: dict[int, int], now: int) -> dict[int, int]:
+def _post_deductions(tx: Tx, service: Host, state: CloseState, due: dict[int, int], now: int) -> dict[int, int]:
     """Post the period-end deductions of a chunk (V9), one operation per member, in bulk; returns
     the points taken per member. A member holding fewer points than due (spent since) is skipped
     and their history row says 0, as before."""
-    from kimia.service.api import local_day, request_hash
-    from kimia.service.bulk import OPERATION_COLUMNS, BulkWriteMismatch, _allocate_op_ids, _op_ids_query
-
     root = state.club_id
     snaps = _points_snapshots(tx, root, sorted(due))
-    ids = [int(r[0]) for r in tx.all(*_op_ids_query(len(due)))] if not tx.sqlite else _allocate_op_ids(tx, len(due))
+    ids = Run(tx, service, now, size=len(due), ids_wanted=len(due)).take_ids(len(due))
     reason = f"period end deduction {state.period_end}"
     decisions: list[tuple[int, int, core.Decision]] = []
     for (member_id, points), op_id in zip(sorted(due.items()), ids):
@@ -194,7 +191,7 @@ def _post_deductions(tx: Tx, service: Kimia, state: CloseState, due: dict[int, i
     if not decisions:
         return {}
     rows = core.batch_rows([(d, root, root) for _, _, d in decisions], now)
-    day = local_day(now)
+    day = service.caches.local_day(tx, root, now)
     ops: list[tuple[Any, ...]] = []
     audits: list[tuple[int | None, str, str, str, Any, int]] = []
     for member_id, points, d in decisions:

@@ -7,6 +7,7 @@ import csv
 import io
 from dataclasses import dataclass
 
+from kimia.service.host import Host
 from kimia.service.sql import Tx
 
 
@@ -56,3 +57,10 @@ def settlement_csv(lines: list[SettlementLine], *, club_id: int, day: int) -> st
         writer.writerow([club_id, day, line.role, line.beneficiary_id, line.name, line.sheba, line.amount_rial, line.legs, line.first_op_id, line.last_op_id])
     writer.writerow([club_id, day, "total", "", "", "", sum(line.amount_rial for line in lines), sum(line.legs for line in lines), "", ""])
     return out.getvalue()
+
+
+def club_settlement(svc: Host, club_id: int, day: int) -> str:
+    """The settlement CSV of one local day of a club (S1)."""
+    with svc.reading() as tx:
+        root = svc.caches.root_club(tx, club_id)
+        return settlement_csv(settlement_lines(tx, root, day), club_id=root, day=day)

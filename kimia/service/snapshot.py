@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import kimia._core as core
+from kimia.errors import reject
 from kimia.service.sql import Tx
 
 #: The lot kinds each ``lots`` choice of ``load_member`` loads (``"all"`` loads every lot), as the
@@ -39,52 +41,43 @@ def load_member(
     purchase spending credit: only spendable credit), ``"points"`` (a purchase paying with
     points), ``"credit+points"`` (both), or ``"none"`` (a purchase that spends nothing: the core
     needs balances, not lots, to decide it)."""
-    row = tx.one(
-        tx.lock(
-            "SELECT tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, club_id, enrolled_by_merchant_id"
-            " FROM members WHERE id = ?"
-        ),
-        (member_id,),
-    )
-    if row is None:
-        from kimia.errors import reject
-
-        raise reject("unknown_member")
-    tier, referrer_id, wallet_id, purchase_count, last_purchase_at, member_club, enrolled_by = row
-    # A member's value lives in the ledger of their root club (a sub-club member's too).
-    member_club = ledger_club if ledger_club is not None else member_club
-    owners = [f"member:{member_id}"] + ([f"group:{wallet_id}"] if wallet_id else [])
-    marks = tx.placeholders(len(owners))
-    accounts = [
-        {"account": a, "balance": b, "credit_limit": c}
-        for a, b, c in tx.all(
-            f"SELECT account, balance, credit_limit FROM balances WHERE club_id = ? AND owner IN ({marks})",
-            (member_club, *owners),
-        )
+    if ledger_club is None:
+        found = tx.one("SELECT club_id FROM members WHERE id = ?", (member_id,))
+        if found is None:
+            raise reject("unknown_member")
+        ledger_club = int(found[0])
+    # One round trip on PostgreSQL (``Tx.all_together``): the member row first (row-locked), then
+    # what hangs on it; the accounts and lots of the member and of their shared wallet, named by a
+    # subquery on the member row rather than by a second round trip. A member's value lives in the
+    # ledger of their root club (a sub-club member's too): ``ledger_club``.
+    owners = "owner IN (?, (SELECT 'group:' || CAST(shared_wallet_id AS TEXT) FROM members WHERE id = ?))"
+    queries: list[tuple[str, tuple[Any, ...]]] = [
+        (tx.lock("SELECT tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, club_id, enrolled_by_merchant_id"
+                 " FROM members WHERE id = ?"), (member_id,)),
+        (f"SELECT account, balance, credit_limit FROM balances WHERE club_id = ? AND {owners}", (ledger_club, f"member:{member_id}", member_id)),
+        ("SELECT day, count, spend_rial FROM member_days WHERE member_id = ? AND day > ?", (member_id, today - HISTORY_DAYS)),
+        ("SELECT group_id FROM member_group_members WHERE member_id = ?", (member_id,)),
     ]
-    lot_rows: list[Any] = []
-    if lots != "none":
-        lot_rows = tx.all(
-            "SELECT id, account, remaining, expires_at, pending_until FROM lots"
-            f" WHERE club_id = ? AND owner IN ({marks}) AND remaining > 0",
-            (member_club, *owners),
-        )
-        if lots != "all":
-            kinds = SPENDABLE_KINDS[lots]
-            lot_rows = [r for r, kind in zip(lot_rows, core.kinds_of([r[1] for r in lot_rows])) if kind in kinds]
-    lot_list = [{"id": i, "account": a, "remaining": r, "expires_at": e, "pending_until": p} for i, a, r, e, p in lot_rows]
-    history = [
-        {"day": d, "count": c, "spend_rial": s}
-        for d, c, s in tx.all(
-            "SELECT day, count, spend_rial FROM member_days WHERE member_id = ? AND day > ?",
-            (member_id, today - HISTORY_DAYS),
-        )
-    ]
-    groups = [g for (g,) in tx.all("SELECT group_id FROM member_group_members WHERE member_id = ?", (member_id,))]
-    merchant_count = 0
     if merchant_id is not None:
-        visit = tx.one("SELECT count FROM merchant_visits WHERE member_id = ? AND merchant_id = ?", (member_id, merchant_id))
-        merchant_count = visit[0] if visit else 0
+        queries.append(("SELECT count FROM merchant_visits WHERE member_id = ? AND merchant_id = ?", (member_id, merchant_id)))
+    if lots != "none":
+        queries.append((f"SELECT id, account, remaining, expires_at, pending_until FROM lots WHERE club_id = ? AND {owners} AND remaining > 0",
+                        (ledger_club, f"member:{member_id}", member_id)))
+    found_rows = tx.all_together(queries)
+    member_rows, balance_rows, day_rows, group_rows = found_rows[:4]
+    visit_rows = found_rows[4] if merchant_id is not None else []
+    lot_rows: list[Any] = found_rows[-1] if lots != "none" else []
+    if not member_rows:
+        raise reject("unknown_member")
+    tier, referrer_id, wallet_id, purchase_count, last_purchase_at, _, enrolled_by = member_rows[0]
+    accounts = [{"account": a, "balance": b, "credit_limit": c} for a, b, c in balance_rows]
+    if lots not in ("all", "none"):
+        kinds = SPENDABLE_KINDS[lots]
+        lot_rows = [r for r, kind in zip(lot_rows, core.kinds_of([r[1] for r in lot_rows])) if kind in kinds]
+    lot_list = [{"id": i, "account": a, "remaining": r, "expires_at": e, "pending_until": p} for i, a, r, e, p in lot_rows]
+    history = [{"day": d, "count": c, "spend_rial": s} for d, c, s in day_rows]
+    groups = [g for (g,) in group_rows]
+    merchant_count = visit_rows[0][0] if visit_rows else 0
     snapshot: dict[str, Any] = {
         "member_id": member_id,
         "tier": tier,
@@ -127,8 +120,6 @@ def load_vouchers(tx: Tx, member_id: int, code: str) -> list[dict[str, Any]]:
     )
     if row is None:
         return []
-    import json
-
     merchants = row[6] if isinstance(row[6], list) else json.loads(row[6] or "[]")
     return [
         {

@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Union
+from typing import Any, Protocol, Union, cast
 
 from kimia.errors import KimiaError, reject
 from kimia.service.sql import Tx
@@ -34,6 +34,26 @@ from kimia.service.sql import Tx
 log = logging.getLogger(__name__)
 
 Work = Callable[[Tx], Any]
+
+
+class Guard(Protocol):
+    """A request's deadline as the writer sees it (``kimia.service.requests.Deadline``)."""
+
+    def check(self) -> None: ...
+
+    def seal(self) -> None: ...
+
+
+class Batchable(Protocol):
+    """A work the writer may run together with the works of its ``batch_kind`` queued next to it
+    (``run_batch``: one result, or the exception, per work); called alone it runs by itself."""
+
+    batch_kind: str
+    guard: Guard | None
+
+    def __call__(self, tx: Tx) -> Any: ...
+
+    def run_batch(self, tx: Tx, works: list[Any]) -> list[Any]: ...
 
 #: Most operations one commit may carry (a limit on everything).
 MAX_BATCH = 256
@@ -286,6 +306,7 @@ class Writer:
         """Consecutive operations of one batchable kind form a run; every other operation is alone."""
         runs: list[list[tuple[Work, Waiter]]] = []
         for item in batch:
+            # getattr, not isinstance: a runtime Protocol check costs microseconds per work.
             kind = getattr(item[0], "batch_kind", None)
             if kind is not None and runs and getattr(runs[-1][0][0], "batch_kind", None) == kind:
                 runs[-1].append(item)
@@ -323,8 +344,9 @@ class Writer:
         savepoint = f"run{index}"
         tx.savepoint(savepoint)
         mark = len(tx.events)
+        first = cast(Batchable, run[0][0])  # a run holds only works of one batch_kind (``_runs``)
         try:
-            results = run[0][0].run_batch(tx, [work for work, _ in run])  # type: ignore[attr-defined]
+            results = first.run_batch(tx, [work for work, _ in run])
         except Exception:
             log.info("bulk run of %d fell back to single operations", len(run), exc_info=True)
             tx.rollback_to(savepoint)

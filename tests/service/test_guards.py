@@ -1,7 +1,7 @@
 """Issue 12, item 17: the guards that are the last line of defence when the core's view is stale,
 each shown to stop what it is there to stop (a mutation that flips or removes one fails here).
 
-- the floor check when a withdrawal is written (kimia/service/record.py): a credit line never
+- the floor check when a withdrawal is written (kimia/service/posting.py): a credit line never
   ends below its limit, even if the member's snapshot said the limit was higher;
 - the request-hash comparison of one idempotency key used twice in one batch
   (kimia/service/bulk.py): the second, different request is refused, not given the first's receipt;
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-import kimia.service.api as api
+import kimia.service.bulk as bulk
 from kimia.errors import KimiaError
 from kimia.service import Admin
 
@@ -27,17 +27,19 @@ def test_the_floor_check_stops_a_withdrawal_decided_on_a_stale_snapshot(world: W
     service = world.service
     member = world.enroll()
     service.set_credit_limit(world.club_id, member, 100_000, actor="staff", reason="new customer")
-    load_member = api.load_member
+    load_snapshots = bulk._snapshots
 
-    def stale(*args: Any, **kwargs: Any) -> dict[str, Any]:
+    def stale(*args: Any, **kwargs: Any) -> tuple[dict[int, dict[str, Any]], list[list[Any]]]:
         """The snapshot says the credit line's limit is 400,000 (the database says 100,000)."""
-        snapshot = load_member(*args, **kwargs)
-        for account in snapshot["accounts"]:
-            if account["account"].endswith("/credit_line"):
-                account["credit_limit"] = 400_000
-        return snapshot
+        snapshots, extra = load_snapshots(*args, **kwargs)
+        for snapshot in snapshots.values():
+            for account in snapshot["accounts"]:
+                if account["account"].endswith("/credit_line"):
+                    account["credit_limit"] = 400_000
+        return snapshots, extra
 
-    monkeypatch.setattr(api, "load_member", stale)
+    # Purchases read their members' snapshots in bulk (kimia/service/bulk.py), alone or together.
+    monkeypatch.setattr(bulk, "_snapshots", stale)
     before = dump(service, VALUE_TABLES)
     with pytest.raises(KimiaError) as err:
         world.buy(member, 500_000, redeem_credit_rial=300_000)

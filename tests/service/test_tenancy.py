@@ -449,6 +449,7 @@ CASES: dict[str, Case | Exempt] = {
     "Kimia.purchase_async": _purchase_like(lambda k, req: asyncio.run(k.purchase_async(req))),
     "Kimia.purchase_conversion": Exempt("a helper of a purchase already resolved to its merchant's club"),
     "Kimia.quote": _purchase_like(lambda k, req: k.quote(req)),
+    "Kimia.posting": Exempt("plumbing: wraps an operation's decision as a work for the writer (kimia.service.posting)"),
     "Kimia.reading": Exempt("plumbing: a read transaction"),
     "Kimia.record_for_review": case_record_for_review,
     "Kimia.refund": case_refund,
