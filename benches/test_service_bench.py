@@ -180,9 +180,9 @@ class TimedCursor:
 
 def writer_cost(url: str, batches: int = 300, size: int = 16) -> dict[str, float]:
     """The writer's own time per purchase, without contention: batches of ``size`` purchases run
-    through the bulk path on this thread (``run_purchase_batch``, then COMMIT), no other thread
+    through the one write path on this thread (``run_postings``, then COMMIT), no other thread
     holding the GIL. Throughput under load moves with the machine; this moves with the code."""
-    from kimia.service.bulk import run_purchase_batch
+    from kimia.service.bulk import run_postings
     from kimia.service.sql import Tx
     from kimia.store.engine import raw_connect
 
@@ -203,7 +203,7 @@ def writer_cost(url: str, batches: int = 300, size: int = 16) -> dict[str, float
         timed.spent = 0.0
         started = time.perf_counter()
         tx.begin_write()
-        results = run_purchase_batch(tx, works)
+        results = run_postings(tx, works)
         written, in_sql = time.perf_counter(), timed.spent  # before COMMIT, itself a statement
         tx.commit()
         done = time.perf_counter()
