@@ -36,10 +36,10 @@ NOT_REMEMBERED: frozenset[ErrorCode] = frozenset({"service_unavailable", "exists
                             "already_reversed", "missing_idempotency_key"})
 
 
-def local_day(now: int, utc_offset_min: int = 210) -> int:
-    """The local day (days since 1970-01-01) of Unix time ``now`` at ``utc_offset_min``. The
-    service always passes its club's offset (``Caches.utc_offset_min``, ``MerchantContext``); the
-    default is only for callers outside it that still assume Tehran."""
+def local_day(now: int, utc_offset_min: int) -> int:
+    """The local day (days since 1970-01-01) of Unix time ``now`` at ``utc_offset_min``, always
+    the club's own offset (``Caches.utc_offset_min``, ``MerchantContext``): no club's day is a
+    constant."""
     return (now + utc_offset_min * 60) // 86_400
 
 

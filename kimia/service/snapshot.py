@@ -46,24 +46,7 @@ def load_member(
         if found is None:
             raise reject("unknown_member")
         ledger_club = int(found[0])
-    # One round trip on PostgreSQL (``Tx.all_together``): the member row first (row-locked), then
-    # what hangs on it; the accounts and lots of the member and of their shared wallet, named by a
-    # subquery on the member row rather than by a second round trip. A member's value lives in the
-    # ledger of their root club (a sub-club member's too): ``ledger_club``.
-    owners = "owner IN (?, (SELECT 'group:' || CAST(shared_wallet_id AS TEXT) FROM members WHERE id = ?))"
-    queries: list[tuple[str, tuple[Any, ...]]] = [
-        (tx.lock("SELECT tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, club_id, enrolled_by_merchant_id"
-                 " FROM members WHERE id = ?"), (member_id,)),
-        (f"SELECT account, balance, credit_limit FROM balances WHERE club_id = ? AND {owners}", (ledger_club, f"member:{member_id}", member_id)),
-        ("SELECT day, count, spend_rial FROM member_days WHERE member_id = ? AND day > ?", (member_id, today - HISTORY_DAYS)),
-        ("SELECT group_id FROM member_group_members WHERE member_id = ?", (member_id,)),
-    ]
-    if merchant_id is not None:
-        queries.append(("SELECT count FROM merchant_visits WHERE member_id = ? AND merchant_id = ?", (member_id, merchant_id)))
-    if lots != "none":
-        queries.append((f"SELECT id, account, remaining, expires_at, pending_until FROM lots WHERE club_id = ? AND {owners} AND remaining > 0",
-                        (ledger_club, f"member:{member_id}", member_id)))
-    found_rows = tx.all_together(queries)
+    found_rows = tx.all_together(_snapshot_queries(tx, member_id, merchant_id=merchant_id, today=today, lots=lots, ledger_club=ledger_club))
     member_rows, balance_rows, day_rows, group_rows = found_rows[:4]
     visit_rows = found_rows[4] if merchant_id is not None else []
     lot_rows: list[Any] = found_rows[-1] if lots != "none" else []
@@ -99,6 +82,28 @@ def load_member(
         # Not part of the core's snapshot: the caller pops it before deciding.
         snapshot["_enrolled_by"] = enrolled_by
     return snapshot
+
+
+def _snapshot_queries(tx: Tx, member_id: int, *, merchant_id: int | None, today: int, lots: str, ledger_club: int) -> list[tuple[str, tuple[Any, ...]]]:
+    """The reads of a snapshot, in the order ``load_member`` unpacks them."""
+    # One round trip on PostgreSQL (``Tx.all_together``): the member row first (row-locked), then
+    # what hangs on it; the accounts and lots of the member and of their shared wallet, named by a
+    # subquery on the member row rather than by a second round trip. A member's value lives in the
+    # ledger of their root club (a sub-club member's too): ``ledger_club``.
+    owners = "owner IN (?, (SELECT 'group:' || CAST(shared_wallet_id AS TEXT) FROM members WHERE id = ?))"
+    queries: list[tuple[str, tuple[Any, ...]]] = [
+        (tx.lock("SELECT tier, referrer_id, shared_wallet_id, purchase_count, last_purchase_at, club_id, enrolled_by_merchant_id"
+                 " FROM members WHERE id = ?"), (member_id,)),
+        (f"SELECT account, balance, credit_limit FROM balances WHERE club_id = ? AND {owners}", (ledger_club, f"member:{member_id}", member_id)),
+        ("SELECT day, count, spend_rial FROM member_days WHERE member_id = ? AND day > ?", (member_id, today - HISTORY_DAYS)),
+        ("SELECT group_id FROM member_group_members WHERE member_id = ?", (member_id,)),
+    ]
+    if merchant_id is not None:
+        queries.append(("SELECT count FROM merchant_visits WHERE member_id = ? AND merchant_id = ?", (member_id, merchant_id)))
+    if lots != "none":
+        queries.append((f"SELECT id, account, remaining, expires_at, pending_until FROM lots WHERE club_id = ? AND {owners} AND remaining > 0",
+                        (ledger_club, f"member:{member_id}", member_id)))
+    return queries
 
 
 def load_budgets(tx: Tx, club_id: int, budget_keys: list[str]) -> dict[str, int]:
