@@ -812,7 +812,7 @@ def build_demo(service: Kimia, admin: Admin, *, purchases: int = 300, seed: int 
                roster: Roster | None = None) -> DemoSummary:
     """Build the demo platform through ``service`` and return what was stored.
 
-    ``service`` must run on a :class:`DemoClock` (``Kimia(url, clock=DemoClock(end_at))``): the demo
+    ``service`` must run on a :class:`DemoClock` (``kimia.app.assemble(settings, clock=DemoClock(end_at))``): the demo
     moves it through the month before ``end_at``. Deterministic for a given ``seed`` and end. The
     members' cards and mobiles go to ``roster`` when given (in memory; the caller may save it)."""
     clock = service.clock
