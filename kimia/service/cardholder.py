@@ -110,8 +110,7 @@ def request_code(svc: Host, club_id: int, member: MemberRef | int | dict[str, An
 
 
 def set_pin(svc: Host, club_id: int, member: MemberRef | int | dict[str, Any], pin: str, *, actor: str, reason: str = "") -> None:
-    """Set (or replace) a member's club PIN; audited, the PIN itself never stored or logged.
-    Clears a lockout."""
+    """Set (or replace) a member's club PIN; audited, the PIN itself never stored or logged: documented on ``Kimia.set_pin``, the public face of this function."""
     ref = MemberRef.of(member)
     pin_hash = verify.hash_pin(pin)
 

@@ -37,8 +37,7 @@ def record_for_review(svc: Host, merchant_id: int, action: str, payload: dict[st
 
 
 def merchant_club(svc: Host, merchant_id: int) -> int:
-    """The club whose ledger a merchant belongs to; ``unknown_merchant`` for a deactivated one
-    (its terminals may no longer refund or enrol, as they may no longer sell)."""
+    """The club whose ledger a merchant belongs to; ``unknown_merchant`` for a deactivated one: documented on ``Kimia.merchant_club``, the public face of this function."""
     with svc.reading() as tx:
         merchant = svc.caches.merchant(tx, merchant_id)
     if not merchant.active:

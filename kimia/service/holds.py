@@ -23,8 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def hold(svc: Host, req: PurchaseRequest) -> dict[str, Any]:
-    """Reserve the credit a purchase would spend and fix its discount; complete or cancel later.
-    A refusal is remembered under the key as a purchase's is (``req.remember_refusal``)."""
+    """Reserve the credit a purchase would spend and fix its discount; complete or cancel later: documented on ``Kimia.hold``, the public face of this function."""
     validate_purchase(req)
     body_hash = request_hash({"op": "hold", **req.body(member_key(svc, req.member))})
     try:
@@ -64,8 +63,7 @@ def place_hold(svc: Host, req: PurchaseRequest, body_hash: str) -> dict[str, Any
 
 def complete_hold(svc: Host, merchant_id: int, hold_id: int, *, idem_key: str, reference: str | None = None,
                   terminal_id: int | None = None, actor: str | None = None) -> dict[str, Any]:
-    """The bank sale went through: pay the merchant from the hold and write the rest of the purchase.
-    ``merchant_id`` is the acting merchant (its terminal's): only its own holds are found."""
+    """The bank sale went through: pay the merchant from the hold and write the rest of the purchase: documented on ``Kimia.complete_hold``, the public face of this function."""
     check_key(idem_key)
     body_hash = request_hash({"op": "complete", "hold": hold_id, "reference": reference})
 
@@ -99,8 +97,7 @@ def complete_hold(svc: Host, merchant_id: int, hold_id: int, *, idem_key: str, r
 
 def cancel_hold(svc: Host, merchant_id: int, hold_id: int, *, idem_key: str, terminal_id: int | None = None,
                 actor: str | None = None) -> dict[str, Any]:
-    """The bank sale did not happen (or was reversed): the held credit goes back. Only a hold of
-    the acting merchant ``merchant_id`` is found."""
+    """The bank sale did not happen (or was reversed): the held credit goes back: documented on ``Kimia.cancel_hold``, the public face of this function."""
     check_key(idem_key)
     body_hash = request_hash({"op": "cancel", "hold": hold_id})
 

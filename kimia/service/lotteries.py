@@ -20,9 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def draw_lottery(svc: Host, club_id: int, lottery_id: int, seed: str, *, actor: str) -> list[dict[str, Any]]:
-    """Draw winners, reproducibly: the seed's SHA-256 was committed when the lottery opened, and
-    the winners follow from the seed and the entries alone (weighted by entries, without repeats).
-    ``club_id`` is the club drawing: a lottery of another club is not found."""
+    """Draw winners, reproducibly: the seed's SHA-256 was committed when the lottery opened, and: documented on ``Kimia.draw_lottery``, the public face of this function."""
     check_actor(actor)
 
     def work(tx: Tx) -> list[dict[str, Any]]:

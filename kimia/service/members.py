@@ -41,9 +41,7 @@ def member_key(svc: Host, member: MemberRef | int | dict[str, Any] | None) -> li
 
 
 def normalize_identifier(svc: Host, kind: str, value: str) -> tuple[str, str]:
-    """(lookup, display) for an identifier; card numbers become a keyed hash and a mask.
-    An invalid identifier is a ``Rejected`` with the identifier's own code (one family of
-    errors for every caller, so a terminal answers 14, not 96)."""
+    """(lookup, display) for an identifier; card numbers become a keyed hash and a mask: documented on ``Kimia.normalize_identifier``, the public face of this function."""
     try:
         return _normalize_identifier(svc, kind, value)
     except ids.IdentifierError as exc:
@@ -210,8 +208,7 @@ def enroll(
     shared_wallet_id: int | None = None,
     actor: str | None = None,
 ) -> dict[str, Any]:
-    """Enrol a member (at a POS, in the panel, through the app or API: M1–M3). The groups,
-    enrolling merchant and shared wallet must be the club's own."""
+    """Enrol a member (at a POS, in the panel, through the app or API: M1–M3): documented on ``Kimia.enroll``, the public face of this function."""
     idem_key = check_key(idem_key)
     if via not in ("pos", "panel", "app", "web", "api"):
         raise reject("invalid_request", path="via", detail="via is pos, panel, app, web or api")
@@ -297,11 +294,7 @@ def bind_identifier(
     merchant_id: int | None = None,
     terminal_id: int | None = None,
 ) -> dict[str, Any]:
-    """Bind another identifier (e.g. a second bank card, M5) to a member of the club.
-
-    An operator (``actor``: the panel, the CLI) is trusted and audited as themselves; anyone
-    else (a terminal, the app) must give the proof the member's club asks for binding (a PIN or
-    a one-time code, kimia.service.verify). Writes a ``bind`` operation and an audit row."""
+    """Bind another identifier (e.g: documented on ``Kimia.bind_identifier``, the public face of this function."""
     lookup, display = normalize_identifier(svc, kind, value)
     forms = stored_forms(svc, kind, value)
     ref = MemberRef.of(member)

@@ -129,11 +129,7 @@ def refusal_work(svc: Host, error: KimiaError, merchant_id: int, idem_key: str, 
 
 
 def remember_timeout(svc: Host, merchant_id: int, idem_key: str) -> asyncio.Future[Any]:
-    """A terminal request answered 91 (nothing posted): its key is spent, so the same request
-    replayed later, when it might pass, is answered 91 again and never posts (the terminal
-    starts again with a new STAN). Reversals and advices are not spent this way: they are
-    repeated until answered. Called on the event loop: the write is queued at once (before any
-    later request's) and not waited for, so the 91 is not delayed by a busy writer."""
+    """A terminal request answered 91 (nothing posted): its key is spent, so the same request: documented on ``Kimia.remember_timeout``, the public face of this function."""
     check_key(idem_key)
 
     def work(tx: Tx) -> None:

@@ -96,10 +96,7 @@ def quote(svc: Host, req: PurchaseRequest) -> dict[str, Any]:
 
 
 def purchase(svc: Host, req: PurchaseRequest) -> dict[str, Any]:
-    """A purchase: discount, credit spent, points and credit earned, split. Exactly once per key.
-    Concurrent purchases are decided and written together (kimia.service.bulk). A refusal is
-    remembered under the key when ``req.remember_refusal`` (a terminal's request): a replay is
-    refused the same way, even once the member could pay."""
+    """A purchase: discount, credit spent, points and credit earned, split: documented on ``Kimia.purchase``, the public face of this function."""
     work = purchase_work(svc, req)
     try:
         verify_spend(svc, req)
@@ -118,9 +115,7 @@ def purchase_work(svc: Host, req: PurchaseRequest) -> PurchaseWork:
 
 
 async def purchase_async(svc: Host, req: PurchaseRequest, deadline: Deadline | None = None) -> dict[str, Any]:
-    """``purchase`` for an event loop (the terminal host): the request is checked and queued on
-    the loop's own thread and the answer comes back with its batch, so a purchase crosses no
-    thread but the writer's. Past ``deadline`` it is rolled back and rejected (never posted)."""
+    """``purchase`` for an event loop (the terminal host): the request is checked and queued on: documented on ``Kimia.purchase_async``, the public face of this function."""
     work = purchase_work(svc, req)
     work.guard = deadline
     try:

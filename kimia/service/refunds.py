@@ -35,9 +35,7 @@ def refund(
     terminal_id: int | None = None,
     actor: str | None = None,
 ) -> dict[str, Any]:
-    """Refund part of a purchase (``amount_rial``) or reverse what is left of it (``None``).
-    The purchase is named by its operation id, or by its reference (RRN), and is found only
-    among the sales of the acting merchant ``merchant_id``."""
+    """Refund part of a purchase (``amount_rial``) or reverse what is left of it (``None``): documented on ``Kimia.refund``, the public face of this function."""
     check_key(idem_key)
     if amount_rial is not None:
         check_amount(amount_rial, "amount_rial")
@@ -122,17 +120,7 @@ def undo_refund(svc: Host, tx: Tx, run: Run, refund: dict[str, Any], idem_key: s
 
 def reverse_by_key(svc: Host, merchant_id: int, original_key: str, *, idem_key: str, replacement_rial: int | None = None,
                    terminal_id: int | None = None, actor: str | None = None, legacy_key: str | None = None) -> dict[str, Any]:
-    """Reverse the operation submitted under ``original_key`` (a terminal's reversal, 0400/0420).
-
-    A posted purchase is reversed in full, or, with ``replacement_rial`` (what the sale comes to
-    after a partial reversal, ISO 8583 field 95), down to that amount; a pending hold is
-    cancelled; an original that never arrived is recorded as void under its key, so if it
-    arrives late it is refused and never posts. Repeating the reversal (same ``idem_key``)
-    changes nothing. ``legacy_key`` is the original's key as it was written before (a terminal
-    key without its year): looked up when nothing is stored under ``original_key``.
-
-    Only an original of the acting merchant ``merchant_id`` is reversed: a key of another
-    merchant of the club is answered ``unknown_operation`` (and is not voided)."""
+    """Reverse the operation submitted under ``original_key`` (a terminal's reversal, 0400/0420): documented on ``Kimia.reverse_by_key``, the public face of this function."""
     check_key(idem_key)
     check_key(original_key)
     if legacy_key is not None:

@@ -18,12 +18,7 @@ log = logging.getLogger(__name__)
 
 def close_period(svc: Host, club_id: int, period_end: int, *, actor: str, chunk_size: int | None = None,
                  progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Close a tier period for the whole club: moves, grace, deductions; returns counts per reason.
-
-    Chunked and restartable (kimia.service.period): each chunk of members is closed, and its
-    deductions posted, in one transaction; if a run stops half-way, running the same close
-    again finishes it, closing every member once and deducting once. ``progress(done, total)``
-    is called as members are closed."""
+    """Close a tier period for the whole club: moves, grace, deductions; returns counts per reason: documented on ``Kimia.close_period``, the public face of this function."""
     check_actor(actor)
     chunk_size = chunk_size if chunk_size is not None else period.CLOSE_CHUNK
 

@@ -105,10 +105,7 @@ def charge(
     expires_days: int | None = None,
     shared_wallet: bool = False,
 ) -> dict[str, Any]:
-    """Charge credit: welfare from an organisation (V3), a gift card (V4), a credit-line repayment (V2).
-    With ``shared_wallet`` the credit goes to the member's shared (family) wallet, which every
-    member of the wallet may spend (M5). Issues value: who (``actor``) and why (``reason``)
-    go to the audit log with it."""
+    """Charge credit: welfare from an organisation (V3), a gift card (V4), a credit-line repayment (V2): documented on ``Kimia.charge``, the public face of this function."""
     check_actor(actor, reason)
     check_amount(amount_rial, "amount_rial")
     if kind not in ("gift_credit", "welfare_credit", "virtual_credit", "credit_line"):
@@ -131,9 +128,7 @@ def charge(
 
 def charge_many(svc: Host, club_id: int, org_id: int, charges: list[tuple[int, int]], *, batch_key: str, actor: str, reason: str,
                 kind: str = "welfare_credit", expires_days: int | None = None) -> list[dict[str, Any]]:
-    """Closed-loop bulk charge of staff accounts by an organisation (V3): one operation per member,
-    keyed ``{batch_key}:{member_id}`` so a re-run of the same batch charges nobody twice; each
-    with ``actor`` and ``reason`` in the audit log."""
+    """Closed-loop bulk charge of staff accounts by an organisation (V3): one operation per member,: documented on ``Kimia.charge_many``, the public face of this function."""
     check_actor(actor, reason)
     return [
         charge(svc, club_id, member_id, idem_key=f"{batch_key}:{member_id}", kind=kind, amount_rial=amount,
@@ -192,8 +187,7 @@ def adjust(
     reason: str,
     expires_days: int | None = None,
 ) -> dict[str, Any]:
-    """A manual adjustment by staff, with who and why in the audit log (the member named as
-    the operator named them, masked: a card by its last 4 digits)."""
+    """A manual adjustment by staff, with who and why in the audit log (the member named as: documented on ``Kimia.adjust``, the public face of this function."""
     check_actor(actor, reason)
     if not isinstance(delta, int) or delta == 0 or abs(delta) > MAX_AMOUNT_RIAL:
         raise reject("amount_must_be_positive", path="delta")
@@ -208,8 +202,7 @@ def adjust(
 
 
 def expire_sweep(svc: Host, club_id: int, *, actor: str) -> int:
-    """Retire every expired lot of a club; returns how many members were swept. Re-runnable.
-    Each run is a row of the audit log naming ``actor`` (the job or person that ran it)."""
+    """Retire every expired lot of a club; returns how many members were swept: documented on ``Kimia.expire_sweep``, the public face of this function."""
     check_actor(actor)
     now = svc.clock()
     with svc.reading() as tx:
