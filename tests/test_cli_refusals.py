@@ -49,21 +49,22 @@ def test_an_older_schema_is_refused_until_init_runs(tmp_path: Path) -> None:
     assert run(url, "check").exit_code == 0
 
 
-def test_a_period_end_in_the_future_is_refused(tmp_path: Path, open_service: Callable[..., Kimia]) -> None:
+def club_without_rules(tmp_path: Path, open_service: Callable[..., Kimia]) -> tuple[str, int]:
+    """A database made by ``kimia init`` holding one club with no rule set: (its URL, the club)."""
     url = f"sqlite:///{tmp_path}/kimia.db"
     assert run(url, "init").exit_code == 0
     with open_service(url) as service:
         admin = Admin(service)
-        club = admin.create_club(admin.create_owner("مالک", name_en="Owner"), "باشگاه", name_en="Club")
+        return url, admin.create_club(admin.create_owner("مالک", name_en="Owner"), "باشگاه بی‌قانون", name_en="No rules")
+
+
+def test_a_period_end_in_the_future_is_refused(tmp_path: Path, open_service: Callable[..., Kimia]) -> None:
+    url, club = club_without_rules(tmp_path, open_service)
     refused(run(url, "close-period", "--club", str(club), "--period-end", str(int(time.time()) + 86_400)), "period_end_in_future")
 
 
 def test_a_backtest_needs_a_published_rule_set(tmp_path: Path, open_service: Callable[..., Kimia]) -> None:
-    url = f"sqlite:///{tmp_path}/kimia.db"
-    assert run(url, "init").exit_code == 0
-    with open_service(url) as service:
-        admin = Admin(service)
-        club = admin.create_club(admin.create_owner("مالک", name_en="Owner"), "باشگاه بی‌قانون", name_en="No rules")
+    url, club = club_without_rules(tmp_path, open_service)
     message = refused(run(url, "backtest", "--club", str(club)), "no_rules")
     assert f"Club {club} has no published rule set" in message
 
