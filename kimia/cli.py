@@ -15,6 +15,9 @@
     kimia card-keys                              which keys the stored card hashes were made with
     kimia rehash-cards                           hash club cards still stored in clear (from before 0005)
     kimia db grant-app-role --role NAME [--apply] the application role's PostgreSQL grants
+    kimia web serve [--port 8000]               the JSON API for development (production: gunicorn)
+    kimia api-key create --kind K [--club ID]    make an API key (printed once)
+    kimia api-key list [--club ID] / revoke ID
 
 The settings are read once (kimia.settings; docs/operations.md, Configuration) and every command
 builds its service with kimia.app.assemble. The database is ``--database URL``, else
@@ -781,3 +784,76 @@ def terminal_simulate(ctx: click.Context, args: tuple[str, ...]) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@main.group()
+def web() -> None:
+    """The web application: the JSON API (/api/v1)."""
+
+
+@web.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="TCP port.")
+@click.pass_context
+def web_serve(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the web application for development (Werkzeug, threaded). Production runs it under
+    gunicorn: docs/operations.md."""
+    from werkzeug.serving import run_simple
+
+    from kimia.web import create_app
+
+    app = create_app(_settings(ctx))
+    click.echo(f"kimia web on http://{host}:{port}/ · API: http://{host}:{port}/api/v1/docs; Ctrl-C to stop")
+    try:
+        run_simple(host, port, app, threaded=True)
+    finally:
+        app.extensions["kimia"].close()
+
+
+@main.group("api-key")
+def api_key() -> None:
+    """Keys of the JSON API (docs/api.md, Keys): shown once, stored hashed."""
+
+
+@api_key.command("create")
+@click.option("--kind", type=click.Choice(["platform", "management", "integration"]), required=True)
+@click.option("--club", "club_id", type=int, default=None, help="The club (every kind but platform).")
+@click.option("--merchant", "merchant_id", type=int, default=None, help="Bind an integration key to one merchant.")
+@click.option("--label", default="", help="What the key is for.")
+@click.option("--rate-per-min", type=click.IntRange(1, 1_000_000), default=None, help="Requests a minute (default: by kind).")
+@click.pass_context
+def api_key_create(ctx: click.Context, kind: str, club_id: int | None, merchant_id: int | None, label: str, rate_per_min: int | None) -> None:
+    """Make a key and print it once (only its hash is kept)."""
+    from kimia.service import apikeys
+
+    with _service(_settings(ctx)) as service:
+        row, token = apikeys.create(service, kind=kind, club_id=club_id, actor=_actor(), label=label, merchant_id=merchant_id,
+                                    rate_per_min=rate_per_min)
+    click.echo(token)
+    click.echo(f"{row.kind} key {row.public_id} made; it is shown this once · این کلید فقط همین یک بار نمایش داده می‌شود", err=True)
+
+
+@api_key.command("list")
+@click.option("--club", "club_id", type=int, default=None, help="The club's keys (default: the platform's).")
+@click.pass_context
+def api_key_list(ctx: click.Context, club_id: int | None) -> None:
+    """The keys of a club (never their secrets)."""
+    from kimia.service import apikeys
+
+    with _service(_settings(ctx)) as service:
+        rows = apikeys.list_keys(service, club_id, limit=1000)
+    click.echo(table(["public id", "kind", "club", "merchant", "label", "revoked"],
+                     [[r.public_id, r.kind, r.club_id or "-", r.merchant_id or "-", r.label, "yes" if r.revoked_at else "no"] for r in rows]))
+
+
+@api_key.command("revoke")
+@click.argument("public_id")
+@click.option("--reason", default="", help="Why (kept in the audit log).")
+@click.pass_context
+def api_key_revoke(ctx: click.Context, public_id: str, reason: str) -> None:
+    """Revoke a key at once (a running server stops accepting it within 5 seconds)."""
+    from kimia.service import apikeys
+
+    with _service(_settings(ctx)) as service:
+        apikeys.revoke(service, public_id, club_id=None, actor=_actor(), reason=reason)
+    click.echo(f"revoked {public_id} · باطل شد")

@@ -46,7 +46,7 @@ def test_the_catalogue_is_complete_and_well_formed() -> None:
     assert [e["precedence"] for e in entries] == list(range(1, len(entries) + 1))
     for e in entries:
         assert re.fullmatch(r"[a-z]+(_[a-z]+)*", e["code"]), e
-        assert e["origin"] in {"core", "service", "identifiers", "terminal", "cli", "store"}, e
+        assert e["origin"] in {"core", "service", "identifiers", "terminal", "cli", "store", "web"}, e
         assert set(re.findall(r"\{(\w+)\}", e["en"])) == set(re.findall(r"\{(\w+)\}", e["fa"])), e["code"]
         assert re.search("[\u0600-\u06ff]", e["fa"]) and not re.search("[\u0600-\u06ff]", e["en"]), e["code"]
     # The core's own list is the catalogue's core part; kimia.error_codes() lists every layer's.

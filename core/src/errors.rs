@@ -24,6 +24,7 @@ pub enum Origin {
     Terminal,
     Cli,
     Store,
+    Web,
 }
 
 impl Origin {
@@ -35,6 +36,7 @@ impl Origin {
             Origin::Terminal => "terminal",
             Origin::Cli => "cli",
             Origin::Store => "store",
+            Origin::Web => "web",
         }
     }
 }
@@ -94,6 +96,12 @@ catalogue! {
     amount_must_be_positive: Core, "The amount must be a positive whole number (for an adjustment, a non-zero one)", "مبلغ باید عددی صحیح و مثبت باشد (برای اصلاح موجودی، غیرصفر)";
     amount_too_large: Core, "The amount is larger than the allowed limit", "مبلغ از سقف مجاز بیشتر است";
     invalid_request: Service, "Invalid request: {detail}", "درخواست نامعتبر: {detail}";
+    invalid_json: Web, "The body is not valid JSON: {detail}", "بدنهٔ درخواست JSON معتبر نیست: {detail}";
+    field_required: Web, "This field is required", "این فیلد الزامی است";
+    field_invalid: Web, "This field is not valid: {detail}", "این فیلد معتبر نیست: {detail}";
+    request_too_large: Web, "The request is larger than {limit_bytes} bytes", "درخواست از {limit_bytes} بایت بزرگ‌تر است";
+    invalid_cursor: Web, "The cursor is not one this list gave", "نشانگر صفحه معتبر نیست";
+    // web codes (request shape): helpers add theirs below this line
     invalid_date: Cli, "Not a valid {calendar} date (YYYY-MM-DD)", "تاریخ {calendar} معتبر نیست (YYYY-MM-DD)";
     rule_invalid_json: Core, "The rule set is not valid: {detail}", "مجموعه قوانین معتبر نیست: {detail}";
     rule_too_many: Core, "A rule set may hold at most {limit} rules", "مجموعه قوانین حداکثر {limit} قانون می‌تواند داشته باشد";
@@ -120,10 +128,18 @@ catalogue! {
     overloaded: Service, "The service is busy: too many operations are waiting; retry shortly with the same key",
         "سرویس پرمشغله است: تراکنش‌های در صف بیش از حد است؛ کمی بعد با همان کلید دوباره تلاش کنید";
     service_unavailable: Service, "The service could not finish in time; retry with the same key", "سرویس در زمان مقرر پاسخ نداد؛ با همان کلید دوباره تلاش کنید";
+    rate_limited: Web, "Too many requests for this key; retry in {retry_after_s} seconds", "درخواست‌های این کلید بیش از حد مجاز است؛ {retry_after_s} ثانیهٔ دیگر دوباره تلاش کنید";
+    idempotency_in_progress: Web, "A request with this Idempotency-Key is still being answered; retry shortly with the same key",
+        "درخواستی با همین کلید یکتایی هنوز در حال پاسخ است؛ کمی بعد با همان کلید دوباره تلاش کنید";
     // --- 5. a retry that does not match the first request ---
     exists_with_different_amount: Service, "This idempotency key was used for a different amount", "این کلید یکتایی قبلاً با مبلغ دیگری استفاده شده است";
     exists_with_different_request: Service, "This idempotency key was used for a different request", "این کلید یکتایی قبلاً برای درخواست دیگری استفاده شده است";
     // --- 6. who and what the request names ---
+    unauthenticated: Web, "An API key is needed: send Authorization: Bearer <key>", "کلید API لازم است: Authorization: Bearer <key> را بفرستید";
+    api_key_invalid: Web, "The API key is not valid (unknown, revoked or expired)", "کلید API معتبر نیست (ناشناخته، باطل‌شده یا منقضی)";
+    not_found: Web, "There is no {what} here", "چنین {what}ی اینجا وجود ندارد";
+    method_not_allowed: Web, "{method} is not allowed here", "روش {method} اینجا مجاز نیست";
+    // web codes (what the request names): helpers add theirs below this line
     unknown_club: Service, "No such club", "چنین باشگاهی وجود ندارد";
     unknown_merchant: Service, "No such merchant in this club", "چنین پذیرنده‌ای در این باشگاه وجود ندارد";
     unknown_terminal: Service, "This terminal is not registered", "این پایانه ثبت نشده است";
@@ -136,6 +152,8 @@ catalogue! {
     unknown_lottery: Service, "No such lottery", "چنین قرعه‌کشی‌ای وجود ندارد";
     no_rules: Cli, "Club {club} has no published rule set", "باشگاه {club} هیچ مجموعه قانون منتشرشده‌ای ندارد";
     // --- 7. the caller's authority ---
+    forbidden: Web, "This key may not {action}", "این کلید اجازهٔ {action} را ندارد";
+    // web codes (authority): helpers add theirs below this line
     actor_required: Service, "A manual or bulk value operation needs the person or job that ran it (actor)",
         "عملیات دستی یا گروهی روی ارزش باید انجام‌دهنده (شخص یا کار زمان‌بندی‌شده) را ثبت کند";
     reason_required: Service, "A manual action needs a reason", "برای اقدام دستی ذکر دلیل لازم است";

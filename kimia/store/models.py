@@ -531,6 +531,49 @@ class AuditLog(Base):
     chain_hash: Mapped[str] = mapped_column(String(64), nullable=False)
 
 
+# --- the JSON API: its keys and the answers it keeps under Idempotency-Key ----------------------
+
+
+class ApiKey(Base):
+    """A key of the JSON API (kimia.service.apikeys): ``platform``, ``management`` (a club's back
+    office), ``integration`` (apps, sites, cash registers; a club's, or one merchant's or branch's)
+    or ``member`` (a token an app's backend mints for one member). Only SHA-256 of the secret is
+    kept: a key is shown once, when it is made."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[intpk]
+    public_id: Mapped[str] = mapped_column(String(24), nullable=False, unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    kind: Mapped[str] = mapped_column(String(12), nullable=False)
+    club_id: Mapped[int | None] = mapped_column(ForeignKey("clubs.id"), index=True)
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    branch_id: Mapped[int | None] = mapped_column(ForeignKey("branches.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    label: Mapped[name]
+    #: Requests a minute this key may make (None: its kind's default, kimia.web.api.limits).
+    rate_per_min: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[ts]
+    expires_at: Mapped[int | None] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    last_used_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ApiRequest(Base):
+    """The answer to a POST, kept under the key that sent it and its ``Idempotency-Key`` so a
+    retry gets the first answer (kimia.web.api.idempotency). ``status`` is 0 while it is being
+    answered; ``lease_until`` lets a retry take over one whose process died."""
+
+    __tablename__ = "api_requests"
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), primary_key=True)
+    idem_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    response: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[ts]
+    lease_until: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
 def utc_now_s() -> int:
     """The current time in Unix seconds (the core never reads the clock; the service does)."""
     return int(dt.datetime.now(dt.timezone.utc).timestamp())

@@ -1,0 +1,50 @@
+"""kimia's web application: the JSON API (``/api/v1``) today, the panel and portal next.
+
+``create_app(settings)`` builds one Flask application on the assembly (kimia.app): the service is
+made once and kept in ``app.extensions["kimia"]``; there is no global application. Production runs
+it under gunicorn (docs/operations.md); ``kimia web serve`` runs it for development.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from kimia.app import assemble
+from kimia.service.api import Kimia
+from kimia.settings import Settings
+from werkzeug.exceptions import HTTPException
+
+from kimia.web.api import blueprint as api_blueprint
+from kimia.web.api import http_error
+from kimia.web.api.limits import MAX_REQUEST_BYTES
+from kimia.web.api.state import ApiState
+
+
+
+def create_app(settings: Settings | None = None, *, service: Kimia | None = None, **parts: Any) -> Flask:
+    """The web application over ``service`` (made from ``settings`` by the assembly when not given;
+    ``parts`` go to the assembly: a clock, plugins, a notifier). The application owns a service it
+    made: ``app.extensions["kimia"].close()`` closes it."""
+    if service is None:
+        service = assemble(settings if settings is not None else Settings.from_env(), **parts)
+    app = Flask("kimia.web")
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Persian text as text, not \u escapes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["kimia"] = ApiState(service)
+    app.register_blueprint(api_blueprint(), url_prefix="/api/v1")
+    app.register_error_handler(HTTPException, http_error)
+    app.add_url_rule("/healthz", "healthz", _healthz)
+    return app
+
+
+def _healthz() -> dict[str, Any]:
+    """Liveness for load balancers (and the benchmark's bare JSON endpoint): no key, no database."""
+    return {"ok": True}
+
+
+def state_of(app: Flask) -> ApiState:
+    state: ApiState = app.extensions["kimia"]
+    return state

@@ -1,0 +1,139 @@
+"""The OpenAPI 3.1 document of ``/api/v1``, built from the endpoints' own typed models (never
+written by hand), and a reference page rendered from it here (no script, nothing fetched)."""
+
+from __future__ import annotations
+
+import html
+import json
+from functools import lru_cache
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from kimia.web.api.endpoint import REGISTRY, Endpoint
+from kimia.web.api.models import ErrorOut
+
+VERSION = "1.0.0"
+REF = "#/components/schemas/{model}"
+#: The error answers every endpoint may give, besides its own success.
+ERRORS: dict[str, str] = {
+    "400": "The request's shape: a field missing or invalid, bad JSON, no Idempotency-Key",
+    "401": "No key, or a key that is unknown, revoked or expired",
+    "403": "This kind of key may not do this",
+    "404": "Not there, or not the caller's",
+    "409": "A conflict with what is stored (an Idempotency-Key reused for another request, ...)",
+    "413": "The body is too large",
+    "422": "Refused by the rules of the club or the ledger (not enough balance, ...)",
+    "429": "Too many requests for this key; see Retry-After",
+    "503": "Busy or unavailable; retry with the same Idempotency-Key",
+}
+_TYPES = {"int": {"type": "integer", "minimum": 1}, "string": {"type": "string"}, "path": {"type": "string"}}
+
+
+def _models() -> list[tuple[type[BaseModel], Any]]:
+    seen: list[tuple[type[BaseModel], Any]] = [(ErrorOut, "serialization")]
+    for ep in REGISTRY:
+        for model, mode in ((ep.body, "validation"), (ep.answer, "serialization")):
+            if model is not None and (model, mode) not in seen:
+                seen.append((model, mode))
+    return seen
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF)
+    required = set(schema.get("required", []))
+    return [{"name": name, "in": "query", "required": name in required, "schema": prop,
+             **({"description": prop["description"]} if "description" in prop else {})}
+            for name, prop in schema.get("properties", {}).items()]
+
+
+def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+    params: list[dict[str, Any]] = [{"name": name, "in": "path", "required": True, "schema": _TYPES.get(conv, {"type": "string"})}
+                                    for name, conv in ep.path_params]
+    if ep.query is not None:
+        params += _query_parameters(ep.query)
+    if ep.method == "POST":
+        params.append({"name": "Idempotency-Key", "in": "header", "required": True,
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                       "description": "The same key and body again gets the first answer (docs/api.md)"})
+    params.append({"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
+                   "description": "fa (the default) or en: the language of error messages and explanations"})
+    error = {"description": "", "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}}
+    responses: dict[str, Any] = {code: {**error, "description": text} for code, text in ERRORS.items()}
+    if ep.answer is not None:
+        responses[str(ep.status)] = {"description": "Done", "content": {"application/json": {"schema": refs[(ep.answer, "serialization")]}}}
+    else:
+        responses[str(ep.status)] = {"description": "Done (no body)"}
+    op: dict[str, Any] = {
+        "operationId": ep.name,
+        "tags": [ep.tag],
+        "summary": ep.summary,
+        "description": ep.description + f"\n\nKeys: {', '.join(sorted(ep.access))}.",
+        "parameters": params,
+        "responses": responses,
+        "security": [{"apiKey": []}],
+    }
+    if ep.body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": refs[(ep.body, "validation")]}}}
+    return op
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    refs, defs = models_json_schema(_models(), ref_template=REF)
+    paths: dict[str, dict[str, Any]] = {}
+    for ep in REGISTRY:
+        paths.setdefault("/api/v1" + ep.path, {})[ep.method.lower()] = _operation(ep, refs)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "kimia API", "version": VERSION,
+                 "description": "kimia's JSON API: members, purchases and their value, and a club's back office. "
+                                "Conventions (keys, Idempotency-Key, errors, pagination): docs/api.md."},
+        "paths": paths,
+        "components": {"schemas": defs.get("$defs", {}),
+                       "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
+                                                      "description": "Authorization: Bearer kimia_<kind>_<id>_<secret>"}}},
+    }
+
+
+@lru_cache(maxsize=1)
+def document_json() -> str:
+    return json.dumps(document(), ensure_ascii=False, indent=1)
+
+
+_STYLE = """body{font:15px/1.5 system-ui,sans-serif;margin:2em auto;max-width:60em;padding:0 1em;color:#222}
+h2{border-bottom:1px solid #ccc;margin-top:2em}.ep{margin:1em 0;padding:.5em 1em;background:#f6f6f6;border-radius:6px}
+.m{font-weight:bold;display:inline-block;width:4.5em}code,pre{font:13px ui-monospace,monospace}
+pre{background:#fff;padding:.5em;overflow:auto;max-height:20em}"""
+
+
+@lru_cache(maxsize=1)
+def reference_html() -> str:
+    """A readable reference of every endpoint and schema, rendered from the document."""
+    doc = document()
+    by_tag: dict[str, list[str]] = {}
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            params = ", ".join(f"{p['name']} ({p['in']}{', required' if p.get('required') else ''})" for p in op["parameters"])
+            ok = next(code for code in op["responses"] if code.startswith("2"))
+            block = (f"<div class=ep><span class=m>{method.upper()}</span><code>{html.escape(path)}</code>"
+                     f"<p>{html.escape(op['summary'])}</p><p>{html.escape(op['description'])}</p>"
+                     f"<p>Parameters: {html.escape(params)}</p>")
+            if "requestBody" in op:
+                block += f"<p>Body: <code>{html.escape(_ref_name(op['requestBody']['content']['application/json']['schema']))}</code></p>"
+            schema = op["responses"][ok].get("content", {}).get("application/json", {}).get("schema")
+            block += f"<p>Answer {ok}: <code>{html.escape(_ref_name(schema) if schema else 'no body')}</code></p></div>"
+            by_tag.setdefault(op["tags"][0], []).append(block)
+    sections = "".join(f"<h2>{html.escape(tag)}</h2>{''.join(blocks)}" for tag, blocks in by_tag.items())
+    schemas = "".join(f"<h3 id='{html.escape(name)}'>{html.escape(name)}</h3><pre>{html.escape(json.dumps(s, ensure_ascii=False, indent=1))}</pre>"
+                      for name, s in doc["components"]["schemas"].items())
+    return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>kimia API reference</title>"
+            f"<style>{_STYLE}</style></head><body><h1>kimia API {VERSION}</h1>"
+            f"<p>{html.escape(doc['info']['description'])} The machine-readable document: "
+            f"<a href='openapi.json'>openapi.json</a>.</p>{sections}<h2>Schemas</h2>{schemas}</body></html>")
+
+
+def _ref_name(schema: dict[str, Any]) -> str:
+    ref = schema.get("$ref", "")
+    return ref.rsplit("/", 1)[-1] if ref else json.dumps(schema)
