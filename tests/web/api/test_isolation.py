@@ -159,7 +159,7 @@ def _brief(response: Any) -> str:
     data = response.get_json(silent=True)
     if isinstance(data, dict) and isinstance(data.get("error"), dict):
         return str(data["error"].get("code"))
-    return response.get_data(as_text=True)[:120]
+    return str(response.get_data(as_text=True))[:120]
 
 
 def a_allowed(ep: Endpoint, probe: Probe) -> frozenset[str]:
