@@ -1,0 +1,175 @@
+"""The API against its own OpenAPI document (issue 15: schemathesis, bounded for CI).
+
+Schemathesis reads the document the application serves (``/api/v1/openapi.json``, in-process
+through WSGI) and sends every operation requests generated from its schemas, with real keys of
+club A: a management key and an integration key, each on the operations that accept its kind
+(an operation that accepts neither is sent the management key: its 403 must conform too).
+Every answer must hold: no server error, a documented status code, the documented content
+type, and a body conforming to the documented schema.
+
+Bounded for CI: a few examples an operation, derandomized (the same requests every run), no
+deadline, no shrinking, on SQLite only. ``KIMIA_LONG_CONTRACT=1`` runs the same with many more
+examples on SQLite and PostgreSQL.
+
+The document itself is checked too: it is an OpenAPI 3.1 document whose component schemas are
+valid JSON Schema 2020-12, and every operation has a summary, a tag, its error answers, and an
+``Idempotency-Key`` when it is a POST.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]  # no stubs installed; tests are not in mypy's files
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.result import Ok
+from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+
+from kimia.web.api import load_routes
+from kimia.web.api.limits import RateLimiter
+from kimia.web.api.openapi import ERRORS
+
+from ..conftest import Api
+
+LONG = os.environ.get("KIMIA_LONG_CONTRACT") == "1"
+EXAMPLES = 100 if LONG else 6
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
+#: The keys of club A schemathesis calls with, and the kind of key each is.
+KEYS = {"management": "management", "integration": "integration"}
+
+
+@pytest.fixture(params=["sqlite", "postgres"] if LONG else ["sqlite"])
+def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
+    """SQLite for CI (the contract is the web layer's); PostgreSQL too in the long run."""
+    if request.param == "sqlite":
+        return sqlite_url
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+def unlimited(api: Api) -> None:
+    """Schemathesis sends many requests a key: a limiter whose clock jumps a minute each time."""
+    minutes: Callable[[], float] = itertools.count(0.0, 60.0).__next__
+    api.app.extensions["kimia"].limiter = RateLimiter(clock=minutes)
+
+
+def keys_for(api: Api, access: frozenset[str]) -> list[tuple[str, str]]:
+    """(name, key) of club A's keys whose kinds the operation accepts (else the management key)."""
+    keys = api.keys_of(api.a)
+    chosen = [(name, keys[name]) for name, kind in KEYS.items() if kind in access]
+    return chosen or [("management", keys["management"])]
+
+
+def run_operation(operation: Any, who: str, key: str, failures: list[str]) -> None:
+    """Send ``operation`` EXAMPLES generated requests with ``key``; each failure is listed."""
+    headers = {"Authorization": f"Bearer {key}"}
+
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=operation.as_strategy())
+    def send(case: Any) -> None:
+        response = case.call(headers=headers)
+        case.validate_response(response, checks=CHECKS, headers=headers)
+
+    try:
+        send()
+    except (Exception, FailureGroup) as error:  # a failing operation is listed with the others, not the end of the run
+        failures.append(f"{operation.label} with a {who} key:\n{error}")
+
+
+def test_every_operation_answers_as_its_document_says(api: Api) -> None:
+    unlimited(api)
+    access = {f"{ep.method} /api/v1{ep.path}": ep.access for ep in load_routes()}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api.app)
+    failures: list[str] = []
+    operations = []
+    for result in schema.get_all_operations():
+        if isinstance(result, Ok):
+            operations.append(result.ok())
+        else:
+            failures.append(f"schemathesis could not read an operation: {result.err()}")
+    assert len(operations) + len(failures) == len(access)
+    for operation in operations:
+        for who, key in keys_for(api, access[f"{operation.method.upper()} {operation.path}"]):
+            run_operation(operation, who, key, failures)
+    assert not failures, f"{len(failures)} operations answered against their document:\n\n" + "\n\n".join(failures)
+
+
+def test_the_run_finds_an_answer_against_the_document(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not vacuous: an answer that is not the documented one (a list of keys without its items)
+    is found and listed."""
+    from flask import Response
+
+    from kimia.web.api import dispatch
+    monkeypatch.setattr(dispatch, "_answer", lambda ep, result, lang: Response('{"next_cursor": null}', status=200,
+                                                                              content_type=dispatch.JSON_TYPE))
+    unlimited(api)
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api.app)
+    operation = schema["/api/v1/api-keys"]["GET"]
+    failures: list[str] = []
+    run_operation(operation, "management", api.keys_of(api.a)["management"], failures)
+    assert len(failures) == 1 and "GET /api/v1/api-keys with a management key" in failures[0] and "items" in failures[0], failures
+
+
+def document(api: Api) -> dict[str, Any]:
+    r = api.client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    data = r.get_json()
+    assert isinstance(data, dict)
+    return data
+
+
+def test_the_document_is_openapi_3_1_with_valid_json_schemas(api: Api) -> None:
+    doc = document(api)
+    assert doc["openapi"].startswith("3.1.")
+    # The OpenAPI 3.1 meta-schema schemathesis bundles (offline; openapi-spec-validator is not a dependency).
+    errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message[:300]}" for e in OPENAPI_31_VALIDATOR.iter_errors(doc)]
+    assert not errors, "\n".join(errors)
+    validator = jsonschema.Draft202012Validator
+    for schema in doc["components"]["schemas"].values():
+        validator.check_schema(schema)
+    refs = [value for value in _walk(doc) if isinstance(value, str) and value.startswith("#/")]
+    names = set(doc["components"]["schemas"])
+    dangling = sorted({ref for ref in refs if ref.rsplit("/", 1)[-1] not in names})
+    assert not dangling, dangling
+
+
+def _walk(data: Any) -> Any:
+    """Every value in ``data``, depth first."""
+    if isinstance(data, dict):
+        for value in data.values():
+            yield value
+            yield from _walk(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield item
+            yield from _walk(item)
+
+
+def test_every_operation_is_documented_with_its_errors_and_idempotency_key(api: Api) -> None:
+    doc = document(api)
+    problems: list[str] = []
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            where = f"{method.upper()} {path}"
+            if not op.get("summary", "").strip():
+                problems.append(f"{where}: no summary (the first paragraph of its docstring)")
+            if not op.get("tags"):
+                problems.append(f"{where}: no tag")
+            missing = sorted(set(ERRORS) - set(op["responses"]))
+            if missing:
+                problems.append(f"{where}: error answers not documented: {missing}")
+            if not any(code.startswith("2") for code in op["responses"]):
+                problems.append(f"{where}: no success answer")
+            headers = {p["name"]: p for p in op.get("parameters", []) if p["in"] == "header"}
+            if method == "post" and not headers.get("Idempotency-Key", {}).get("required"):
+                problems.append(f"{where}: a POST without a required Idempotency-Key")
+    assert not problems, "\n".join(problems)
