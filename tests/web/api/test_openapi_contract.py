@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs installed; tests are not in mypy's files
 import pytest
 import schemathesis
+from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
@@ -34,13 +36,20 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
 from kimia.web.api import load_routes
+from kimia.web.api.endpoint import Endpoint
 from kimia.web.api.limits import RateLimiter
 from kimia.web.api.openapi import ERRORS
 
 from ..conftest import Api
+from .isolation import Probe
+from .test_isolation import all_cases
 
 LONG = os.environ.get("KIMIA_LONG_CONTRACT") == "1"
 EXAMPLES = 100 if LONG else 6
+#: Negative cases (invalid on purpose): each must be refused with a documented error, never a 5xx.
+NEGATIVE_EXAMPLES = 50 if LONG else 3
+#: Cases with club A's real ids and an accepted body (generated headers and the rest).
+REAL_EXAMPLES = 20 if LONG else 3
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 #: The keys of club A schemathesis calls with, and the kind of key each is.
 KEYS = {"management": "management", "integration": "integration"}
@@ -68,13 +77,15 @@ def keys_for(api: Api, access: frozenset[str]) -> list[tuple[str, str]]:
     return chosen or [("management", keys["management"])]
 
 
-def run_operation(operation: Any, who: str, key: str, failures: list[str]) -> None:
-    """Send ``operation`` EXAMPLES generated requests with ``key``; each failure is listed."""
+def run_operation(operation: Any, who: str, key: str, failures: list[str], mode: GenerationMode = GenerationMode.POSITIVE,
+                  examples: int = EXAMPLES, **fixed: Any) -> None:
+    """Send ``operation`` ``examples`` requests generated in ``mode`` with ``key`` (``fixed``: parts
+    not generated: path_parameters, query, body); each failure is listed."""
     headers = {"Authorization": f"Bearer {key}"}
 
-    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
+    @settings(max_examples=examples, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
               suppress_health_check=list(HealthCheck))
-    @given(case=operation.as_strategy())
+    @given(case=operation.as_strategy(mode, **fixed))
     def send(case: Any) -> None:
         response = case.call(headers=headers)
         case.validate_response(response, checks=CHECKS, headers=headers)
@@ -82,12 +93,30 @@ def run_operation(operation: Any, who: str, key: str, failures: list[str]) -> No
     try:
         send()
     except (Exception, FailureGroup) as error:  # a failing operation is listed with the others, not the end of the run
-        failures.append(f"{operation.label} with a {who} key:\n{error}")
+        what = "generated" if not fixed else "with club A's things"
+        failures.append(f"{operation.label} ({mode.value}, {what}) with a {who} key:\n{error}")
+
+
+def real_parts(ep: Endpoint, probe: Probe) -> dict[str, Any]:
+    """The parts of the endpoint's isolation probe (club A's real ids, a body that is accepted)
+    as fixed parts of a schemathesis case: its answers are the success answers, mostly."""
+    pattern = re.sub(r"\\{(\w+)\\}", r"(?P<\1>[^/]+)", re.escape(ep.path))
+    match = re.fullmatch(pattern, probe.path)
+    assert match is not None, f"{ep.key}: its probe's path {probe.path} is not of this endpoint"
+    ints = {name for name, conv in ep.path_params if conv == "int"}
+    fixed: dict[str, Any] = {}
+    if ep.path_params:
+        fixed["path_parameters"] = {k: int(v) if k in ints else v for k, v in match.groupdict().items()}
+    if probe.query:
+        fixed["query"] = dict(probe.query)
+    if probe.body is not None:
+        fixed["body"] = probe.body
+    return fixed
 
 
 def test_every_operation_answers_as_its_document_says(api: Api) -> None:
     unlimited(api)
-    access = {f"{ep.method} /api/v1{ep.path}": ep.access for ep in load_routes()}
+    endpoints = {f"{ep.method} /api/v1{ep.path}": ep for ep in load_routes()}
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api.app)
     failures: list[str] = []
     operations = []
@@ -96,10 +125,19 @@ def test_every_operation_answers_as_its_document_says(api: Api) -> None:
             operations.append(result.ok())
         else:
             failures.append(f"schemathesis could not read an operation: {result.err()}")
-    assert len(operations) + len(failures) == len(access)
-    for operation in operations:
-        for who, key in keys_for(api, access[f"{operation.method.upper()} {operation.path}"]):
-            run_operation(operation, who, key, failures)
+    assert len(operations) + len(failures) == len(endpoints)
+    cases, _ = all_cases()
+    probes = {label: cases[ep.key](api) for label, ep in endpoints.items() if ep.key in cases}
+    for mode, examples in ((GenerationMode.POSITIVE, EXAMPLES), (GenerationMode.NEGATIVE, NEGATIVE_EXAMPLES)):
+        for operation in operations:
+            for who, key in keys_for(api, endpoints[operation.label].access):
+                run_operation(operation, who, key, failures, mode, examples)
+    # Then with club A's real things (the isolation probes), DELETEs last: they may revoke a key.
+    for operation in sorted(operations, key=lambda op: op.method.upper() == "DELETE"):
+        ep = endpoints[operation.label]
+        if operation.label in probes and (ep.path_params or probes[operation.label].body is not None):
+            for who, key in keys_for(api, ep.access):
+                run_operation(operation, who, key, failures, examples=REAL_EXAMPLES, **real_parts(ep, probes[operation.label]))
     assert not failures, f"{len(failures)} operations answered against their document:\n\n" + "\n\n".join(failures)
 
 
@@ -116,7 +154,7 @@ def test_the_run_finds_an_answer_against_the_document(api: Api, monkeypatch: pyt
     operation = schema["/api/v1/api-keys"]["GET"]
     failures: list[str] = []
     run_operation(operation, "management", api.keys_of(api.a)["management"], failures)
-    assert len(failures) == 1 and "GET /api/v1/api-keys with a management key" in failures[0] and "items" in failures[0], failures
+    assert len(failures) == 1 and "GET /api/v1/api-keys (positive, generated) with a management key" in failures[0] and "items" in failures[0], failures
 
 
 def document(api: Api) -> dict[str, Any]:
