@@ -32,7 +32,7 @@ from kimia.errors import KimiaError, Rejected, reject
 from kimia.service.clubs import purchase_conversion
 from kimia.service.context import MerchantContext
 from kimia.service.host import Host
-from kimia.service.members import check_cross_club_spend, clubs_sharing_members, normalize_identifier, resolve_member
+from kimia.service.members import MAX_MEMBER_ID, check_cross_club_spend, clubs_sharing_members, normalize_identifier, resolve_member
 from kimia.service.posting import BulkWriteMismatch, OpRow, Post, Posting, PostingWork, Run, op_ids_query
 from kimia.service.record import issue_voucher
 from kimia.service.requests import Deadline, MemberRef, PurchaseRequest, fresh_rrns, local_day, lots_to_spend, purchase_input
@@ -181,7 +181,7 @@ def _resolve_members(tx: Tx, service: Host, works: list[PurchaseWork], todo: lis
             continue
         try:
             if ref.kind == "id":
-                if ref.value.isdigit():
+                if ref.value.isdigit() and int(ref.value) <= MAX_MEMBER_ID:  # else the single path answers unknown_member
                     by_id[int(ref.value)].append(i)
             else:
                 key = works[i].member_key

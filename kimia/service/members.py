@@ -29,6 +29,9 @@ from kimia.service.proofs import prove
 
 log = logging.getLogger(__name__)
 
+#: The largest id a member can have (the databases' BIGINT).
+MAX_MEMBER_ID = 2**63 - 1
+
 
 def member_key(svc: Host, member: MemberRef | int | dict[str, Any] | None) -> list[str]:
     """A member reference in normal form (a card as its keyed hash), for idempotency hashes."""
@@ -169,7 +172,7 @@ def resolve_member(svc: Host, tx: Tx, root_club: int, ref: MemberRef | None) -> 
     clubs = clubs_sharing_members(svc, tx, root_club)
     marks = tx.placeholders(len(clubs))
     if ref.kind == "id":
-        if not ref.value.isdigit():
+        if not ref.value.isdigit() or int(ref.value) > MAX_MEMBER_ID:  # past BIGINT: no such member (not an SQL error)
             raise reject("unknown_member")
         row = tx.one(f"SELECT id, club_id FROM members WHERE id = ? AND club_id IN ({marks})", (int(ref.value), *clubs))
         if row is None:

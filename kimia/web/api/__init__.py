@@ -54,6 +54,10 @@ def http_error(error: HTTPException) -> Response | HTTPException:
     if not request.path.startswith("/api/"):
         return error
     lang = language()
+    if error.code is not None and error.code >= 500:
+        # An exception no handler caught (Flask has logged it with its traceback): a 500, never a
+        # 4xx that would tell the caller to change a request that may be right.
+        return error_response(reject("server_error"), lang)
     if error.code == 413:
         return error_response(reject("request_too_large", limit_bytes=MAX_REQUEST_BYTES), lang)
     if error.code == 405:

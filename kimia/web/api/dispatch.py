@@ -16,6 +16,7 @@ from kimia.service.apikeys import matches, parse_token
 from kimia.web.api import idempotency
 from kimia.web.api.endpoint import Ctx, Endpoint, Principal
 from kimia.web.api.limits import DEFAULT_RATE_PER_MIN, retry_after_s
+from kimia.web.api.models import MAX_INT
 from kimia.web.api.problems import error_json, status_of
 from kimia.web.api.state import ApiState
 
@@ -49,6 +50,7 @@ def serve(ep: Endpoint, params: dict[str, Any]) -> Response:
             response = error_response(reject("rate_limited", retry_after_s=retry_after_s(wait)), lang)
             response.headers["Retry-After"] = str(retry_after_s(wait))
             return response
+        _check_path_ids(ep, params)
         ctx = Ctx(state.service, principal, lang)
         if ep.method == "POST":
             return _post(ep, ctx, params)
@@ -68,6 +70,13 @@ def authenticate(state: ApiState) -> Principal:
         raise reject("api_key_invalid")
     state.used(row)
     return Principal(row.id, row.public_id, row.kind, row.club_id, row.merchant_id, row.branch_id, row.member_id)
+
+
+def _check_path_ids(ep: Endpoint, params: dict[str, Any]) -> None:
+    """An id in the path past what the databases hold names nothing: not found."""
+    for name, converter in ep.path_params:
+        if converter == "int" and int(params[name]) > MAX_INT:
+            raise reject("not_found", what=name.removesuffix("_id"), path=name)
 
 
 def _rate(state: ApiState, principal: Principal) -> int:
@@ -150,6 +159,8 @@ def _json() -> Any:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError) as error:
         raise reject("invalid_json", detail=str(error)[:200]) from None
+    except RecursionError:
+        raise reject("invalid_json", detail="nested too deeply") from None
 
 
 def _query() -> dict[str, Any]:
@@ -162,9 +173,27 @@ def _parse(model: type[BaseModel] | None, data: Any) -> BaseModel | None:
     if data is None:
         data = {}
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as error:
         raise _first_problem(error) from None
+    too_large = _past_max_int(parsed.model_dump(), "")
+    if too_large is not None:
+        raise reject("field_invalid", path=too_large, detail=f"at most {MAX_INT}")
+    return parsed
+
+
+def _past_max_int(data: Any, path: str) -> str | None:
+    """The dotted path of the first integer in ``data`` the databases cannot hold, or None."""
+    if isinstance(data, bool):
+        return None
+    if isinstance(data, int):
+        return (path or None) if abs(data) > MAX_INT else None  # path None: the body itself
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = _past_max_int(value, f"{path}.{key}" if path else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 def _first_problem(error: ValidationError) -> KimiaError:

@@ -12,6 +12,9 @@ import kimia._core as core
 
 T = TypeVar("T")
 
+#: The largest integer the databases hold (a signed 64-bit BIGINT): ids, counts and amounts past it
+#: are refused at the API's door (400, or 404 for an id in the path) instead of failing in SQL.
+MAX_INT = 2**63 - 1
 #: Integer rials, never negative, at most what the core accepts.
 Rial = Annotated[int, Field(ge=0, le=10**15)]
 IdentifierKind = Literal["id", "card", "mobile", "national_code", "club_card", "account"]

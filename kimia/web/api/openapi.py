@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from kimia.web.api.endpoint import REGISTRY, Endpoint
-from kimia.web.api.models import ErrorOut
+from kimia.web.api.models import MAX_INT, ErrorOut
 
 VERSION = "1.0.0"
 REF = "#/components/schemas/{model}"
@@ -26,9 +26,10 @@ ERRORS: dict[str, str] = {
     "413": "The body is too large",
     "422": "Refused by the rules of the club or the ledger (not enough balance, ...)",
     "429": "Too many requests for this key; see Retry-After",
+    "500": "An unexpected error on the server (logged); retry later with the same Idempotency-Key",
     "503": "Busy or unavailable; retry with the same Idempotency-Key",
 }
-_TYPES = {"int": {"type": "integer", "minimum": 1}, "string": {"type": "string"}, "path": {"type": "string"}}
+_TYPES = {"int": {"type": "integer", "minimum": 1, "maximum": MAX_INT}, "string": {"type": "string"}, "path": {"type": "string"}}
 
 
 def _models() -> list[tuple[type[BaseModel], Any]]:

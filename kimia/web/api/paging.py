@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from kimia.errors import reject
+from kimia.web.api.models import MAX_INT
 
 T = TypeVar("T")
 
@@ -23,7 +24,7 @@ def after_id(cursor: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix == "k1" and number.isdigit():
+        if prefix == "k1" and number.isdigit() and int(number) <= MAX_INT:
             return int(number)
     except (ValueError, UnicodeDecodeError):
         pass

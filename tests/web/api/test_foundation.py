@@ -4,6 +4,7 @@ document and the reference page."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any
@@ -192,3 +193,67 @@ def test_a_key_still_being_answered_makes_a_second_request_wait_then_a_dead_clai
     clock.advance(seconds=idempotency.LEASE_S + 1)  # the process that claimed it is gone
     r = api.post("/api-keys", mk, body, idem="busy")
     assert r.status_code == 201 and count(api, "api_keys") == keys + 1
+
+
+def test_an_unexpected_error_is_a_logged_500_and_its_claim_is_released(api: Api, monkeypatch: pytest.MonkeyPatch,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    """A handler's bug is a 500 ``server_error`` (never a 4xx telling the caller to change a
+    request that may be right), logged with its traceback; the Idempotency-Key is free again."""
+    from kimia.web.api import dispatch
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug in a handler")
+
+    monkeypatch.setattr(dispatch, "_call", broken)
+    mk = api.keys_of(api.a)["management"]
+    r = api.get("/api-keys", mk, lang="fa")
+    assert r.status_code == 500 and r.json["error"]["code"] == "server_error" and r.headers["Content-Language"] == "fa"
+    assert "a bug in a handler" not in r.get_data(as_text=True)  # the caller is not shown the server's insides
+    assert any("a bug in a handler" in str(rec.exc_info[1]) for rec in caplog.records if rec.exc_info)
+    requests = count(api, "api_requests")
+    r = api.post("/api-keys", mk, {"kind": "integration"}, idem="retry-me")
+    assert r.status_code == 500 and r.json["error"]["code"] == "server_error" and count(api, "api_requests") == requests
+    monkeypatch.undo()
+    assert api.post("/api-keys", mk, {"kind": "integration"}, idem="retry-me").status_code == 201  # the retry runs
+
+
+def test_numbers_past_what_the_database_holds_are_refused_at_the_door(api: Api) -> None:
+    """An integer past BIGINT in a body, a query, a cursor or a path is the caller's mistake (4xx),
+    not an SQL error; nothing is written."""
+    mk = api.keys_of(api.a)["management"]
+    ops = count(api, "operations")
+    r = api.post("/purchases", mk, purchase_body(api, merchant_id=2**63))
+    assert r.status_code == 400 and r.json["error"]["code"] == "field_invalid" and r.json["error"]["path"] == "merchant_id"
+    basket = [{"sku": "x", "quantity": 1, "unit_price_rial": 1}, {"sku": "y", "quantity": 10**30, "unit_price_rial": 1}]
+    r = api.post("/purchases", mk, purchase_body(api, basket=basket))
+    assert r.status_code == 400 and r.json["error"]["path"] == "basket.1.quantity"
+    r = api.post("/purchases", mk, purchase_body(api, member={"kind": "id", "value": "9" * 30}))
+    assert r.status_code == 404 and r.json["error"]["code"] == "unknown_member"
+    assert api.post("/purchases", mk, purchase_body(api, member={"kind": "account", "value": "9" * 30})).status_code in (400, 404)
+    r = api.get("/api-keys", mk, limit=str(10**30))
+    assert r.status_code == 400 and r.json["error"]["path"] == "limit"
+    huge_cursor = base64.urlsafe_b64encode(f"k1:{2**63}".encode()).decode().rstrip("=")
+    r = api.get("/api-keys", mk, cursor=huge_cursor)
+    assert r.status_code == 400 and r.json["error"]["code"] == "invalid_cursor"
+    assert count(api, "operations") == ops
+
+
+def test_an_id_in_the_path_past_what_the_database_holds_names_nothing(api: Api) -> None:
+    from kimia.web.api.dispatch import serve
+    from kimia.web.api.endpoint import Endpoint
+
+    seen: list[int] = []
+    ep = Endpoint("GET", "/things/<int:thing_id>", "things", frozenset({"management"}), lambda ctx, thing_id: seen.append(thing_id))
+    headers = {"Authorization": f"Bearer {api.keys_of(api.a)['management']}", "Accept-Language": "en"}
+    with api.app.test_request_context("/api/v1/things/x", headers=headers):
+        r = serve(ep, {"thing_id": 2**63})
+        assert r.status_code == 404 and r.json is not None and r.json["error"]["code"] == "not_found"
+        assert r.json["error"]["path"] == "thing_id" and r.json["error"]["message"] == "There is no thing here" and not seen
+        assert serve(ep, {"thing_id": 2**63 - 1}).status_code == 204 and seen == [2**63 - 1]
+
+
+def test_a_body_nested_too_deeply_is_not_json_the_api_reads(api: Api) -> None:
+    r = api.client.post("/api/v1/purchases", data=b"[" * 100_000 + b"]" * 100_000,
+                        headers={"Authorization": f"Bearer {api.keys_of(api.a)['management']}", "Idempotency-Key": "deep",
+                                 "Accept-Language": "en", "Content-Type": "application/json"})
+    assert r.status_code == 400 and r.json["error"]["code"] == "invalid_json"

@@ -147,8 +147,8 @@ def test_the_run_finds_an_answer_against_the_document(api: Api, monkeypatch: pyt
     from flask import Response
 
     from kimia.web.api import dispatch
-    monkeypatch.setattr(dispatch, "_answer", lambda ep, result, lang: Response('{"next_cursor": null}', status=200,
-                                                                              content_type=dispatch.JSON_TYPE))
+    wrong = Response('{"next_cursor": null}', status=200, content_type=dispatch.JSON_TYPE)
+    monkeypatch.setattr(dispatch, "_answer", lambda ep, result, lang: wrong)
     unlimited(api)
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api.app)
     operation = schema["/api/v1/api-keys"]["GET"]
