@@ -3,7 +3,8 @@
 Schemathesis reads the document the application serves (``/api/v1/openapi.json``, in-process
 through WSGI) and sends every operation requests generated from its schemas, with real keys of
 club A: a management key and an integration key, each on the operations that accept its kind
-(an operation that accepts neither is sent the management key: its 403 must conform too).
+(an operation that accepts neither: A's member token or the platform key, whichever it takes,
+else the management key, whose 403 must conform too).
 Every answer must hold: no server error, a documented status code, the documented content
 type, and a body conforming to the documented schema.
 
@@ -53,6 +54,8 @@ REAL_EXAMPLES = 20 if LONG else 3
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 #: The keys of club A schemathesis calls with, and the kind of key each is.
 KEYS = {"management": "management", "integration": "integration"}
+#: For an operation that takes neither: the first of these it takes.
+FALLBACK_KINDS: tuple[str, ...] = ("member", "platform")
 
 
 @pytest.fixture(params=["sqlite", "postgres"] if LONG else ["sqlite"])
@@ -71,10 +74,13 @@ def unlimited(api: Api) -> None:
 
 
 def keys_for(api: Api, access: frozenset[str]) -> list[tuple[str, str]]:
-    """(name, key) of club A's keys whose kinds the operation accepts (else the management key)."""
-    keys = api.keys_of(api.a)
+    """(name, key) of club A's management and integration keys the operation accepts; for an
+    operation that accepts neither, the member token or the platform key if it takes one (else
+    the management key: its 403 must conform too)."""
+    keys = {**api.keys_of(api.a), "platform": api.keys["platform"]}
     chosen = [(name, keys[name]) for name, kind in KEYS.items() if kind in access]
-    return chosen or [("management", keys["management"])]
+    fallback = [(name, keys[name]) for name in FALLBACK_KINDS if name in access][:1]
+    return chosen or fallback or [("management", keys["management"])]
 
 
 def run_operation(operation: Any, who: str, key: str, failures: list[str], mode: GenerationMode = GenerationMode.POSITIVE,
