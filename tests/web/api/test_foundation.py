@@ -230,6 +230,8 @@ def test_numbers_past_what_the_database_holds_are_refused_at_the_door(api: Api) 
     r = api.post("/purchases", mk, purchase_body(api, member={"kind": "id", "value": "9" * 30}))
     assert r.status_code == 404 and r.json["error"]["code"] == "unknown_member"
     assert api.post("/purchases", mk, purchase_body(api, member={"kind": "account", "value": "9" * 30})).status_code in (400, 404)
+    r = api.post("/member-tokens", mk, {"member": {"kind": "id", "value": "9" * 30}})
+    assert r.status_code == 404 and r.json["error"]["code"] == "unknown_member"
     r = api.get("/api-keys", mk, limit=str(10**30))
     assert r.status_code == 400 and r.json["error"]["path"] == "limit"
     huge_cursor = base64.urlsafe_b64encode(f"k1:{2**63}".encode()).decode().rstrip("=")
