@@ -170,6 +170,24 @@ def test_binding_refuses_bad_input_and_another_members_identifier_changing_nothi
     assert counts(api) == before
 
 
+def test_an_integration_key_binds_with_the_proof_the_club_asks_for_and_a_management_key_as_operator(api: Api) -> None:
+    member = api.members[api.a.club_id]
+    api.a.admin.update_settings(api.a.club_id, {"verification": {"redeem": [], "bind": ["pin"]}}, actor="test", reason="tests")
+    api.service.set_pin(api.a.club_id, member, "4321", actor="test")
+    key = api.keys_of(api.a)["integration"]
+    before = counts(api)
+    body = {"kind": "mobile", "value": mobile(3_000_060)}
+    refused(api.post(f"/members/{member}/identifiers", key, body), 422, "verification_required", "proof")
+    refused(api.post(f"/members/{member}/identifiers", key, {**body, "proof": {"pin": "1111"}}), 422, "pin_incorrect", "proof.pin")
+    assert counts(api) == before
+    assert api.post(f"/members/{member}/identifiers", key, {**body, "proof": {"pin": "4321"}}).status_code == 201
+    operator = api.post(f"/members/{member}/identifiers", api.keys_of(api.a)["management"], {"kind": "mobile", "value": mobile(3_000_061)})
+    assert operator.status_code == 201, operator.json
+    with api.service.reading() as tx:
+        actors = [r[0] for r in tx.all("SELECT actor FROM audit_log WHERE action = 'bind_identifier' ORDER BY id")]
+    assert actors[-1].startswith("api:")
+
+
 def test_identify_refuses_bad_input_and_another_clubs_members(api: Api) -> None:
     key = api.keys_of(api.a)["integration"]
     refused(api.post("/members/identify", key, {"member": {"kind": "card", "value": "1234"}}), 400, "invalid_card_number_format",

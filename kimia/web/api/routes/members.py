@@ -224,7 +224,8 @@ def _enrol_club(ctx: Ctx, club_id: int | None) -> int:
 def enrol(ctx: Ctx, body: EnrolIn) -> EnrolledOut:
     """Enrol a member with their identifiers (M1-M3).
 
-    An account number is made for the member unless one is given. ``referred_by_code`` names the
+    One identifier of each kind (bind a second card afterwards: POST /members/{member_id}/identifiers);
+    an account number is made for the member unless one is given. ``referred_by_code`` names the
     member who introduced this one (their referral code); the club's ``referral`` rules then credit
     that member on the newcomer's purchases. A merchant-bound key is recorded as the enrolling
     merchant. Exactly once per Idempotency-Key: a retry gets the first answer (``replayed``)."""
@@ -257,7 +258,7 @@ def bind(ctx: Ctx, member_id: int, body: BindIn) -> BoundOut:
     operator = ctx.principal.kind == "management"
     proof = Proof(pin=body.proof.pin, otp=body.proof.otp) if body.proof else None
     _check_identifier(ctx, body.kind, body.value, "value")
-    with _paths({body.kind: "value"}):
+    with _paths({body.kind: "value", "pin": "proof.pin", "otp": "proof.otp"}):
         answer = ctx.svc.bind_identifier(ctx.club_id, member_id, body.kind, body.value, idem_key=ctx.idem_key, proof=proof,
                                          actor=ctx.actor if operator else None, merchant_id=ctx.principal.merchant_id)
     return BoundOut.model_validate(answer)
