@@ -190,8 +190,9 @@ class Ctx:
     def clubs(self) -> list[int]:
         """The caller's club and its sub-clubs."""
         from kimia.service.clubs import club_tree
+        root = self.root()  # before the read below: a thread's reads do not nest
         with self.svc.reading() as tx:
-            return club_tree(tx, self.root())
+            return club_tree(tx, root)
 
     def merchant(self, merchant_id: int | None, path: str = "merchant_id") -> int:
         """The merchant a request acts as: a merchant-bound key's own (another is ``forbidden``);

@@ -255,7 +255,7 @@ def test_a_charge_batch_charges_each_member_once(api: Api) -> None:
 
 def test_a_charge_batch_naming_another_clubs_member_charges_nobody(api: Api) -> None:
     before = dump(api.service)
-    foreign = {"org_id": 9, "reason": "x", "charges": [{"member_id": member_a(api), "amount_rial": 1},
+    foreign: dict[str, Any] = {"org_id": 9, "reason": "x", "charges": [{"member_id": member_a(api), "amount_rial": 1},
                                                        {"member_id": api.members[api.b.club_id], "amount_rial": 1}]}
     assert_error(api.post("/charge-batches", mk(api), foreign), 404, "unknown_member", "charges.1.member_id")
     twice = {**foreign, "charges": [foreign["charges"][0], foreign["charges"][0]]}
@@ -299,3 +299,8 @@ def test_the_expiry_sweep_retires_expired_lots_and_is_recorded(api: Api) -> None
     assert api.post("/expiry-sweeps", mk(api)).json["members_swept"] == 0
     assert len(audit_rows(api, "expire_sweep")) == 2
     assert_error(api.post("/expiry-sweeps", api.keys_of(api.a)["integration"]), 403, "forbidden")
+    assert api.post("/expiry-sweeps", mk(api), {"club_id": api.a.sub_club_id}).status_code == 200
+    before = dump(api.service)
+    assert_error(api.post("/expiry-sweeps", mk(api), {"club_id": api.b.club_id}), 404, "unknown_club", "club_id")
+    assert_error(api.post("/expiry-sweeps", mk(api), {"club": 1}), 400, "field_invalid", "club")
+    assert dump(api.service) == before and len(audit_rows(api, "expire_sweep")) == 3

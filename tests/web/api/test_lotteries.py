@@ -39,6 +39,17 @@ def test_a_lottery_opens_with_a_commitment_and_is_listed(api: Api) -> None:
     assert len(page.json["items"]) == 1 and api.get("/lotteries", mk(api), cursor=page.json["next_cursor"]).json["items"][0]["id"] == r.json["id"]
 
 
+def test_a_sub_clubs_lottery_is_opened_by_naming_it(api: Api) -> None:
+    body = {"name_fa": "قرعه شمال", "prizes": ["کتاب"], "seed_commitment": Admin.commitment("n"), "club_id": api.a.sub_club_id}
+    r = api.post("/lotteries", mk(api), body)
+    assert r.status_code == 201 and r.json["club_id"] == api.a.sub_club_id, r.json
+    assert r.json["id"] in [x["id"] for x in api.get("/lotteries", mk(api)).json["items"]]
+    before = count(api, "lotteries")
+    for other in (api.b.club_id, api.b.sub_club_id, 999_999):
+        assert_error(api.post("/lotteries", mk(api), {**body, "club_id": other}), 404, "unknown_club", "club_id")
+    assert count(api, "lotteries") == before
+
+
 def test_opening_a_lottery_refuses_bad_inputs(api: Api) -> None:
     good = {"name_fa": "قرعه", "prizes": ["سکه"], "seed_commitment": Admin.commitment("s")}
     before = count(api, "lotteries")

@@ -290,10 +290,20 @@ class ExpirySweepOut(Model):
     at: Stamp
 
 
-@endpoint("POST", "/expiry-sweeps", tag="ledger", access=MANAGERS, answer=ExpirySweepOut)
-def expiry_sweep(ctx: Ctx) -> ExpirySweepOut:
+class ExpirySweepIn(Model):
+    club_id: int | None = Field(default=None, ge=1, description="The club meant: the caller's (the default) or one of its "
+                                                                "sub-clubs; either way the whole club tree is swept")
+
+
+@endpoint("POST", "/expiry-sweeps", tag="ledger", access=MANAGERS, body=ExpirySweepIn, answer=ExpirySweepOut)
+def expiry_sweep(ctx: Ctx, body: ExpirySweepIn) -> ExpirySweepOut:
     """Retire every expired lot of the club now (points and credit past their expiry).
 
-    Safe to run again (what is retired stays retired); each run is a row of the audit log."""
+    The body may be empty. Value is kept per club tree, so the sweep is of the caller's whole
+    tree; a script holding several clubs' keys may name the club it means in ``club_id`` (another
+    club's is ``unknown_club``, and nothing is swept). Safe to run again (what is retired stays
+    retired); each run is a row of the audit log."""
+    if body.club_id is not None and body.club_id not in ctx.clubs():
+        raise reject("unknown_club", path="club_id")
     swept = ctx.svc.expire_sweep(ctx.club_id, actor=ctx.actor)
     return ExpirySweepOut(members_swept=swept, at=ctx.stamp(ctx.svc.clock()))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from kimia.errors import reject
 from kimia.service import backoffice_views as views
 from kimia.service.admin import Admin
 from kimia.web.api.endpoint import Ctx, endpoint
@@ -22,6 +23,7 @@ class LotteryIn(Model):
     prizes: list[str] = Field(min_length=1, max_length=1_000, description="The prizes in rank order: one winner is drawn for each")
     seed_commitment: str = Field(pattern="^[0-9a-f]{64}$",
                                  description="SHA-256 (lowercase hex) of the secret seed the club keeps and reveals at the draw")
+    club_id: int | None = Field(default=None, ge=1, description="The caller's club or one of its sub-clubs (default: the caller's)")
 
 
 class DrawIn(Model):
@@ -62,8 +64,12 @@ def open_lottery(ctx: Ctx, body: LotteryIn) -> LotteryOut:
 
     The club keeps the seed and sends only its SHA-256 (``seed_commitment``); the draw reveals
     it. Rules give entries in it from then on (a rule's ``lottery`` effect names its id).
+    A sub-club's lottery is opened by naming it in ``club_id`` (another club is ``unknown_club``).
     Recorded in the audit log."""
-    lottery_id = Admin(ctx.svc).open_lottery(ctx.club_id, body.name_fa, name_en=body.name_en, prizes=body.prizes,
+    club_id = ctx.club_id if body.club_id is None else body.club_id
+    if club_id not in ctx.clubs():
+        raise reject("unknown_club", path="club_id")
+    lottery_id = Admin(ctx.svc).open_lottery(club_id, body.name_fa, name_en=body.name_en, prizes=body.prizes,
                                              seed_commitment=body.seed_commitment, actor=ctx.actor)
     return _out(ctx, views.lottery(ctx.svc, ctx.root(), lottery_id))
 
