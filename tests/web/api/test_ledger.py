@@ -251,6 +251,10 @@ def test_a_charge_batch_charges_each_member_once(api: Api) -> None:
     assert [i["op_id"] for i in again.json["items"]] == [i["op_id"] for i in r.json["items"]]
     assert all(i["replayed"] for i in again.json["items"])
     assert [member_balances(api.service, m)["welfare_credit"] for m in (first, second)] == [100_000, 200_000]
+    before = dump(api.service)
+    other = {**body, "charges": [body["charges"][0], {"member_id": second, "amount_rial": 250_000}]}
+    assert_error(api.post("/charge-batches", mk(api), other, idem="batch-azar"), 409, "exists_with_different_amount")
+    assert dump(api.service) == before
 
 
 def test_a_charge_batch_naming_another_clubs_member_charges_nobody(api: Api) -> None:

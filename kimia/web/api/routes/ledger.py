@@ -247,8 +247,9 @@ def charge_batch(ctx: Ctx, body: ChargeBatchIn) -> ChargeBatchOut:
     """Charge many members at once for an organisation (staff welfare credit, V3).
 
     One operation per member, each kept under the Idempotency-Key and the member: the same batch
-    sent again charges nobody twice. Every member must be the club's (checked before anything is
-    charged) and named once."""
+    sent again charges nobody twice, and the same key with another amount for a member is refused
+    (``exists_with_different_amount``). Every member must be the club's (checked before anything
+    is charged) and named once."""
     assert ctx.idem_key is not None
     seen: set[int] = set()
     for i, line in enumerate(body.charges):
