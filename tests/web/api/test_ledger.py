@@ -186,7 +186,7 @@ def test_a_merchant_credit_adjustment_is_at_the_merchant(api: Api) -> None:
     assert balance(api.service, f"member:{member}/merchant_credit@merchant:{cafe}") == 40_000
 
 
-def test_club_b_cannot_adjust_a_member_of_club_a(api: Api) -> None:
+def test_a_club_cannot_adjust_another_clubs_member(api: Api) -> None:
     member = member_a(api)
     before = dump(api.service)
     for kind in ("management", "integration", "merchant", "member"):
@@ -194,6 +194,8 @@ def test_club_b_cannot_adjust_a_member_of_club_a(api: Api) -> None:
         assert r.status_code == (404 if kind == "management" else 403), (kind, r.json)
     assert_error(api.post(f"/members/{member}/adjustments", mk(api, api.b), {"account_kind": "points", "delta": 1_000, "reason": "x"}),
                  404, "unknown_member", "member_id")
+    assert_error(api.post(f"/members/{api.members[api.b.club_id]}/adjustments", mk(api),
+                          {"account_kind": "points", "delta": 1_000, "reason": "x"}), 404, "unknown_member", "member_id")
     assert dump(api.service) == before and audit_rows(api, "adjust") == []
     assert api.service.check().ok
 
