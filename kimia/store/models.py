@@ -292,6 +292,19 @@ class MerchantVisit(Base):
     count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
+class ReferralCode(Base):
+    """A member's referral code (معرف), made on first ask (kimia.service.member_views): a
+    newcomer enrolling with it names the member as their referrer, and the club's ``referral``
+    rules credit the referrer on the newcomer's purchases. One per member; unique in its root club."""
+
+    __tablename__ = "referral_codes"
+    __table_args__ = (UniqueConstraint("club_id", "code"),)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)  # the member's root club
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[ts]
+
+
 # --- rules -----------------------------------------------------------------------------------
 
 

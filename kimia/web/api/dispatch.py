@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 from kimia.errors import KimiaError, reject
 from kimia.service.apikeys import matches, parse_token
 from kimia.web.api import idempotency
-from kimia.web.api.endpoint import Ctx, Endpoint, Principal
+from kimia.web.api.endpoint import Ctx, Endpoint, Principal, Raw
 from kimia.web.api.limits import DEFAULT_RATE_PER_MIN, retry_after_s
 from kimia.web.api.models import MAX_INT
 from kimia.web.api.problems import error_json, status_of
@@ -126,19 +126,23 @@ def _kept(ep: Endpoint, response: Response) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def _call(ep: Endpoint, ctx: Ctx, params: dict[str, Any], body: BaseModel | None) -> BaseModel | None:
+def _call(ep: Endpoint, ctx: Ctx, params: dict[str, Any], body: BaseModel | None) -> BaseModel | Raw | None:
     kwargs = dict(params)
     if ep.body is not None:
         kwargs["body"] = body
     if ep.query is not None:
         kwargs["query"] = _parse(ep.query, _query())
-    result: BaseModel | None = ep.handler(ctx, **kwargs)
+    result: BaseModel | Raw | None = ep.handler(ctx, **kwargs)
     return result
 
 
-def _answer(ep: Endpoint, result: BaseModel | None, lang: str) -> Response:
+def _answer(ep: Endpoint, result: BaseModel | Raw | None, lang: str) -> Response:
     if result is None:
         response = Response(status=204)
+    elif isinstance(result, Raw):
+        response = Response(result.text, status=ep.status, content_type=f"{ep.raw}; charset=utf-8")
+        if result.filename:
+            response.headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
     else:
         response = Response(result.model_dump_json(), status=ep.status, content_type=JSON_TYPE)
         if getattr(result, "replayed", False):

@@ -11,6 +11,10 @@ A route module (``kimia/web/api/routes/<area>.py``) declares::
 The handler gets the request's :class:`Ctx`, the path's parameters, and ``body`` / ``query`` (the
 parsed models) when the endpoint declares them. It returns its ``answer`` model (or None for an
 endpoint without one: 204) and raises a catalogue error (``reject``) to refuse.
+
+A GET that answers a file instead of JSON (a settlement CSV) declares its media type with
+``raw="text/csv"`` (and no ``answer``) and returns a :class:`Raw`; the OpenAPI document then
+describes its answer as that media type.
 """
 
 from __future__ import annotations
@@ -62,6 +66,8 @@ class Endpoint:
     idempotency: Idempotency = "none"
     #: Answer fields never kept for a replay (a key shown once): a retry gets them as null.
     secret_fields: tuple[str, ...] = ()
+    #: The media type of a non-JSON answer (the handler returns :class:`Raw`); None: JSON.
+    raw: str | None = None
 
     @property
     def name(self) -> str:
@@ -92,15 +98,26 @@ class Endpoint:
         return " ".join(parts[1].split()) if len(parts) > 1 else ""
 
 
+@dataclass(frozen=True)
+class Raw:
+    """A non-JSON answer: its text, in the endpoint's ``raw`` media type (UTF-8), and the file
+    name a browser saves it as."""
+
+    text: str
+    filename: str | None = None
+
+
 #: Every endpoint, in declaration order.
 REGISTRY: list[Endpoint] = []
 
 
 def endpoint(method: str, rule: str, *, tag: str, access: set[str] | frozenset[str], answer: type[BaseModel] | None = None,
              body: type[BaseModel] | None = None, query: type[BaseModel] | None = None, status: int | None = None,
-             idempotency: Idempotency | None = None, secret_fields: tuple[str, ...] = ()) -> Callable[[F], F]:
+             idempotency: Idempotency | None = None, secret_fields: tuple[str, ...] = (),
+             raw: str | None = None) -> Callable[[F], F]:
     """Declare an API endpoint (see the module's docstring). A POST keeps its answer under the
-    Idempotency-Key (``record``) unless it says the service does (``service``)."""
+    Idempotency-Key (``record``) unless it says the service does (``service``). ``raw``: the media
+    type of a GET's non-JSON answer."""
     method = method.upper()
     if method not in ("GET", "POST", "PUT", "DELETE"):
         raise ValueError(method)
@@ -110,10 +127,13 @@ def endpoint(method: str, rule: str, *, tag: str, access: set[str] | frozenset[s
     mode: Idempotency = idempotency or ("record" if method == "POST" else "none")
     if (method == "POST") != (mode != "none"):
         raise ValueError("a POST, and only a POST, is idempotent by record or by service")
+    if raw is not None and (method != "GET" or answer is not None):
+        # Only a GET: a replayed POST answer is kept and served as JSON.
+        raise ValueError("a raw answer is a GET's, instead of an answer model")
 
     def declare(handler: F) -> F:
         entry = Endpoint(method, rule, tag, frozenset(access), handler, answer, body, query,
-                         status if status is not None else (200 if answer is not None else 204), mode, secret_fields)
+                         status if status is not None else (200 if answer is not None or raw else 204), mode, secret_fields, raw)
         if any(e.key == entry.key for e in REGISTRY):
             raise ValueError(f"{entry.key} is declared twice")
         REGISTRY.append(entry)
@@ -170,8 +190,9 @@ class Ctx:
     def clubs(self) -> list[int]:
         """The caller's club and its sub-clubs."""
         from kimia.service.clubs import club_tree
+        root = self.root()  # before the read below: a thread's reads do not nest
         with self.svc.reading() as tx:
-            return club_tree(tx, self.root())
+            return club_tree(tx, root)
 
     def merchant(self, merchant_id: int | None, path: str = "merchant_id") -> int:
         """The merchant a request acts as: a merchant-bound key's own (another is ``forbidden``);

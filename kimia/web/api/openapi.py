@@ -64,6 +64,8 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     responses: dict[str, Any] = {code: {**error, "description": text} for code, text in ERRORS.items()}
     if ep.answer is not None:
         responses[str(ep.status)] = {"description": "Done", "content": {"application/json": {"schema": refs[(ep.answer, "serialization")]}}}
+    elif ep.raw is not None:
+        responses[str(ep.status)] = {"description": "Done (a file)", "content": {ep.raw: {"schema": {"type": "string"}}}}
     else:
         responses[str(ep.status)] = {"description": "Done (no body)"}
     op: dict[str, Any] = {
@@ -123,8 +125,10 @@ def reference_html() -> str:
                      f"<p>Parameters: {html.escape(params)}</p>")
             if "requestBody" in op:
                 block += f"<p>Body: <code>{html.escape(_ref_name(op['requestBody']['content']['application/json']['schema']))}</code></p>"
-            schema = op["responses"][ok].get("content", {}).get("application/json", {}).get("schema")
-            block += f"<p>Answer {ok}: <code>{html.escape(_ref_name(schema) if schema else 'no body')}</code></p></div>"
+            content = op["responses"][ok].get("content", {})
+            schema = content.get("application/json", {}).get("schema")
+            shown = _ref_name(schema) if schema else next(iter(content), "no body")
+            block += f"<p>Answer {ok}: <code>{html.escape(shown)}</code></p></div>"
             by_tag.setdefault(op["tags"][0], []).append(block)
     sections = "".join(f"<h2>{html.escape(tag)}</h2>{''.join(blocks)}" for tag, blocks in by_tag.items())
     schemas = "".join(f"<h3 id='{html.escape(name)}'>{html.escape(name)}</h3><pre>{html.escape(json.dumps(s, ensure_ascii=False, indent=1))}</pre>"
