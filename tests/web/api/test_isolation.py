@@ -6,10 +6,13 @@ things:
 
 1. with club B's keys of every kind (management, integration, merchant-bound, member token) and
    with the platform key: each must be refused (401, 403 or 404; a POST may also be refused 409 or
-   422, as long as nothing was written) and nothing may change. One exception: a GET without path
-   parameters (a list, or the caller's own thing: ``GET /api-keys``) answers B with B's own
-   things; its 200 passes when the answer names none of A's things (no field ``club_id``,
-   ``member_id``, ``merchant_id``, ``public_id``, ``op_id``, ... holding one of A's ids);
+   422, as long as nothing was written) and nothing may change. A request that names nothing of
+   A's is B's own business: one without path parameters that is a GET (a list or the caller's own
+   thing, whatever its filters) or whose body and query hold none of A's ids (``PUT /tiers``: B's
+   own tiers). B may be answered (the answer must name none of A's things: no field ``club_id``,
+   ``member_id``, ``merchant_id``, ``public_id``, ``op_id``, ... holding one of A's ids) or
+   refused (changing nothing); either way none of A's rows may change (rows of A's clubs in every
+   table with a ``club_id``, and A's balances);
 2. with club A's keys of kinds the endpoint does not accept: 403, nothing changed;
 3. with club A's keys of kinds it accepts (or the probe's ``a_allowed``): not refused as not theirs
    (401, 403, 404) and no server error. Kinds the endpoint accepts but the probe does not allow
@@ -99,11 +102,14 @@ def markers(api: Api) -> dict[str, set[Any]]:
 
 
 def leaked(data: Any, marks: dict[str, set[Any]]) -> list[str]:
-    """The ``field=value`` pairs anywhere in ``data`` that hold one of A's ids."""
+    """The ``field=value`` pairs anywhere in ``data`` that hold one of A's ids (a member named as
+    the terminal names one, ``{"kind": "id", "value": ...}``, too)."""
     found: list[str] = []
     if isinstance(data, dict):
+        if data.get("kind") == "id" and _holds(marks, "member_id", data.get("value")):
+            found.append(f"member={data.get('value')}")
         for name, value in data.items():
-            if name in marks and value in marks[name]:
+            if _holds(marks, name, value):
                 found.append(f"{name}={value}")
             found += leaked(value, marks)
     elif isinstance(data, list):
@@ -112,19 +118,37 @@ def leaked(data: Any, marks: dict[str, set[Any]]) -> list[str]:
     return found
 
 
+def _holds(marks: dict[str, set[Any]], name: str, value: Any) -> bool:
+    """Whether ``value`` (or its text: a query's values are text) is one of A's ``name``s."""
+    if name not in marks or isinstance(value, (dict, list, bool)) or value is None:
+        return False
+    return value in marks[name] or str(value) in {str(m) for m in marks[name]}
+
+
+def a_fingerprint_sql(clubs: tuple[int, ...]) -> tuple[str, list[str]]:
+    """One query counting club A's rows (of every table with a ``club_id``) and summing A's
+    balances, and the names of its columns."""
+    marks = ", ".join(str(int(c)) for c in clubs)
+    tables = [t.name for t in Base.metadata.sorted_tables if "club_id" in t.c]
+    parts = [f"(SELECT COUNT(*) FROM {name} WHERE club_id IN ({marks}))" for name in tables]
+    parts.append(f"(SELECT COALESCE(SUM(ABS(balance)), 0) FROM balances WHERE club_id IN ({marks}))")
+    return "SELECT " + ", ".join(parts), [f"club A's {name}" for name in tables] + ["club A's SUM(ABS(balance))"]
+
+
 @dataclass
 class Walk:
     api: Api
     sql: str
     failures: list[str]
     markers: dict[str, set[Any]] = field(default_factory=dict)
+    a_sql: tuple[str, list[str]] = ("", [])
 
-    def fingerprint(self) -> tuple[int, ...]:
+    def fingerprint(self, sql: str | None = None) -> tuple[int, ...]:
         with self.api.service.reading() as tx:
-            return tuple(int(v) for v in tx.one(self.sql))
+            return tuple(int(v) for v in tx.one(sql or self.sql))
 
-    def changes(self, before: tuple[int, ...], after: tuple[int, ...]) -> str:
-        names = [t.name for t in Base.metadata.sorted_tables] + ["SUM(ABS(balances.balance))"]
+    def changes(self, before: tuple[int, ...], after: tuple[int, ...], names: list[str] | None = None) -> str:
+        names = names or [t.name for t in Base.metadata.sorted_tables] + ["SUM(ABS(balances.balance))"]
         return ", ".join(f"{n} {b} -> {a}" for n, b, a in zip(names, before, after) if b != a)
 
     def send(self, ep: Endpoint, probe: Probe, key: str) -> Any:
@@ -134,20 +158,40 @@ class Walk:
         return self.api.client.open("/api/v1" + probe.path, method=ep.method, headers=headers, query_string=probe.query,
                                     json=probe.body if ep.method in ("POST", "PUT") else None)
 
-    def refused(self, ep: Endpoint, probe: Probe, key: str, who: str, allowed: frozenset[int], *, own_list: bool = False) -> None:
-        """``who`` must be refused with one of ``allowed`` and change nothing (``own_list``: or be
-        answered a list of its own things, naming none of A's)."""
+    def other_club(self, ep: Endpoint, probe: Probe, key: str, who: str, allowed: frozenset[int]) -> None:
+        """Club B's ``key``: refused when the probe names A's things; a request naming nothing of
+        A's (no path parameters; a GET's filters, or a body without A's ids) is B's own business."""
+        if not ep.path_params and (ep.method == "GET" or not leaked([probe.body, probe.query], self.markers)):
+            self.own_business(ep, probe, key, who, allowed)
+        else:
+            self.refused(ep, probe, key, who, allowed)
+
+    def refused(self, ep: Endpoint, probe: Probe, key: str, who: str, allowed: frozenset[int]) -> None:
+        """``who`` must be refused with one of ``allowed`` and change nothing."""
         before = self.fingerprint()
         r = self.send(ep, probe, key)
         after = self.fingerprint()
-        if own_list and r.status_code == 200 and ep.method == "GET" and not ep.path_params:
+        if r.status_code not in allowed:
+            self.failures.append(f"{ep.key} with {who}: {r.status_code} {_brief(r)} (expected one of {sorted(allowed)})")
+        if after != before:
+            self.failures.append(f"{ep.key} with {who}: changed {self.changes(before, after)}")
+
+    def own_business(self, ep: Endpoint, probe: Probe, key: str, who: str, allowed: frozenset[int]) -> None:
+        """``who`` acts on its own club: answered (naming none of A's things) or refused (changing
+        nothing); either way none of A's rows or balances change."""
+        before, before_a = self.fingerprint(), self.fingerprint(self.a_sql[0])
+        r = self.send(ep, probe, key)
+        after, after_a = self.fingerprint(), self.fingerprint(self.a_sql[0])
+        if r.status_code < 300:
             leaks = leaked(r.get_json(silent=True), self.markers)
             if leaks:
                 self.failures.append(f"{ep.key} with {who}: answered club A's {', '.join(leaks)}")
         elif r.status_code not in allowed:
-            self.failures.append(f"{ep.key} with {who}: {r.status_code} {_brief(r)} (expected one of {sorted(allowed)})")
-        if after != before:
-            self.failures.append(f"{ep.key} with {who}: changed {self.changes(before, after)}")
+            self.failures.append(f"{ep.key} with {who}: {r.status_code} {_brief(r)} (expected a refusal in {sorted(allowed)} or 2xx)")
+        elif after != before:
+            self.failures.append(f"{ep.key} with {who}: refused but changed {self.changes(before, after)}")
+        if after_a != before_a:
+            self.failures.append(f"{ep.key} with {who}: changed {self.changes(before_a, after_a, self.a_sql[1])}")
 
     def accepted(self, ep: Endpoint, probe: Probe, key: str, who: str) -> None:
         r = self.send(ep, probe, key)
@@ -189,7 +233,7 @@ def probes(api: Api, endpoints: list[Endpoint], failures: list[str]) -> list[tup
 def step_other_club(walk: Walk, ep: Endpoint, probe: Probe) -> None:
     allowed = REFUSED_POST if ep.method == "POST" else REFUSED
     for kind, key in walk.api.keys_of(walk.api.b).items():
-        walk.refused(ep, probe, key, f"club B's {kind} key", allowed, own_list=True)
+        walk.other_club(ep, probe, key, f"club B's {kind} key", allowed)
     if "platform" not in ep.access:
         walk.refused(ep, probe, walk.api.keys["platform"], "the platform key", allowed)
 
@@ -223,7 +267,7 @@ def unlimited(api: Api) -> None:
 def test_no_endpoint_lets_a_club_read_or_change_another_clubs_things(api: Api) -> None:
     unlimited(api)
     failures: list[str] = []
-    walk = Walk(api, fingerprint_sql(), failures, markers(api))
+    walk = Walk(api, fingerprint_sql(), failures, markers(api), a_fingerprint_sql((api.a.club_id, api.a.sub_club_id)))
     planned = probes(api, list(load_routes()), failures)
     for ep, probe in planned:
         step_other_club(walk, ep, probe)
@@ -257,3 +301,23 @@ def test_a_list_naming_one_of_club_as_things_is_a_leak(api: Api) -> None:
     own = api.get("/api-keys", api.keys_of(api.a)["management"]).json
     assert own["items"] and leaked(own, markers(api)), own  # what B's list would be failed for
     assert not leaked(api.get("/api-keys", api.keys_of(api.b)["management"]).json, markers(api))
+
+
+def test_a_request_naming_a_member_of_club_a_is_not_club_bs_own_business(api: Api) -> None:
+    marks = markers(api)
+    a_member, b_member = api.members[api.a.club_id], api.members[api.b.club_id]
+    assert leaked({"member": {"kind": "id", "value": str(a_member)}}, marks) == [f"member={a_member}"]
+    assert leaked([None, {"member_id": str(a_member)}], marks) == [f"member_id={a_member}"]  # a query's text
+    assert not leaked({"member": {"kind": "id", "value": str(b_member)}, "member_id": b_member}, marks)
+
+
+def test_club_as_fingerprint_sees_only_club_as_rows(api: Api) -> None:
+    walk = Walk(api, fingerprint_sql(), [], markers(api), a_fingerprint_sql((api.a.club_id, api.a.sub_club_id)))
+    before = walk.fingerprint(walk.a_sql[0])
+    b_member = {"kind": "id", "value": str(api.members[api.b.club_id])}
+    body = {"merchant_id": api.b.merchants["cafe"], "amount_rial": 500_000, "member": b_member}
+    assert api.post("/purchases", api.keys_of(api.b)["management"], body).status_code == 201
+    assert walk.fingerprint(walk.a_sql[0]) == before
+    body = {**body, "merchant_id": api.a.merchants["cafe"], "member": {"kind": "id", "value": str(api.members[api.a.club_id])}}
+    assert api.post("/purchases", api.keys_of(api.a)["management"], body).status_code == 201
+    assert "club A's operations" in walk.changes(before, walk.fingerprint(walk.a_sql[0]), walk.a_sql[1])
