@@ -18,8 +18,8 @@ things:
    (401, 403, 404) and no server error. Kinds the endpoint accepts but the probe does not allow
    (a member token probing another member) must be refused as in 1. A probe whose ``a_allowed`` is
    empty is not sent with A's keys of accepted kinds at all (revoking A's own key would break the
-   probes after it). A's probes go last, DELETEs last of all, so a destructive
-   probe cannot hide a leak of the probes after it.
+   probes after it). A's probes go last, DELETEs last of all, so a destructive probe cannot
+   hide a leak of the probes after it.
 
 The platform key: it administers every club, so an endpoint that accepts platform keys may act
 on A's things with it by design (revoke any key, make keys for any club). For such an endpoint
@@ -27,10 +27,11 @@ the platform key is not sent in step 1; it is sent in step 3 only when the probe
 names ``"platform"``. An endpoint that does not accept platform keys must refuse it (step 1).
 
 "Nothing changed" is a fingerprint of the database: the row count of every table of
-kimia/store/models.py and the sum of all balances (their absolute values: a double-entry ledger sums
-to zero whatever moves). The one exception is ``api_requests``, the
-Idempotency-Key record: a refused POST keeps its refusal there, under the caller's own key, so a
-retry gets the same refusal; only its kept answers that are not refusals (status below 400) count.
+kimia/store/models.py and the sum of all balances (of their absolute values: a double-entry ledger
+sums to zero whatever moves). The one exception is ``api_requests``, the Idempotency-Key record:
+a refused POST keeps its refusal there, under the caller's own key, so that a retry gets the same
+refusal; only its kept answers that are not refusals (status below 400) count. Counts do not see
+an UPDATE: a refusal that changed a row in place is caught only by its status.
 
 The world is built once per database and every endpoint is walked in one test, which collects
 every failure and lists them all at the end.
