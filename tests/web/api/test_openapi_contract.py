@@ -5,8 +5,12 @@ through WSGI) and sends every operation requests generated from its schemas, wit
 club A: a management key and an integration key, each on the operations that accept its kind
 (an operation that accepts neither: A's member token or the platform key, whichever it takes,
 else the management key, whose 403 must conform too).
-Every answer must hold: no server error, a documented status code, the documented content
-type, and a body conforming to the documented schema.
+Three runs: requests valid by the document (positive), requests invalid on purpose (negative:
+each must be refused with a documented error), and requests with club A's real ids and the
+body of the endpoint's isolation probe (tests/web/api/isolation/), mostly answered with success,
+so the success answers are checked too (DELETEs last: they may revoke a key). Every answer must
+hold: no server error, a documented status code, the documented content type, and a body
+conforming to the documented schema. Every failing operation is listed, not only the first.
 
 Bounded for CI: a few examples an operation, derandomized (the same requests every run), no
 deadline, no shrinking, on SQLite only. ``KIMIA_LONG_CONTRACT=1`` runs the same with many more
@@ -19,31 +23,28 @@ valid JSON Schema 2020-12, and every operation has a summary, a tag, its error a
 
 from __future__ import annotations
 
-import itertools
 import os
 import re
-from collections.abc import Callable
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]  # no stubs installed; tests are not in mypy's files
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.core.result import Ok
-from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 
 from kimia.web.api import load_routes
 from kimia.web.api.endpoint import Endpoint
-from kimia.web.api.limits import RateLimiter
 from kimia.web.api.openapi import ERRORS
 
 from ..conftest import Api
 from .isolation import Probe
-from .test_isolation import all_cases
+from .test_isolation import all_cases, unlimited
 
 LONG = os.environ.get("KIMIA_LONG_CONTRACT") == "1"
 EXAMPLES = 100 if LONG else 6
@@ -65,12 +66,6 @@ def db_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
         return sqlite_url
     url: str = request.getfixturevalue("pg_url")
     return url
-
-
-def unlimited(api: Api) -> None:
-    """Schemathesis sends many requests a key: a limiter whose clock jumps a minute each time."""
-    minutes: Callable[[], float] = itertools.count(0.0, 60.0).__next__
-    api.app.extensions["kimia"].limiter = RateLimiter(clock=minutes)
 
 
 def keys_for(api: Api, access: frozenset[str]) -> list[tuple[str, str]]:
