@@ -37,6 +37,17 @@ class HoldCompleteIn(HoldActionIn):
     reference: str | None = Field(default=None, max_length=64, description="The bank sale's reference (RRN), kept on the completion")
 
 
+class CancelOut(Model):
+    """A hold cancelled: what it held went back to the member."""
+
+    op_id: int
+    status: str = Field(description="cancelled")
+    hold_id: int
+    credit_returned_rial: int = 0
+    points_returned: int = 0
+    replayed: bool = False
+
+
 class RefundIn(Model):
     merchant_id: int | None = Field(default=None, ge=1, description="The purchase's merchant; required unless the key is bound to one")
     op_id: int | None = Field(default=None, ge=1, description="The purchase's op_id (give this or reference)")
@@ -113,15 +124,16 @@ def complete_hold(ctx: Ctx, hold_id: int, body: HoldCompleteIn) -> ReceiptOut:
     return receipt(answer)
 
 
-@endpoint("POST", "/holds/<int:hold_id>/cancel", tag="payments", access=PAYERS, body=HoldActionIn, answer=ReceiptOut,
+@endpoint("POST", "/holds/<int:hold_id>/cancel", tag="payments", access=PAYERS, body=HoldActionIn, answer=CancelOut,
           idempotency="service")
-def cancel_hold(ctx: Ctx, hold_id: int, body: HoldActionIn) -> ReceiptOut:
+def cancel_hold(ctx: Ctx, hold_id: int, body: HoldActionIn) -> CancelOut:
     """Cancel a hold: the bank sale did not happen; what it held goes back to the member.
 
     A hold completed or cancelled already is refused (``hold_not_pending``); a hold of another
     merchant is not found (``unknown_operation``). Exactly once per Idempotency-Key."""
     assert ctx.idem_key is not None
-    return receipt(ctx.svc.cancel_hold(ctx.merchant(body.merchant_id), hold_id, idem_key=ctx.idem_key, actor=ctx.actor))
+    answer = ctx.svc.cancel_hold(ctx.merchant(body.merchant_id), hold_id, idem_key=ctx.idem_key, actor=ctx.actor)
+    return CancelOut.model_validate(answer)
 
 
 @endpoint("POST", "/refunds", tag="payments", access=PAYERS, body=RefundIn, answer=RefundOut, status=201, idempotency="service")

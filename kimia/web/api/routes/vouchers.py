@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from kimia.errors import KimiaError, reject
 from kimia.service import voucher_views
 from kimia.service.voucher_views import MemberVoucher, VoucherOffer
 from kimia.web.api.endpoint import Ctx, endpoint
@@ -97,6 +98,7 @@ def member_vouchers(ctx: Ctx, member_id: int, query: VoucherQuery) -> Page[Vouch
 
     A member token reads only its own member's."""
     member = ctx.member(member_id)
+    ctx.root()  # read before ctx.clubs(), which would otherwise read it inside its own read (reads do not nest)
     clubs = ctx.clubs()
     rows = voucher_views.member_vouchers(ctx.svc, clubs, member, after_id=after_id(query.cursor), limit=query.limit,
                                          state=query.state)
@@ -108,11 +110,16 @@ def member_vouchers(ctx: Ctx, member_id: int, query: VoucherQuery) -> Page[Vouch
 def buy_voucher(ctx: Ctx, member_id: int, body: BuyVoucherIn) -> VoucherBoughtOut:
     """Buy a voucher for a member with their points or credit; the answer carries its code.
 
-    A member token buys only for its own member. Too few points (or fewer than the offer's
-    ``min_balance`` left after paying) is refused (``insufficient_balance``); an offer of another
+    A member token buys only for its own member. Fewer points than the price is refused
+    (``below_threshold``), as is paying that leaves fewer than the offer's ``min_balance``; an offer of another
     club is not found (``unknown_voucher_template``). Exactly once per Idempotency-Key: a retry
     gets the first answer, with the same code, and buys nothing more."""
     assert ctx.idem_key is not None
     member = ctx.member(member_id)
-    answer = ctx.svc.buy_voucher(ctx.club_id, member, body.template_id, idem_key=ctx.idem_key)
+    try:
+        answer = ctx.svc.buy_voucher(ctx.club_id, member, body.template_id, idem_key=ctx.idem_key)
+    except KimiaError as error:
+        if error.code == "unknown_voucher_template" and error.path is None:
+            raise reject("unknown_voucher_template", path="template_id") from None
+        raise
     return VoucherBoughtOut.model_validate(answer)
