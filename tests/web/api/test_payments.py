@@ -48,7 +48,9 @@ def test_a_quote_explains_and_writes_nothing_and_a_retry_quotes_again(api: Api) 
     first = api.post("/purchases/quote", key, body(api), idem="q-1")
     assert first.status_code == 200, first.json
     assert first.json["status"] == "quote" and first.json["op_id"] == 0 and first.json["points_earned"] > 0
-    assert first.json["explanation"] and first.json["explanation_en"] and first.json["discount_rial"] == 50_000
+    assert first.json["explanation_en"] and first.json["discount_rial"] == 50_000
+    assert {"code", "message_en", "message_fa"} <= set(first.json["explanation"][0])
+    assert "food-court-5" in [line.get("rule_id") for line in first.json["explanation"]]
     again = api.post("/purchases/quote", key, body(api, 2_000_000), idem="q-1")  # nothing kept: quoted anew
     assert again.status_code == 200 and again.json["amount_rial"] == 2_000_000 and again.json["replayed"] is False
     assert dump(api.service) == before
@@ -65,6 +67,11 @@ def test_a_hold_is_completed_once_and_then_is_no_longer_pending(api: Api) -> Non
     hold_id = held.json["hold_id"]
     assert member_balances(api.service, member_of(api))["gift_credit"] == 170_000  # held
     assert api.post("/holds", key, body(api, redeem_credit_rial=30_000), idem="h-1").json["replayed"] is True
+    refused(api, api.post("/holds", key, body(api, redeem_credit_rial=40_000), idem="h-1"), 409, "exists_with_different_request")
+    refused(api, api.post("/holds", key, body(api, 2_000_000, redeem_credit_rial=30_000), idem="h-1"), 409,
+            "exists_with_different_amount")
+    refused(api, api.post("/holds", key, body(api, redeem_credit_rial=10**9)), 422, "insufficient_balance")
+    assert member_balances(api.service, member_of(api))["gift_credit"] == 170_000
     path = f"/holds/{hold_id}/complete"
     done = api.post(path, key, {"merchant_id": api.a.merchants["cafe"], "reference": "BANK-1"}, idem="c-1")
     assert done.status_code == 200 and done.json["hold_id"] == hold_id and done.json["points_earned"] > 0, done.json
@@ -235,3 +242,14 @@ def test_a_one_time_code_proves_a_spend(api: Api, tmp_path: Path) -> None:
     assert paid.status_code == 201 and paid.json["credit_used_rial"] == 10_000, paid.json
     refused(api, api.post(f"/members/{member}/codes", api.keys_of(api.b)["management"]), 404, "unknown_member")
     refused(api, api.post(f"/members/{member}/codes", api.keys_of(api.a)["member"]), 403, "forbidden")
+
+
+def test_a_member_token_moves_no_value_but_its_own_vouchers(api: Api) -> None:
+    token = api.keys_of(api.a)["member"]
+    member = member_of(api)
+    before = dump(api.service)
+    for path, payload in (("/purchases/quote", body(api)), ("/holds", body(api)), ("/holds/1/complete", {}), ("/holds/1/cancel", {}),
+                          ("/refunds", {"op_id": 1}), ("/reversals", {"idempotency_key": "k"}),
+                          (f"/members/{member}/conversions", {"points": 1}), (f"/members/{member}/codes", None)):
+        refused(api, api.post(path, token, payload), 403, "forbidden")
+    assert dump(api.service) == before

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from kimia.web.api.endpoint import Ctx, endpoint
 from kimia.web.api.models import Model, Rial
@@ -23,10 +23,20 @@ from kimia.web.api.routes.purchases import PAYERS, PurchaseIn, ReceiptOut, purch
 MAX_KEY = 128
 
 
+class ExplanationLine(Model):
+    """One line of a decision's explanation: a rule and what it gave, or why it did not apply."""
+
+    model_config = ConfigDict(extra="allow")
+    code: str = Field(description="What the line says, as a stable code (docs/rules.md)")
+    rule_id: str | None = None
+    message_en: str
+    message_fa: str
+
+
 class QuoteOut(ReceiptOut):
     """What the purchase would give now; nothing is written (``status``: quote, ``op_id``: 0)."""
 
-    explanation: Any = Field(default=None, description="The decision's explanation: each rule, what it gave or why it did not apply")
+    explanation: list[ExplanationLine] = Field(default_factory=list, description="Every rule considered, with what it gave or why not")
 
 
 class HoldActionIn(Model):
