@@ -117,3 +117,24 @@ def test_a_members_vouchers_by_state_and_page_and_only_to_whom_may_read_them(api
     assert api.get(path, key, state="active").json["items"] == []
     assert len(api.get(path, key, state="expired").json["items"]) == 3
     refused(api.get(path, key, state="lost"), 400, "field_invalid", "state")
+
+
+def test_a_voucher_is_only_its_members_and_only_where_it_is_valid(api: Api) -> None:
+    earn(api)
+    key = api.keys_of(api.a)["integration"]
+    member = member_of(api)
+    cafe_only = api.a.admin.create_voucher_template(api.a.club_id, "کافه", discount_rial=20_000, price_points=10,
+                                                    merchants=[api.a.merchants["cafe"]], actor="test")
+    code = api.post(f"/members/{member}/vouchers", key, {"template_id": cafe_only}).json["vouchers"][0]
+    other = api.a.enroll()
+    before = dump(api.service)
+    for merchant, who, error in (("bookshop", member, "voucher_not_valid_at_merchant"), ("cafe", other, "voucher_not_found")):
+        r = api.post("/purchases", key, {"merchant_id": api.a.merchants[merchant], "member": {"kind": "id", "value": str(who)},
+                                         "amount_rial": 300_000, "voucher_code": code})
+        assert r.status_code in (404, 422) and r.json["error"]["code"] == error, r.json
+    assert dump(api.service) == before
+    paid = api.post("/purchases", key, {"merchant_id": api.a.merchants["cafe"], "member": {"kind": "id", "value": str(member)},
+                                        "amount_rial": 300_000, "voucher_code": code})
+    assert paid.status_code == 201 and paid.json["discount_rial"] == 15_000 + 20_000, paid.json  # the food court's 5% and the voucher
+    [voucher] = api.get(f"/members/{member}/vouchers", key).json["items"]
+    assert voucher["state"] == "used" and voucher["used_op_id"] == paid.json["op_id"]
