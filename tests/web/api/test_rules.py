@@ -53,6 +53,9 @@ def test_validate_answers_ok_or_every_error_at_its_path(api: Api) -> None:
     theirs = api.post("/rules/validate", mk(api), {"rule_set": draft(api, {"id": "b", "scope": {"merchants": [api.b.merchants["cafe"]]},
                                                                            "effects": [{"type": "points", "fixed": 1}]})})
     assert [(e["code"], e["path"]) for e in theirs.json["errors"]] == [("foreign_reference", f"rule_set.rules.{n}.scope.merchants.0")]
+    named = api.post("/rules/validate", mk(api), {"rule_set": {**draft(api), "club_id": api.b.club_id}})
+    assert (named.status_code, named.json["error"]["code"], named.json["error"]["path"]) == (422, "foreign_reference", "rule_set.club_id")
+    assert api.post("/rules/validate", mk(api), {"rule_set": {**draft(api), "club_id": api.a.club_id}}).json["ok"] is True
     assert count(api, "rule_sets") == before
 
 
@@ -147,6 +150,7 @@ def test_publish_refuses_bad_inputs_and_writes_nothing(api: Api, clock: Any) -> 
         ({"rule_set": draft(api, {"id": "b", "scope": {"merchants": [api.b.merchants["cafe"]]}, "effects": [{"type": "points", "fixed": 1}]})},
          422, "foreign_reference", f"rule_set.rules.{n}.scope.merchants.0"),
         ({"rule_set": draft(api), "extra": 1}, 400, "field_invalid", "extra"),
+        ({"rule_set": {**draft(api), "club_id": api.b.club_id}}, 422, "foreign_reference", "rule_set.club_id"),
     ]
     for body, status, code, path in cases:
         r = api.post("/rules", mk(api), body)

@@ -23,7 +23,8 @@ from kimia.web.api.paging import after_id, next_cursor
 from kimia.web.api.routes.purchases import ReceiptOut
 
 MANAGERS = {"management"}
-RULE_SET = Field(description="A rule set as docs/rules.md describes it (club_id, version and utc_offset_min are set by the service)")
+RULE_SET = Field(description="A rule set as docs/rules.md describes it; version and utc_offset_min are set by the service,"
+                                 " and club_id, when given, must be the club's")
 
 
 def at_body(error: KimiaError) -> KimiaError:
@@ -39,6 +40,19 @@ def rules_club(ctx: Ctx, *, write: bool = False) -> int:
     if write and ctx.club_id != root:
         raise reject("forbidden", action="change the rule set of the parent club")
     return root
+
+
+def draft(club: int, rule_set: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A draft of ``club``'s rule set: one naming another club (``club_id``) is refused, not moved over."""
+    if rule_set is not None and "club_id" in rule_set and rule_set["club_id"] != club:
+        raise reject("foreign_reference", path="rule_set.club_id", kind="club", id=rule_set["club_id"])
+    return rule_set
+
+
+def the_draft(club: int, rule_set: dict[str, Any]) -> dict[str, Any]:
+    found = draft(club, rule_set)
+    assert found is not None
+    return found
 
 
 # --- validate ------------------------------------------------------------------------------------
@@ -75,7 +89,8 @@ def validate(ctx: Ctx, body: RuleSetIn) -> ValidationOut:
     lists the errors of every rule (at most 100). Ids the rules name (merchants, groups, lotteries,
     ...) must be the club's, and tiers the club's tiers; these are checked once the set compiles.
     Nothing is written, so nothing is kept under the Idempotency-Key (a retry checks again)."""
-    errors = rulesets.validate(ctx.svc, rules_club(ctx), body.rule_set)
+    club = rules_club(ctx)
+    errors = rulesets.validate(ctx.svc, club, the_draft(club, body.rule_set))
     return ValidationOut(ok=not errors, errors=[error_out(e) for e in errors])
 
 
@@ -133,8 +148,9 @@ def dry_run(ctx: Ctx, body: DryRunIn) -> DryRunOut:
                           voucher_code=body.voucher_code, branch_id=body.branch_id, actor=ctx.actor)
     sample = body.sample_member
     made_up = rulesets.SampleMember(sample.tier, tuple(sample.groups), sample.purchase_count) if sample else None
+    rule_set = the_draft(club, body.rule_set)
     try:
-        answer = rulesets.dry_run(ctx.svc, club, body.rule_set, req, made_up)
+        answer = rulesets.dry_run(ctx.svc, club, rule_set, req, made_up)
     except KimiaError as error:
         raise at_body(error) if error.code.startswith("rule_") or error.code == "foreign_reference" else error
     return DryRunOut.model_validate(answer)
@@ -222,8 +238,9 @@ def backtest(ctx: Ctx, body: BacktestIn) -> BacktestOut:
     groups, history, baskets, channels or sub-clubs do not fire here. Nothing is written; the
     answer is kept under the Idempotency-Key (a backtest may take a while)."""
     club = rules_club(ctx)
+    rule_set = draft(club, body.rule_set)
     try:
-        run = rulesets.backtest(ctx.svc, club, days=body.days, body=body.rule_set)
+        run = rulesets.backtest(ctx.svc, club, days=body.days, body=rule_set)
     except KimiaError as error:
         raise at_body(error) if error.code.startswith("rule_") or error.code == "foreign_reference" else error
     return backtest_out(run)
@@ -294,8 +311,9 @@ def publish(ctx: Ctx, body: PublishIn) -> VersionOut:
     five minutes in the past is refused. Refused with the draft's first error at its path."""
     club = rules_club(ctx, write=True)
     effective = parse_time(body.effective_from, "effective_from") if body.effective_from else None
+    rule_set = the_draft(club, body.rule_set)
     try:
-        version = rulesets.publish(ctx.svc, club, body.rule_set, actor=ctx.actor, reason=body.reason, effective_from=effective)
+        version = rulesets.publish(ctx.svc, club, rule_set, actor=ctx.actor, reason=body.reason, effective_from=effective)
     except KimiaError as error:
         raise at_body(error) if error.path and error.path != "effective_from" else error
     return version_out(ctx, _version(ctx, club, version))
