@@ -1,6 +1,7 @@
 """A club's rule sets as its back office manages them: validate a draft (every error at its path),
-dry-run it on a sample purchase, backtest it over past purchases, publish it to take effect at a
-time, list the versions and compare two of them. Nothing here but ``publish`` writes.
+dry-run it on a sample purchase, backtest it over past purchases, list the versions and compare
+two of them. Nothing here writes: ``Admin.publish_rules`` publishes a version, to take effect at
+a time (``effective_from``); ``Caches.rulebook`` uses the newest whose time has come.
 
 A rule set belongs to a root club (purchases anywhere in its tree use it). The service completes a
 draft as ``Admin.publish_rules`` does before compiling it (:func:`complete_body`): the club's id,
@@ -14,7 +15,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import kimia._core as core
 from kimia.errors import KimiaError, RuleError, reject
@@ -24,9 +25,6 @@ from kimia.service.purchases import decide_purchase
 from kimia.service.reports import BacktestColumns, BacktestSource, backtest_columns, backtest_source
 from kimia.service.requests import PurchaseRequest, purchase_input, receipt_of, validate_purchase
 from kimia.service.sql import Tx
-
-if TYPE_CHECKING:
-    from kimia.service.api import Kimia
 
 #: At most this many errors are reported for one draft (each rule is compiled alone to find them).
 MAX_ERRORS = 100
@@ -314,18 +312,3 @@ def diff(a: dict[str, Any], b: dict[str, Any]) -> Diff:
     fields = sorted(k for k in set(a) | set(b) if k not in ("rules", "version") and a.get(k) != b.get(k))
     return Diff(added=[i for i in rules_b if i not in rules_a], removed=[i for i in rules_a if i not in rules_b],
                 changed=[i for i in rules_b if i in rules_a and rules_a[i] != rules_b[i]], fields_changed=fields)
-
-
-# --- publish -------------------------------------------------------------------------------------
-
-
-def publish(svc: Kimia, club_id: int, body: dict[str, Any], *, actor: str, reason: str = "",
-            effective_from: int | None = None) -> int:
-    """Publish a new version of the club's rule set, to take effect at ``effective_from`` (default:
-    now); returns the version. Refused with the draft's first error (see :func:`validate`)."""
-    from kimia.service.admin import Admin  # Admin builds on the facade, which this module is part of
-
-    errors = validate(svc, club_id, body)
-    if errors:
-        raise errors[0]
-    return Admin(svc).publish_rules(club_id, normalized(body), actor=actor, reason=reason, effective_from=effective_from)

@@ -26,7 +26,7 @@ def test_a_version_takes_effect_at_its_time_and_not_before(world: World) -> None
     service, clock = world.service, world.clock
     member = world.enroll()
     later = clock.now + 3_600
-    version = rulesets.publish(service, world.club_id, body_with(world, LATER), actor="test", reason="campaign", effective_from=later)
+    version = world.admin.publish_rules(world.club_id, body_with(world, LATER), actor="test", reason="campaign", effective_from=later)
     assert version == world.rules_version + 1
     assert audit(service, "publish_rules")[-1][:2] == ("test", "campaign")
     # Before its time the old version is used, and cached as the one in effect.
@@ -44,8 +44,8 @@ def test_a_version_takes_effect_at_its_time_and_not_before(world: World) -> None
 def test_a_later_publish_with_an_earlier_time_supersedes_a_waiting_version(world: World) -> None:
     service, clock = world.service, world.clock
     member = world.enroll()
-    rulesets.publish(service, world.club_id, body_with(world, LATER), actor="test", effective_from=clock.now + 7_200)
-    rulesets.publish(service, world.club_id, world.rules(), actor="test")  # now
+    world.admin.publish_rules(world.club_id, body_with(world, LATER), actor="test", effective_from=clock.now + 7_200)
+    world.admin.publish_rules(world.club_id, world.rules(), actor="test")  # now
     clock.advance(hours=3)
     assert "later-bonus" not in world.buy(member, 1_000_000)["applied_rules"]
 
@@ -53,7 +53,7 @@ def test_a_later_publish_with_an_earlier_time_supersedes_a_waiting_version(world
 def test_a_time_in_the_past_is_refused_and_nothing_is_stored(world: World) -> None:
     before = scalar(world.service, "SELECT COUNT(*) FROM rule_sets")
     with pytest.raises(KimiaError) as refused:
-        rulesets.publish(world.service, world.club_id, world.rules(), actor="test", effective_from=world.clock.now - 3_600)
+        world.admin.publish_rules(world.club_id, world.rules(), actor="test", effective_from=world.clock.now - 3_600)
     assert (refused.value.code, refused.value.path) == ("field_invalid", "effective_from")
     assert scalar(world.service, "SELECT COUNT(*) FROM rule_sets") == before
 

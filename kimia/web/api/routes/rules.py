@@ -16,6 +16,7 @@ from pydantic import Field
 
 from kimia.errors import KimiaError, reject
 from kimia.service import rulesets
+from kimia.service.admin import Admin
 from kimia.service.requests import PurchaseRequest
 from kimia.web.api.endpoint import Ctx, endpoint
 from kimia.web.api.models import BasketLine, MemberRefIn, Model, Page, PageQuery, Rial, Stamp
@@ -313,7 +314,8 @@ def publish(ctx: Ctx, body: PublishIn) -> VersionOut:
     effective = parse_time(body.effective_from, "effective_from") if body.effective_from else None
     rule_set = the_draft(club, body.rule_set)
     try:
-        version = rulesets.publish(ctx.svc, club, rule_set, actor=ctx.actor, reason=body.reason, effective_from=effective)
+        version = Admin(ctx.svc).publish_rules(club, rulesets.normalized(rule_set), actor=ctx.actor, reason=body.reason,
+                                               effective_from=effective)
     except KimiaError as error:
         raise at_body(error) if error.path and error.path != "effective_from" else error
     return version_out(ctx, _version(ctx, club, version))
