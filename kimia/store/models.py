@@ -307,7 +307,9 @@ class RuleSetVersion(Base):
     created_by: Mapped[str] = mapped_column(String(100), nullable=False, default="system")
     created_at: Mapped[ts]
     #: When the version takes effect (Unix seconds): a later time is stored but not used until then.
-    effective_from: Mapped[ts]
+    #: Unless given, when it was created.
+    effective_from: Mapped[int] = mapped_column(BigInteger, nullable=False,
+                                                default=lambda context: context.get_current_parameters()["created_at"])
 
 
 # --- value: operations, journal, balances, lots ------------------------------------------------
