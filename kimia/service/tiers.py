@@ -14,7 +14,8 @@ from kimia.service.host import Host
 from kimia.service.requests import check_actor
 from kimia.service.clubs import club_settings, club_tree
 from kimia.service.period import close_chunk, last_closed_end, open_close, running_close
-from kimia.service import period
+from kimia.service import audit, period
+from kimia.service.sql import Tx
 
 log = logging.getLogger(__name__)
 
@@ -92,3 +93,25 @@ def preview_close(svc: Host, club_id: int, period_end: int) -> dict[str, Any]:
             after = int(members[-1][0])
     return {"reasons": reasons, "moves": [{"from": f, "to": t, "members": n} for (f, t), n in sorted(moves.items(), key=str)],
             "deducted_points": deducted}
+
+
+def move_tier(svc: Host, club_id: int, member_id: int, tier: str, *, actor: str, reason: str) -> dict[str, Any]:
+    """Move a member of the club's tree to ``tier`` by hand, now; the next period close keeps them
+    there (its reason ``manual``) and then places them by points again. Audited with the reason
+    (``move_tier``); the tier history shows the period closes only."""
+    check_actor(actor, reason)
+
+    def work(tx: Tx) -> dict[str, Any]:
+        root = svc.caches.root_club(tx, club_id)
+        names = [str(t["name"]) for t in (club_settings(tx, root).get("tiers") or {}).get("tiers", [])]
+        if tier not in names:
+            raise reject("foreign_reference", path="tier", kind="tier", id=tier)
+        row = tx.one(tx.lock("SELECT club_id, tier FROM members WHERE id = ?"), (member_id,))
+        if row is None or int(row[0]) not in club_tree(tx, root):
+            raise reject("unknown_member", path="member_id")
+        tx.execute("UPDATE members SET tier = ?, manual_tier = ? WHERE id = ?", (tier, tier, member_id))
+        moved = {"member_id": member_id, "from_tier": row[1], "to_tier": tier}
+        audit.append(tx, club_id=int(row[0]), actor=actor, action="move_tier", reason=reason, payload=moved, at=svc.clock())
+        return moved
+
+    return svc.write(work)

@@ -109,3 +109,35 @@ def test_a_close_is_refused_when_too_soon_in_the_future_or_badly_timed(api: Api,
     assert rows(api, "SELECT COUNT(*) FROM period_closes")[0][0] == closes
     forced = api.post("/tiers/period/close", mk(api), {"force": True})
     assert forced.status_code == 200 and rows(api, "SELECT COUNT(*) FROM period_closes")[0][0] == closes + 1
+
+
+def test_a_member_is_moved_by_hand_and_the_next_close_keeps_them(api: Api) -> None:
+    member = api.members[api.a.club_id]
+    r = api.post(f"/members/{member}/tier", mk(api), {"tier": "gold", "reason": "loyal customer"})
+    assert r.status_code == 200, r.json
+    assert (r.json["member_id"], r.json["to_tier"]) == (member, "gold") and r.json["from_tier"] != "gold"
+    assert rows(api, "SELECT tier, manual_tier FROM members WHERE id = ?", (member,)) == [("gold", "gold")]
+    logged = rows(api, "SELECT actor, reason FROM audit_log WHERE action = 'move_tier'")
+    assert len(logged) == 1 and logged[0][1] == "loyal customer" and logged[0][0].startswith("api:")
+    assert api.post("/tiers/period/close", mk(api), {}).status_code == 200  # no points: only the manual move keeps gold
+    assert rows(api, "SELECT tier, manual_tier FROM members WHERE id = ?", (member,)) == [("gold", None)]
+    assert rows(api, "SELECT reason FROM tier_history WHERE member_id = ?", (member,)) == [("manual",)]
+
+
+def test_a_move_by_hand_refuses_bad_inputs_and_changes_nothing(api: Api) -> None:
+    member, theirs = api.members[api.a.club_id], api.members[api.b.club_id]
+    before = rows(api, "SELECT id, tier, manual_tier FROM members ORDER BY id")
+    cases = [
+        (member, {"tier": "platinum", "reason": "x"}, 422, "foreign_reference", "tier"),
+        (member, {"tier": "gold"}, 400, "field_required", "reason"),
+        (member, {"tier": "gold", "reason": ""}, 400, "field_invalid", "reason"),
+        (theirs, {"tier": "gold", "reason": "x"}, 404, "unknown_member", "member_id"),
+        (999_999, {"tier": "gold", "reason": "x"}, 404, "unknown_member", "member_id"),
+    ]
+    for who, body, status, code, path in cases:
+        r = api.post(f"/members/{who}/tier", mk(api), body)
+        assert (r.status_code, r.json["error"]["code"], r.json["error"]["path"]) == (status, code, path), (body, r.json)
+    for kind in ("integration", "merchant", "member"):
+        assert api.post(f"/members/{member}/tier", api.keys_of(api.a)[kind], {"tier": "gold", "reason": "x"}).status_code == 403
+    assert rows(api, "SELECT id, tier, manual_tier FROM members ORDER BY id") == before
+    assert rows(api, "SELECT COUNT(*) FROM audit_log WHERE action = 'move_tier'") == [(0,)]

@@ -161,3 +161,26 @@ def close(ctx: Ctx, body: CloseIn) -> CloseOut:
     end = period_end_of(ctx, club, body)
     counts = ctx.svc.close_period(club, end, actor=ctx.actor)
     return CloseOut(period_end=ctx.stamp(end), reasons=counts)
+
+
+class MoveIn(Model):
+    tier: str = Field(min_length=1, max_length=50, description="One of the club's tiers")
+    reason: str = Field(min_length=1, max_length=500, description="Why, for the audit log")
+
+
+class MovedOut(Model):
+    member_id: int
+    from_tier: str | None
+    to_tier: str
+
+
+@endpoint("POST", "/members/<int:member_id>/tier", tag="tiers", access=MANAGERS, body=MoveIn, answer=MovedOut)
+def move_member(ctx: Ctx, member_id: int, body: MoveIn) -> MovedOut:
+    """Move a member to a tier by hand, with a reason (audited as ``move_tier``).
+
+    The member is in the tier at once; the next period close keeps them there (reason ``manual``)
+    and later closes place them by their points again. A member of another club (even one shared
+    through a meta-club) is not found."""
+    club = tiers_club(ctx, write=True)
+    moved = tiers.move_tier(ctx.svc, club, member_id, body.tier, actor=ctx.actor, reason=body.reason)
+    return MovedOut.model_validate(moved)

@@ -1,8 +1,8 @@
 """Isolation cases of kimia/web/api/routes/tiers.py.
 
-Tiers and the tier period are the caller's own club's: no request names another club's things, so
-another club's key reads or changes only its own club's (the probes check that A's keys of other
-kinds are refused and that B's requests leave A unchanged)."""
+Tiers and the tier period are the caller's own club's: those requests name nothing of another club,
+so another club's key reads or changes only its own club's (A's keys of other kinds are refused,
+and B's requests leave A unchanged). A move by hand names club A's member: B's key gets 404."""
 
 from __future__ import annotations
 
@@ -18,4 +18,6 @@ CASES: dict[str, Case] = {
     "GET /tiers/period": lambda api: Probe("/tiers/period", a_allowed=MANAGEMENT),
     "POST /tiers/period/preview": lambda api: Probe("/tiers/period/preview", {"force": True}, a_allowed=MANAGEMENT),
     "POST /tiers/period/close": lambda api: Probe("/tiers/period/close", {"force": True}, a_allowed=MANAGEMENT),
+    "POST /members/{member_id}/tier": lambda api: Probe(f"/members/{api.members[api.a.club_id]}/tier",
+                                                        {"tier": "gold", "reason": "isolation probe"}, a_allowed=MANAGEMENT),
 }
