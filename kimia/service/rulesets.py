@@ -111,8 +111,8 @@ def compile_errors(full: dict[str, Any]) -> list[KimiaError]:
     except RuleError as whole:
         first = whole
     rules = full.get("rules")
-    if not isinstance(rules, list):
-        return [first]
+    if not isinstance(rules, list) or first.code == "rule_too_many":
+        return [first]  # nothing to find rule by rule
     found: list[KimiaError] = []
     try:
         core.Rulebook({**full, "rules": []})

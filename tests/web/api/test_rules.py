@@ -109,6 +109,7 @@ def test_backtest_totals_the_version_in_effect_or_a_draft(api: Api, clock: Any) 
     for _ in range(2):
         api.a.buy(api.members[api.a.club_id], 1_000_000)
     clock.advance(hours=1)
+    written = (count(api, "operations"), count(api, "journal"), count(api, "rule_sets"))
     current = api.post("/rules/backtest", mk(api), {"days": 7})
     assert current.status_code == 200, current.json
     assert current.json["version"] == api.a.rules_version and current.json["totals"]["purchases"] == 2
@@ -122,6 +123,7 @@ def test_backtest_totals_the_version_in_effect_or_a_draft(api: Api, clock: Any) 
         assert (r.status_code, r.json["error"]["code"], r.json["error"]["path"]) == (400, "field_invalid", "days")
     bad = api.post("/rules/backtest", mk(api), {"days": 7, "rule_set": draft(api, {"id": "x", "effects": []})})
     assert bad.json["error"]["code"] == "rule_empty_effects" and bad.json["error"]["path"].startswith("rule_set.rules.")
+    assert (count(api, "operations"), count(api, "journal"), count(api, "rule_sets")) == written
 
 
 def test_publish_takes_effect_at_its_time(api: Api, clock: Any) -> None:
