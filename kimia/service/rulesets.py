@@ -152,7 +152,8 @@ def reference_errors(svc: Host, club_id: int, body: dict[str, Any]) -> list[Kimi
     tiers = (facts.settings.get("tiers") or {}).get("tiers")
     if tiers:
         names = {str(t.get("name")) for t in tiers}
-        found += [reject("foreign_reference", path=path, kind="tier", id=name) for name, path in tenancy.rule_tiers(body) if name not in names]
+        found += [reject("foreign_reference", path=path, kind="tier", id=name)
+                  for name, path in tenancy.rule_tiers(body) if name not in names]
     return found[:MAX_ERRORS]
 
 

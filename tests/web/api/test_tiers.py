@@ -77,7 +77,8 @@ def test_preview_writes_nothing_and_close_moves_members_once(api: Api, clock: An
     assert sum(preview.json["reasons"].values()) == len(rows(api, "SELECT id FROM members WHERE club_id IN (?, ?)",
                                                               (api.a.club_id, api.a.sub_club_id)))
     assert any(m["to_tier"] == "gold" and m["members"] >= 1 for m in preview.json["moves"])
-    assert len(rows(api, "SELECT id FROM tier_history")) == history and rows(api, "SELECT tier FROM members WHERE id = ?", (member,))[0][0] != "gold"
+    assert len(rows(api, "SELECT id FROM tier_history")) == history
+    assert rows(api, "SELECT tier FROM members WHERE id = ?", (member,))[0][0] != "gold"
     closed = api.post("/tiers/period/close", mk(api), {}, idem="close-1")
     assert closed.status_code == 200, closed.json
     assert closed.json["reasons"] == preview.json["reasons"] and closed.json["period_end"] == preview.json["period_end"]
