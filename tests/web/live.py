@@ -74,12 +74,16 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
+    #: The command (default: gunicorn with kimia.web.gunicorn_conf); ``{port}`` is replaced.
+    argv: list[str] = field(default_factory=lambda: [sys.executable, "-m", "gunicorn", "-c", "python:kimia.web.gunicorn_conf",
+                                                     "kimia.web.wsgi:app"])
 
     def start(self, timeout_s: float = 60.0) -> Server:
         self.port = self.port or free_port()
         env = dict(os.environ, KIMIA_DATABASE_URL=self.url, KIMIA_WEB_BIND=f"127.0.0.1:{self.port}", KIMIA_WEB_ACCESS_LOG="",
-                   KIMIA_DEV_MODE="1", **self.env)
-        argv = [sys.executable, "-m", "gunicorn", "-c", "python:kimia.web.gunicorn_conf", "kimia.web.wsgi:app"]
+                   KIMIA_DEV_MODE="1")
+        env.update(self.env)
+        argv = [a.replace("{port}", str(self.port)) for a in self.argv]
         with self.log.open("ab") as log:
             # Its own session: the process group is the master and its workers, killed as one.
             self.proc = subprocess.Popen(argv, env=env, stdout=log, stderr=log, start_new_session=True)

@@ -13,6 +13,7 @@ Short by default (seconds per test); ``KIMIA_LIVE_LONG=1`` runs more clients for
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -180,3 +181,27 @@ def test_a_server_killed_mid_load_loses_no_acknowledged_purchase(db_url: str, tm
     assert before <= set(stored), sorted(before - set(stored))[:5]  # 0 acknowledged before the kill lost
     assert stored == acked  # each key posted once: one operation each, the one its answer named
     assert service.check().ok
+
+
+def test_kimia_web_gunicorn_serves_and_stops_gracefully(db_url: str, tmp_path: Path, service_of: Callable[[str], Kimia]) -> None:
+    world = prepare(db_url)
+    kimia = str(Path(sys.executable).with_name("kimia"))
+    access = tmp_path / "access.log"
+    server = Server(db_url, tmp_path / "gunicorn.log", env={"KIMIA_WEB_ACCESS_LOG": str(access)},
+                    argv=[kimia, "--database", db_url, "web", "gunicorn", "--bind", "127.0.0.1:{port}", "--threads", "4"])
+    server.start()
+    try:
+        status, answer = call(server.port, "POST", PURCHASES, key=world.key, body=purchase_body(world, world.members[0], 500_000), idem="cli-1")
+        assert status == 201 and answer["kind"] == "purchase"
+        assert call(server.port, "GET", "/api/v1/api-keys?cursor=secret-cursor", key=world.key)[0] == 403
+    finally:
+        assert server.proc is not None
+        server.stop()
+    assert server.proc.returncode == 0  # SIGTERM: a graceful stop, the worker's service closed
+    log = (tmp_path / "gunicorn.log").read_text()
+    assert "Worker exiting" in log and "Traceback" not in log
+    lines = access.read_text()
+    assert '"POST /api/v1/purchases" 201' in lines and '"GET /api/v1/api-keys" 403' in lines
+    assert "secret-cursor" not in lines and world.key not in lines and "500000" not in lines  # no query strings, keys or bodies
+    service = service_of(db_url)
+    assert scalar(service, "SELECT COUNT(*) FROM operations WHERE idem_key = ?", (f"api:{world.key_id}:cli-1",)) == 1
