@@ -805,6 +805,24 @@ def web_serve(ctx: click.Context, host: str, port: int) -> None:
         app.extensions["kimia"].close()
 
 
+@web.command("gunicorn")
+@click.option("--bind", default=None, help="Address to listen on (default KIMIA_WEB_BIND or 127.0.0.1:8000).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default KIMIA_WEB_WORKERS or 1).")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None, help="Threads per worker (default KIMIA_WEB_THREADS or 32).")
+@click.pass_context
+def web_gunicorn(ctx: click.Context, bind: str | None, workers: int | None, threads: int | None) -> None:
+    """Serve the web application in production: gunicorn with kimia.web.gunicorn_conf (one worker
+    process, many threads by default: docs/operations.md). Replaces this process with gunicorn."""
+    import os
+
+    env = dict(os.environ, KIMIA_DATABASE_URL=_url(ctx))
+    for name, value in (("KIMIA_WEB_BIND", bind), ("KIMIA_WEB_WORKERS", workers), ("KIMIA_WEB_THREADS", threads)):
+        if value is not None:
+            env[name] = str(value)
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:kimia.web.gunicorn_conf", "kimia.web.wsgi:app"]
+    os.execve(sys.executable, argv, env)
+
+
 @main.group("api-key")
 def api_key() -> None:
     """Keys of the JSON API (docs/api.md, Keys): shown once, stored hashed."""

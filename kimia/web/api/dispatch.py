@@ -27,6 +27,11 @@ JSON_TYPE = "application/json; charset=utf-8"
 
 def language() -> str:
     """``fa`` unless the request prefers English (``Accept-Language: en``)."""
+    header = request.headers.get("Accept-Language")
+    if not header:
+        return "fa"
+    if header in ("fa", "en"):  # the usual exact forms, without parsing a list of preferences
+        return header
     best = request.accept_languages.best_match(["fa", "en"], default="fa")
     return best or "fa"
 
@@ -49,7 +54,10 @@ def serve(ep: Endpoint, params: dict[str, Any]) -> Response:
             response = error_response(reject("rate_limited", retry_after_s=retry_after_s(wait)), lang)
             response.headers["Retry-After"] = str(retry_after_s(wait))
             return response
-        ctx = Ctx(state.service, principal, lang)
+        # The caller's root club from the state's cache: most handlers scope by it, and reading it
+        # here saves each request a read transaction of its own.
+        root = state.root_club(principal.club_id) if principal.club_id is not None else None
+        ctx = Ctx(state.service, principal, lang, _root=root)
         if ep.method == "POST":
             return _post(ep, ctx, params)
         return _answer(ep, _call(ep, ctx, params, _body(ep)), lang)
