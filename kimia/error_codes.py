@@ -10,6 +10,7 @@ __all__ = ["ErrorCode"]
 
 ErrorCode = Literal[
     "internal_error",
+    "server_error",
     "card_key_missing",
     "card_key_weak",
     "terminal_kek_missing",

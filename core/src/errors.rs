@@ -71,6 +71,8 @@ catalogue! {
     // --- 1. kimia itself is broken ---
     internal_error: Core, "Internal error: kimia used the unlisted error code {code}", "خطای داخلی: کیمیا کد خطای فهرست‌نشدهٔ {code} را به کار برد",
         unreachable "raised only when kimia's own code names a code the catalogue lacks, which the catalogue tests forbid";
+    server_error: Web, "kimia could not answer this request (the fault is logged); retry with the same Idempotency-Key",
+        "کیمیا نتوانست به این درخواست پاسخ دهد (خطا ثبت شد)؛ با همان کلید یکتایی دوباره تلاش کنید";
     // --- 2. kimia's setup: keys, database schema and roles ---
     card_key_missing: Service, "KIMIA_CARD_HASH_KEY is not set: kimia will not hash card numbers with the development key outside development (set the key, or KIMIA_DEV_MODE=1 for a demo)",
         "KIMIA_CARD_HASH_KEY تنظیم نشده است: کیمیا بیرون از محیط توسعه شماره کارت‌ها را با کلید توسعه هش نمی‌کند (کلید را تنظیم کنید، یا برای دمو KIMIA_DEV_MODE=1)";

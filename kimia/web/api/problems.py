@@ -15,7 +15,7 @@ from typing import Any
 from kimia.errors import KimiaError
 
 STATUS: dict[str, int] = {
-    "internal_error": 500,
+    "internal_error": 500, "server_error": 500,
     "unauthenticated": 401, "api_key_invalid": 401,
     "forbidden": 403,
     "not_found": 404, "unknown_club": 404, "unknown_merchant": 404, "unknown_terminal": 404, "unknown_member": 404,

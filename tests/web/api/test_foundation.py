@@ -192,3 +192,21 @@ def test_a_key_still_being_answered_makes_a_second_request_wait_then_a_dead_clai
     clock.advance(seconds=idempotency.LEASE_S + 1)  # the process that claimed it is gone
     r = api.post("/api-keys", mk, body, idem="busy")
     assert r.status_code == 201 and count(api, "api_keys") == keys + 1
+
+
+def test_a_fault_inside_kimia_is_a_server_error_and_a_retry_runs_again(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    key = api.keys_of(api.a)["integration"]
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a fault the test made")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(api.service, "purchase", broken)
+        r = api.post("/purchases", key, purchase_body(api), idem="fault-1")
+    assert r.status_code == 500 and r.json["error"]["code"] == "server_error"
+    assert api.post("/purchases", key, purchase_body(api), idem="fault-1").status_code == 201
+    mk = api.keys_of(api.a)["management"]
+    with monkeypatch.context() as patched:
+        patched.setattr(apikeys, "create", broken)
+        assert api.post("/api-keys", mk, {"kind": "integration"}, idem="fault-2").status_code == 500
+    assert api.post("/api-keys", mk, {"kind": "integration"}, idem="fault-2").status_code == 201  # the claim was released
