@@ -125,11 +125,17 @@ def _meta(ctx: Ctx, meta: views.MetaClubView) -> MetaClubOut:
                        created=ctx.stamp(meta.created_at))
 
 
+def tree(ctx: Ctx) -> list[int]:
+    """The caller's club tree (``ctx.clubs()``; its root read first, as two reads of one thread do not nest)."""
+    ctx.root()
+    return ctx.clubs()
+
+
 def own_club(ctx: Ctx, club_id: int | None, path: str = "club_id") -> int:
     """``club_id`` if it is of the caller's tree (``unknown_club`` otherwise); None: the caller's club."""
     if club_id is None:
         return ctx.club_id
-    if club_id not in ctx.clubs():
+    if club_id not in tree(ctx):
         raise reject("unknown_club", path=path)
     return club_id
 
@@ -144,7 +150,7 @@ def club_tree(ctx: Ctx) -> TreeOut:
     The root club with its sub-clubs at any depth, and each meta-club the root club is in with what
     it shares (members, merchants, value) and its clubs."""
     root = ctx.root()
-    return TreeOut(club=_club(ctx, views.club_tree(ctx.svc, ctx.clubs())),
+    return TreeOut(club=_club(ctx, views.club_tree(ctx.svc, tree(ctx))),
                    meta_clubs=[_meta(ctx, m) for m in views.meta_clubs_of(ctx.svc, root)])
 
 
@@ -177,7 +183,7 @@ def _marketer(ctx: Ctx, row: views.MarketerView) -> MarketerOut:
 @endpoint("GET", "/marketers", tag="clubs", access=MANAGERS, query=PageQuery, answer=Page[MarketerOut])
 def list_marketers(ctx: Ctx, query: PageQuery) -> Page[MarketerOut]:
     """The marketers of the caller's club tree, oldest first."""
-    rows = views.list_marketers(ctx.svc, ctx.clubs(), after_id=after_id(query.cursor), limit=query.limit)
+    rows = views.list_marketers(ctx.svc, tree(ctx), after_id=after_id(query.cursor), limit=query.limit)
     return Page[MarketerOut](items=[_marketer(ctx, r) for r in rows], next_cursor=next_cursor(rows, query.limit, lambda r: r.id))
 
 

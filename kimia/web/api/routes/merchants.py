@@ -18,7 +18,7 @@ from kimia.service.admin import Admin
 from kimia.web.api.endpoint import Ctx, endpoint
 from kimia.web.api.models import Model, Page, PageQuery, Stamp
 from kimia.web.api.paging import after_id, next_cursor
-from kimia.web.api.routes.clubs import BusinessType, NameEn, NameFa, Sheba, own_club
+from kimia.web.api.routes.clubs import BusinessType, NameEn, NameFa, Sheba, own_club, tree
 
 MANAGERS = {"management"}
 #: Who may read merchants and branches: the back office and the club's integrations.
@@ -125,7 +125,7 @@ def own_merchant(ctx: Ctx, merchant_id: int) -> views.MerchantView:
     bound = ctx.principal.merchant_id
     if bound is not None and bound != merchant_id:
         raise reject("unknown_merchant", path="merchant_id")
-    return views.merchant(ctx.svc, ctx.clubs(), merchant_id)
+    return views.merchant(ctx.svc, tree(ctx), merchant_id)
 
 
 # --- merchants -----------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ def own_merchant(ctx: Ctx, merchant_id: int) -> views.MerchantView:
 @endpoint("GET", "/merchants", tag="merchants", access=READERS, query=PageQuery, answer=Page[MerchantOut])
 def list_merchants(ctx: Ctx, query: PageQuery) -> Page[MerchantOut]:
     """The merchants of the caller's club tree, oldest first (a merchant-bound key: its own only)."""
-    rows = views.list_merchants(ctx.svc, ctx.clubs(), after_id=after_id(query.cursor), limit=query.limit,
+    rows = views.list_merchants(ctx.svc, tree(ctx), after_id=after_id(query.cursor), limit=query.limit,
                                 only=ctx.principal.merchant_id)
     return Page[MerchantOut](items=[_merchant(ctx, r) for r in rows], next_cursor=next_cursor(rows, query.limit, lambda r: r.id))
 
@@ -154,7 +154,7 @@ def create_merchant(ctx: Ctx, body: MerchantIn) -> MerchantOut:
     sheba = structure.valid_sheba(body.sheba)
     new_id = Admin(ctx.svc).create_merchant(club_id, body.name_fa, name_en=body.name_en, business_type=body.business_type,
                                             sheba=sheba, marketer_id=body.marketer_id, actor=ctx.actor)
-    return _merchant(ctx, views.merchant(ctx.svc, ctx.clubs(), new_id))
+    return _merchant(ctx, views.merchant(ctx.svc, tree(ctx), new_id))
 
 
 @endpoint("PUT", "/merchants/<int:merchant_id>", tag="merchants", access=MANAGERS, body=MerchantChangeIn, answer=MerchantOut)
@@ -166,7 +166,7 @@ def update_merchant(ctx: Ctx, merchant_id: int, body: MerchantChangeIn) -> Merch
         if column in changes and changes[column] is None:
             raise reject("field_invalid", path=column, detail="a name cannot be null")
     structure.update_merchant(ctx.svc, merchant_id, changes, actor=ctx.actor)
-    return _merchant(ctx, views.merchant(ctx.svc, ctx.clubs(), merchant_id))
+    return _merchant(ctx, views.merchant(ctx.svc, tree(ctx), merchant_id))
 
 
 # --- branches ------------------------------------------------------------------------------------
@@ -223,13 +223,13 @@ def register_terminal(ctx: Ctx, merchant_id: int, body: TerminalIn) -> TerminalO
     key = bytes.fromhex(body.mac_key_hex) if body.mac_key_hex is not None else None
     new_id = structure.register_terminal(ctx.svc, merchant_id, body.terminal_code, body.merchant_code, kind=body.kind,
                                          branch_id=body.branch_id, mac_key=key, actor=ctx.actor)
-    return _terminal(views.terminal(ctx.svc, ctx.clubs(), new_id))
+    return _terminal(views.terminal(ctx.svc, tree(ctx), new_id))
 
 
 @endpoint("GET", "/terminals/<int:terminal_id>", tag="merchants", access=MANAGERS, answer=TerminalOut)
 def get_terminal(ctx: Ctx, terminal_id: int) -> TerminalOut:
     """A terminal of a merchant of the caller's club tree."""
-    return _terminal(views.terminal(ctx.svc, ctx.clubs(), terminal_id))
+    return _terminal(views.terminal(ctx.svc, tree(ctx), terminal_id))
 
 
 @endpoint("PUT", "/terminals/<int:terminal_id>/mac-key", tag="merchants", access=MANAGERS, body=MacKeyIn, answer=TerminalOut)
@@ -240,9 +240,9 @@ def set_mac_key(ctx: Ctx, terminal_id: int, body: MacKeyIn) -> TerminalOut:
     with the next version, never answered nor logged: the answer names it by its check value
     (``mac_key_kcv``). The previous key stops being accepted at once (a terminal that changes its
     own key does so with an 0800, keeping the old one for a while)."""
-    views.terminal(ctx.svc, ctx.clubs(), terminal_id)
+    views.terminal(ctx.svc, tree(ctx), terminal_id)
     structure.set_mac_key(ctx.svc, terminal_id, bytes.fromhex(body.key_hex), actor=ctx.actor)
-    return _terminal(views.terminal(ctx.svc, ctx.clubs(), terminal_id))
+    return _terminal(views.terminal(ctx.svc, tree(ctx), terminal_id))
 
 
 # --- merchant groups -----------------------------------------------------------------------------
@@ -261,20 +261,20 @@ def create_merchant_group(ctx: Ctx, body: GroupIn) -> MerchantGroupOut:
     Rules name a group to apply to all its merchants at once."""
     new_id = Admin(ctx.svc).create_merchant_group(ctx.club_id, body.name_fa, sorted(set(body.ids)), name_en=body.name_en,
                                                   actor=ctx.actor)
-    return merchant_group_out(ctx, views.group(ctx.svc, "merchant", ctx.clubs(), new_id))
+    return merchant_group_out(ctx, views.group(ctx.svc, "merchant", tree(ctx), new_id))
 
 
 @endpoint("GET", "/merchant-groups", tag="merchants", access=MANAGERS, query=PageQuery, answer=Page[GroupOut])
 def list_merchant_groups(ctx: Ctx, query: PageQuery) -> Page[GroupOut]:
     """The merchant groups of the caller's club tree, with their sizes."""
-    rows = views.list_groups(ctx.svc, "merchant", ctx.clubs(), after_id=after_id(query.cursor), limit=query.limit)
+    rows = views.list_groups(ctx.svc, "merchant", tree(ctx), after_id=after_id(query.cursor), limit=query.limit)
     return Page[GroupOut](items=[GroupOut(**vars(r)) for r in rows], next_cursor=next_cursor(rows, query.limit, lambda r: r.id))
 
 
 @endpoint("GET", "/merchant-groups/<int:group_id>", tag="merchants", access=MANAGERS, answer=MerchantGroupOut)
 def get_merchant_group(ctx: Ctx, group_id: int) -> MerchantGroupOut:
     """A merchant group of the caller's club tree with its merchants."""
-    return merchant_group_out(ctx, views.group(ctx.svc, "merchant", ctx.clubs(), group_id))
+    return merchant_group_out(ctx, views.group(ctx.svc, "merchant", tree(ctx), group_id))
 
 
 @endpoint("PUT", "/merchant-groups/<int:group_id>/merchants", tag="merchants", access=MANAGERS, body=GroupChangeIn,
@@ -284,6 +284,6 @@ def change_merchant_group(ctx: Ctx, group_id: int, body: GroupChangeIn) -> Merch
 
     Adding a merchant already in, or taking out one not in, changes nothing, so the same request
     twice leaves the same group. Merchants added must be of the caller's tree or shared with it."""
-    found = views.group(ctx.svc, "merchant", ctx.clubs(), group_id)
+    found = views.group(ctx.svc, "merchant", tree(ctx), group_id)
     structure.change_group(ctx.svc, "merchant", found.club_id, group_id, add=body.add, remove=body.remove, actor=ctx.actor)
-    return merchant_group_out(ctx, views.group(ctx.svc, "merchant", ctx.clubs(), group_id))
+    return merchant_group_out(ctx, views.group(ctx.svc, "merchant", tree(ctx), group_id))
