@@ -66,7 +66,7 @@ def create_meta_club(svc: Kimia, name_fa: str, club_ids: Sequence[int], *, share
         for i, club_id in enumerate(club_ids):
             row = tx.one("SELECT parent_id FROM clubs WHERE id = ?", (club_id,))
             if row is None or row[0] is not None:
-                raise reject("unknown_club", path=f"club_ids[{i}]")
+                raise reject("unknown_club", path=f"club_ids.{i}")
     return Admin(svc).create_meta_club(name_fa, list(club_ids), share_members=share_members, share_merchants=share_merchants,
                                        share_value=share_value, actor=actor)
 
@@ -134,12 +134,24 @@ _GROUPS = {"merchant": ("merchant_group_members", "merchant_id", "merchant", "me
            "member": ("member_group_members", "member_id", "member", "member_groups")}
 
 
+def create_group(svc: Kimia, kind: str, club_id: int, name_fa: str, members: Sequence[int], *, name_en: str, actor: str) -> int:
+    """A merchant or member group (Admin), its ids checked first with their paths as the API names
+    them (``ids.0``): of the club's tree or shared with it by a meta-club."""
+    with svc.reading() as tx:
+        tenancy.check_refs(tx, club_id, [(_GROUPS[kind][2], i, f"ids.{n}") for n, i in enumerate(members)])
+    unique = sorted(set(members))
+    if kind == "merchant":
+        return Admin(svc).create_merchant_group(club_id, name_fa, unique, name_en=name_en, actor=actor)
+    group_id = Admin(svc).create_member_group(club_id, name_fa, unique, name_en=name_en, actor=actor)
+    svc.caches.clear()  # a member's groups are cached (conversion ratios, rules)
+    return group_id
+
 def change_group(svc: Kimia, kind: str, club_id: int, group_id: int, *, add: Sequence[int], remove: Sequence[int], actor: str) -> None:
     """Add ids to a merchant or member group and take others out (adding one already in, or taking
     out one not in, changes nothing). Ids added must be the club's (or shared with it: C3)."""
     members, column, tenancy_kind, table = _GROUPS[kind]
     with svc.reading() as tx:
-        tenancy.check_refs(tx, club_id, [(tenancy_kind, i, f"add[{n}]") for n, i in enumerate(add)])
+        tenancy.check_refs(tx, club_id, [(tenancy_kind, i, f"add.{n}") for n, i in enumerate(add)])
 
     def work(tx: Tx) -> None:
         if tx.one(f"SELECT id FROM {table} WHERE id = ?", (group_id,)) is None:

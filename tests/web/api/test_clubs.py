@@ -167,8 +167,8 @@ def test_bad_meta_clubs_are_refused_and_change_nothing(api: Api) -> None:
     key = api.keys["platform"]
     a, b = api.a.club_id, api.b.club_id
     with unchanged(api):
-        refused(api.post("/meta-clubs", key, {"name_fa": "x", "club_ids": [a, api.b.sub_club_id]}), 404, "unknown_club", "club_ids[1]")
-        refused(api.post("/meta-clubs", key, {"name_fa": "x", "club_ids": [999999, b]}), 404, "unknown_club", "club_ids[0]")
+        refused(api.post("/meta-clubs", key, {"name_fa": "x", "club_ids": [a, api.b.sub_club_id]}), 404, "unknown_club", "club_ids.1")
+        refused(api.post("/meta-clubs", key, {"name_fa": "x", "club_ids": [999999, b]}), 404, "unknown_club", "club_ids.0")
         refused(api.post("/meta-clubs", key, {"name_fa": "x", "club_ids": [a, a]}), 400, "field_invalid", "club_ids")
         refused(api.post("/meta-clubs", key, {"name_fa": "x", "club_ids": [a]}), 400, "field_invalid", "club_ids")
         refused(api.post("/meta-clubs", management(api), {"name_fa": "x", "club_ids": [a, b]}), 403, "forbidden")

@@ -4,7 +4,6 @@ a club's management key, of its own members or members a meta-club shares with i
 from __future__ import annotations
 
 from kimia.service import structure, structure_views as views
-from kimia.service.admin import Admin
 from kimia.web.api.endpoint import Ctx, endpoint
 from kimia.web.api.models import Model, Page, PageQuery
 from kimia.web.api.paging import after_id, next_cursor
@@ -23,9 +22,7 @@ def create_member_group(ctx: Ctx, body: GroupIn) -> GroupOut:
     """Make a group of members (``ids``) of the caller's club, or shared with it by a meta-club.
 
     Rules (multipliers, conditions) and conversion ratios name groups to treat their members apart."""
-    new_id = Admin(ctx.svc).create_member_group(ctx.club_id, body.name_fa, sorted(set(body.ids)), name_en=body.name_en,
-                                                actor=ctx.actor)
-    ctx.svc.caches.clear()
+    new_id = structure.create_group(ctx.svc, "member", ctx.club_id, body.name_fa, body.ids, name_en=body.name_en, actor=ctx.actor)
     return GroupOut(**vars(views.group(ctx.svc, "member", tree(ctx), new_id)))
 
 

@@ -259,8 +259,7 @@ def create_merchant_group(ctx: Ctx, body: GroupIn) -> MerchantGroupOut:
     """Make a group of merchants (``ids``) of the caller's club tree, or shared with it by a meta-club.
 
     Rules name a group to apply to all its merchants at once."""
-    new_id = Admin(ctx.svc).create_merchant_group(ctx.club_id, body.name_fa, sorted(set(body.ids)), name_en=body.name_en,
-                                                  actor=ctx.actor)
+    new_id = structure.create_group(ctx.svc, "merchant", ctx.club_id, body.name_fa, body.ids, name_en=body.name_en, actor=ctx.actor)
     return merchant_group_out(ctx, views.group(ctx.svc, "merchant", tree(ctx), new_id))
 
 
