@@ -14,7 +14,9 @@ CASES: dict[str, Case] = {
     "GET /owners": lambda api: Probe("/owners"),
     "POST /clubs": lambda api: Probe("/clubs", {"owner_id": api.a.owner_id, "name_fa": "باشگاه"}),
     "GET /clubs": lambda api: Probe("/clubs"),
-    "POST /meta-clubs": lambda api: Probe("/meta-clubs", {"name_fa": "فرا", "club_ids": [api.a.club_id, api.b.club_id]}),
+    # Sharing nothing, so a walk that makes it does not open A's members to B for the probes after it.
+    "POST /meta-clubs": lambda api: Probe("/meta-clubs", {"name_fa": "فرا", "club_ids": [api.a.club_id, api.b.club_id],
+                                                          "share_members": False}),
     "GET /meta-clubs": lambda api: Probe("/meta-clubs"),
     "PUT /fee-tariffs": lambda api: Probe("/fee-tariffs", {"business_type": "cafe", "percent_bp": 100}),
     "GET /fee-tariffs": lambda api: Probe("/fee-tariffs"),
