@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from kimia import identifiers as ids
 from kimia.errors import Phrase, reject
 from kimia.service import audit, tenancy
@@ -99,8 +101,12 @@ def register_terminal(svc: Kimia, merchant_id: int, terminal_code: str, merchant
         raise reject("terminal_taken", path="terminal_code", terminal_code=terminal_code, merchant_code=merchant_code)
     if mac_key is not None and len(mac_key) not in MAC_KEY_BYTES:
         raise reject("field_invalid", path="mac_key_hex", detail="a MAC key is 16 or 32 bytes (32 or 64 hex digits)")
-    return Admin(svc).create_terminal(merchant_id, terminal_code, merchant_code, kind=kind, branch_id=branch_id,
-                                      mac_key_hex=mac_key.hex() if mac_key is not None else None, actor=actor)
+    try:
+        return Admin(svc).create_terminal(merchant_id, terminal_code, merchant_code, kind=kind, branch_id=branch_id,
+                                          mac_key_hex=mac_key.hex() if mac_key is not None else None, actor=actor)
+    except IntegrityError:
+        # Registered by a concurrent request between the check above and the insert (the unique pair).
+        raise reject("terminal_taken", path="terminal_code", terminal_code=terminal_code, merchant_code=merchant_code) from None
 
 
 def set_mac_key(svc: Kimia, terminal_id: int, key: bytes, *, actor: str) -> tuple[int, str]:

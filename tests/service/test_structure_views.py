@@ -119,3 +119,16 @@ def test_a_groups_change_is_idempotent_and_a_merchants_rename_audited(two: tuple
     structure.update_merchant(a.service, cafe, {"name_en": "Coffee"}, actor="test")
     assert views.merchant(a.service, tree_of(a), cafe).name_en == "Coffee"
     assert audit(a.service, "update_merchant")[-1] == ("test", "", {"id": cafe, "name_en": "Coffee"})
+
+
+def test_a_terminal_registered_by_a_concurrent_request_is_refused_as_taken(two: tuple[World, World],
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    a, _ = two
+    taken = views.terminal(a.service, tree_of(a), a.terminals["cafe"])
+    before = dump(a.service, STRUCTURE)
+    # The check before the insert saw nothing (the other request had not committed): the unique pair refuses it.
+    monkeypatch.setattr(structure, "terminal_by_codes", lambda *_: None)
+    assert code_of(lambda: structure.register_terminal(a.service, a.merchants["cafe"], taken.terminal_code, taken.merchant_code,
+                                                       kind="pos", branch_id=None, mac_key=None, actor="t")) == \
+        ("terminal_taken", "terminal_code")
+    assert dump(a.service, STRUCTURE) == before
