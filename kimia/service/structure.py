@@ -21,7 +21,7 @@ from kimia.service import audit, tenancy
 from kimia.service.admin import Admin
 from kimia.service.api import Kimia
 from kimia.service.sql import Tx
-from kimia.service.structure_views import owner_of, terminal_by_codes
+from kimia.service.structure_views import GROUP_NAMES, owner_of, terminal_by_codes
 from kimia.service.terminalkeys import kcv, load_kek, wrap
 
 #: The lengths of an AES MAC key a terminal takes (AES-128, AES-256).
@@ -161,7 +161,7 @@ def change_group(svc: Kimia, kind: str, club_id: int, group_id: int, *, add: Seq
 
     def work(tx: Tx) -> None:
         if tx.one(f"SELECT id FROM {table} WHERE id = ?", (group_id,)) is None:
-            raise reject("not_found", path="group_id", what=kind)
+            raise reject("not_found", path="group_id", what=GROUP_NAMES[kind])
         present = {int(i) for (i,) in tx.all(f"SELECT {column} FROM {members} WHERE group_id = ?", (group_id,))}
         added = sorted(set(add) - present)
         removed = sorted(set(remove) & present)

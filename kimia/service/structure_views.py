@@ -264,7 +264,8 @@ def terminal_by_codes(svc: Kimia, terminal_code: str, merchant_code: str) -> int
 #: (group table, membership table, the membership's column naming a member of the group)
 _GROUPS = {"merchant": ("merchant_groups", "merchant_group_members", "merchant_id"),
            "member": ("member_groups", "member_group_members", "member_id")}
-_GROUP_NAMES = {"merchant": Phrase("merchant group", "گروه پذیرنده"), "member": Phrase("member group", "گروه اعضا")}
+#: How a not_found names a group (the Persian takes the catalogue message's indefinite ی).
+GROUP_NAMES = {"merchant": Phrase("merchant group", "گروه پذیرندگان"), "member": Phrase("member group", "گروه عضو")}
 
 
 def list_groups(svc: Kimia, kind: str, clubs: Sequence[int], *, after_id: int, limit: int) -> list[GroupView]:
@@ -284,7 +285,7 @@ def group(svc: Kimia, kind: str, clubs: Sequence[int], group_id: int) -> GroupVi
         row = tx.one(f"SELECT g.id, g.club_id, g.name_fa, g.name_en, (SELECT COUNT(*) FROM {members} x WHERE x.group_id = g.id)"
                      f" FROM {table} g WHERE g.id = ? AND g.club_id IN {_in(tx, clubs)}", (group_id, *clubs))
     if row is None:
-        raise reject("not_found", path="group_id", what=_GROUP_NAMES[kind])
+        raise reject("not_found", path="group_id", what=GROUP_NAMES[kind])
     return GroupView(int(row[0]), int(row[1]), row[2], row[3], int(row[4]))
 
 

@@ -63,6 +63,7 @@ def test_bad_member_groups_are_refused_and_change_nothing(api: Api) -> None:
         refused(api.post("/member-groups", key, {"name_fa": "x", "ids": [999_999]}), 422, "foreign_reference", "ids.0")
         refused(api.post("/member-groups", key, {"ids": [own]}), 400, "field_required", "name_fa")
         refused(api.get(f"/member-groups/{group_b}", key), 404, "not_found", "group_id")
+        assert api.get(f"/member-groups/{group_b}", key, lang="fa").json["error"]["message"] == "چنین گروه عضوی اینجا وجود ندارد"
         refused(api.get(f"/member-groups/{group_b}/members", key), 404, "not_found", "group_id")
         refused(api.put(f"/member-groups/{group_b}/members", key, {"remove": [theirs]}), 404, "not_found", "group_id")
         refused(api.put(f"/member-groups/{group_a}/members", key, {"add": [own, theirs]}), 422, "foreign_reference", "add.1")

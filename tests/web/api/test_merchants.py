@@ -159,6 +159,9 @@ def test_bad_terminals_and_keys_are_refused_and_change_nothing(api: Api) -> None
         refused(api.post(f"/merchants/{cafe_b}/terminals", key, ok), 404, "unknown_merchant", "merchant_id")
         refused(api.post(f"/merchants/{cafe}/terminals", key, {**ok, "terminal_code": taken["terminal_code"],
                                                                 "merchant_code": taken["merchant_code"]}), 409, "terminal_taken", "terminal_code")
+        again = api.post(f"/merchants/{cafe}/terminals", key, {**ok, "terminal_code": taken["terminal_code"],
+                                                               "merchant_code": taken["merchant_code"]}, lang="fa")
+        assert taken["terminal_code"] in again.json["error"]["message"] and "قبلاً ثبت شده" in again.json["error"]["message"]
         refused(api.post(f"/merchants/{cafe}/terminals", key, {**ok, "terminal_code": "T12345678"}), 400, "field_invalid", "terminal_code")
         refused(api.post(f"/merchants/{cafe}/terminals", key, {**ok, "kind": "atm"}), 400, "field_invalid", "kind")
         refused(api.post(f"/merchants/{cafe}/terminals", key, {**ok, "mac_key_hex": "XYZ"}), 400, "field_invalid", "mac_key_hex")
