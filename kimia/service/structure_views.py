@@ -220,12 +220,20 @@ def merchant(svc: Kimia, clubs: Sequence[int], merchant_id: int, path: str = "me
     return _merchant(row)
 
 
-def list_branches(svc: Kimia, merchant_id: int, *, after_id: int, limit: int) -> list[BranchView]:
-    """The branches of a merchant (the caller has checked the merchant is theirs)."""
+def list_branches(svc: Kimia, merchant_id: int, *, after_id: int, limit: int, only: int | None = None) -> list[BranchView]:
+    """The branches of a merchant (the caller has checked the merchant is theirs; ``only``: that
+    one branch, for a key bound to it)."""
+    extra, params = ("AND id = ?", (only,)) if only is not None else ("", ())
     with svc.reading() as tx:
-        rows = tx.all("SELECT id, merchant_id, name_fa FROM branches WHERE merchant_id = ? AND id > ? ORDER BY id LIMIT ?",
-                      (merchant_id, after_id, limit))
+        rows = tx.all(f"SELECT id, merchant_id, name_fa FROM branches WHERE merchant_id = ? {extra} AND id > ? ORDER BY id LIMIT ?",
+                      (merchant_id, *params, after_id, limit))
     return [BranchView(int(r[0]), int(r[1]), r[2]) for r in rows]
+
+
+def merchant_of_branch(svc: Kimia, branch_id: int) -> int | None:
+    with svc.reading() as tx:
+        row = tx.one("SELECT merchant_id FROM branches WHERE id = ?", (branch_id,))
+    return None if row is None else int(row[0])
 
 
 _TERMINAL = ("SELECT t.id, t.terminal_code, t.merchant_code, t.merchant_id, t.branch_id, t.kind, t.active, t.mac_key_version,"

@@ -4,6 +4,7 @@ keys never see or touch club B's."""
 
 from __future__ import annotations
 
+from kimia.service import apikeys
 from kimia.service.terminalkeys import kcv, load_kek, unwrap
 from service.builders import all_text, audit, scalar, sheba
 
@@ -35,6 +36,17 @@ def test_merchants_are_listed_a_page_at_a_time_within_the_tree(api: Api) -> None
     assert len(api.get("/merchants", api.keys_of(api.a)["integration"]).json["items"]) == 3
     assert [m["id"] for m in api.get("/merchants", api.keys_of(api.a)["merchant"]).json["items"]] == [a["cafe"]]
     assert [m["id"] for m in api.get("/merchants", management(api, api.b)).json["items"]] == sorted(api.b.merchants.values())
+
+
+def test_a_key_bound_to_a_branch_reads_its_merchant_and_that_branch_only(api: Api) -> None:
+    cafe, north = api.a.merchants["cafe"], api.a.branches["cafe-north"]
+    south = api.post(f"/merchants/{cafe}/branches", management(api), {"name_fa": "شعبه جنوب"}).json["id"]
+    key = apikeys.create(api.service, kind="integration", club_id=api.a.club_id, actor="test", branch_id=north)[1]
+    assert [m["id"] for m in api.get("/merchants", key).json["items"]] == [cafe]
+    assert [b["id"] for b in api.get(f"/merchants/{cafe}/branches", key).json["items"]] == [north]
+    assert south != north
+    refused(api.get(f"/merchants/{api.a.merchants['restaurant']}", key), 404, "unknown_merchant", "merchant_id")
+    refused(api.get(f"/merchants/{api.a.merchants['restaurant']}/branches", key), 404, "unknown_merchant", "merchant_id")
 
 
 def test_a_merchant_is_read_by_its_own_club_only(api: Api) -> None:

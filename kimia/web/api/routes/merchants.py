@@ -3,7 +3,8 @@
 
 An integration key may read the club's merchants and their branches (what a cash register or a
 site needs to name where a purchase happens), never change them; a key bound to a merchant sees
-only that merchant. Terminals, their keys and groups are the management key's only.
+only that merchant, and one bound to a branch its merchant and that branch only. Terminals, their
+keys and groups are the management key's only.
 """
 
 from __future__ import annotations
@@ -120,9 +121,19 @@ def _merchant(ctx: Ctx, row: views.MerchantView) -> MerchantOut:
                        sheba=row.sheba, marketer_id=row.marketer_id, active=row.active, created=ctx.stamp(row.created_at))
 
 
+def bound_merchant(ctx: Ctx) -> int | None:
+    """The one merchant a key bound to a merchant, or to one of its branches, acts as (None: unbound)."""
+    if ctx.principal.merchant_id is not None:
+        return ctx.principal.merchant_id
+    if ctx.principal.branch_id is not None:
+        return views.merchant_of_branch(ctx.svc, ctx.principal.branch_id)
+    return None
+
+
 def own_merchant(ctx: Ctx, merchant_id: int) -> views.MerchantView:
-    """A merchant of the caller's tree (a key bound to a merchant: that one only), else ``unknown_merchant``."""
-    bound = ctx.principal.merchant_id
+    """A merchant of the caller's tree (a key bound to a merchant or a branch: that merchant only),
+    else ``unknown_merchant``."""
+    bound = bound_merchant(ctx)
     if bound is not None and bound != merchant_id:
         raise reject("unknown_merchant", path="merchant_id")
     return views.merchant(ctx.svc, tree(ctx), merchant_id)
@@ -133,9 +144,8 @@ def own_merchant(ctx: Ctx, merchant_id: int) -> views.MerchantView:
 
 @endpoint("GET", "/merchants", tag="merchants", access=READERS, query=PageQuery, answer=Page[MerchantOut])
 def list_merchants(ctx: Ctx, query: PageQuery) -> Page[MerchantOut]:
-    """The merchants of the caller's club tree, oldest first (a merchant-bound key: its own only)."""
-    rows = views.list_merchants(ctx.svc, tree(ctx), after_id=after_id(query.cursor), limit=query.limit,
-                                only=ctx.principal.merchant_id)
+    """The merchants of the caller's club tree, oldest first (a key bound to a merchant or a branch: that merchant only)."""
+    rows = views.list_merchants(ctx.svc, tree(ctx), after_id=after_id(query.cursor), limit=query.limit, only=bound_merchant(ctx))
     return Page[MerchantOut](items=[_merchant(ctx, r) for r in rows], next_cursor=next_cursor(rows, query.limit, lambda r: r.id))
 
 
@@ -178,9 +188,9 @@ def _branch(row: views.BranchView) -> BranchOut:
 
 @endpoint("GET", "/merchants/<int:merchant_id>/branches", tag="merchants", access=READERS, query=PageQuery, answer=Page[BranchOut])
 def list_branches(ctx: Ctx, merchant_id: int, query: PageQuery) -> Page[BranchOut]:
-    """The branches of a merchant of the caller's club tree."""
+    """The branches of a merchant of the caller's club tree (a key bound to a branch: that branch only)."""
     own_merchant(ctx, merchant_id)
-    rows = views.list_branches(ctx.svc, merchant_id, after_id=after_id(query.cursor), limit=query.limit)
+    rows = views.list_branches(ctx.svc, merchant_id, after_id=after_id(query.cursor), limit=query.limit, only=ctx.principal.branch_id)
     return Page[BranchOut](items=[_branch(r) for r in rows], next_cursor=next_cursor(rows, query.limit, lambda r: r.id))
 
 
