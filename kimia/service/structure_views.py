@@ -110,6 +110,15 @@ class GroupView:
     size: int
 
 
+#: The largest id a database holds (a 64-bit integer): a larger one names nothing, and is not sent
+#: to SQLite, which cannot bind it.
+MAX_ID = 2**63 - 1
+
+
+def _page_start(after_id: int) -> int:
+    return min(after_id, MAX_ID)
+
+
 def _in(tx: Tx, ids: Sequence[int]) -> str:
     return f"({tx.placeholders(len(ids))})"
 
@@ -140,7 +149,7 @@ def meta_clubs_of(svc: Kimia, root: int) -> list[MetaClubView]:
 def list_meta_clubs(svc: Kimia, *, after_id: int, limit: int) -> list[MetaClubView]:
     """Every meta-club of the platform, a page at a time."""
     with svc.reading() as tx:
-        ids = [int(i) for (i,) in tx.all("SELECT id FROM meta_clubs WHERE id > ? ORDER BY id LIMIT ?", (after_id, limit))]
+        ids = [int(i) for (i,) in tx.all("SELECT id FROM meta_clubs WHERE id > ? ORDER BY id LIMIT ?", (_page_start(after_id), limit))]
         return _meta_clubs(tx, ids)
 
 
@@ -159,7 +168,7 @@ def _meta_clubs(tx: Tx, ids: list[int]) -> list[MetaClubView]:
 def list_owners(svc: Kimia, *, after_id: int, limit: int) -> list[OwnerView]:
     with svc.reading() as tx:
         rows = tx.all("SELECT id, name_fa, name_en, sheba, created_at FROM club_owners WHERE id > ? ORDER BY id LIMIT ?",
-                      (after_id, limit))
+                      (_page_start(after_id), limit))
     return [OwnerView(int(r[0]), r[1], r[2], r[3], int(r[4])) for r in rows]
 
 
@@ -167,14 +176,14 @@ def list_root_clubs(svc: Kimia, *, after_id: int, limit: int) -> list[tuple[int,
     """(owner id, club) of every root club of the platform, without their sub-clubs."""
     with svc.reading() as tx:
         rows = tx.all("SELECT id, parent_id, name_fa, name_en, business_type, created_at, owner_id FROM clubs"
-                      " WHERE parent_id IS NULL AND id > ? ORDER BY id LIMIT ?", (after_id, limit))
+                      " WHERE parent_id IS NULL AND id > ? ORDER BY id LIMIT ?", (_page_start(after_id), limit))
     return [(int(r[6]), ClubNode(int(r[0]), None, r[2], r[3], r[4], int(r[5]))) for r in rows]
 
 
 def list_fee_tariffs(svc: Kimia, *, after_id: int, limit: int) -> list[TariffView]:
     with svc.reading() as tx:
         rows = tx.all("SELECT id, business_type, percent_bp, fixed_rial, cap_rial FROM fee_tariffs WHERE id > ? ORDER BY id LIMIT ?",
-                      (after_id, limit))
+                      (_page_start(after_id), limit))
     return [TariffView(int(r[0]), r[1], int(r[2]), int(r[3]), None if r[4] is None else int(r[4])) for r in rows]
 
 
@@ -191,7 +200,7 @@ def owner_of(svc: Kimia, club_id: int) -> int | None:
 def list_marketers(svc: Kimia, clubs: Sequence[int], *, after_id: int, limit: int) -> list[MarketerView]:
     with svc.reading() as tx:
         rows = tx.all(f"SELECT id, club_id, name_fa, sheba, created_at FROM marketers WHERE club_id IN {_in(tx, clubs)}"
-                      " AND id > ? ORDER BY id LIMIT ?", (*clubs, after_id, limit))
+                      " AND id > ? ORDER BY id LIMIT ?", (*clubs, _page_start(after_id), limit))
     return [MarketerView(int(r[0]), int(r[1]), r[2], r[3], int(r[4])) for r in rows]
 
 
@@ -207,12 +216,14 @@ def list_merchants(svc: Kimia, clubs: Sequence[int], *, after_id: int, limit: in
     extra, params = ("AND id = ?", (only,)) if only is not None else ("", ())
     with svc.reading() as tx:
         rows = tx.all(f"{_MERCHANT} WHERE club_id IN {_in(tx, clubs)} {extra} AND id > ? ORDER BY id LIMIT ?",
-                      (*clubs, *params, after_id, limit))
+                      (*clubs, *params, _page_start(after_id), limit))
     return [_merchant(r) for r in rows]
 
 
 def merchant(svc: Kimia, clubs: Sequence[int], merchant_id: int, path: str = "merchant_id") -> MerchantView:
     """A merchant of ``clubs``, else ``unknown_merchant``."""
+    if not 0 < merchant_id <= MAX_ID:
+        raise reject("unknown_merchant", path=path)
     with svc.reading() as tx:
         row = tx.one(f"{_MERCHANT} WHERE id = ? AND club_id IN {_in(tx, clubs)}", (merchant_id, *clubs))
     if row is None:
@@ -226,7 +237,7 @@ def list_branches(svc: Kimia, merchant_id: int, *, after_id: int, limit: int, on
     extra, params = ("AND id = ?", (only,)) if only is not None else ("", ())
     with svc.reading() as tx:
         rows = tx.all(f"SELECT id, merchant_id, name_fa FROM branches WHERE merchant_id = ? {extra} AND id > ? ORDER BY id LIMIT ?",
-                      (merchant_id, *params, after_id, limit))
+                      (merchant_id, *params, _page_start(after_id), limit))
     return [BranchView(int(r[0]), int(r[1]), r[2]) for r in rows]
 
 
@@ -247,12 +258,15 @@ def _terminal(r: Sequence[Any]) -> TerminalView:
 def list_terminals(svc: Kimia, merchant_id: int, *, after_id: int, limit: int) -> list[TerminalView]:
     """The terminals of a merchant (the caller has checked the merchant is theirs)."""
     with svc.reading() as tx:
-        rows = tx.all(f"{_TERMINAL} WHERE t.merchant_id = ? AND t.id > ? ORDER BY t.id LIMIT ?", (merchant_id, after_id, limit))
+        rows = tx.all(f"{_TERMINAL} WHERE t.merchant_id = ? AND t.id > ? ORDER BY t.id LIMIT ?",
+                      (merchant_id, _page_start(after_id), limit))
     return [_terminal(r) for r in rows]
 
 
 def terminal(svc: Kimia, clubs: Sequence[int], terminal_id: int) -> TerminalView:
     """A terminal of a merchant of ``clubs``, else ``unknown_terminal``."""
+    if not 0 < terminal_id <= MAX_ID:
+        raise reject("unknown_terminal", path="terminal_id")
     with svc.reading() as tx:
         row = tx.one(f"{_TERMINAL} WHERE t.id = ? AND m.club_id IN {_in(tx, clubs)}", (terminal_id, *clubs))
     if row is None:
@@ -282,13 +296,15 @@ def list_groups(svc: Kimia, kind: str, clubs: Sequence[int], *, after_id: int, l
     with svc.reading() as tx:
         rows = tx.all(f"SELECT g.id, g.club_id, g.name_fa, g.name_en, (SELECT COUNT(*) FROM {members} x WHERE x.group_id = g.id)"
                       f" FROM {table} g WHERE g.club_id IN {_in(tx, clubs)} AND g.id > ? ORDER BY g.id LIMIT ?",
-                      (*clubs, after_id, limit))
+                      (*clubs, _page_start(after_id), limit))
     return [GroupView(int(r[0]), int(r[1]), r[2], r[3], int(r[4])) for r in rows]
 
 
 def group(svc: Kimia, kind: str, clubs: Sequence[int], group_id: int) -> GroupView:
     """A group of ``clubs``, else ``not_found`` (what: the kind of group)."""
     table, members, _ = _GROUPS[kind]
+    if not 0 < group_id <= MAX_ID:
+        raise reject("not_found", path="group_id", what=GROUP_NAMES[kind])
     with svc.reading() as tx:
         row = tx.one(f"SELECT g.id, g.club_id, g.name_fa, g.name_en, (SELECT COUNT(*) FROM {members} x WHERE x.group_id = g.id)"
                      f" FROM {table} g WHERE g.id = ? AND g.club_id IN {_in(tx, clubs)}", (group_id, *clubs))
@@ -302,5 +318,5 @@ def group_members(svc: Kimia, kind: str, group_id: int, *, after_id: int, limit:
     _, members, column = _GROUPS[kind]
     with svc.reading() as tx:
         rows = tx.all(f"SELECT {column} FROM {members} WHERE group_id = ? AND {column} > ? ORDER BY {column} LIMIT ?",
-                      (group_id, after_id, limit))
+                      (group_id, _page_start(after_id), limit))
     return [int(i) for (i,) in rows]

@@ -3,6 +3,7 @@ inputs (code, path, nothing changed), their audit lines, and that club A never s
 
 from __future__ import annotations
 
+from kimia.web.api.paging import encode_cursor
 from service.builders import audit, mobile
 
 from ..conftest import Api
@@ -69,6 +70,9 @@ def test_bad_member_groups_are_refused_and_change_nothing(api: Api) -> None:
         refused(api.put(f"/member-groups/{group_a}/members", key, {"add": [own, theirs]}), 422, "foreign_reference", "add.1")
         refused(api.put(f"/member-groups/{group_a}/members", key, {"add": "all"}), 400, "field_invalid", "add")
         refused(api.get(f"/member-groups/{group_a}/members", key, cursor="zz"), 400, "invalid_cursor", "cursor")
+        refused(api.get(f"/member-groups/{2**64}/members", key), 404, "not_found", "group_id")
+        refused(api.post("/member-groups", key, {"name_fa": "x", "ids": [own, 2**64]}), 400, "field_invalid", "ids.1")
+        assert api.get(f"/member-groups/{group_a}/members", key, cursor=encode_cursor(2**64)).json == {"items": [], "next_cursor": None}
         for kind in ("integration", "merchant", "member"):
             refused(api.get("/member-groups", api.keys_of(api.a)[kind]), 403, "forbidden")
         refused(api.post("/member-groups", api.keys["platform"], {"name_fa": "x"}), 403, "forbidden")

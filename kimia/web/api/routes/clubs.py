@@ -20,7 +20,10 @@ MANAGERS = {"management"}
 
 NameFa = Annotated[str, Field(min_length=1, max_length=200, description="The name in Persian")]
 NameEn = Annotated[str, Field(max_length=200, description="The name in English")]
-BusinessType = Annotated[str | None, Field(min_length=1, max_length=50, description="The kind of business (fee tariffs are per business type)")]
+BusinessType = Annotated[str | None, Field(min_length=1, max_length=50,
+                                           description="The kind of business (fee tariffs are per business type)")]
+#: An id in a request: a database holds none above 2**63 - 1.
+Id = Annotated[int, Field(ge=1, le=views.MAX_ID)]
 Sheba = Annotated[str | None, Field(max_length=40, description="An Iranian Sheba (IR + 24 digits) for settlement")]
 
 
@@ -41,7 +44,7 @@ class MetaClubOut(Model):
     share_members: bool = Field(description="The clubs' members are known in each of them")
     share_merchants: bool = Field(description="Each club's members earn and spend at the others' merchants")
     share_value: bool = Field(description="Value earned in one club is spent in the others")
-    club_ids: list[int] = Field(description="The root clubs in the meta-club")
+    club_ids: list[Id] = Field(description="The root clubs in the meta-club")
     created: Stamp
 
 
@@ -57,7 +60,7 @@ class ClubIn(Model):
 
 
 class RootClubIn(ClubIn):
-    owner_id: int = Field(ge=1, description="The club owner (باشگاه‌دار) opening the club")
+    owner_id: Id = Field(description="The club owner (باشگاه‌دار) opening the club")
 
 
 class RootClubOut(ClubOut):
@@ -80,7 +83,7 @@ class OwnerOut(Model):
 
 class MetaClubIn(Model):
     name_fa: NameFa
-    club_ids: list[int] = Field(min_length=2, max_length=100, description="Root clubs (at least two)")
+    club_ids: list[Id] = Field(min_length=2, max_length=100, description="Root clubs (at least two)")
     share_members: bool = True
     share_merchants: bool = False
     share_value: bool = False
@@ -101,7 +104,7 @@ class TariffOut(Model):
 
 
 class MarketerIn(Model):
-    club_id: int | None = Field(default=None, ge=1, description="A club of the caller's tree (default: the caller's club)")
+    club_id: Id | None = Field(default=None, description="A club of the caller's tree (default: the caller's club)")
     name_fa: NameFa
     sheba: Sheba = None
 

@@ -19,7 +19,7 @@ from kimia.service.admin import Admin
 from kimia.web.api.endpoint import Ctx, endpoint
 from kimia.web.api.models import Model, Page, PageQuery, Stamp
 from kimia.web.api.paging import after_id, next_cursor
-from kimia.web.api.routes.clubs import BusinessType, NameEn, NameFa, Sheba, own_club, tree
+from kimia.web.api.routes.clubs import BusinessType, Id, NameEn, NameFa, Sheba, own_club, tree
 
 MANAGERS = {"management"}
 #: Who may read merchants and branches: the back office and the club's integrations.
@@ -31,12 +31,12 @@ KeyHex = Annotated[str, Field(pattern=r"^(?:[0-9A-Fa-f]{32}|[0-9A-Fa-f]{64})$",
 
 
 class MerchantIn(Model):
-    club_id: int | None = Field(default=None, ge=1, description="A club of the caller's tree (default: the caller's club)")
+    club_id: Id | None = Field(default=None, description="A club of the caller's tree (default: the caller's club)")
     name_fa: NameFa
     name_en: NameEn = ""
     business_type: BusinessType = None
     sheba: Sheba = None
-    marketer_id: int | None = Field(default=None, ge=1, description="The marketer who brought the merchant (S3)")
+    marketer_id: Id | None = Field(default=None, description="The marketer who brought the merchant (S3)")
 
 
 class MerchantChangeIn(Model):
@@ -73,7 +73,7 @@ class TerminalIn(Model):
     terminal_code: str = Field(min_length=1, max_length=8, pattern=r"^\S+$", description="The terminal id (ISO 8583 field 41)")
     merchant_code: str = Field(min_length=1, max_length=15, pattern=r"^\S+$", description="The merchant id (ISO 8583 field 42)")
     kind: Literal["pos", "pcpos"] = Field(default="pos", description="pos: a card terminal; pcpos: a cash register")
-    branch_id: int | None = Field(default=None, ge=1, description="A branch of the same merchant")
+    branch_id: Id | None = Field(default=None, description="A branch of the same merchant")
     mac_key_hex: KeyHex | None = None
 
 
@@ -96,12 +96,12 @@ class MacKeyIn(Model):
 class GroupIn(Model):
     name_fa: NameFa
     name_en: NameEn = ""
-    ids: list[int] = Field(default_factory=list, max_length=10_000, description="Its first members")
+    ids: list[Id] = Field(default_factory=list, max_length=10_000, description="Its first members")
 
 
 class GroupChangeIn(Model):
-    add: list[int] = Field(default_factory=list, max_length=10_000)
-    remove: list[int] = Field(default_factory=list, max_length=10_000)
+    add: list[Id] = Field(default_factory=list, max_length=10_000)
+    remove: list[Id] = Field(default_factory=list, max_length=10_000)
 
 
 class GroupOut(Model):
