@@ -85,9 +85,10 @@ def update_merchant(svc: Kimia, merchant_id: int, changes: dict[str, Any], *, ac
         row = tx.one("SELECT club_id FROM merchants WHERE id = ?", (merchant_id,))
         if row is None:
             raise reject("unknown_merchant", path="merchant_id")
-        if changes:
-            assignments = ", ".join(f"{column} = ?" for column in changes)
-            tx.execute(f"UPDATE merchants SET {assignments} WHERE id = ?", (*changes.values(), merchant_id))
+        if not changes:
+            return  # nothing asked, nothing changed: no line in the audit log
+        assignments = ", ".join(f"{column} = ?" for column in changes)
+        tx.execute(f"UPDATE merchants SET {assignments} WHERE id = ?", (*changes.values(), merchant_id))
         _audit(svc, tx, int(row[0]), actor, "update_merchant", {"id": merchant_id, **changes})
 
     svc.write(work)

@@ -74,6 +74,8 @@ def test_a_merchant_is_added_to_a_club_of_the_tree_and_renamed(api: Api) -> None
     assert (changed.json["name_fa"], changed.json["name_en"], changed.json["business_type"]) == ("نانوایی", "Bread", None)
     assert audit(api.service, "update_merchant")[-1] == (f"api:{public_id(key)}", "", {"id": made, "name_en": "Bread", "business_type": None})
     assert api.get(f"/merchants/{made}", key).json == changed.json
+    with unchanged(api):
+        assert api.put(f"/merchants/{made}", key, {}).json == changed.json
 
 
 def test_bad_merchants_are_refused_and_change_nothing(api: Api) -> None:
