@@ -142,6 +142,7 @@ catalogue! {
     not_found: Web, "There is no {what} here", "چنین {what}ی اینجا وجود ندارد";
     method_not_allowed: Web, "{method} is not allowed here", "روش {method} اینجا مجاز نیست";
     // web codes (what the request names): helpers add theirs below this line
+    terminal_taken: Service, "Terminal {terminal_code} of merchant id {merchant_code} is already registered", "پایانهٔ {terminal_code} با شناسهٔ پذیرندهٔ {merchant_code} قبلاً ثبت شده است";
     unknown_club: Service, "No such club", "چنین باشگاهی وجود ندارد";
     unknown_merchant: Service, "No such merchant in this club", "چنین پذیرنده‌ای در این باشگاه وجود ندارد";
     unknown_terminal: Service, "This terminal is not registered", "این پایانه ثبت نشده است";
