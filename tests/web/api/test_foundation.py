@@ -106,7 +106,7 @@ def test_bad_purchases_are_refused_with_their_code_and_path_and_change_nothing(a
         (purchase_body(api, -5), 400, "field_invalid", "amount_rial"),
         ({**purchase_body(api), "member": {"kind": "id"}}, 400, "field_required", "member.value"),
         ({**purchase_body(api), "tip_rial": 5}, 400, "field_invalid", "tip_rial"),
-        ({**purchase_body(api), "basket": [{"sku": "x", "quantity": 0, "unit_price_rial": 1}]}, 400, "field_invalid", "basket.0.quantity"),
+        ({**purchase_body(api), "basket": [{"goods_id": "x", "quantity": 0, "amount_rial": 1}]}, 400, "field_invalid", "basket.0.quantity"),
         ({**purchase_body(api), "merchant_id": api.b.merchants["cafe"]}, 404, "unknown_merchant", "merchant_id"),
         (purchase_body(api, 1_000_000, redeem_credit_rial=999_999_999), 422, "insufficient_balance", None),
     ]
@@ -210,3 +210,20 @@ def test_a_fault_inside_kimia_is_a_server_error_and_a_retry_runs_again(api: Api,
         patched.setattr(apikeys, "create", broken)
         assert api.post("/api-keys", mk, {"kind": "integration"}, idem="fault-2").status_code == 500
     assert api.post("/api-keys", mk, {"kind": "integration"}, idem="fault-2").status_code == 201  # the claim was released
+
+
+def test_a_cash_register_sends_its_basket_as_the_terminal_does(api: Api) -> None:
+    key = api.keys_of(api.a)["integration"]
+    lines = [{"goods_id": "tea-100g", "group": "drinks", "quantity": 2, "amount_rial": 600_000},
+             {"goods_id": "cake", "quantity": 1, "amount_rial": 400_000}]
+    r = api.post("/purchases", key, purchase_body(api, 1_000_000, basket=lines))
+    assert r.status_code == 201, r.json
+    with api.service.reading() as tx:
+        stored = tx.one("SELECT request_hash FROM operations WHERE id = ?", (r.json["op_id"],))
+    assert stored is not None
+    ops = count(api, "operations")
+    r = api.post("/purchases", key, purchase_body(api, 1_200_000, basket=lines))
+    assert r.status_code == 400 and r.json["error"]["code"] == "basket_mismatch"
+    r = api.post("/purchases", key, purchase_body(api, 1_000_000, basket=[{**lines[0], "goods_id": "a|b"}]))
+    assert r.status_code == 400 and r.json["error"]["path"] == "basket.0.goods_id"
+    assert count(api, "operations") == ops

@@ -77,7 +77,7 @@ def test_dry_run_explains_a_sample_purchase_and_writes_nothing(api: Api) -> None
     assert made_up.json["explanation_fa"] and made_up.json["explanation_en"] and made_up.json["explanation"]
     real = api.post("/rules/dry-run", mk(api), {"rule_set": draft(api), "merchant_id": api.a.merchants["restaurant"],
                                                 "member": member_ref(api), "amount_rial": 2_000_000,
-                                                "basket": [{"sku": "tea", "quantity": 2, "unit_price_rial": 1_000_000}]})
+                                                "basket": [{"goods_id": "tea", "quantity": 2, "amount_rial": 2_000_000}]})
     assert real.status_code == 200, real.json
     assert real.json["member_id"] == api.members[api.a.club_id]
     assert "later-bonus" not in real.json["applied_rules"] and "food-court-5" in real.json["applied_rules"]

@@ -121,13 +121,6 @@ class DryRunIn(Model):
     voucher_code: str | None = Field(default=None, max_length=64)
 
 
-def core_line(line: BasketLine) -> dict[str, Any]:
-    """A basket line as the core (and the terminal's handler) gives it: the goods id, its group, the
-    quantity and the line's whole amount."""
-    return {"goods_id": line.sku, "group": line.category or "", "quantity": line.quantity,
-            "amount_rial": line.quantity * line.unit_price_rial}
-
-
 class DryRunOut(ReceiptOut):
     explanation: list[dict[str, Any]] = Field(default_factory=list, description="Every rule's outcome, as the core explains it")
 
@@ -144,7 +137,7 @@ def dry_run(ctx: Ctx, body: DryRunIn) -> DryRunOut:
     merchant_id = ctx.merchant(body.merchant_id)
     member: Any = body.member.model_dump() if body.member else {"kind": "id", "value": "0"}
     req = PurchaseRequest(idem_key="dry-run", merchant_id=merchant_id, member=member, amount_rial=body.amount_rial,
-                          basket=[core_line(line) for line in body.basket], payment_method=body.payment_method,
+                          basket=[line.model_dump() for line in body.basket], payment_method=body.payment_method,
                           channel=body.channel, redeem_credit_rial=body.redeem_credit_rial, redeem_points=body.redeem_points,
                           voucher_code=body.voucher_code, branch_id=body.branch_id, actor=ctx.actor)
     sample = body.sample_member
