@@ -227,3 +227,10 @@ def test_a_cash_register_sends_its_basket_as_the_terminal_does(api: Api) -> None
     r = api.post("/purchases", key, purchase_body(api, 1_000_000, basket=[{**lines[0], "goods_id": "a|b"}]))
     assert r.status_code == 400 and r.json["error"]["path"] == "basket.0.goods_id"
     assert count(api, "operations") == ops
+
+
+def test_an_id_no_database_can_hold_is_not_found(api: Api) -> None:
+    key = api.keys_of(api.a)["management"]
+    for path in (f"/members/{2**64}", "/members/0", f"/merchants/{2**63}"):
+        r = api.get(path, key)
+        assert r.status_code == 404 and r.json["error"]["code"] == "not_found", path
