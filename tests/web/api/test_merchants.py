@@ -32,8 +32,10 @@ def test_merchants_are_listed_a_page_at_a_time_within_the_tree(api: Api) -> None
     assert [m["id"] for m in first["items"] + rest["items"]] == sorted(a.values())
     cafe = next(m for m in everything["items"] if m["id"] == a["cafe"])
     assert (cafe["name_en"], cafe["business_type"], cafe["marketer_id"], cafe["active"]) == ("Cafe", "cafe", api.a.marketer_id, True)
-    # An integration key reads them too; one bound to the cafe sees the cafe only.
-    assert len(api.get("/merchants", api.keys_of(api.a)["integration"]).json["items"]) == 3
+    # An integration key reads them too (never their settlement account); one bound to the cafe sees the cafe only.
+    assert cafe["sheba"] is not None
+    by_integration = api.get("/merchants", api.keys_of(api.a)["integration"]).json["items"]
+    assert len(by_integration) == 3 and all(m["sheba"] is None for m in by_integration)
     assert [m["id"] for m in api.get("/merchants", api.keys_of(api.a)["merchant"]).json["items"]] == [a["cafe"]]
     assert [m["id"] for m in api.get("/merchants", management(api, api.b)).json["items"]] == sorted(api.b.merchants.values())
 

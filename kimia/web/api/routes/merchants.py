@@ -53,7 +53,7 @@ class MerchantOut(Model):
     name_fa: str
     name_en: str
     business_type: str | None
-    sheba: str | None
+    sheba: str | None = Field(description="The merchant's settlement account; shown to management keys only (null for others)")
     marketer_id: int | None
     active: bool
     created: Stamp
@@ -118,7 +118,7 @@ class MerchantGroupOut(GroupOut):
 
 def _merchant(ctx: Ctx, row: views.MerchantView) -> MerchantOut:
     return MerchantOut(id=row.id, club_id=row.club_id, name_fa=row.name_fa, name_en=row.name_en, business_type=row.business_type,
-                       sheba=row.sheba, marketer_id=row.marketer_id, active=row.active, created=ctx.stamp(row.created_at))
+                       sheba=row.sheba if ctx.principal.kind == "management" else None, marketer_id=row.marketer_id, active=row.active, created=ctx.stamp(row.created_at))
 
 
 def bound_merchant(ctx: Ctx) -> int | None:
