@@ -461,21 +461,16 @@ def check(ctx: click.Context) -> None:
 @click.option("--days", type=click.IntRange(1, 3_660), default=90, show_default=True, help="How far back to take purchases.")
 @click.pass_context
 def backtest(ctx: click.Context, club_id: int, days: int) -> None:
-    """Run the club's newest rule set over its past purchases and total what it would cost."""
-    from kimia.service.reports import backtest_columns, backtest_source
+    """Run the club's rule set in effect over its past purchases and total what it would cost."""
+    from kimia.service import rulesets
 
     with _service(_settings(ctx)) as service:
-        with service.reading() as tx:
-            root = int(service.caches.root_club(tx, club_id))
-            source = backtest_source(tx, root, _now() - days * 86_400)
-            if source is None:
-                raise fail("no_rules", club=root)
-            with click.progressbar(length=source.total, label="loading purchases", file=_err()) as bar:
-                columns = backtest_columns(tx, source, progress=bar.update)
-            book = service.caches.rulebook(tx, source.root)  # compiled as purchases see it
-        result = book.backtest(**columns.arguments(source.tier_names))
-    names, rule_names = columns.merchant_names, source.rule_names()
-    click.echo(f"backtest of club {root}, rule set version {source.version} ({len(book)} rules), over the last {days} days")
+        source, book = rulesets.backtest_plan(service, club_id, days=days)
+        with click.progressbar(length=source.total, label="loading purchases", file=_err()) as bar:
+            run = rulesets.run_backtest(service, source, book, days, progress=bar.update)
+    root, result = run.club_id, run.result
+    names, rule_names = run.merchant_names, run.rule_names
+    click.echo(f"backtest of club {root}, rule set version {run.version} ({run.rule_count} rules), over the last {days} days")
     click.echo("each purchase is replayed with its merchant, merchant group, amount and time, the member's current tier and"
                " purchase count; rules on member groups, history, baskets, channels or sub-clubs do not fire here")
     click.echo("")
@@ -808,6 +803,24 @@ def web_serve(ctx: click.Context, host: str, port: int) -> None:
         run_simple(host, port, app, threaded=True)
     finally:
         app.extensions["kimia"].close()
+
+
+@web.command("gunicorn")
+@click.option("--bind", default=None, help="Address to listen on (default KIMIA_WEB_BIND or 127.0.0.1:8000).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Worker processes (default KIMIA_WEB_WORKERS or 1).")
+@click.option("--threads", type=click.IntRange(1, 1024), default=None, help="Threads per worker (default KIMIA_WEB_THREADS or 32).")
+@click.pass_context
+def web_gunicorn(ctx: click.Context, bind: str | None, workers: int | None, threads: int | None) -> None:
+    """Serve the web application in production: gunicorn with kimia.web.gunicorn_conf (one worker
+    process, many threads by default: docs/operations.md). Replaces this process with gunicorn."""
+    import os
+
+    env = dict(os.environ, KIMIA_DATABASE_URL=_url(ctx))
+    for name, value in (("KIMIA_WEB_BIND", bind), ("KIMIA_WEB_WORKERS", workers), ("KIMIA_WEB_THREADS", threads)):
+        if value is not None:
+            env[name] = str(value)
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:kimia.web.gunicorn_conf", "kimia.web.wsgi:app"]
+    os.execve(sys.executable, argv, env)
 
 
 @main.group("api-key")

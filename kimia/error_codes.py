@@ -66,6 +66,7 @@ ErrorCode = Literal[
     "api_key_invalid",
     "not_found",
     "method_not_allowed",
+    "terminal_taken",
     "unknown_club",
     "unknown_merchant",
     "unknown_terminal",

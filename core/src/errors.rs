@@ -71,8 +71,8 @@ catalogue! {
     // --- 1. kimia itself is broken ---
     internal_error: Core, "Internal error: kimia used the unlisted error code {code}", "خطای داخلی: کیمیا کد خطای فهرست‌نشدهٔ {code} را به کار برد",
         unreachable "raised only when kimia's own code names a code the catalogue lacks, which the catalogue tests forbid";
-    server_error: Web, "An unexpected error on the server (it is logged); retry later with the same Idempotency-Key",
-        "خطای پیش‌بینی‌نشده‌ای در سرور رخ داد (ثبت شد)؛ بعداً با همان کلید یکتایی دوباره تلاش کنید";
+    server_error: Web, "kimia could not answer this request (the fault is logged); retry with the same Idempotency-Key",
+        "کیمیا نتوانست به این درخواست پاسخ دهد (خطا ثبت شد)؛ با همان کلید یکتایی دوباره تلاش کنید";
     // --- 2. kimia's setup: keys, database schema and roles ---
     card_key_missing: Service, "KIMIA_CARD_HASH_KEY is not set: kimia will not hash card numbers with the development key outside development (set the key, or KIMIA_DEV_MODE=1 for a demo)",
         "KIMIA_CARD_HASH_KEY تنظیم نشده است: کیمیا بیرون از محیط توسعه شماره کارت‌ها را با کلید توسعه هش نمی‌کند (کلید را تنظیم کنید، یا برای دمو KIMIA_DEV_MODE=1)";
@@ -142,6 +142,7 @@ catalogue! {
     not_found: Web, "There is no {what} here", "چنین {what}ی اینجا وجود ندارد";
     method_not_allowed: Web, "{method} is not allowed here", "روش {method} اینجا مجاز نیست";
     // web codes (what the request names): helpers add theirs below this line
+    terminal_taken: Service, "Terminal {terminal_code} of merchant id {merchant_code} is already registered", "پایانهٔ {terminal_code} با شناسهٔ پذیرندهٔ {merchant_code} قبلاً ثبت شده است";
     unknown_club: Service, "No such club", "چنین باشگاهی وجود ندارد";
     unknown_merchant: Service, "No such merchant in this club", "چنین پذیرنده‌ای در این باشگاه وجود ندارد";
     unknown_terminal: Service, "This terminal is not registered", "این پایانه ثبت نشده است";

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 import kimia._core as core
 from kimia import identifiers as ids
-from kimia.errors import RuleError, reject
-from kimia.service import audit, tenancy
+from kimia.errors import Phrase, reject
+from kimia.service import audit, rulesets, tenancy
 from kimia.service.api import Kimia
 from kimia.service import verify
 from kimia.service.terminalkeys import kcv, load_kek, wrap
@@ -196,32 +196,33 @@ class Admin:
             self._audit(s, club_id, actor, "create_shared_wallet", {"id": wallet.id, "members": member_ids})
             return int(wallet.id)
 
-    def publish_rules(self, club_id: int, body: dict[str, Any], *, actor: str, reason: str = "") -> int:
+    def publish_rules(self, club_id: int, body: dict[str, Any], *, actor: str, reason: str = "", effective_from: int | None = None) -> int:
         """Validate (compile) and store a new version of a club's rule set; returns the version.
-        The club's settlement shares and the platform's fee tariffs are merged in when absent."""
+        The club's settlement shares and the platform's fee tariffs are merged in when absent
+        (kimia.service.rulesets.complete_body). The version takes effect at ``effective_from``
+        (Unix seconds; default and at the earliest: now): until then the one before stays in use."""
+        now = self.service.clock()
+        effective = now if effective_from is None else effective_from
+        if effective < now - rulesets.PAST_TOLERANCE_S:
+            raise reject("field_invalid", path="effective_from", detail=Phrase("it is in the past", "در گذشته است"))
         with self._session() as s, s.begin():
             club = s.get(m.Club, club_id)
             if club is None:
                 raise reject("unknown_club")
             version = int(s.scalar(select(func.coalesce(func.max(m.RuleSetVersion.version), 0)).where(m.RuleSetVersion.club_id == club_id)) or 0) + 1
-            full = {**body, "club_id": club_id, "version": version, "utc_offset_min": club.utc_offset_min}
-            if "settlement" not in body:
-                settlement = dict((club.settings or {}).get("settlement", {}))
-                settlement["fee_tariffs"] = [
-                    {"business_type": t.business_type, "percent_bp": t.percent_bp, "fixed_rial": t.fixed_rial, "cap_rial": t.cap_rial}
-                    for t in s.scalars(select(m.FeeTariff))
-                ]
-                full["settlement"] = settlement
-            try:
-                core.Rulebook(full)
-            except RuleError:
-                raise
+            tariffs = [{"business_type": t.business_type, "percent_bp": t.percent_bp, "fixed_rial": t.fixed_rial, "cap_rial": t.cap_rial}
+                       for t in s.scalars(select(m.FeeTariff).order_by(m.FeeTariff.id))]
+            full = rulesets.complete_body(body, club_id=club_id, version=version, utc_offset_min=club.utc_offset_min,
+                                          club_settings=club.settings or {}, fee_tariffs=tariffs)
+            core.Rulebook(full)  # refused with a RuleError at its path unless it compiles
             # Compiled: every id is an integer now. Each must be the club's (issue 13: a rule of one
             # club gave its members entries in another club's lottery).
             self._check(club_id, tenancy.rule_refs(body))
             self._check_tiers(club.settings or {}, body)
-            s.add(m.RuleSetVersion(club_id=club_id, version=version, body=full, created_by=actor, created_at=self.service.clock()))
-            self._audit(s, club_id, actor, "publish_rules", {"version": version, "rules": len(body.get("rules", []))}, reason)
+            s.add(m.RuleSetVersion(club_id=club_id, version=version, body=full, created_by=actor, created_at=now,
+                                   effective_from=max(effective, now)))
+            self._audit(s, club_id, actor, "publish_rules", {"version": version, "rules": len(body.get("rules", [])),
+                                                             "effective_from": max(effective, now)}, reason)
         self.service.caches.clear()
         return version
 

@@ -226,7 +226,7 @@ def _budgets(tx: Tx, service: Host, works: list[PurchaseWork], inputs: dict[int,
     by_club: dict[int, set[str]] = defaultdict(set)
     for i, purchase in inputs.items():
         club = _merchant(works[i]).root_club_id
-        book = service.caches.rulebook(tx, club)
+        book = service.caches.rulebook(tx, club, now=now)
         if book.has_budgets:
             keys = book.budget_keys(purchase, resolved[i][0], now)
             if keys:
@@ -359,7 +359,7 @@ def _decide_all(run: Run, works: list[PurchaseWork], todo: list[int], op_ids: li
                 budget_used={k: budget_used[(club, k)] for k in keys if (club, k) in budget_used},
                 vouchers=load_vouchers(tx, member_id, w.req.voucher_code) if w.req.voucher_code else [],
             )
-            decision = service.caches.rulebook(tx, club).evaluate(inputs[i], before, now)
+            decision = service.caches.rulebook(tx, club, now=now).evaluate(inputs[i], before, now)
             state[member_id] = core.apply(before, decision)
             for use in decision.budget_use:
                 slot = (club, use["key"])

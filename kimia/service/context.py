@@ -18,6 +18,8 @@ from kimia.service.sql import Tx
 from kimia.service.terminalkeys import load_kek, unwrap
 
 TTL_S = 5.0
+#: The ``effective_from`` of "no rule set at all": before any time a clock gives.
+_BEFORE_ALL = -(2**62)
 
 
 @dataclass(frozen=True)
@@ -145,14 +147,26 @@ class Caches:
         ctx = TerminalContext(row[0], row[1], row[2], row[3], mac_key, int(row[5] or 0), prev, int(row[7] or 0))
         return self.put(key, ctx)  # type: ignore[no-any-return]
 
-    def rulebook(self, tx: Tx, club_id: int) -> Rulebook:
+    def rulebook(self, tx: Tx, club_id: int, *, now: int) -> Rulebook:
+        """The club's rule set in effect at ``now``: the newest version whose ``effective_from``
+        has come. Kept until the next published version takes effect (and at most ``TTL_S``), so
+        a version published for later is used from its moment on, never before, by every process."""
         cached = self.get(("rulebook", club_id))
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
-        row = tx.one("SELECT body FROM rule_sets WHERE club_id = ? ORDER BY version DESC LIMIT 1", (club_id,))
+            book, since, until = cached
+            if since <= now and (until is None or now < until):
+                return book  # type: ignore[no-any-return]
+        row = tx.one("SELECT body, effective_from, version FROM rule_sets WHERE club_id = ? AND effective_from <= ?"
+                     " ORDER BY version DESC LIMIT 1", (club_id, now))
         if row is None:
             body: Any = {"club_id": club_id, "rules": []}
+            since, version = _BEFORE_ALL, 0
         else:
             body = row[0] if isinstance(row[0], dict) else json.loads(row[0])
+            since, version = int(row[1]), int(row[2])
+        # Every later version takes effect after ``now`` (else it would be the one in effect).
+        later = tx.one("SELECT MIN(effective_from) FROM rule_sets WHERE club_id = ? AND version > ?", (club_id, version))
+        until = int(later[0]) if later is not None and later[0] is not None else None
         book = Rulebook(int_keys(body))
-        return self.put(("rulebook", club_id), book)  # type: ignore[no-any-return]
+        self.put(("rulebook", club_id), (book, since, until))
+        return book

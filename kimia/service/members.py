@@ -376,7 +376,7 @@ def member_balances(svc: Host, merchant_id: int, member: MemberRef | int | dict[
         if member_club != merchant.root_club_id and not shares_value(svc, tx, member_club, merchant.root_club_id):
             snapshot["lots"] = []
             snapshot["accounts"] = [a for a in snapshot["accounts"] if core.account_info(a["account"]).kind != "credit_line"]
-        book = svc.caches.rulebook(tx, merchant.root_club_id)
+        book = svc.caches.rulebook(tx, merchant.root_club_id, now=svc.clock())
     # What the member can spend here and what they hold, as the core counts them at a purchase
     # and on a receipt (balance_credit_rial).
     holder = core.Member(snapshot)

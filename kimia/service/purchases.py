@@ -51,15 +51,16 @@ class PurchaseWork:
 
 
 def decide_purchase(svc: Host, tx: Tx, req: PurchaseRequest, op_id: int, now: int,
-                    run: Run | None = None) -> tuple[core.Decision, dict[str, Any], MerchantContext, int]:
+                    run: Run | None = None, book: core.Rulebook | None = None) -> tuple[core.Decision, dict[str, Any], MerchantContext, int]:
     """A purchase decided on the member as they are now (a quote, a hold); in a ``run``, after
-    whatever of theirs (or of the club's budgets) it has pending."""
+    whatever of theirs (or of the club's budgets) it has pending. ``book``: a rule set other than
+    the club's own in effect (a dry run of a draft, kimia.service.rulesets)."""
     merchant = svc.caches.merchant(tx, req.merchant_id)
     if not merchant.active:
         raise reject("unknown_merchant")
     member_id, member_club = resolve_member(svc, tx, merchant.root_club_id, MemberRef.of(req.member))
     check_cross_club_spend(svc, tx, member_club, merchant.root_club_id, req)
-    book = svc.caches.rulebook(tx, merchant.root_club_id)
+    book = book if book is not None else svc.caches.rulebook(tx, merchant.root_club_id, now=now)
 
     def load() -> dict[str, Any]:
         return load_member(

@@ -275,9 +275,11 @@ def _json(value: Any) -> dict[str, Any]:
     return loaded
 
 
-def backtest_source(tx: Tx, root: int, since: int) -> BacktestSource | None:
-    """The rule set a backtest of the root club ``root`` runs, or None when it has none."""
-    rules = tx.one("SELECT body, version FROM rule_sets WHERE club_id = ? ORDER BY version DESC LIMIT 1", (root,))
+def backtest_source(tx: Tx, root: int, since: int, rule_set: tuple[int, dict[str, Any]] | None = None) -> BacktestSource | None:
+    """What a backtest of the root club ``root`` reads, running ``rule_set`` (version, body), else
+    the club's newest; None when it has none."""
+    rules = (rule_set[1], rule_set[0]) if rule_set is not None else tx.one(
+        "SELECT body, version FROM rule_sets WHERE club_id = ? ORDER BY version DESC LIMIT 1", (root,))
     if rules is None:
         return None
     settings = _json(tx.one("SELECT settings FROM clubs WHERE id = ?", (root,))[0])

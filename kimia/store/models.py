@@ -309,7 +309,7 @@ class ReferralCode(Base):
 
 
 class RuleSetVersion(Base):
-    """A version of a club's rule set; the newest is compiled and used."""
+    """A version of a club's rule set; the newest whose ``effective_from`` has come is compiled and used."""
 
     __tablename__ = "rule_sets"
     __table_args__ = (UniqueConstraint("club_id", "version"),)
@@ -319,6 +319,10 @@ class RuleSetVersion(Base):
     body: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
     created_by: Mapped[str] = mapped_column(String(100), nullable=False, default="system")
     created_at: Mapped[ts]
+    #: When the version takes effect (Unix seconds): a later time is stored but not used until then.
+    #: Unless given, when it was created.
+    effective_from: Mapped[int] = mapped_column(BigInteger, nullable=False,
+                                                default=lambda context: context.get_current_parameters()["created_at"])
 
 
 # --- value: operations, journal, balances, lots ------------------------------------------------

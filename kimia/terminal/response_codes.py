@@ -125,9 +125,9 @@ NOT_MET_AT_TERMINAL: Final[frozenset[ErrorCode]] = frozenset({
     "reason_required", "period_close_unfinished", "period_already_closed", "lottery_not_open", "seed_mismatch",
     "no_entries", "conversion_not_allowed",
     # The JSON API's own (kimia.web): its keys, request bodies, lists and limits.
-    "invalid_json", "field_required", "field_invalid", "request_too_large", "invalid_cursor", "rate_limited",
+    "terminal_taken",  # the API's terminal registration (a terminal never registers itself)
+    "server_error", "invalid_json", "field_required", "field_invalid", "request_too_large", "invalid_cursor", "rate_limited",
     "idempotency_in_progress", "unauthenticated", "api_key_invalid", "not_found", "method_not_allowed", "forbidden",
-    "server_error",
     # The terminal's requests always carry their key (terminal, STAN and date).
     "missing_idempotency_key",
 })

@@ -15,12 +15,23 @@ from kimia.app import assemble
 from kimia.service.api import Kimia
 from kimia.settings import Settings
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from kimia.web.api import blueprint as api_blueprint
 from kimia.web.api import http_error
 from kimia.web.api.limits import MAX_REQUEST_BYTES
 from kimia.web.api.state import ApiState
 
+
+
+class DatabaseId(IntegerConverter):
+    """``<int:...>`` in a route: an id the database can hold (1 to 2**63 - 1); a larger number is
+    no such thing (404), not a fault of the database driver."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(settings: Settings | None = None, *, service: Kimia | None = None, **parts: Any) -> Flask:
@@ -30,6 +41,7 @@ def create_app(settings: Settings | None = None, *, service: Kimia | None = None
     if service is None:
         service = assemble(settings if settings is not None else Settings.from_env(), **parts)
     app = Flask("kimia.web")
+    app.url_map.converters["int"] = DatabaseId
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Persian text as text, not \u escapes
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -54,14 +54,12 @@ def http_error(error: HTTPException) -> Response | HTTPException:
     if not request.path.startswith("/api/"):
         return error
     lang = language()
-    if error.code is not None and error.code >= 500:
-        # An exception no handler caught (Flask has logged it with its traceback): a 500, never a
-        # 4xx that would tell the caller to change a request that may be right.
-        return error_response(reject("server_error"), lang)
     if error.code == 413:
         return error_response(reject("request_too_large", limit_bytes=MAX_REQUEST_BYTES), lang)
     if error.code == 405:
         return error_response(reject("method_not_allowed", method=request.method), lang)
+    if error.code is not None and error.code >= 500:
+        return error_response(reject("server_error"), lang)
     if error.code == 404:
         return error_response(reject("not_found", what="endpoint"), lang)
     return error_response(reject("invalid_request", detail=error.description or str(error.code)), lang)

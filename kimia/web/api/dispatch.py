@@ -28,6 +28,11 @@ JSON_TYPE = "application/json; charset=utf-8"
 
 def language() -> str:
     """``fa`` unless the request prefers English (``Accept-Language: en``)."""
+    header = request.headers.get("Accept-Language")
+    if not header:
+        return "fa"
+    if header in ("fa", "en"):  # the usual exact forms, without parsing a list of preferences
+        return header
     best = request.accept_languages.best_match(["fa", "en"], default="fa")
     return best or "fa"
 
@@ -50,8 +55,10 @@ def serve(ep: Endpoint, params: dict[str, Any]) -> Response:
             response = error_response(reject("rate_limited", retry_after_s=retry_after_s(wait)), lang)
             response.headers["Retry-After"] = str(retry_after_s(wait))
             return response
-        _check_path_ids(ep, params)
-        ctx = Ctx(state.service, principal, lang)
+        # The caller's root club from the state's cache: most handlers scope by it, and reading it
+        # here saves each request a read transaction of its own.
+        root = state.root_club(principal.club_id) if principal.club_id is not None else None
+        ctx = Ctx(state.service, principal, lang, _root=root)
         if ep.method == "POST":
             return _post(ep, ctx, params)
         return _answer(ep, _call(ep, ctx, params, _body(ep)), lang)
@@ -70,13 +77,6 @@ def authenticate(state: ApiState) -> Principal:
         raise reject("api_key_invalid")
     state.used(row)
     return Principal(row.id, row.public_id, row.kind, row.club_id, row.merchant_id, row.branch_id, row.member_id)
-
-
-def _check_path_ids(ep: Endpoint, params: dict[str, Any]) -> None:
-    """An id in the path past what the databases hold names nothing: not found."""
-    for name, converter in ep.path_params:
-        if converter == "int" and int(params[name]) > MAX_INT:
-            raise reject("not_found", what=name.removesuffix("_id"), path=name)
 
 
 def _rate(state: ApiState, principal: Principal) -> int:

@@ -26,8 +26,9 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 
-from kimia.errors import reject
+from kimia.errors import KimiaError, reject
 from kimia.service.api import Kimia
+from kimia.service.context import MerchantContext
 from kimia.web.api.models import Stamp, stamp
 
 KeyKind = Literal["platform", "management", "integration", "member"]
@@ -205,10 +206,16 @@ class Ctx:
         if merchant_id is None:
             raise reject("field_required", path=path)
         root = self.root()  # before the read below: a thread's reads do not nest
-        with self.svc.reading() as tx:
-            row = tx.one("SELECT club_id FROM merchants WHERE id = ?", (merchant_id,))
-            if row is None or self.svc.caches.root_club(tx, int(row[0])) != root:
-                raise reject("unknown_merchant", path=path)
+        # The service's cached merchant context, as the terminal host uses: no read on a hit.
+        known = self.svc.caches.get(("merchant", merchant_id))
+        if not isinstance(known, MerchantContext):
+            try:
+                with self.svc.reading() as tx:
+                    known = self.svc.caches.merchant(tx, merchant_id)
+            except KimiaError:
+                raise reject("unknown_merchant", path=path) from None
+        if known.root_club_id != root:
+            raise reject("unknown_merchant", path=path)
         return merchant_id
 
     def member(self, member_id: int, path: str = "member_id") -> int:

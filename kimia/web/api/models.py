@@ -34,12 +34,13 @@ class MemberRefIn(Model):
 
 
 class BasketLine(Model):
-    """One line of goods, as the terminal's basket TLV carries it."""
+    """One line of goods, exactly as the terminal's basket TLV (``BL``: goods_id|group|qty|amount_rial)
+    carries it, so one integration serves both; rules match ``goods_id`` and ``group``."""
 
-    sku: str = Field(min_length=1, max_length=64)
+    goods_id: str = Field(min_length=1, max_length=64, pattern=r"^[^|]+$", description="The goods' id (SKU)")
+    group: str = Field(default="", max_length=64, pattern=r"^[^|]*$", description="The goods' group (category), as the club's rules name it")
     quantity: int = Field(ge=1, le=1_000_000)
-    unit_price_rial: Rial
-    category: str | None = Field(default=None, max_length=64)
+    amount_rial: Rial = Field(description="The line's whole amount (quantity × unit price); the lines add up to the purchase's amount_rial")
 
 
 class Stamp(Model):

@@ -25,6 +25,7 @@ STATUS: dict[str, int] = {
     "exists_with_different_amount": 409, "exists_with_different_request": 409, "idempotency_in_progress": 409,
     "identifier_taken": 409, "already_reversed": 409, "hold_not_pending": 409, "period_already_closed": 409,
     "period_close_unfinished": 409, "voucher_already_used": 409,
+    "terminal_taken": 409,
     "request_too_large": 413,
     "rate_limited": 429, "code_too_soon": 429,
     "overloaded": 503, "service_unavailable": 503, "database_error": 503, "not_initialized": 503, "schema_outdated": 503,

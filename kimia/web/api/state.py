@@ -25,6 +25,7 @@ class ApiState:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     _keys: dict[str, tuple[ApiKeyRow | None, float]] = field(default_factory=dict)
     _last_used: dict[int, int] = field(default_factory=dict)
+    _roots: dict[int, tuple[int, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def key(self, public_id: str) -> ApiKeyRow | None:
@@ -39,6 +40,19 @@ class ApiState:
                 self._keys.clear()
             self._keys[public_id] = (row, now)
         return row
+
+    def root_club(self, club_id: int) -> int:
+        """The root of ``club_id``'s tree, cached for :data:`KEY_CACHE_S` (as the service caches
+        club paths: a club moved under another root is seen within as long)."""
+        now = time.monotonic()
+        cached = self._roots.get(club_id)
+        if cached is not None and now - cached[1] < KEY_CACHE_S:
+            return cached[0]
+        with self.service.reading() as tx:
+            root = self.service.caches.root_club(tx, club_id)
+        with self._lock:
+            self._roots[club_id] = (root, now)
+        return root
 
     def forget(self, public_id: str) -> None:
         """Drop a key from the cache (it was revoked here)."""

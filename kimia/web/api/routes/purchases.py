@@ -82,7 +82,7 @@ def purchase_request(ctx: Ctx, body: PurchaseIn, *, idem_key: str) -> PurchaseRe
     proof = Proof(pin=body.proof.pin, otp=body.proof.otp) if body.proof else None
     return PurchaseRequest(
         idem_key=idem_key, merchant_id=merchant_id, member=body.member.model_dump(), amount_rial=body.amount_rial,
-        basket=[line.model_dump(exclude_none=True) for line in body.basket], payment_method=body.payment_method, channel="api",
+        basket=[line.model_dump() for line in body.basket], payment_method=body.payment_method, channel="api",
         redeem_credit_rial=body.redeem_credit_rial, redeem_points=body.redeem_points, voucher_code=body.voucher_code,
         branch_id=branch_id, reference=body.reference, actor=ctx.actor, proof=proof)
 
