@@ -15,7 +15,7 @@ from kimia.app import assemble
 from kimia.service.api import Kimia
 from kimia.settings import Settings
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import IntegerConverter
 
 from kimia.web.api import blueprint as api_blueprint
 from kimia.web.api import http_error
@@ -25,13 +25,9 @@ from kimia.web.api.state import ApiState
 
 
 class DatabaseId(IntegerConverter):
-    """``<int:...>`` in a route: an id the database can hold (1 to 2**63 - 1); a larger number is
-    no such thing (404), not a fault of the database driver."""
-
-    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("min", 1)
-        kwargs.setdefault("max", 2**63 - 1)
-        super().__init__(url_map, *args, **kwargs)
+    """``<int:...>`` in a route: digits only. Its bounds (1 to 2**63 - 1, an id the database can
+    hold) are checked by the dispatcher, which answers 404 ``not_found``: a converter that refused
+    the number would make werkzeug answer 405 when another rule of the path takes another method."""
 
 
 def create_app(settings: Settings | None = None, *, service: Kimia | None = None, **parts: Any) -> Flask:

@@ -55,6 +55,7 @@ def serve(ep: Endpoint, params: dict[str, Any]) -> Response:
             response = error_response(reject("rate_limited", retry_after_s=retry_after_s(wait)), lang)
             response.headers["Retry-After"] = str(retry_after_s(wait))
             return response
+        _check_path_ids(ep, params)
         # The caller's root club from the state's cache: most handlers scope by it, and reading it
         # here saves each request a read transaction of its own.
         root = state.root_club(principal.club_id) if principal.club_id is not None else None
@@ -77,6 +78,13 @@ def authenticate(state: ApiState) -> Principal:
         raise reject("api_key_invalid")
     state.used(row)
     return Principal(row.id, row.public_id, row.kind, row.club_id, row.merchant_id, row.branch_id, row.member_id)
+
+
+def _check_path_ids(ep: Endpoint, params: dict[str, Any]) -> None:
+    """An id in the path no database can hold (0, or past BIGINT) names nothing: not found."""
+    for name, converter in ep.path_params:
+        if converter == "int" and not 1 <= int(params[name]) <= MAX_INT:
+            raise reject("not_found", what=name.removesuffix("_id"), path=name)
 
 
 def _rate(state: ApiState, principal: Principal) -> int:

@@ -24,8 +24,8 @@ def after_id(cursor: str | None) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix == "k1" and number.isdigit() and int(number) <= MAX_INT:
-            return int(number)
+        if prefix == "k1" and number.isdigit():
+            return min(int(number), MAX_INT)  # past every id: the empty page (not an SQL overflow)
     except (ValueError, UnicodeDecodeError):
         pass
     raise reject("invalid_cursor", path="cursor")
