@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +30,32 @@ ERRORS: dict[str, str] = {
     "500": "An unexpected error on the server (logged); retry later with the same Idempotency-Key",
     "503": "Busy or unavailable; retry with the same Idempotency-Key",
 }
+#: The areas of the API in the order a reader meets them, with what each is for: integration first,
+#: then a club's back office. An area not named here comes last.
+TAGS: dict[str, str] = {
+    "keys": "API keys and member tokens",
+    "members": "Enrol, identify and read members: balances, lots, tiers, history with explanations, referral codes",
+    "purchases": "A purchase, decided by the club's rules",
+    "payments": "Quotes, holds, refunds, reversals, conversions and one-time codes",
+    "vouchers": "Voucher offers, and a member's vouchers",
+    "clubs": "The club tree, sub-clubs, meta-clubs, owners, fee tariffs and marketers",
+    "merchants": "Merchants, branches, terminals and their MAC keys, merchant groups",
+    "groups": "Member groups",
+    "rules": "Rule sets: validate, dry run, backtest, publish, versions",
+    "tiers": "Tiers, period closes and manual moves",
+    "vouchers-admin": "Voucher templates",
+    "lotteries": "Lotteries: seed commitment, draw, winners",
+    "ledger": "Budgets, settlement, adjustments, charges, credit limits, expiry",
+    "audit": "The audit log",
+}
+
+
+def in_reading_order(endpoints: list[Endpoint]) -> list[Endpoint]:
+    """``endpoints`` by area (:data:`TAGS`' order), each area in declaration order."""
+    order = list(TAGS)
+    return sorted(endpoints, key=lambda ep: order.index(ep.tag) if ep.tag in order else len(order))
+
+
 _TYPES = {"int": {"type": "integer", "minimum": 1, "maximum": MAX_INT}, "string": {"type": "string"}, "path": {"type": "string"}}
 
 
@@ -86,13 +113,15 @@ def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     refs, defs = models_json_schema(_models(), ref_template=REF)
     paths: dict[str, dict[str, Any]] = {}
-    for ep in REGISTRY:
+    for ep in in_reading_order(REGISTRY):
         paths.setdefault("/api/v1" + ep.path, {})[ep.method.lower()] = _operation(ep, refs)
+    used = list(dict.fromkeys(ep.tag for ep in in_reading_order(REGISTRY)))
     return {
         "openapi": "3.1.0",
         "info": {"title": "kimia API", "version": VERSION,
                  "description": "kimia's JSON API: members, purchases and their value, and a club's back office. "
                                 "Conventions (keys, Idempotency-Key, errors, pagination): docs/api.md."},
+        "tags": [{"name": tag, "description": TAGS.get(tag, tag)} for tag in used],
         "paths": paths,
         "components": {"schemas": defs.get("$defs", {}),
                        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer",
@@ -121,22 +150,35 @@ def reference_html() -> str:
             params = ", ".join(f"{p['name']} ({p['in']}{', required' if p.get('required') else ''})" for p in op["parameters"])
             ok = next(code for code in op["responses"] if code.startswith("2"))
             block = (f"<div class=ep><span class=m>{method.upper()}</span><code>{html.escape(path)}</code>"
-                     f"<p>{html.escape(op['summary'])}</p><p>{html.escape(op['description'])}</p>"
+                     f"<p>{_prose(op['summary'])}</p><p>{_prose(op['description'])}</p>"
                      f"<p>Parameters: {html.escape(params)}</p>")
             if "requestBody" in op:
-                block += f"<p>Body: <code>{html.escape(_ref_name(op['requestBody']['content']['application/json']['schema']))}</code></p>"
+                block += f"<p>Body: {_schema_link(op['requestBody']['content']['application/json']['schema'])}</p>"
             content = op["responses"][ok].get("content", {})
             schema = content.get("application/json", {}).get("schema")
-            shown = _ref_name(schema) if schema else next(iter(content), "no body")
-            block += f"<p>Answer {ok}: <code>{html.escape(shown)}</code></p></div>"
+            shown = _schema_link(schema) if schema else f"<code>{html.escape(next(iter(content), 'no body'))}</code>"
+            block += f"<p>Answer {ok}: {shown}</p></div>"
             by_tag.setdefault(op["tags"][0], []).append(block)
-    sections = "".join(f"<h2>{html.escape(tag)}</h2>{''.join(blocks)}" for tag, blocks in by_tag.items())
+    sections = "".join(f"<h2 id='tag-{html.escape(tag)}'>{html.escape(tag)}</h2><p>{html.escape(TAGS.get(tag, ''))}</p>{''.join(blocks)}"
+                       for tag, blocks in by_tag.items())
+    contents = "".join(f"<li><a href='#tag-{html.escape(tag)}'>{html.escape(tag)}</a>: {html.escape(TAGS.get(tag, ''))}</li>" for tag in by_tag)
     schemas = "".join(f"<h3 id='{html.escape(name)}'>{html.escape(name)}</h3><pre>{html.escape(json.dumps(s, ensure_ascii=False, indent=1))}</pre>"
                       for name, s in doc["components"]["schemas"].items())
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>kimia API reference</title>"
             f"<style>{_STYLE}</style></head><body><h1>kimia API {VERSION}</h1>"
             f"<p>{html.escape(doc['info']['description'])} The machine-readable document: "
-            f"<a href='openapi.json'>openapi.json</a>.</p>{sections}<h2>Schemas</h2>{schemas}</body></html>")
+            f"<a href='openapi.json'>openapi.json</a>.</p><ul>{contents}<li><a href='#schemas'>Schemas</a></li></ul>"
+            f"{sections}<h2 id='schemas'>Schemas</h2>{schemas}</body></html>")
+
+
+def _prose(text: str) -> str:
+    """A docstring's text as HTML: escaped, with ``code`` spans shown as code."""
+    return re.sub(r"``(.+?)``", r"<code>\1</code>", html.escape(text))
+
+
+def _schema_link(schema: dict[str, Any]) -> str:
+    name = html.escape(_ref_name(schema))
+    return f"<a href='#{name}'><code>{name}</code></a>" if "$ref" in schema else f"<code>{name}</code>"
 
 
 def _ref_name(schema: dict[str, Any]) -> str:
