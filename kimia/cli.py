@@ -815,12 +815,13 @@ def web_gunicorn(ctx: click.Context, bind: str | None, workers: int | None, thre
     process, many threads by default: docs/operations.md). Replaces this process with gunicorn."""
     import os
 
-    env = dict(os.environ, KIMIA_DATABASE_URL=_url(ctx))
-    for name, value in (("KIMIA_WEB_BIND", bind), ("KIMIA_WEB_WORKERS", workers), ("KIMIA_WEB_THREADS", threads)):
+    # gunicorn's own options win over the configuration file's (kimia.web.gunicorn_conf, which
+    # reads the settings); --env hands the database to the workers (and the file) as a setting.
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:kimia.web.gunicorn_conf", "--env", f"KIMIA_DATABASE_URL={_url(ctx)}"]
+    for option, value in (("--bind", bind), ("--workers", workers), ("--threads", threads)):
         if value is not None:
-            env[name] = str(value)
-    argv = [sys.executable, "-m", "gunicorn", "-c", "python:kimia.web.gunicorn_conf", "kimia.web.wsgi:app"]
-    os.execve(sys.executable, argv, env)
+            argv += [option, str(value)]
+    os.execv(sys.executable, [*argv, "kimia.web.wsgi:app"])
 
 
 @main.group("api-key")

@@ -45,6 +45,11 @@ ENVIRONMENT: dict[str, str] = {
     "writer_max_queue": "KIMIA_WRITER_MAX_QUEUE",
     "notify": "KIMIA_NOTIFY",
     "plugins": "KIMIA_PLUGINS",
+    "web_bind": "KIMIA_WEB_BIND",
+    "web_workers": "KIMIA_WEB_WORKERS",
+    "web_threads": "KIMIA_WEB_THREADS",
+    "web_timeout_s": "KIMIA_WEB_TIMEOUT_S",
+    "web_access_log": "KIMIA_WEB_ACCESS_LOG",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -79,6 +84,14 @@ class Settings:
     notify: str = ""
     #: Entry-point plugins to load (``None``: every installed one); built-ins are always loaded.
     plugins: tuple[str, ...] | None = None
+    #: The web application under gunicorn (kimia.web.gunicorn_conf; docs/operations.md): where it
+    #: listens, its processes and threads, how long a silent worker lives, its access log
+    #: (``-``: standard output; empty: none).
+    web_bind: str = "127.0.0.1:8000"
+    web_workers: int = 1
+    web_threads: int = 32
+    web_timeout_s: int = 30
+    web_access_log: str = "-"
 
     def __post_init__(self) -> None:
         if not self.database_url.startswith(("sqlite", "postgresql")):
@@ -93,6 +106,13 @@ class Settings:
             raise _invalid("writer_max_wait_s", f"seconds between 0 and {MAX_WRITER_WAIT_S}")
         if self.writer_max_queue < 1:
             raise _invalid("writer_max_queue", "a positive number of operations")
+        if not self.web_bind or " " in self.web_bind:
+            raise _invalid("web_bind", "host:port, or unix:<path>")
+        if not 1 <= self.web_workers <= 64 or not 1 <= self.web_threads <= 1024:
+            raise _invalid("web_workers" if not 1 <= self.web_workers <= 64 else "web_threads",
+                           "workers between 1 and 64, threads between 1 and 1024")
+        if not 1 <= self.web_timeout_s <= 3600:
+            raise _invalid("web_timeout_s", "seconds between 1 and 3600")
         if self.notify not in ("", "console") and not (self.notify.startswith("file:") and len(self.notify) > 5):
             raise _invalid("notify", "console or file:<path>")
 
@@ -115,6 +135,8 @@ def parse(name: str, text: str) -> Any:
     text = text.strip()
     if name in ("database_url", "notify"):
         return text if text or name == "notify" else DEFAULT_DATABASE_URL
+    if name in ("web_bind", "web_access_log"):
+        return text if text or name == "web_access_log" else "127.0.0.1:8000"
     if name == "card_key":
         return text.encode() if text else None
     if name == "old_card_keys":

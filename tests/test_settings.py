@@ -27,6 +27,11 @@ EVERYTHING = {
     "KIMIA_WRITER_MAX_QUEUE": "500",
     "KIMIA_NOTIFY": "file:/tmp/sms.jsonl",
     "KIMIA_PLUGINS": "receipts, attendance",
+    "KIMIA_WEB_BIND": "0.0.0.0:8080",
+    "KIMIA_WEB_WORKERS": "2",
+    "KIMIA_WEB_THREADS": "16",
+    "KIMIA_WEB_TIMEOUT_S": "60",
+    "KIMIA_WEB_ACCESS_LOG": "",
 }
 
 
@@ -45,7 +50,8 @@ def test_every_variable_is_read() -> None:
     assert settings == Settings(
         database_url="postgresql+psycopg://kimia@db/kimia", card_key=KEY.encode(), old_card_keys=(b"o" * 32, b"p" * 32),
         dev_mode=True, utc_offset_min=-300, migrations="upgrade", writer_max_batch=128, writer_max_wait_s=0.002,
-        writer_max_queue=500, notify="file:/tmp/sms.jsonl", plugins=("receipts", "attendance"),
+        writer_max_queue=500, notify="file:/tmp/sms.jsonl", plugins=("receipts", "attendance"), web_bind="0.0.0.0:8080",
+        web_workers=2, web_threads=16, web_timeout_s=60, web_access_log="",
     )
 
 
@@ -93,6 +99,10 @@ def test_development_mode_flags(flag: str, expected: bool) -> None:
     ("KIMIA_WRITER_MAX_QUEUE", "0"),
     ("KIMIA_NOTIFY", "sms:+98912"),
     ("KIMIA_NOTIFY", "file:"),
+    ("KIMIA_WEB_BIND", "127.0.0.1 8000"),
+    ("KIMIA_WEB_WORKERS", "0"),
+    ("KIMIA_WEB_THREADS", "2000"),
+    ("KIMIA_WEB_TIMEOUT_S", "0"),
 ])
 def test_a_bad_value_is_refused_naming_its_variable(variable: str, value: str) -> None:
     with pytest.raises(Rejected) as err:

@@ -8,7 +8,8 @@ of the process; SQLite allows one writer at a time, so two processes would take 
 lock instead of sharing one group commit (measured in docs/benchmarks.md, The JSON API). On
 PostgreSQL more processes can help once one process's core is the bound: ``KIMIA_WEB_WORKERS``.
 
-Settings from the environment (the service's own come from kimia.settings, read by each worker):
+Settings from the environment, read by kimia.settings like every other (each worker reads the
+service's own again when it assembles its service):
 
 - ``KIMIA_WEB_BIND`` (``127.0.0.1:8000``): where to listen; TLS is terminated in front (a proxy).
 - ``KIMIA_WEB_WORKERS`` (1) and ``KIMIA_WEB_THREADS`` (32): processes and threads per process.
@@ -20,19 +21,16 @@ Settings from the environment (the service's own come from kimia.settings, read 
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+from kimia.settings import Settings
 
-def _int(name: str, default: int) -> int:
-    return int(os.environ.get(name, "") or default)
-
-
-bind = [os.environ.get("KIMIA_WEB_BIND", "") or "127.0.0.1:8000"]
-workers = _int("KIMIA_WEB_WORKERS", 1)
+_settings = Settings.from_env()
+bind = [_settings.web_bind]
+workers = _settings.web_workers
 worker_class = "gthread"
-threads = _int("KIMIA_WEB_THREADS", 32)
-timeout = _int("KIMIA_WEB_TIMEOUT_S", 30)
+threads = _settings.web_threads
+timeout = _settings.web_timeout_s
 graceful_timeout = timeout
 keepalive = 5
 # Each worker assembles its own service (its writer thread, its connections): never in the master.
@@ -40,8 +38,7 @@ preload_app = False
 # Requests are small JSON (kimia.web.api.limits caps the body); these bound a slow or hostile client.
 limit_request_line = 8190
 limit_request_fields = 100
-_access_log = os.environ.get("KIMIA_WEB_ACCESS_LOG", "-")
-accesslog = _access_log or None
+accesslog = _settings.web_access_log or None
 errorlog = "-"
 # %(U)s is the path without its query string; no request line (%(r)s), no body, no Authorization.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
