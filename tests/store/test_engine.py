@@ -208,3 +208,38 @@ def test_a_purchase_row_is_stored_as_it_is_on_postgresql(pg_url: str, open_servi
     assert "toast_tuple_target=8160" in options
     assert length > 2_000  # large enough that PostgreSQL would have compressed it by default
     assert compression is None
+
+
+def test_looking_operations_up_by_reference_uses_its_index(db_url: str, open_service: Callable[..., Kimia]) -> None:
+    """A refund names its sale by reference, and every batch of API purchases checks its fresh RRNs
+    (kimia.service.requests.fresh_rrns): both through ix_operations_reference_club (migration
+    0012), not by reading the club's every operation."""
+    from kimia.service import Admin
+
+    with open_service(db_url) as service:
+        admin = Admin(service)
+        club = admin.create_club(admin.create_owner("مالک"), "باشگاه")
+    conn = raw_connect(db_url)
+    try:
+        if db_url.startswith("sqlite"):
+            conn.executemany(
+                "INSERT INTO operations (club_id, idem_key, request_hash, kind, status, amount_rial, refunded_rial, response, day,"
+                " created_at, reference) VALUES (?, ?, 'h', 'purchase', 'done', 1000, 0, '{}', 20000, 0, ?)",
+                [(club, f"k{g}", f"{g:012d}") for g in range(5000)])
+            conn.execute("ANALYZE")
+            plan = " ".join(str(row) for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT reference FROM operations WHERE club_id = ? AND reference IN (?, ?)",
+                (club, "000000000100", "999999999999")).fetchall())
+        else:
+            conn.execute(
+                "INSERT INTO operations (club_id, idem_key, request_hash, kind, status, amount_rial, refunded_rial, response, day,"
+                " created_at, reference) SELECT %s, 'k' || g, 'h', 'purchase', 'done', 1000, 0, '{}', 20000, 0, lpad(g::text, 12, '0')"
+                " FROM generate_series(1, 5000) g", (club,))
+            conn.execute("ANALYZE operations")
+            plan = "\n".join(row[0] for row in conn.execute(
+                "EXPLAIN SELECT reference FROM operations WHERE club_id = %s AND reference = ANY(%s)",
+                (club, ["000000000100", "999999999999"]), prepare=False).fetchall())
+        conn.rollback()
+    finally:
+        conn.close()
+    assert "ix_operations_reference_club" in plan, plan
