@@ -70,6 +70,18 @@ class Api:
         return self.client.delete("/api/v1" + path, headers=self._headers(key, lang))
 
 
+def count(api: Api, table: str) -> int:
+    """Rows of ``table`` now (a refused request must leave every count as it was)."""
+    with api.service.reading() as tx:
+        return int(tx.one(f"SELECT COUNT(*) FROM {table}")[0])
+
+
+def refused(r: Any, status: int, code: str, path: str | None = None) -> None:
+    """``r`` is the refusal ``status`` with catalogue ``code`` (at ``path`` when given)."""
+    assert r.status_code == status, r.get_data(as_text=True)
+    assert r.json["error"]["code"] == code and (path is None or r.json["error"]["path"] == path), r.json
+
+
 def make_keys(api: Api, world: World, member_id: int) -> None:
     svc = api.service
     club = world.club_id

@@ -15,17 +15,12 @@ import pytest
 from kimia.web.api import idempotency
 from kimia.web.api.limits import MAX_REQUEST_BYTES
 
-from ..conftest import Api
+from ..conftest import Api, count
 
 
 def purchase_body(api: Api, amount: int = 1_000_000, **extra: Any) -> dict[str, Any]:
     return {"merchant_id": api.a.merchants["cafe"], "member": {"kind": "id", "value": str(api.members[api.a.club_id])},
             "amount_rial": amount, **extra}
-
-
-def count(api: Api, table: str) -> int:
-    with api.service.reading() as tx:
-        return int(tx.one(f"SELECT COUNT(*) FROM {table}")[0])
 
 
 def test_a_request_without_a_key_or_with_a_bad_one_is_refused(api: Api) -> None:

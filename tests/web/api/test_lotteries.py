@@ -8,20 +8,12 @@ from typing import Any
 from kimia.service.admin import Admin
 from service.builders import dump, rows
 
-from ..conftest import Api
+from ..conftest import Api, count
+from ..conftest import refused as assert_error
 
 
 def mk(api: Api, world: Any = None) -> str:
     return api.keys_of(world or api.a)["management"]
-
-
-def count(api: Api, table: str) -> int:
-    return int(rows(api.service, f"SELECT COUNT(*) FROM {table}")[0][0])
-
-
-def assert_error(r: Any, status: int, code: str, path: str | None = None) -> None:
-    assert r.status_code == status, r.get_data(as_text=True)
-    assert r.json["error"]["code"] == code and (path is None or r.json["error"]["path"] == path), r.json
 
 
 def test_a_lottery_opens_with_a_commitment_and_is_listed(api: Api) -> None:

@@ -8,15 +8,10 @@ from typing import Any
 
 from kimia.service import apikeys
 
-from ..conftest import Api
+from ..conftest import Api, count
 
 LATER = {"id": "later-bonus", "name": {"en": "Later: 77 points", "fa": "بعدا"}, "effects": [{"type": "points", "fixed": 77}],
          "funding": {"club_owner": 10_000}}
-
-
-def count(api: Api, table: str) -> int:
-    with api.service.reading() as tx:
-        return int(tx.one(f"SELECT COUNT(*) FROM {table}")[0])
 
 
 def draft(api: Api, *extra: dict[str, Any]) -> dict[str, Any]:

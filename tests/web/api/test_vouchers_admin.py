@@ -7,20 +7,12 @@ from typing import Any
 
 from service.builders import rows
 
-from ..conftest import Api
+from ..conftest import Api, count
+from ..conftest import refused as assert_error
 
 
 def mk(api: Api, world: Any = None) -> str:
     return api.keys_of(world or api.a)["management"]
-
-
-def count(api: Api, table: str) -> int:
-    return int(rows(api.service, f"SELECT COUNT(*) FROM {table}")[0][0])
-
-
-def assert_error(r: Any, status: int, code: str, path: str | None = None) -> None:
-    assert r.status_code == status, r.get_data(as_text=True)
-    assert r.json["error"]["code"] == code and (path is None or r.json["error"]["path"] == path), r.json
 
 
 GOOD = {"name_fa": "ووچر ۵۰ هزاری", "name_en": "50k off", "discount_rial": 50_000, "valid_days": 14, "price_points": 20}
