@@ -50,7 +50,7 @@ def serve(ep: Endpoint, params: dict[str, Any]) -> Response:
         principal = authenticate(state)
         if principal.kind not in ep.access:
             raise reject("forbidden", action=f"{ep.method} {ep.path}")
-        wait = state.limiter.take(principal.key_id, _rate(state, principal))
+        wait = state.limiter.take(principal.key_id, principal.rate_per_min)
         if wait:
             response = error_response(reject("rate_limited", retry_after_s=retry_after_s(wait)), lang)
             response.headers["Retry-After"] = str(retry_after_s(wait))
@@ -77,7 +77,8 @@ def authenticate(state: ApiState) -> Principal:
     if parsed is None or row is None or not matches(row, parsed[1]) or not row.usable(state.service.clock()):
         raise reject("api_key_invalid")
     state.used(row)
-    return Principal(row.id, row.public_id, row.kind, row.club_id, row.merchant_id, row.branch_id, row.member_id)
+    rate = row.rate_per_min if row.rate_per_min is not None else DEFAULT_RATE_PER_MIN[row.kind]
+    return Principal(row.id, row.public_id, row.kind, row.club_id, row.merchant_id, row.branch_id, row.member_id, rate)
 
 
 def _check_path_ids(ep: Endpoint, params: dict[str, Any]) -> None:
@@ -85,13 +86,6 @@ def _check_path_ids(ep: Endpoint, params: dict[str, Any]) -> None:
     for name, converter in ep.path_params:
         if converter == "int" and not 1 <= int(params[name]) <= MAX_INT:
             raise reject("not_found", what=name.removesuffix("_id"), path=name)
-
-
-def _rate(state: ApiState, principal: Principal) -> int:
-    row = state.key(principal.public_id)
-    if row is not None and row.rate_per_min is not None:
-        return row.rate_per_min
-    return DEFAULT_RATE_PER_MIN[principal.kind]
 
 
 def _post(ep: Endpoint, ctx: Ctx, params: dict[str, Any]) -> Response:

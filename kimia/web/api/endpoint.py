@@ -51,6 +51,8 @@ class Principal:
     merchant_id: int | None = None
     branch_id: int | None = None
     member_id: int | None = None
+    #: Requests a minute the key may make (its own limit, or its kind's: kimia.web.api.limits).
+    rate_per_min: int = 60
 
 
 @dataclass(frozen=True)
