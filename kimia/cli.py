@@ -18,6 +18,8 @@
     kimia web serve [--port 8000]               the JSON API for development (production: gunicorn)
     kimia api-key create --kind K [--club ID]    make an API key (printed once)
     kimia api-key list [--club ID] / revoke ID
+    kimia panel-user create --login L --role R [--club ID] [--merchant ID]   a panel user
+    kimia panel-user list [--club ID] / disable ID --reason R [--enable]
 
 The settings are read once (kimia.settings; docs/operations.md, Configuration) and every command
 builds its service with kimia.app.assemble. The database is ``--database URL``, else
@@ -312,10 +314,21 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
     if roster_path is not None:
         click.echo(f"demo members' cards (for the terminal simulator; demo only): {roster.save(roster_path)}", err=True)
     click.echo(render_summary(summary))
+    _print_demo_logins(ctx)
     click.echo("پایانه‌ها · for a POS vendor: `kimia terminal list` prints the terminal ids (41), merchant ids (42) and test member"
                " keys (MK); `kimia terminal set-key` gives a terminal its MAC key; docs/terminal-protocol.md has the rest")
     if not summary.check_ok:
         ctx.exit(1)
+
+
+def _print_demo_logins(ctx: click.Context) -> None:
+    """Make the demo's panel users and print their logins (demo only: the passwords are known)."""
+    from kimia.world.logins import make_demo_logins
+
+    with _service(replace(_settings(ctx), dev_mode=True)) as service:
+        logins = make_demo_logins(service)
+    click.echo("panel logins · ورود به پنل (demo only · فقط دمو):")
+    click.echo(table(["login", "role", "password", "where"], [[x.login, x.role, x.password, x.where] for x in logins]))
 
 
 @main.command("close-period")
@@ -871,3 +884,55 @@ def api_key_revoke(ctx: click.Context, public_id: str, reason: str) -> None:
     with _service(_settings(ctx)) as service:
         apikeys.revoke(service, public_id, club_id=None, actor=_actor(), reason=reason)
     click.echo(f"revoked {public_id} · باطل شد")
+
+
+@main.group("panel-user")
+def panel_user() -> None:
+    """People who sign in to the panel (docs/panel.md, Users and roles): passwords kept as argon2id."""
+
+
+@panel_user.command("create")
+@click.option("--login", required=True, help="The user name they sign in with.")
+@click.option("--role", type=click.Choice(["platform", "admin", "marketer", "support", "read_only", "merchant"]), required=True)
+@click.option("--club", "club_id", type=int, default=None, help="Their club (every role but platform).")
+@click.option("--merchant", "merchant_id", type=int, default=None, help="Their merchant (role merchant).")
+@click.option("--name", default="", help="Their name as the panel shows it.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Asked for when not given (read from standard input when it is not a terminal).")
+@click.pass_context
+def panel_user_create(ctx: click.Context, login: str, role: str, club_id: int | None, merchant_id: int | None, name: str,
+                      password: str) -> None:
+    """Make a panel user."""
+    from kimia.service import staff
+
+    with _service(_settings(ctx)) as service:
+        user = staff.create_user(service, login=login, name=name or login, role=role, password=password, actor=_actor(),
+                                 club_id=club_id, merchant_id=merchant_id)
+    click.echo(f"user {user.id} ({user.login}, {user.role}) made · کاربر ساخته شد")
+
+
+@panel_user.command("list")
+@click.option("--club", "club_id", type=int, default=None, help="The club's users (default: the platform's).")
+@click.pass_context
+def panel_user_list(ctx: click.Context, club_id: int | None) -> None:
+    """The users of a club (never their passwords)."""
+    from kimia.service import staff
+
+    with _service(_settings(ctx)) as service:
+        rows = staff.list_users(service, club_id)
+    click.echo(table(["id", "login", "role", "club", "merchant", "disabled"],
+                     [[u.id, u.login, u.role, u.club_id or "-", u.merchant_id or "-", "yes" if u.disabled else "no"] for u in rows]))
+
+
+@panel_user.command("disable")
+@click.argument("user_id", type=int)
+@click.option("--reason", required=True, help="Why (kept in the audit log).")
+@click.option("--enable", is_flag=True, help="Enable the user again instead.")
+@click.pass_context
+def panel_user_disable(ctx: click.Context, user_id: int, reason: str, enable: bool) -> None:
+    """Disable a user (their sessions end at once), or enable them again."""
+    from kimia.service import staff
+
+    with _service(_settings(ctx)) as service:
+        user = staff.set_disabled(service, user_id, not enable, actor=_actor(), reason=reason)
+    click.echo(f"user {user.id} ({user.login}) {'disabled · غیرفعال شد' if user.disabled else 'enabled · فعال شد'}")

@@ -50,6 +50,7 @@ ENVIRONMENT: dict[str, str] = {
     "web_threads": "KIMIA_WEB_THREADS",
     "web_timeout_s": "KIMIA_WEB_TIMEOUT_S",
     "web_access_log": "KIMIA_WEB_ACCESS_LOG",
+    "web_secure_cookies": "KIMIA_WEB_SECURE_COOKIES",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -92,6 +93,9 @@ class Settings:
     web_threads: int = 32
     web_timeout_s: int = 30
     web_access_log: str = "-"
+    #: The panel's and portal's session cookies are sent over HTTPS only (turn off only for a
+    #: demo or development over plain HTTP on this machine).
+    web_secure_cookies: bool = True
 
     def __post_init__(self) -> None:
         if not self.database_url.startswith(("sqlite", "postgresql")):
@@ -141,7 +145,7 @@ def parse(name: str, text: str) -> Any:
         return text.encode() if text else None
     if name == "old_card_keys":
         return tuple(k.encode() for k in re.split(r"[,\s]+", text) if k)
-    if name == "dev_mode":
+    if name in ("dev_mode", "web_secure_cookies"):
         return _flag(name, text)
     if name == "migrations":
         return cast(MigrationPolicy, text or "check")

@@ -32,6 +32,7 @@ EVERYTHING = {
     "KIMIA_WEB_THREADS": "16",
     "KIMIA_WEB_TIMEOUT_S": "60",
     "KIMIA_WEB_ACCESS_LOG": "",
+    "KIMIA_WEB_SECURE_COOKIES": "0",
 }
 
 
@@ -51,7 +52,7 @@ def test_every_variable_is_read() -> None:
         database_url="postgresql+psycopg://kimia@db/kimia", card_key=KEY.encode(), old_card_keys=(b"o" * 32, b"p" * 32),
         dev_mode=True, utc_offset_min=-300, migrations="upgrade", writer_max_batch=128, writer_max_wait_s=0.002,
         writer_max_queue=500, notify="file:/tmp/sms.jsonl", plugins=("receipts", "attendance"), web_bind="0.0.0.0:8080",
-        web_workers=2, web_threads=16, web_timeout_s=60, web_access_log="",
+        web_workers=2, web_threads=16, web_timeout_s=60, web_access_log="", web_secure_cookies=False,
     )
 
 

@@ -104,6 +104,7 @@ catalogue! {
     request_too_large: Web, "The request is larger than {limit_bytes} bytes", "درخواست از {limit_bytes} بایت بزرگ‌تر است";
     invalid_cursor: Web, "The cursor is not one this list gave", "نشانگر صفحه معتبر نیست";
     // web codes (request shape): helpers add theirs below this line
+    password_too_weak: Web, "A password needs at least {min_length} characters and must not be the user name", "گذرواژه باید دست‌کم {min_length} نویسه داشته باشد و با نام کاربری یکی نباشد";
     invalid_date: Cli, "Not a valid {calendar} date (YYYY-MM-DD)", "تاریخ {calendar} معتبر نیست (YYYY-MM-DD)";
     rule_invalid_json: Core, "The rule set is not valid: {detail}", "مجموعه قوانین معتبر نیست: {detail}";
     rule_too_many: Core, "A rule set may hold at most {limit} rules", "مجموعه قوانین حداکثر {limit} قانون می‌تواند داشته باشد";
@@ -142,6 +143,7 @@ catalogue! {
     not_found: Web, "There is no {what} here", "چنین {what}ی اینجا وجود ندارد";
     method_not_allowed: Web, "{method} is not allowed here", "روش {method} اینجا مجاز نیست";
     // web codes (what the request names): helpers add theirs below this line
+    login_taken: Web, "This user name is already taken", "این نام کاربری قبلاً گرفته شده است";
     terminal_taken: Service, "Terminal {terminal_code} of merchant id {merchant_code} is already registered", "پایانهٔ {terminal_code} با شناسهٔ پذیرندهٔ {merchant_code} قبلاً ثبت شده است";
     unknown_club: Service, "No such club", "چنین باشگاهی وجود ندارد";
     unknown_merchant: Service, "No such merchant in this club", "چنین پذیرنده‌ای در این باشگاه وجود ندارد";
@@ -157,6 +159,11 @@ catalogue! {
     // --- 7. the caller's authority ---
     forbidden: Web, "This key may not {action}", "این کلید اجازهٔ {action} را ندارد";
     // web codes (authority): helpers add theirs below this line
+    login_failed: Web, "The user name or password is not correct, or the account is disabled", "نام کاربری یا گذرواژه درست نیست یا حساب غیرفعال است";
+    login_throttled: Web, "Too many sign-in attempts; try again in {retry_after_s} seconds", "تلاش‌های ورود بیش از حد بوده است؛ {retry_after_s} ثانیهٔ دیگر دوباره تلاش کنید";
+    session_expired: Web, "Your session has ended; sign in again", "نشست شما به پایان رسیده است؛ دوباره وارد شوید";
+    csrf_failed: Web, "This form has expired or did not come from this site; reload the page and try again", "این فرم منقضی شده یا از این سایت نیامده است؛ صفحه را دوباره بارگذاری و دوباره تلاش کنید";
+    role_forbidden: Web, "Your role may not {action}", "نقش شما اجازهٔ {action} را ندارد";
     actor_required: Service, "A manual or bulk value operation needs the person or job that ran it (actor)",
         "عملیات دستی یا گروهی روی ارزش باید انجام‌دهنده (شخص یا کار زمان‌بندی‌شده) را ثبت کند";
     reason_required: Service, "A manual action needs a reason", "برای اقدام دستی ذکر دلیل لازم است";

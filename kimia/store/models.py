@@ -596,6 +596,50 @@ class ApiRequest(Base):
     lease_until: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
+# --- the panel and portal: staff users and the sessions of staff and members ---------------------
+
+
+class PanelUser(Base):
+    """A person who signs in to the panel (kimia.service.staff): the platform's operator, a club's
+    staff (admin, marketer, support, read-only) or a merchant's staff. Only an argon2id hash of the
+    password is kept; ``failures`` and ``locked_until`` slow a guesser down."""
+
+    __tablename__ = "panel_users"
+    id: Mapped[intpk]
+    login: Mapped[str] = mapped_column(String(100), nullable=False, unique=True)
+    name: Mapped[name]
+    role: Mapped[str] = mapped_column(String(20), nullable=False)
+    club_id: Mapped[int | None] = mapped_column(ForeignKey("clubs.id"), index=True)
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    password_hash: Mapped[str] = mapped_column(String(200), nullable=False)
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    created_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[ts]
+    updated_at: Mapped[ts]
+
+
+class PanelSession(Base):
+    """A signed-in browser: a staff user's (``kind`` staff) or a member's in the portal (``member``).
+    The cookie holds a random token; only its SHA-256 is kept, so a copy of the database opens no
+    session. Logout, disabling the user and expiry end it."""
+
+    __tablename__ = "panel_sessions"
+    id: Mapped[intpk]
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("panel_users.id"), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
+    club_id: Mapped[int | None] = mapped_column(BigInteger)
+    csrf_token: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[ts]
+    last_seen_at: Mapped[ts]
+    expires_at: Mapped[ts]
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    address: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+
+
 def utc_now_s() -> int:
     """The current time in Unix seconds (the core never reads the clock; the service does)."""
     return int(dt.datetime.now(dt.timezone.utc).timestamp())

@@ -128,6 +128,9 @@ NOT_MET_AT_TERMINAL: Final[frozenset[ErrorCode]] = frozenset({
     "terminal_taken",  # the API's terminal registration (a terminal never registers itself)
     "server_error", "invalid_json", "field_required", "field_invalid", "request_too_large", "invalid_cursor", "rate_limited",
     "idempotency_in_progress", "unauthenticated", "api_key_invalid", "not_found", "method_not_allowed", "forbidden",
+    # The panel's and portal's sign-in, sessions and forms (kimia.web.panel).
+    "login_failed", "login_throttled", "session_expired", "csrf_failed", "role_forbidden", "password_too_weak",
+    "login_taken",
     # The terminal's requests always carry their key (terminal, STAN and date).
     "missing_idempotency_key",
 })

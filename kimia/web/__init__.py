@@ -1,4 +1,5 @@
-"""kimia's web application: the JSON API (``/api/v1``) today, the panel and portal next.
+"""kimia's web application: the JSON API (``/api/v1``), the panel (``/panel``) and the member
+portal (``/portal``), with their stylesheet, script and font under ``/static``.
 
 ``create_app(settings)`` builds one Flask application on the assembly (kimia.app): the service is
 made once and kept in ``app.extensions["kimia"]``; there is no global application. Production runs
@@ -9,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, redirect
+from werkzeug.wrappers import Response
 
 from kimia.app import assemble
 from kimia.service.api import Kimia
@@ -21,6 +23,7 @@ from kimia.web.api import blueprint as api_blueprint
 from kimia.web.api import http_error
 from kimia.web.api.limits import MAX_REQUEST_BYTES
 from kimia.web.api.state import ApiState
+from kimia.web.panel.site import install as install_sites
 
 
 
@@ -36,7 +39,7 @@ def create_app(settings: Settings | None = None, *, service: Kimia | None = None
     made: ``app.extensions["kimia"].close()`` closes it."""
     if service is None:
         service = assemble(settings if settings is not None else Settings.from_env(), **parts)
-    app = Flask("kimia.web")
+    app = Flask("kimia.web", static_folder="static", static_url_path="/static")
     app.url_map.converters["int"] = DatabaseId
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Persian text as text, not \u escapes
@@ -45,7 +48,15 @@ def create_app(settings: Settings | None = None, *, service: Kimia | None = None
     app.register_blueprint(api_blueprint(), url_prefix="/api/v1")
     app.register_error_handler(HTTPException, http_error)
     app.add_url_rule("/healthz", "healthz", _healthz)
+    app.add_url_rule("/", "root", _root)
+    secure = settings.web_secure_cookies if settings is not None else True
+    install_sites(app, secure_cookies=secure)
     return app
+
+
+def _root() -> Response:
+    """The address alone opens the panel."""
+    return redirect("/panel/")
 
 
 def _healthz() -> dict[str, Any]:

@@ -16,8 +16,8 @@ from kimia.errors import KimiaError
 
 STATUS: dict[str, int] = {
     "internal_error": 500, "server_error": 500,
-    "unauthenticated": 401, "api_key_invalid": 401,
-    "forbidden": 403,
+    "unauthenticated": 401, "api_key_invalid": 401, "login_failed": 401, "session_expired": 401,
+    "forbidden": 403, "role_forbidden": 403, "csrf_failed": 403,
     "not_found": 404, "unknown_club": 404, "unknown_merchant": 404, "unknown_terminal": 404, "unknown_member": 404,
     "unknown_account": 404, "unknown_operation": 404, "unknown_voucher_template": 404, "voucher_not_found": 404,
     "unknown_lottery": 404, "lot_not_found": 404, "no_rules": 404,
@@ -25,14 +25,14 @@ STATUS: dict[str, int] = {
     "exists_with_different_amount": 409, "exists_with_different_request": 409, "idempotency_in_progress": 409,
     "identifier_taken": 409, "already_reversed": 409, "hold_not_pending": 409, "period_already_closed": 409,
     "period_close_unfinished": 409, "voucher_already_used": 409,
-    "terminal_taken": 409,
+    "terminal_taken": 409, "login_taken": 409,
     "request_too_large": 413,
-    "rate_limited": 429, "code_too_soon": 429,
+    "rate_limited": 429, "code_too_soon": 429, "login_throttled": 429,
     "overloaded": 503, "service_unavailable": 503, "database_error": 503, "not_initialized": 503, "schema_outdated": 503,
 }
 #: The request's own shape: 400 whatever their family.
 _SHAPE_PREFIXES = ("invalid_", "rule_", "amount_", "field_")
-_SHAPE = frozenset({"missing_idempotency_key", "basket_mismatch"})
+_SHAPE = frozenset({"missing_idempotency_key", "basket_mismatch", "password_too_weak"})
 
 
 def status_of(code: str) -> int:
