@@ -45,7 +45,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -54,6 +54,10 @@ from kimia.error_codes import ErrorCode
 from kimia.errors import KimiaError, Phrase, Rejected, reject
 from kimia.identifiers import IdentifierError, normalize_digits
 from kimia.settings import DEFAULT_DATABASE_URL, Settings
+
+if TYPE_CHECKING:
+    from kimia.service.host import Host
+    from kimia.world.roster import Roster
 
 
 def fail(code: ErrorCode, **params: object) -> Rejected:
@@ -314,21 +318,38 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
     if roster_path is not None:
         click.echo(f"demo members' cards (for the terminal simulator; demo only): {roster.save(roster_path)}", err=True)
     click.echo(render_summary(summary))
-    _print_demo_logins(ctx)
+    _print_demo_logins(ctx, roster)
     click.echo("پایانه‌ها · for a POS vendor: `kimia terminal list` prints the terminal ids (41), merchant ids (42) and test member"
                " keys (MK); `kimia terminal set-key` gives a terminal its MAC key; docs/terminal-protocol.md has the rest")
     if not summary.check_ok:
         ctx.exit(1)
 
 
-def _print_demo_logins(ctx: click.Context) -> None:
+def _print_demo_logins(ctx: click.Context, roster: Roster | None = None) -> None:
     """Make the demo's panel users and print their logins (demo only: the passwords are known)."""
-    from kimia.world.logins import make_demo_logins
-
     with _service(replace(_settings(ctx), dev_mode=True)) as service:
-        logins = make_demo_logins(service)
-    click.echo("panel logins · ورود به پنل (demo only · فقط دمو):")
-    click.echo(table(["login", "role", "password", "where"], [[x.login, x.role, x.password, x.where] for x in logins]))
+        click.echo(demo_logins_text(service, roster=roster, notify=_settings(ctx).notify))
+
+
+def demo_logins_text(service: Host, *, roster: Roster | None = None, base_url: str = "", notify: str = "") -> str:
+    """The demo's panel users (made again if missing: an existing one keeps its password) and, with
+    the demo's roster, a member who signs in to the portal with their mobile and a one-time code
+    (sent where ``notify`` says, the ``KIMIA_NOTIFY`` setting). ``base_url`` is the web
+    application's address (``./scripts/run.sh`` prints this with its own)."""
+    from kimia.world.logins import make_demo_logins, portal_member
+
+    logins = make_demo_logins(service)
+    lines = [f"panel logins · ورود به پنل (demo only · فقط دمو): {base_url}/panel/login",
+             table(["login", "role", "password", "where"], [[x.login, x.role, x.password, x.where] for x in logins])]
+    member = portal_member(service, {h.member_id: h.mobiles for h in roster.members.values()}) if roster is not None else None
+    if member is not None and roster is not None:
+        member_id, mobile = member
+        club_id = roster.members[member_id].club_id
+        where = (f"the last line of {notify[5:]}" if notify.startswith("file:")
+                 else "the web application's standard error (KIMIA_NOTIFY=console)")
+        lines.append(f"member portal · درگاه اعضا: {base_url}/portal/login?club={club_id} · mobile {mobile} (member {member_id});"
+                     f" the one-time code goes to {where}")
+    return "\n".join(lines)
 
 
 @main.command("close-period")

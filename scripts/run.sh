@@ -5,7 +5,9 @@
 # 127.0.0.1:8583, drives it for a few seconds with the terminal simulator (two of the demo's
 # terminals; KIMIA_SIMULATE_SECONDS, 0 to skip), checks the books, starts the web application
 # (the JSON API under gunicorn) on 127.0.0.1:8000 (KIMIA_WEB_PORT) with a demo management key and
-# integration key, and keeps serving both until Ctrl-C. Extra arguments go to `kimia demo` (e.g. --purchases 1000). The demo leaves its
+# integration key, and the panel and member portal (/panel/, /portal/) with the demo's logins
+# (a user of each kind; a member signs in to the portal with a one-time code written to
+# .kimia/messages.jsonl, KIMIA_NOTIFY), and keeps serving both until Ctrl-C. Extra arguments go to `kimia demo` (e.g. --purchases 1000). The demo leaves its
 # members' cards in a demo-only roster file (KIMIA_DEMO_ROSTER; never in the database); the
 # simulator reads it and names members holding credit by card, so their redemptions are answered
 # (00; 51 or 57 once one has spent what is valid at the terminal's merchant), not declined 55.
@@ -19,6 +21,8 @@ SECONDS_TO_SIMULATE=${KIMIA_SIMULATE_SECONDS:-5}
 # The demo hashes its made-up cards with the development key, so the host serving it runs in
 # development mode too (a real KIMIA_CARD_HASH_KEY, when set, is used instead).
 export KIMIA_DEV_MODE=${KIMIA_DEV_MODE:-1}
+# Members' one-time codes (the portal's sign-in) go to a file instead of an SMS gateway.
+export KIMIA_NOTIFY=${KIMIA_NOTIFY:-file:.kimia/messages.jsonl}
 .venv/bin/kimia init
 ROSTER=${KIMIA_DEMO_ROSTER:-.kimia/demo.roster.json}
 .venv/bin/kimia demo --reset --roster "$ROSTER" "$@"
@@ -32,7 +36,8 @@ trap 'kill $HOST $WEB 2>/dev/null || true' EXIT
 trap 'exit 130' INT TERM
 # The web application: gunicorn, one worker with threads (kimia/web/gunicorn_conf.py); its log and
 # access log (paths only) go to .kimia/web.log.
-.venv/bin/kimia web gunicorn --bind "127.0.0.1:$WEB_PORT" > .kimia/web.log 2>&1 &
+# The demo serves plain HTTP on loopback: its session cookies cannot be Secure-only (KIMIA_WEB_SECURE_COOKIES=0).
+KIMIA_WEB_SECURE_COOKIES=0 .venv/bin/kimia web gunicorn --bind "127.0.0.1:$WEB_PORT" > .kimia/web.log 2>&1 &
 WEB=$!
 for _ in $(seq 1 100); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
@@ -74,6 +79,22 @@ echo "  a purchase (a fresh Idempotency-Key each time; the same key again replay
 echo "    curl -s -X POST http://127.0.0.1:$WEB_PORT/api/v1/purchases -H 'Authorization: Bearer $INTEGRATION_KEY'" \
      "-H \"Idempotency-Key: demo-\$(date +%s%N)\" -H 'Content-Type: application/json'" \
      "-d '{\"merchant_id\": $MERCHANT, \"member\": {\"kind\": \"id\", \"value\": \"$MEMBER\"}, \"amount_rial\": 1500000}'"
+echo
+echo "The panel (club staff, merchants, the platform's operator) serves on http://127.0.0.1:$WEB_PORT/panel/ and the"
+echo "member portal on http://127.0.0.1:$WEB_PORT/portal/ (Persian; English is one click away in the header)."
+# The demo's logins (kimia demo made the users; this prints them again with the addresses).
+.venv/bin/python - "$ROSTER" "http://127.0.0.1:$WEB_PORT" "$KIMIA_NOTIFY" <<'EOF'
+import sys
+
+from kimia.app import assemble
+from kimia.cli import demo_logins_text
+from kimia.settings import Settings
+from kimia.world import Roster
+
+roster, base_url, notify = sys.argv[1:4]
+with assemble(Settings.from_env()) as service:
+    print(demo_logins_text(service, roster=Roster.load(roster), base_url=base_url, notify=notify))
+EOF
 echo
 echo "The terminal host keeps serving on 127.0.0.1:$PORT, the web application on 127.0.0.1:$WEB_PORT (Ctrl-C to stop both)."
 echo "Drive the host again with:"

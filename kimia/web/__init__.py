@@ -38,7 +38,9 @@ def create_app(settings: Settings | None = None, *, service: Kimia | None = None
     ``parts`` go to the assembly: a clock, plugins, a notifier). The application owns a service it
     made: ``app.extensions["kimia"].close()`` closes it."""
     if service is None:
-        service = assemble(settings if settings is not None else Settings.from_env(), **parts)
+        # Read once and kept: the web settings below (secure cookies) come from the same place.
+        settings = settings if settings is not None else Settings.from_env()
+        service = assemble(settings, **parts)
     app = Flask("kimia.web", static_folder="static", static_url_path="/static")
     app.url_map.converters["int"] = DatabaseId
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES

@@ -124,6 +124,10 @@ def test_the_panel_journey_in_a_real_browser(journey: Journey, browser_factory: 
     wait_for(b, "input[name=login]")
     both_languages(b, "01-signin")
     sign_in(b, journey.admin)
+    # Plain HTTP on loopback (KIMIA_WEB_SECURE_COOKIES=0, as scripts/run.sh serves the demo): the
+    # session cookie is not Secure-only, HttpOnly and SameSite as ever.
+    cookie = b.driver.get_cookie("kimia_panel")
+    assert cookie and not cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Lax", cookie
     fa, en = both_languages(b, "02-admin-home")
     assert "مدیر سفر" in fa
 
