@@ -13,6 +13,7 @@ or ``.kimia/screenshots/journey/``), listed at the end of the run.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from collections.abc import Iterator
@@ -27,6 +28,10 @@ ROOT = Path(__file__).resolve().parents[2]
 #: Addresses a page may load from: the server under test, and nothing that travels.
 LOCAL_HOSTS = frozenset({"127.0.0.1"})
 LOCAL_SCHEMES = frozenset({"data", "about", "blob", "chrome-error"})
+#: A page taller than this is photographed down to here (the rules builder is very tall).
+MAX_SHOT_HEIGHT = 5000
+#: The window's width (--window-size).
+WIDTH = 1280
 #: Screenshots written this run (listed in the terminal summary).
 WRITTEN: list[Path] = []
 
@@ -57,6 +62,8 @@ class Browser:
     folder: Path
     base: str
     requests: list[str] = field(default_factory=list)
+    #: Pages wider than the window (a horizontal scroll bar: something overflows).
+    wide: list[str] = field(default_factory=list)
 
     def go(self, path: str) -> None:
         self.driver.get(self.base + path)
@@ -76,13 +83,32 @@ class Browser:
         self.record()
         return [u for u in self.requests if urlsplit(u).scheme not in LOCAL_SCHEMES and urlsplit(u).hostname not in LOCAL_HOSTS]
 
-    def shot(self, name: str) -> Path:
+    def shot(self, name: str, css: str | None = None) -> Path:
+        """A screenshot: the whole page (up to MAX_SHOT_HEIGHT px tall), or only the element ``css`` names."""
         path = self.folder / f"{name}.png"
-        # The whole page, not only the window: a page taller than 900 px is shown entirely.
-        height = self.driver.execute_script("return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
-        self.driver.set_window_size(1280, max(900, min(int(height) + 40, 4000)))
-        self.driver.save_screenshot(str(path))
-        self.driver.set_window_size(1280, 900)
+        # the page drawn as a person sees it: loaded, its fonts in, two frames painted
+        self.driver.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "document.fonts.ready.then(() => requestAnimationFrame(() => requestAnimationFrame(() => done(true))));")
+        if css is not None:
+            from selenium.webdriver.common.by import By
+
+            element = self.driver.find_element(By.CSS_SELECTOR, css)
+            self.driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", element)
+            element.screenshot(str(path))
+        else:  # the page's whole height: the window made as tall as the page for the picture
+            window = int(self.driver.execute_script("return document.documentElement.clientWidth"))
+            size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+            if size["width"] > window + 1:
+                self.wide.append(f"{name}: {int(size['width'])} px wide in a {window} px window")
+            height = int(min(max(size["height"], 1), MAX_SHOT_HEIGHT))
+            self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                        {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
+            try:
+                shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
+            finally:
+                self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+            path.write_bytes(base64.b64decode(shot["data"]))
         WRITTEN.append(path)
         return path
 
