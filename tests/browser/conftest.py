@@ -135,7 +135,9 @@ def open_browser(base: str) -> Browser:
 
 @pytest.fixture
 def browser_factory() -> Iterator[Any]:
-    """``open(base_url)`` → a :class:`Browser`; each is quit at the end of the test."""
+    """``open(base_url)`` → a :class:`Browser`; each is quit at the end of the test. Asks for the
+    browser first (skip, or fail in CI, before any server is started)."""
+    browser_paths()
     opened: list[Browser] = []
 
     def make(base: str) -> Browser:

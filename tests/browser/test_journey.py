@@ -239,7 +239,7 @@ def member_page_shows_the_purchase(b: Browser, journey: Journey, member: int, ru
     assert "Journey points" in en if rule_published else True
 
 
-def test_the_panel_journey_in_a_real_browser(journey: Journey, browser_factory: object) -> None:
+def test_the_panel_journey_in_a_real_browser(browser_factory: object, journey: Journey) -> None:
     folder = screenshot_dir()
     clear_folder(folder)
     b: Browser = browser_factory(journey.base)  # type: ignore[operator]
