@@ -218,5 +218,5 @@ def home(v: Viewer) -> Any:
     accounts = [{"kind": a.kind if a.kind in KINDS else "other", "unit": a.unit, "balance": a.balance, "shared": a.shared,
                  "where": view.scope_label(a.scope, names)} for a in balances.accounts if a.balance or a.kind == "points"]
     expiring = [{"kind": lot.kind if lot.kind in KINDS else "other", "unit": lot.unit, "remaining": lot.remaining,
-                 "expires": view.ts(lot.expires), "pending": view.ts(lot.pending_until)} for lot in lots]
+                 "expires": view.ts(lot.expires), "pending": view.ts(lot.pending_until)} for lot in lots if lot.unit in ("point", "rial")]
     return render("portal/home.html", profile=profile, balances=balances, accounts=accounts, expiring=expiring)
