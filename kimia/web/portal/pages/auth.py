@@ -157,8 +157,8 @@ def login(v: Viewer) -> Any:
                 return response
         except KimiaError as refused:
             errors, status = error_fields(refused, v.lang), status_of(refused.code)
-            if refused.path not in ("code", "otp"):
-                values["step"] = "ask"
+            # Back to the first step when it was that step's, or the number or club is wrong.
+            values["step"] = "ask" if step == "ask" or refused.path in ("club", "mobile") else "code"
     response = render("portal/login.html", status=status, clubs=clubs, fixed=fixed, errors=errors, notice=notice,
                       code_digits=verify.CODE_DIGITS, code_minutes=verify.CODE_TTL_S // 60, **values)
     return signin.keep_form_token(response, PORTAL)
