@@ -94,7 +94,7 @@ def create(v: Viewer) -> Any:
             raise reject("field_invalid", path="kind", detail="not a kind you may make")
         if kind == "platform":
             row, token = apikeys.create(service(), kind="platform", club_id=None, actor=v.actor, label=data.get("label", ""))
-            made = {"key": token, "public_id": row.public_id}
+            made: dict[str, str | None] = {"key": token, "public_id": row.public_id}
         else:
             club = club_id_of(data.get("club_id"), "club_id") if v.role == "platform" else None
             body = parse_model(routes.KeyIn, {"kind": kind, "label": data.get("label", ""), "club_id": club,
