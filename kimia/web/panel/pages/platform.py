@@ -57,7 +57,6 @@ i18n.add({
     "platform.tariff_set": ("تعرفه ثبت شد.", "The tariff was set."),
     "platform.tariff_help": ("برای تغییر یک تعرفه، همان نوع کسب‌وکار را دوباره ثبت کنید؛ نوع خالی یعنی تعرفهٔ پیش‌فرض.",
                              "To change a tariff, set the same business type again; an empty type is the default tariff."),
-    "platform.none": ("—", "—"),
 })
 
 NOTICES = ("platform.owner_created", "platform.club_created", "platform.admin_created", "platform.tariff_set")

@@ -31,7 +31,6 @@ i18n.add({
     "users.role": ("نقش", "Role"),
     "users.merchant": ("پذیرنده", "Merchant"),
     "users.merchant_hint": ("فقط برای کارکنان پذیرنده", "Merchant staff only"),
-    "users.no_merchant": ("—", "—"),
     "users.state": ("وضعیت", "State"),
     "users.active": ("فعال", "Active"),
     "users.disabled": ("غیرفعال", "Disabled"),
