@@ -39,7 +39,6 @@ i18n.add({
     "audit.filter": ("پالایش", "Filter"),
     "audit.clear": ("همه", "All"),
     "audit.none": ("سطری با این پالایش نیست.", "No row matches."),
-    "audit.no_reason": ("—", "—"),
     "audit.platform": ("سکو", "Platform"),
 })
 
@@ -65,7 +64,7 @@ def audit_log(v: Viewer) -> Any:
         rows = views.audit_log(svc, ctx.root(), before_id=before, limit=PAGE + 1, action=action, actor=actor)
     more = len(rows) > PAGE
     rows = rows[:PAGE]
-    args = {k: val for k, val in (("action", action), ("actor", actor)) if val}
+    args: dict[str, Any] = {k: val for k, val in (("action", action), ("actor", actor)) if val}
     next_url = url_for("panel.audit.audit_log", before=rows[-1].id, **args) if more and rows else None
     chain = offers_views.audit_chain(svc) if not before else None
     return render("panel/audit/audit.html", rows=[(r, _summary(r.payload), json.dumps(r.payload, ensure_ascii=False)) for r in rows],
