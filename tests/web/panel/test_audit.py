@@ -18,10 +18,10 @@ def test_the_audit_log_with_its_chain_filters_and_pages(panel: Panel) -> None:
     client = panel.client("admin")
     status, html = page(client, "/panel/audit")
     assert status == 200 and "زنجیرهٔ گزارش ممیزی سالم است." in html
-    assert f"panel:support-{panel.a.club_id}" in html and "move_tier" in html and "هدیهٔ وفاداری" in html and "۱۴۰۴/۰۲/۲۴" in html
+    assert f"panel:support-{panel.a.club_id}" in html and "انتقال دستی طبقه" in html and "هدیهٔ وفاداری" in html and "۱۴۰۴/۰۲/۲۴" in html
     assert "باشگاه دوم" not in html
     status, html = page(client, "/panel/audit?action=move_tier")
-    assert status == 200 and "هدیهٔ وفاداری" in html and "update_settings</code>" not in html
+    assert status == 200 and "هدیهٔ وفاداری" in html and 'title="update_settings"' not in html and 'title="move_tier"' in html
     status, html = page(client, f"/panel/audit?actor=panel:support-{panel.a.club_id}")
     assert status == 200 and "هدیهٔ وفاداری" in html and ">test<" not in html
     # Paging: 50 rows a page, then older rows from the "next" link.

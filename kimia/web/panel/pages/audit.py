@@ -42,6 +42,40 @@ i18n.add({
     "audit.platform": ("سکو", "Platform"),
 })
 
+#: What the log's actions mean, for people (an action not here shows its code).
+ACTIONS: dict[str, tuple[str, str]] = {
+    "adjust": ("اصلاح دستی حساب", "Manual adjustment"),
+    "charge": ("شارژ اعتبار", "Credit charged"),
+    "set_credit_limit": ("تعیین سقف اعتبار", "Credit limit set"),
+    "expire_sweep": ("انقضای امتیاز و اعتبار", "Expiry sweep"),
+    "move_tier": ("انتقال دستی طبقه", "Tier moved by hand"),
+    "update_settings": ("تغییر تنظیمات باشگاه", "Club settings changed"),
+    "publish_rules": ("انتشار قاعده‌ها", "Rules published"),
+    "create_voucher_template": ("ساخت قالب ووچر", "Voucher template created"),
+    "open_lottery": ("ساخت قرعه‌کشی", "Lottery opened"),
+    "draw_lottery": ("قرعه‌کشی", "Lottery drawn"),
+    "bind_identifier": ("اتصال شناسه", "Identifier bound"),
+    "set_pin": ("تعیین رمز کارت", "PIN set"),
+    "create_club": ("ساخت باشگاه", "Club created"),
+    "create_owner": ("ساخت مالک", "Owner created"),
+    "create_merchant": ("ساخت پذیرنده", "Merchant created"),
+    "create_branch": ("ساخت شعبه", "Branch created"),
+    "create_terminal": ("ساخت پایانه", "Terminal created"),
+    "create_marketer": ("ساخت بازاریاب", "Marketer created"),
+    "create_merchant_group": ("ساخت گروه پذیرنده", "Merchant group created"),
+    "create_member_group": ("ساخت گروه اعضا", "Member group created"),
+    "create_shared_wallet": ("ساخت کیف پول مشترک", "Shared wallet created"),
+    "create_meta_club": ("ساخت فراباشگاه", "Meta-club created"),
+    "set_fee_tariff": ("تعیین کارمزد", "Fee tariff set"),
+    "api_key_created": ("ساخت کلید API", "API key created"),
+    "api_key_revoked": ("ابطال کلید API", "API key revoked"),
+    "panel_user_created": ("ساخت کاربر پنل", "Panel user created"),
+    "panel_user_disabled": ("غیرفعال‌کردن کاربر پنل", "Panel user disabled"),
+    "panel_user_enabled": ("فعال‌کردن کاربر پنل", "Panel user enabled"),
+    "panel_password_set": ("تعیین گذرواژهٔ پنل", "Panel password set"),
+}
+i18n.add({f"audit.action.{k}": pair for k, pair in ACTIONS.items()})
+
 
 def _summary(payload: Any) -> str:
     text = json.dumps(payload, ensure_ascii=False, separators=(", ", ": "), sort_keys=True)
@@ -68,4 +102,4 @@ def audit_log(v: Viewer) -> Any:
     next_url = url_for("panel.audit.audit_log", before=rows[-1].id, **args) if more and rows else None
     chain = offers_views.audit_chain(svc) if not before else None
     return render("panel/audit/audit.html", rows=[(r, _summary(r.payload), json.dumps(r.payload, ensure_ascii=False)) for r in rows],
-                  chain=chain, action=action or "", actor=actor or "", next_url=next_url, platform=v.role == "platform")
+                  chain=chain, actions=ACTIONS, action=action or "", actor=actor or "", next_url=next_url, platform=v.role == "platform")

@@ -59,7 +59,8 @@ def _day(v: Viewer, default: int) -> tuple[int, str, dict[str, str]]:
     typed = request.args.get("day", "").strip()
     if typed:
         try:
-            return day_number(fmt.parse_jdate(typed, "day")), typed, {}
+            day = fmt.parse_jdate(typed, "day")
+            return day_number(day), jalali_text(day, v.lang), {}
         except KimiaError as error:
             return default, typed, field_errors(error, v.lang, ["day"])
     return default, jalali_text(day_of(default), v.lang), {}
@@ -75,7 +76,7 @@ def settlement(v: Viewer) -> Any:
     groups = [(role, [line for line in found.lines if line.role == role]) for role in ROLES]
     return render("panel/settlement/settlement.html", status=400 if errors else 200, found=found, errors=errors, day_text=day_text,
                   groups=[(role, lines, sum(x.amount_rial for x in lines)) for role, lines in groups if lines],
-                  csv_day=fmt.digits(jalali_text(day_of(day), "en"), "en"), shown_day=jalali_text(day_of(day), v.lang))
+                  csv_day=jalali_text(day_of(day), "en"), shown_day=jalali_text(day_of(day), v.lang))
 
 
 @PANEL.page("/settlement/csv", roles=SETTLEMENT_READERS)

@@ -38,7 +38,7 @@ i18n.add({
     "tiers.rise_at": ("امتیاز لازم برای ارتقا", "Points to rise"),
     "tiers.stay_at": ("امتیاز لازم برای ماندن", "Points to stay"),
     "tiers.grace_periods": ("دوره‌های ارفاق", "Grace periods"),
-    "tiers.deduct_bp": ("کسر امتیاز پایان دوره (واحد پایه)", "Period-end deduction (bp)"),
+    "tiers.deduct_bp": ("کسر پایان دوره (واحد پایه)", "Period-end deduction (bp)"),
     "tiers.deduct_hint": ("۱۰۰ واحد پایه یعنی ۱٪", "100 bp is 1%"),
     "tiers.settings": ("تنظیم طبقه‌ها", "Tier settings"),
     "tiers.blank_hint": ("برای افزودن طبقه، ردیف خالی را پر کنید؛ برای حذف، نام آن را پاک کنید.",
