@@ -5,7 +5,8 @@ A club admin signs in (Persian) → [the rules builder: a rule built with the fo
 backtested, published] → a purchase arrives through the JSON API with an integration key →
 [the member's page shows the new balance and the Persian explanation] → the admin switches to
 English (the header's link): the page is English, left to right → signs out → a merchant's staff
-member signs in and sees their own merchant only.
+member signs in and sees their own merchant only → the member signs in to the portal with a one-time
+code (read from the notifier's file) and sees the same balance.
 
 Every step with a page is photographed in both languages (``KIMIA_SCREENSHOTS`` or
 ``.kimia/screenshots/journey/``; the folder and files are listed at the end of the run), and every
@@ -15,6 +16,7 @@ request the browser made must have stayed on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from kimia.app import assemble
 from kimia.service import staff
 from kimia.settings import Settings
 from kimia.web.panel import fmt
+from kimia.world.people import mobile
 
 from web.live import LiveWorld, Server, call, prepare, purchase_body
 from .conftest import Browser, clear_folder, screenshot_dir
@@ -48,6 +51,7 @@ class Journey:
     merchant_staff: str
     merchant_fa: str
     other_merchant_fa: str
+    messages: Path
 
     @property
     def base(self) -> str:
@@ -66,14 +70,15 @@ def journey(tmp_path: Path) -> Iterator[Journey]:
         with svc.reading() as tx:
             names = dict(tx.all("SELECT id, name_fa FROM merchants WHERE club_id = ?", (world.club_id,)))
     others = [name for mid, name in names.items() if mid != world.merchant_id]
-    server = Server(url, tmp_path / "gunicorn.log", env={"KIMIA_WEB_SECURE_COOKIES": "0"})
+    messages = tmp_path / "messages.jsonl"  # the portal's one-time codes (as scripts/run.sh serves the demo)
+    server = Server(url, tmp_path / "gunicorn.log", env={"KIMIA_WEB_SECURE_COOKIES": "0", "KIMIA_NOTIFY": f"file:{messages}"})
     with server:
         # Purchases of the last days (the backtest replays them), through the JSON API.
         for i, amount in enumerate((1_200_000, 3_400_000, 800_000, 5_600_000)):
             status, answer = call(server.port, "POST", "/api/v1/purchases", key=world.key, idem=f"journey-history-{i}",
                                   body=purchase_body(world, world.members[1 + i % 2], amount))
             assert status in (200, 201), answer
-        yield Journey(world, server, admin.login, cashier.login, names[world.merchant_id], others[0])
+        yield Journey(world, server, admin.login, cashier.login, names[world.merchant_id], others[0], messages)
 
 
 def wait_for(b: Browser, css: str, timeout_s: float = 15.0) -> None:
@@ -239,6 +244,29 @@ def member_page_shows_the_purchase(b: Browser, journey: Journey, member: int, ru
     assert "Journey points" in en if rule_published else True
 
 
+def member_signs_in_to_the_portal(b: Browser, journey: Journey, member: int) -> None:
+    """The member portal: the mobile, the code from the notifier's file, the member's home."""
+    b.go(f"/portal/login?club={journey.world.club_id}&lang=fa")
+    wait_for(b, "input[name=mobile]")
+    b.driver.find_element(By.NAME, "mobile").send_keys(mobile(3_000_000))  # the first member's (tests/web/live.py)
+    press(b, "form button[type=submit]")
+    wait_for(b, "input[name=code]")
+    deadline = time.monotonic() + 10
+    while not journey.messages.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    last = json.loads(journey.messages.read_text(encoding="utf-8").splitlines()[-1])
+    code = re.search(r"\b(\d{6})\b", last["text_en"])
+    assert code, last
+    b.driver.find_element(By.NAME, "code").send_keys(code.group(1))
+    press(b, "form button[type=submit]")
+    assert "/portal/login" not in b.driver.current_url, page_is(b, "fa")[:1000]
+    status, balances = call(journey.server.port, "GET", f"/api/v1/members/{member}/balances", key=journey.world.key)
+    assert status == 200, balances
+    fa, en = both_languages(b, "11-portal-home")
+    assert fmt.number(int(balances["points"]), "fa") in fa, fa[:2000]
+    assert f"{int(balances['points']):,}" in en, en[:2000]
+
+
 def test_the_panel_journey_in_a_real_browser(browser_factory: object, journey: Journey) -> None:
     folder = screenshot_dir()
     clear_folder(folder)
@@ -293,6 +321,9 @@ def test_the_panel_journey_in_a_real_browser(browser_factory: object, journey: J
         assert journey.merchant_fa in fa, fa[:2000]
     else:
         skipped.append("merchant's own page (panel.merchant.home not declared yet)")
+    # 8. The member signs in to the portal with a one-time code and sees the same balance.
+    member_signs_in_to_the_portal(b, journey, member)
+
     if skipped:
         print("journey steps waiting for their pages:", "; ".join(skipped))
 
