@@ -155,6 +155,8 @@ i18n.add({
     "members.via.app": ("اپلیکیشن", "App"),
     "members.via.web": ("وب", "Web"),
     "members.via.api": ("API", "the API"),
+    # Where an account counts.
+    "members.scope.lottery": ("قرعه‌کشی شمارهٔ {id}", "Lottery no. {id}"),
     # Tier moves.
     "members.move.up": ("ارتقا", "Up"),
     "members.move.down": ("تنزل", "Down"),
@@ -183,8 +185,26 @@ def helpers(v: Viewer, options: dict[str, list[dict[str, Any]]] | None = None) -
         ts = int(dt.datetime.fromisoformat(stamp.at).timestamp())
         return (fmt.jdatetime if with_time else fmt.jdate)(ts, v.utc_offset_min, v.lang)
 
+    def scope(text: str) -> str:
+        kind, _, number = text.partition(":")
+        if text in names:
+            return names[text]
+        key = f"members.scope.{kind}"
+        return i18n.text(key, v.lang, id=fmt.digits(number, v.lang)) if key in i18n.MESSAGES else fmt.digits(text, v.lang)
+
     return {"label": lambda prefix, value: label(v, prefix, value), "day": lambda s: when(s, False), "moment": lambda s: when(s, True),
-            "scope": lambda scope: names.get(scope, fmt.digits(scope, v.lang))}
+            "scope": scope, "ident": lambda i: shown(i["kind"] if isinstance(i, dict) else i.kind,
+                                                    i["display"] if isinstance(i, dict) else i.display, v.lang)}
+
+
+def shown(kind: str, display: str, lang: str) -> str:
+    """An identifier as a person reads it: a mobile as dialled at home (0912...), a card as its
+    last 4 after a short mask (the stored display has one ``*`` per hidden digit), in the page's digits."""
+    if kind == "mobile" and display.startswith("+98"):
+        display = "0" + display[3:]
+    elif kind in ("card", "club_card"):
+        display = "•••• " + display.lstrip("*")
+    return fmt.digits(display, lang)
 
 
 def _notice() -> str | None:
