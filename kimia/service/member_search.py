@@ -26,6 +26,8 @@ from kimia.service.sql import Tx
 
 #: The most members a search answers.
 LIMIT = 20
+#: How many members of a name's leading word the other words of the search filter, at most.
+SCAN_CAP = 5_000
 #: Past the last letter of any name's word in byte order: ``word < prefix + HIGH`` closes a prefix range.
 HIGH = "\uffff"
 #: The identifiers a string of digits may be, tried in this order.
@@ -102,17 +104,24 @@ def _by_id(tx: Tx, root: int, member_id: int) -> list[int]:
 
 def _by_name(tx: Tx, root: int, words: list[str], limit: int) -> list[int]:
     """Members with a word of their name beginning with each of ``words``: the longest word leads
-    (the narrowest range of the index), each other word must begin one of the member's words."""
+    (the narrowest range of the index, read in its order), each other word must begin one of the
+    member's words (among the leading word's first SCAN_CAP members)."""
     lead = max(words, key=len)
     others = [w for w in words if w is not lead]
     sql = "SELECT w.member_id FROM member_search_words w WHERE w.club_id = ? AND w.word >= ? AND w.word < ?"
     params: list[Any] = [root, lead, lead + HIGH]
-    for word in others:
-        sql += (" AND EXISTS (SELECT 1 FROM member_search_words x WHERE x.member_id = w.member_id AND x.club_id = ?"
-                " AND x.word >= ? AND x.word < ?)")
-        params += [root, word, word + HIGH]
+    if others:
+        # The other words filter the leading word's first SCAN_CAP members (the index's order), so
+        # a search of common words costs the same at any size; typing more of a word narrows it.
+        sql = (f"SELECT w.member_id FROM ({sql} ORDER BY w.word, w.member_id LIMIT {SCAN_CAP}) w WHERE 1 = 1")
+        for word in others:
+            sql += (" AND EXISTS (SELECT 1 FROM member_search_words x WHERE x.member_id = w.member_id AND x.club_id = ?"
+                    " AND x.word >= ? AND x.word < ?)")
+            params += [root, word, word + HIGH]
+        rows = tx.all(sql + " LIMIT ?", (*params, limit * 3))
+    else:
+        rows = tx.all(sql + " ORDER BY w.word, w.member_id LIMIT ?", (*params, limit * 3))
     # A member may match with two of their words (محمد in محمد and in محمدرضا): read a few more.
-    rows = tx.all(sql + " ORDER BY w.word, w.member_id LIMIT ?", (*params, limit * 3))
     ids: list[int] = []
     for (member_id,) in rows:
         if int(member_id) not in ids:
