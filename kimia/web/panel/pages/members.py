@@ -188,7 +188,7 @@ def helpers(v: Viewer, options: dict[str, list[dict[str, Any]]] | None = None) -
     def scope(text: str) -> str:
         kind, _, number = text.partition(":")
         if text in names:
-            return names[text]
+            return str(names[text])
         key = f"members.scope.{kind}"
         return i18n.text(key, v.lang, id=fmt.digits(number, v.lang)) if key in i18n.MESSAGES else fmt.digits(text, v.lang)
 
