@@ -186,13 +186,14 @@ class SampleMember:
 
 
 def dry_run(svc: Host, club_id: int, body: dict[str, Any], req: PurchaseRequest,
-            sample: SampleMember | None = None) -> dict[str, Any]:
+            sample: SampleMember | None = None, *, now: int | None = None) -> dict[str, Any]:
     """What ``req`` would get under the draft ``body`` (the receipt and the explanation of every
     rule), nothing written. The member is ``req.member`` as they are now, or ``sample`` (made up:
-    no balances, no history). The merchant must be of the club's tree."""
+    no balances, no history). The merchant must be of the club's tree. ``now``: the moment the
+    purchase is made at (default: now; the panel's builder tries a rule at another hour or day)."""
     book = compiled(svc, club_id, body)
     validate_purchase(req)
-    now = svc.clock()
+    now = svc.clock() if now is None else now
     with svc.reading() as tx:
         merchant = svc.caches.merchant(tx, req.merchant_id)
         if merchant.root_club_id != club_id or not merchant.active:
