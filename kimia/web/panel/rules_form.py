@@ -127,7 +127,7 @@ def new_item(item: Any, kind: str = "") -> dict[str, Any]:
     if item == "effect":
         return {"type": kind if kind in EFFECTS else "discount"}
     if item is RULE:
-        return {"id": "", "name": {"fa": "", "en": ""}, "conditions": [], "effects": [{"type": "discount"}]}
+        return {"id": "", "name": {"fa": "", "en": ""}, "effects": [{"type": "discount"}]}
     if item is BUDGET:
         return {"per": "rule", "period": "month"}
     if item is STACKING_GROUP:
@@ -286,7 +286,7 @@ def read_obj(r: Reading, path: str, spec: Obj) -> dict[str, Any]:
             out[name] = value
     for name, item in spec.lists:
         items = _read_list(r, at(name), item)
-        if items or (name in ("conditions", "effects") and spec is RULE):
+        if items or (name == "effects" and spec is RULE):
             out[name] = items
     return out
 
@@ -327,15 +327,24 @@ class Node:
     #: For a list: what a new item may be (condition or effect types), "" for a plain object.
     item: str = ""
     removable: bool = False
+    #: Something under it has a value or an error (a folded part opens when it has).
+    filled: bool = False
+
+    def child(self, name: str) -> Node | None:
+        return next((c for c in self.children if c.name == name), None)
 
 
 def _text(f: F, value: Any, utc_offset_min: int, lang: str) -> Any:
     if value is None:
         return ""
+    if f.kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return fmt.digits(value, lang)
+    if f.kind == "ints" and isinstance(value, list):
+        return fmt.digits(", ".join(str(v) for v in value), lang)
     if f.kind in ("ints", "strs"):
         return ", ".join(str(v) for v in value) if isinstance(value, list) else json.dumps(value, ensure_ascii=False)
     if f.kind == "map":
-        return ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else json.dumps(value)
+        return ", ".join(f"{k}={fmt.digits(v, lang)}" for k, v in value.items()) if isinstance(value, dict) else json.dumps(value)
     if f.kind == "bool":
         return "true" if value is True else "false" if value is False else str(value)
     if f.kind == "enums":
@@ -424,10 +433,11 @@ def nodes(rule_set: Mapping[str, Any], errors: Mapping[str, str], *, utc_offset_
     root = _draw_obj(d, "", RULE_SET, rule_set, Node("group", "", "rule_set"))
     placed = place(errors, d.paths)
 
-    def mark(node: Node) -> None:
+    def mark(node: Node) -> bool:
         node.error = placed.get(node.path, "") if node.path else ""
-        for child in node.children:
-            mark(child)
+        below = [mark(child) for child in node.children]
+        node.filled = bool(node.error) or any(below) or (node.kind not in ("group", "list", "condition", "effect") and bool(node.value))
+        return node.filled
 
     mark(root)
     return root, placed

@@ -29,6 +29,8 @@ from kimia.web.panel import rules_form as rf
 from kimia.web.panel.access import CLUB_READ, MARKETING, PANEL, Viewer, message_of, posted_form_key
 from kimia.web.panel.site import render
 
+#: The parties of a settlement split (the receipt's ``split``), with words ``rules.role.<role>``.
+SPLIT_ROLES = ("platform_fee", "club_owner", "marketer", "merchant", "merchant_marketer")
 NOTICES = ("rules.published", "rules.scheduled", "rules.already")
 #: How long a second press of "publish" with the same draft is taken as the same publication.
 REPUBLISH_WINDOW_S = 600
@@ -81,7 +83,9 @@ def _start_draft(v: Viewer) -> dict[str, Any]:
 def _page(v: Viewer, draft: dict[str, Any], *, errors: dict[str, str] | None = None, json_text: str | None = None,
           json_error: str = "", status: int = 200, **values: Any) -> Any:
     errors = errors or {}
-    tree, placed = rf.nodes(draft, errors, utc_offset_min=v.utc_offset_min, lang=v.lang)
+    own = {p: m for p, m in errors.items() if p.startswith(("dry_", "bt_", "pub_"))}
+    tree, placed = rf.nodes(draft, {p: m for p, m in errors.items() if p not in own}, utc_offset_min=v.utc_offset_min, lang=v.lang)
+    placed.update(own)
     text = rf.to_json(draft)
     now = v.ctx().svc.clock()
     day, hour = rf.today_text(v.utc_offset_min, now, v.lang)
@@ -89,7 +93,7 @@ def _page(v: Viewer, draft: dict[str, Any], *, errors: dict[str, str] | None = N
     form = {"dry_amount": "", "dry_count": "0", "dry_payment": "card", "dry_channel": "pos", "bt_days": "30",
             "pub_date": day, "pub_time": hour, "dry_time": f"{day} {hour}"}
     form.update({k: val for k, val in request.form.items() if k.startswith(("dry_", "bt_", "pub_"))})
-    json_errors = [(p, m) for p, m in errors.items()]
+    json_errors = [(p, m) for p, m in errors.items() if p not in own]
     return render("panel/rules/edit.html", status=status, tree=tree, errors=placed, json_errors=json_errors,
                   json_text=text if json_text is None else json_text, draft_json=text, json_error=json_error,
                   form=form, merchants=merchants, can_edit=v.can(MARKETING), **values)
@@ -226,7 +230,7 @@ def _dry_run(v: Viewer, draft: dict[str, Any]) -> Any:
     result = api.DryRunOut.model_validate(answer)
     lines = result.explanation_fa if v.lang == "fa" else result.explanation_en
     extra = result.model_extra or {}
-    return _page(v, draft, dry=result, dry_lines=lines, dry_extra=extra, dry_at=at or ctx.svc.clock(), section="dry")
+    return _page(v, draft, dry=result, dry_lines=lines, dry_extra=extra, dry_at=at or ctx.svc.clock(), section="dry", roles=SPLIT_ROLES)
 
 
 def _backtest(v: Viewer, draft: dict[str, Any]) -> Any:
@@ -244,15 +248,25 @@ def _backtest(v: Viewer, draft: dict[str, Any]) -> Any:
         return _page(v, draft, errors=_api_errors(v, error), status=422)
     new = api.backtest_out(run.new)
     old = api.backtest_out(run.old) if run.old else None
-    labels = [fmt.jday_label(fmt.local_time(d.start, v.utc_offset_min).date(), v.lang) for d in run.daily]
+    labels = _day_labels([fmt.local_time(d.start, v.utc_offset_min).date() for d in run.daily], v.lang)
     series = [charts.Series(i18n.text("rules.bt.old", v.lang), [d.cost_old for d in run.daily]),
               charts.Series(i18n.text("rules.bt.new", v.lang), [d.cost_new for d in run.daily])]
     chart = charts.bars(i18n.text("rules.bt.chart", v.lang), labels, series, v.lang)
     funders = sorted({f.funder for f in new.funders} | {f.funder for f in (old.funders if old else [])})
     cost = {f: ({x.funder: x.cost_rial for x in old.funders}.get(f, 0) if old else 0,
                 {x.funder: x.cost_rial for x in new.funders}.get(f, 0)) for f in funders}
-    return _page(v, draft, bt_new=new, bt_old=old, bt_old_version=run.old_version, bt_chart=chart, bt_legend=charts.legend(series),
+    names = {str(r.get("id")): rule_name(r, v.lang) for r in draft.get("rules", []) if isinstance(r, dict)}
+    return _page(v, draft, bt_new=new, bt_old=old, bt_names=names, bt_old_version=run.old_version, bt_chart=chart, bt_legend=charts.legend(series),
                  bt_funders=cost, section="backtest")
+
+
+def _day_labels(days: list[dt.date], lang: str) -> list[str]:
+    """A chart's days: the day of the month, with the month's name on the first and on each month's 1st."""
+    out = []
+    for i, day in enumerate(days):
+        label = fmt.jday_label(day, lang)
+        out.append(label if i == 0 or fmt.jalali(day)[2] == 1 else label.split(" ", 1)[0])
+    return out
 
 
 def _effective(v: Viewer) -> int | None:
@@ -418,6 +432,7 @@ i18n.add({
     "rules.add_effect": ("افزودن اثر", "Add an effect"),
     "rules.rule": ("قانون", "Rule"),
     "rules.item": ("مورد", "Item"),
+    "rules.more": ("محدوده، تأمین هزینه، بودجه و اعتبار زمانی", "Scope, funding, budgets and validity"),
     "rules.rule_set": ("تنظیمات مجموعه", "The rule set"),
     "rules.condition": ("شرط", "Condition"),
     "rules.effect": ("اثر", "Effect"),
@@ -472,6 +487,11 @@ i18n.add({
     "rules.d.explain": ("توضیح", "Explanation"),
     "rules.d.lottery": ("قرعه‌کشی {id}", "Lottery {id}"),
     "rules.d.role": ("ذی‌نفع", "Beneficiary"),
+    "rules.role.platform_fee": ("کارمزد سکو", "Platform fee"),
+    "rules.role.club_owner": ("باشگاه‌دار", "Club owner"),
+    "rules.role.marketer": ("بازاریاب", "Marketer"),
+    "rules.role.merchant": ("پذیرنده", "Merchant"),
+    "rules.role.merchant_marketer": ("پذیرندهٔ معرف", "Enrolling merchant"),
     "rules.bt": ("آزمون روی خریدهای گذشته", "Backtest on past purchases"),
     "rules.bt_intro": ("پیش‌نویس و قوانین جاری روی خریدهای واقعی روزهای اخیر اجرا می‌شوند؛ چیزی ثبت نمی‌شود.",
                        "The draft and the rules in effect replay the club's recent purchases; nothing is written."),
@@ -545,8 +565,8 @@ i18n.add({f"rules.f.{k}": v for k, v in {
     "merchant_marketer_bp": ("سهم پذیرندهٔ معرف", "Enrolling merchant's share"), "fee_tariffs": ("تعرفه‌های کارمزد", "Fee tariffs"),
     "business_type": ("نوع کسب‌وکار", "Business type"), "percent_bp": ("درصد", "Percent"), "fixed_rial": ("مبلغ ثابت (ریال)", "Fixed (rials)"),
     "cap_rial": ("سقف (ریال)", "Cap (rials)"), "name": ("نام", "Name"), "mode": ("شیوهٔ ترکیب", "Mode"), "id": ("شناسه", "Id"),
-    "merchants": ("پذیرندگان", "Merchants"), "merchant_groups": ("گروه‌های پذیرندگان", "Merchant groups"), "fa": ("فارسی", "Persian"),
-    "en": ("انگلیسی", "English"), "enabled": ("فعال", "Enabled"), "priority": ("اولویت", "Priority"),
+    "merchants": ("پذیرندگان", "Merchants"), "merchant_groups": ("گروه‌های پذیرندگان", "Merchant groups"), "fa": ("نام فارسی", "Persian name"),
+    "en": ("نام انگلیسی", "English name"), "enabled": ("فعال", "Enabled"), "priority": ("اولویت", "Priority"),
     "stacking_group": ("گروه ترکیب", "Stacking group"), "valid_from": ("معتبر از", "Valid from"), "valid_to": ("معتبر تا", "Valid to"),
     "scope": ("محدوده", "Scope"), "funding": ("تأمین هزینه", "Funding"), "conditions": ("شرط‌ها", "Conditions"),
     "effects": ("اثرها", "Effects"), "budgets": ("بودجه‌ها", "Budgets"), "clubs": ("باشگاه‌ها", "Clubs"), "branches": ("شعبه‌ها", "Branches"),
