@@ -203,7 +203,21 @@ def dry_run(svc: Host, club_id: int, body: dict[str, Any], req: PurchaseRequest,
         else:
             snapshot = {"member_id": 0, "tier": sample.tier, "groups": list(sample.groups), "purchase_count": sample.purchase_count}
             decision = book.evaluate(purchase_input(merchant, req, 0, None), snapshot, now)
-    return {**receipt_of(decision, snapshot, 0, "dry_run"), "explanation": decision.explanation}
+    return {**receipt_of(decision, snapshot, 0, "dry_run"), "explanation": decision.explanation,
+            "credits": credits_of(decision.lots_created), "vouchers_issued": list(decision.vouchers_issued)}
+
+
+def credits_of(lots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The credit lots a decision creates (not its points): kind, rials, when they expire and
+    become spendable (``member:7/club_credit@set:1`` is kind ``club``)."""
+    out = []
+    for lot in lots:
+        kind = str(lot["account"]).split("/", 1)[-1].split("@", 1)[0]
+        if kind == "points":
+            continue
+        out.append({"kind": kind.removesuffix("_credit"), "amount_rial": int(lot["remaining"]),
+                    "expires_at": lot.get("expires_at"), "pending_until": lot.get("pending_until")})
+    return out
 
 
 # --- backtest ------------------------------------------------------------------------------------

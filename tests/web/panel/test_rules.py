@@ -427,3 +427,35 @@ def test_a_marketer_publishes(panel: Panel) -> None:
     with panel.service.reading() as tx:
         assert tx.one("SELECT created_by FROM rule_sets WHERE club_id = ? ORDER BY version DESC LIMIT 1",
                       (panel.a.club_id,))[0] == f"panel:{panel.login_of('marketer')}"
+
+
+def test_a_dry_run_shows_credits_vouchers_and_entries(panel: Panel) -> None:
+    w = panel.a
+    admin = panel.client("admin")
+    html = load(admin, {"rules": [{"id": "gifts", "name": {"fa": "هدیه‌ها", "en": "Gifts"}, "effects": [
+        {"type": "credit", "kind": "cashback", "percent_bp": 300, "expires_days": 90, "pending_days": 7},
+        {"type": "voucher", "template_id": w.voucher_template_id},
+        {"type": "lottery", "lottery_id": w.lottery_id, "per_rial": 1_000_000, "entries": 1}], "funding": {"club_owner": 10000}}]})
+    status, html = send(admin, form_of(html), "dry_run", dry_merchant=str(w.merchants["bookshop"]), dry_amount="3000000")
+    assert status == 200, errors_in(html)
+    result = re.search(r'id="dry-result"(.*?)</section>', html, re.S)
+    assert result, errors_in(html)
+    text = result.group(1)
+    assert "اعتبار: بازگشت وجه" in text and "۹۰٬۰۰۰ ریال" in text and "انقضا:" in text and JALALI.search(text)
+    assert f"از الگوی {fmt.digits(w.voucher_template_id, 'fa')}" in text
+    assert f"قرعه‌کشی {fmt.digits(w.lottery_id, 'fa')}" in text and "هدیه‌ها" in text
+
+
+def test_every_field_type_and_option_of_the_form_has_words_in_both_languages() -> None:
+    from kimia.web.panel.i18n import MESSAGES
+    import kimia.web.panel.pages.rules  # noqa: F401  (its words)
+
+    for name in rf.labels():
+        assert any(f"rules.{kind}.{name}" in MESSAGES for kind in ("f", "o", "c", "e")), name
+    for kind in rf.CONDITIONS:
+        assert f"rules.c.{kind}" in MESSAGES
+    for kind in rf.EFFECTS:
+        assert f"rules.e.{kind}" in MESSAGES
+    for spec in [*rf.CONDITIONS.values(), *rf.EFFECTS.values()]:
+        for f in spec:
+            assert f"rules.f.{f.name}" in MESSAGES and all(f"rules.o.{o}" in MESSAGES for o in f.options), f

@@ -230,7 +230,8 @@ def _dry_run(v: Viewer, draft: dict[str, Any]) -> Any:
     result = api.DryRunOut.model_validate(answer)
     lines = result.explanation_fa if v.lang == "fa" else result.explanation_en
     extra = result.model_extra or {}
-    return _page(v, draft, dry=result, dry_lines=lines, dry_extra=extra, dry_at=at or ctx.svc.clock(), section="dry", roles=SPLIT_ROLES)
+    return _page(v, draft, dry=result, dry_lines=lines, dry_extra=extra, dry_at=at or ctx.svc.clock(), section="dry", roles=SPLIT_ROLES,
+                 credit_kinds=rf.CREDIT_KINDS)
 
 
 def _backtest(v: Viewer, draft: dict[str, Any]) -> Any:
@@ -481,7 +482,10 @@ i18n.add({
     "rules.d.points": ("امتیاز", "Points"),
     "rules.d.credit": ("اعتبار", "Credit"),
     "rules.d.entries": ("شانس قرعه‌کشی", "Lottery entries"),
-    "rules.d.vouchers": ("ووچرها", "Vouchers"),
+    "rules.d.voucher": ("ووچر", "Voucher"),
+    "rules.d.template": ("از الگوی {id}", "From template {id}"),
+    "rules.d.expires": ("انقضا:", "Expires"),
+    "rules.d.pending": ("قابل استفاده از", "Usable from"),
     "rules.d.applied": ("قوانین اعمال‌شده", "Rules applied"),
     "rules.d.split": ("تسهیم", "Split"),
     "rules.d.explain": ("توضیح", "Explanation"),
