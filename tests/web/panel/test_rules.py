@@ -394,10 +394,10 @@ def test_the_difference_of_two_versions(panel: Panel) -> None:
     assert re.search(r'id="diff-removed".*referral', html, re.S)
     changed = re.search(r'id="diff-changed"(.*?)</section>', html, re.S)
     assert changed and "food-court-5" in changed.group(1) and "effects.0.percent_bp" in changed.group(1)
-    assert "<bdi>500</bdi>" in changed.group(1) and "<bdi>700</bdi>" in changed.group(1)
+    assert "<bdi>۵۰۰</bdi>" in changed.group(1) and "<bdi>۷۰۰</bdi>" in changed.group(1)
     assert re.search(r'id="diff-fields".*ارزش هر امتیاز', html, re.S)
     status, html = page(admin, "/panel/rules/diff?a=2&b=3&lang=en")
-    assert status == 200 and "Rules removed" in html and "Rules added" not in html
+    assert status == 200 and "Rules removed" in html and "Rules added" not in html and "<bdi>100</bdi>" in html
     status, _ = page(admin, "/panel/rules/diff?a=1&b=99")
     assert status == 404
     # Club B has only its own version 1: it cannot read club A's version 3.

@@ -346,16 +346,18 @@ def _flat(value: Any, path: str = "") -> dict[str, Any]:
     return {path: value}
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, lang: str) -> str:
     if value is None:
         return "—"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return fmt.number(value, lang)
+    return value if isinstance(value, str) else fmt.digits(json.dumps(value, ensure_ascii=False), lang)
 
 
-def changes(a: Any, b: Any) -> list[tuple[str, str, str]]:
-    """(field, before, after) for every leaf that differs."""
+def changes(a: Any, b: Any, lang: str) -> list[tuple[str, str, str]]:
+    """(field, before, after) for every leaf that differs, numbers in the page's digits."""
     fa, fb = _flat(a), _flat(b)
-    return [(k, _show(fa.get(k)), _show(fb.get(k))) for k in sorted(set(fa) | set(fb), key=lambda k: (k.split(".")[0], k))
+    return [(k, _show(fa.get(k), lang), _show(fb.get(k), lang)) for k in sorted(set(fa) | set(fb), key=lambda k: (k.split(".")[0], k))
             if fa.get(k) != fb.get(k)]
 
 
@@ -376,8 +378,8 @@ def diff(v: Viewer) -> Any:
     body_b = rulesets.version_body(ctx.svc, club, b, path="b")
     rules_a = {str(r.get("id")): r for r in body_a.get("rules", [])}
     rules_b = {str(r.get("id")): r for r in body_b.get("rules", [])}
-    changed = [(i, rules_b[i], changes(rules_a[i], rules_b[i])) for i in change.changed]
-    fields = [(k, changes(body_a.get(k), body_b.get(k))) for k in change.fields_changed]
+    changed = [(i, rules_b[i], changes(rules_a[i], rules_b[i], v.lang)) for i in change.changed]
+    fields = [(k, changes(body_a.get(k), body_b.get(k), v.lang)) for k in change.fields_changed]
     return render("panel/rules/diff.html", versions=versions, a=a, b=b, change=change, added=[rules_b[i] for i in change.added],
                   removed=[rules_a[i] for i in change.removed], changed=changed, fields=fields)
 
