@@ -90,25 +90,24 @@ class Browser:
         self.driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
             "document.fonts.ready.then(() => requestAnimationFrame(() => requestAnimationFrame(() => done(true))));")
-        if css is not None:
-            from selenium.webdriver.common.by import By
+        window = int(self.driver.execute_script("return document.documentElement.clientWidth"))
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        if size["width"] > window + 1:
+            self.wide.append(f"{name}: {int(size['width'])} px wide in a {window} px window")
+        # the window made as tall as the page for the picture (a section below the fold is whole)
+        height = int(min(max(size["height"], 1), MAX_SHOT_HEIGHT))
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                    {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        try:
+            if css is not None:
+                from selenium.webdriver.common.by import By
 
-            element = self.driver.find_element(By.CSS_SELECTOR, css)
-            self.driver.execute_script("arguments[0].scrollIntoView({block: 'start'})", element)
-            element.screenshot(str(path))
-        else:  # the page's whole height: the window made as tall as the page for the picture
-            window = int(self.driver.execute_script("return document.documentElement.clientWidth"))
-            size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
-            if size["width"] > window + 1:
-                self.wide.append(f"{name}: {int(size['width'])} px wide in a {window} px window")
-            height = int(min(max(size["height"], 1), MAX_SHOT_HEIGHT))
-            self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                                        {"width": WIDTH, "height": height, "deviceScaleFactor": 1, "mobile": False})
-            try:
+                self.driver.find_element(By.CSS_SELECTOR, css).screenshot(str(path))
+            else:
                 shot = self.driver.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})
-            finally:
-                self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-            path.write_bytes(base64.b64decode(shot["data"]))
+                path.write_bytes(base64.b64decode(shot["data"]))
+        finally:
+            self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         WRITTEN.append(path)
         return path
 
