@@ -14,7 +14,7 @@
 9. every tier period close is finished (one stopped half-way is reported until it is run again),
    closed each of its members once, and took exactly the deductions its history records.
 10. the dashboard's per-day aggregate (``club_days``) equals a recount from the operations and
-   the journal (kimia.service.dashboard_views).
+   the journal (kimia.service.daily).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import kimia._core as core
 from kimia.service.audit import chain_rows, verify_chain
-from kimia.service.dashboard_views import check_daily
+from kimia.service.daily import check_daily
 from kimia.service.sql import Tx
 
 

@@ -1,27 +1,6 @@
-"""The club dashboard's and the merchant staff's reads, and the per-day aggregate behind them.
-
-``club_days`` holds, per club and local day, one row per *metric*: a count and an amount. It is
-written by the posting path in the same transaction as the operations and journal legs it
-counts (:func:`add_daily`, called by ``Run.flush`` and the period-end deductions), so the
-dashboard reads a few thousand small rows instead of counting millions of operations.
-:func:`recount` recomputes it from ``operations`` and ``journal`` (``kimia check`` compares the
-two; :func:`rebuild_daily` replaces the table with the recount: the migration's backfill, the
-benchmark's data generator).
-
-Metrics (``metric`` column):
-
-- ``op:<kind>``: operations of a kind written on the day (any status but void or rejected),
-  count and ``amount_rial``: sales are ``op:purchase`` + ``op:completion``; a refund's or a
-  reversal's amount is what it takes back (a reversed refund's is negative), so net sales are
-  sales minus refunds minus reversals, each on its own day;
-- ``h:<kind>``: the net change of members' and shared wallets' value of a kind (``points``,
-  ``club_credit`` ...; merchant credit as ``h:merchant_credit@merchant:<id>``), legs and amount:
-  summed over every day up to now it is the value outstanding (the club's liability);
-- ``b:<kind>:<owner>:<op kind>``: the net change of the business side's accounts (``points_issued``,
-  ``points_retired``, ``expense``, ``discount_given``, ``credit_accepted`` ...) by owner type and
-  operation kind: points issued, redeemed and expired per day;
-- ``g:<funder>:<kind>``: value granted to holders straight from a funder's account (owner type:
-  club, merchant, platform, marketer, org; ``cash`` for value bought), by the holder's kind.
+"""The club dashboard's and the merchant staff's reads (reads only, scoped by the caller's root
+club and merchant). The dashboard reads the per-day aggregate ``club_days`` (kimia.service.daily),
+which the posting path writes with each operation.
 """
 
 from __future__ import annotations
@@ -29,156 +8,14 @@ from __future__ import annotations
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from kimia.service import backoffice_views
 from kimia.service.clubs import club_tree
+from kimia.service.daily import rebuild_daily, rebuild_daily_tx, recount, stored
 from kimia.service.host import Host
 from kimia.service.sql import Tx
-
-#: Operation statuses that are not operations (a void key is a marker; a refusal moves nothing).
-_NOT_COUNTED = ("void", "rejected")
-_HOLDERS = ("member", "group")
-#: Business-side account kinds worth a metric (cash and lottery entries are not).
-_BUSINESS = frozenset({"points_issued", "points_retired", "expense", "credit_retired", "discount_given", "credit_accepted"})
-_FUNDED = frozenset({"expense", "points_issued", "cash"})
-
-Key = tuple[int, int, str]
-
-
-def _account(account: str) -> tuple[str, str, str]:
-    """(owner type, kind, scope) of ``member:42/merchant_credit@merchant:7``."""
-    owner, _, rest = account.partition("/")
-    kind, _, scope = rest.partition("@")
-    return owner.partition(":")[0], kind, scope
-
-
-def _holder_metric(kind: str, scope: str) -> str:
-    return f"h:{kind}@{scope}" if kind == "merchant_credit" and scope.startswith("merchant:") else f"h:{kind}"
-
-
-def leg_metrics(out: dict[Key, list[int]], legs: Iterable[Sequence[Any]], kind_of: dict[int, str], day_of: dict[int, int]) -> None:
-    """Add the metrics of journal legs to ``out``. ``legs``: (club, op id, seq, account, amount,
-    ...) in posting order, a posting's two legs one after the other (from, then to)."""
-    pending: Sequence[Any] | None = None
-    for leg in legs:
-        club, op_id, account, amount = int(leg[0]), int(leg[1]), str(leg[3]), int(leg[4])
-        day, op_kind = day_of[op_id], kind_of[op_id]
-        owner, kind, scope = _account(account)
-        if owner in _HOLDERS:
-            if kind not in ("held", "held_points", "lottery_entries"):
-                cell = out[(club, day, _holder_metric(kind, scope))]
-                cell[0] += 1
-                cell[1] += amount
-        elif kind in _BUSINESS:
-            cell = out[(club, day, f"b:{kind}:{owner}:{op_kind}")]
-            cell[0] += 1
-            cell[1] += amount
-        if pending is None:
-            pending = leg
-            continue
-        source, pending = pending, None
-        f_owner, f_kind, _ = _account(str(source[3]))
-        if f_owner not in _HOLDERS and f_kind in _FUNDED and owner in _HOLDERS and kind not in ("held", "held_points", "lottery_entries"):
-            funder = "cash" if f_kind == "cash" else f_owner
-            cell = out[(club, day, f"g:{funder}:{kind}")]
-            cell[0] += 1
-            cell[1] += amount
-
-
-def op_metrics(out: dict[Key, list[int]], ops: Iterable[tuple[int, int, str, str, int]]) -> None:
-    """Add operations (club, day, kind, status, amount) to ``out``."""
-    for club, day, kind, status, amount in ops:
-        if status in _NOT_COUNTED:
-            continue
-        cell = out[(int(club), int(day), f"op:{kind}")]
-        cell[0] += 1
-        cell[1] += int(amount)
-
-
-def add_daily(tx: Tx, ops: Sequence[Sequence[Any]], legs: Sequence[Sequence[Any]]) -> None:
-    """The posting path's part: add a run's operations rows (``posting.OPERATION_COLUMNS``) and
-    journal legs to ``club_days`` in the writer's transaction (one upsert statement)."""
-    out: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
-    kind_of = {int(r[0]): str(r[4]) for r in ops}
-    day_of = {int(r[0]): int(r[15]) for r in ops}
-    op_metrics(out, ((r[1], r[15], r[4], r[5], r[10]) for r in ops))
-    leg_metrics(out, legs, kind_of, day_of)
-    write_cells(tx, out)
-
-
-def write_cells(tx: Tx, out: dict[Key, list[int]]) -> None:
-    rows = [(club, day, metric, n, amount) for (club, day, metric), (n, amount) in sorted(out.items()) if n or amount]
-    tx.insert_rows("club_days", ("club_id", "day", "metric", "count", "amount"), rows,
-                   " ON CONFLICT (club_id, day, metric) DO UPDATE SET count = club_days.count + excluded.count,"
-                   " amount = club_days.amount + excluded.amount")
-
-
-def recount(tx: Tx, club_id: int | None = None) -> dict[Key, tuple[int, int]]:
-    """``club_days`` as the operations and the journal say it should be (every club, or one)."""
-    out: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
-    where, params = ("", ()) if club_id is None else (" WHERE club_id = ?", (club_id,))
-    ph = ",".join("?" * len(_NOT_COUNTED))
-    for row in tx.all(f"SELECT club_id, day, kind, COUNT(*), SUM(amount_rial) FROM operations{where}"
-                      f"{' AND' if where else ' WHERE'} status NOT IN ({ph}) GROUP BY club_id, day, kind", (*params, *_NOT_COUNTED)):
-        cell = out[(int(row[0]), int(row[1]), f"op:{row[2]}")]
-        cell[0] += int(row[3])
-        cell[1] += int(row[4] or 0)
-    kind_of: dict[int, str] = {}
-    day_of: dict[int, int] = {}
-    jwhere, jparams = ("", ()) if club_id is None else (" WHERE j.club_id = ?", (club_id,))
-    cursor = tx.execute("SELECT j.club_id, j.op_id, j.seq, j.account, j.amount, o.kind, o.day FROM journal j"
-                        f" JOIN operations o ON o.id = j.op_id{jwhere} ORDER BY j.op_id, j.seq, j.id", jparams)
-    while rows := cursor.fetchmany(10_000):
-        for r in rows:
-            kind_of[int(r[1])] = str(r[5])
-            day_of[int(r[1])] = int(r[6])
-        leg_metrics(out, _paired(rows), kind_of, day_of)
-        kind_of.clear()
-        day_of.clear()
-    return {k: (v[0], v[1]) for k, v in out.items() if v[0] or v[1]}
-
-
-def _paired(rows: list[Any]) -> list[Any]:
-    """Rows of a chunk whose postings are whole (a chunk never ends between the two legs of a
-    posting in practice: a posting's legs are adjacent and the chunk size is even; an odd leg at
-    the end would only mean a broken journal, which ``kimia check`` reports separately)."""
-    return rows
-
-
-def stored(tx: Tx, club_id: int | None = None) -> dict[Key, tuple[int, int]]:
-    where, params = ("", ()) if club_id is None else (" WHERE club_id = ?", (club_id,))
-    return {(int(c), int(d), str(m)): (int(n), int(a)) for c, d, m, n, a in
-            tx.all(f"SELECT club_id, day, metric, count, amount FROM club_days{where}", params) if int(n) or int(a)}
-
-
-def check_daily(tx: Tx, add: Any, limit: int = 50) -> None:
-    """``kimia check``: ``club_days`` equals its recount."""
-    want, have = recount(tx), stored(tx)
-    wrong = sorted(k for k in set(want) | set(have) if want.get(k, (0, 0)) != have.get(k, (0, 0)))
-    for club, day, metric in wrong[:limit]:
-        add(f"club_days {metric} of club {club} day {day} is {have.get((club, day, metric), (0, 0))},"
-            f" a recount says {want.get((club, day, metric), (0, 0))}")
-
-
-def rebuild_daily_tx(tx: Tx, club_id: int | None = None) -> int:
-    """Replace ``club_days`` (every club's, or one club's) with its recount; returns the rows."""
-    counted = recount(tx, club_id)
-    if club_id is None:
-        tx.execute("DELETE FROM club_days")
-    else:
-        tx.execute("DELETE FROM club_days WHERE club_id = ?", (club_id,))
-    rows = [(c, d, m, n, a) for (c, d, m), (n, a) in sorted(counted.items())]
-    for start in range(0, len(rows), 5_000):
-        tx.insert_rows("club_days", ("club_id", "day", "metric", "count", "amount"), rows[start:start + 5_000])
-    return len(rows)
-
-
-def rebuild_daily(svc: Host, club_id: int | None = None) -> int:
-    """``rebuild_daily_tx`` in a write transaction of ``svc``: returns the rows written."""
-    return int(svc.write(lambda tx: rebuild_daily_tx(tx, club_id)))
-
 
 # --- the club dashboard ---------------------------------------------------------------------------
 
@@ -233,8 +70,6 @@ class Dashboard:
 
 def dashboard(svc: Host, club_id: int, period_days: int) -> Dashboard:
     """The dashboard of the club tree of ``club_id`` over the last ``period_days`` local days."""
-    from kimia.service import backoffice_views
-
     with svc.reading() as tx:
         root = svc.caches.root_club(tx, club_id)
         today = svc.caches.local_day(tx, root, svc.clock())
@@ -445,6 +280,5 @@ def merchant_settlement_csv(svc: Host, root: int, merchant_id: int, day: int) ->
     return out.getvalue()
 
 
-__all__ = ["PERIODS", "Dashboard", "MerchantDay", "MerchantOp", "SettlementDay", "TerminalSeen", "add_daily", "check_daily",
-           "dashboard", "merchant_day", "merchant_liability", "merchant_operations", "merchant_settlement", "merchant_settlement_csv",
-           "merchant_terminals", "rebuild_daily", "rebuild_daily_tx", "recount", "segment_of", "today"]
+__all__ = ["PERIODS", "Dashboard", "MerchantDay", "MerchantOp", "SettlementDay", "TerminalSeen", "dashboard", "merchant_day", "merchant_liability", "merchant_operations", "merchant_settlement", "merchant_settlement_csv",
+           "merchant_terminals", "rebuild_daily", "rebuild_daily_tx", "recount", "segment_of", "stored", "today"]

@@ -29,7 +29,7 @@ import kimia._core as core
 from kimia.errors import KimiaError, reject
 from kimia.service import audit
 from kimia.service.posting import OPERATION_COLUMNS, BulkWriteMismatch, Run
-from kimia.service.dashboard_views import add_daily
+from kimia.service.daily import add_daily
 from kimia.service.host import Host
 from kimia.service.requests import request_hash
 from kimia.service.sql import Tx

@@ -25,7 +25,7 @@ from typing import Any
 
 import kimia._core as core
 from kimia.errors import reject
-from kimia.service.dashboard_views import add_daily
+from kimia.service.daily import add_daily
 from kimia.service.host import Host
 from kimia.service.record import issue_voucher
 from kimia.service.requests import actor_of, response_json

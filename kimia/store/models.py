@@ -426,7 +426,7 @@ class BudgetUsage(Base):
 
 
 class ClubDay(Base):
-    """Per club and local day, a count and an amount per metric (kimia.service.dashboard_views):
+    """Per club and local day, a count and an amount per metric (kimia.service.daily):
     written with the operations and journal legs it counts, read by the dashboard (migration 0015)."""
 
     __tablename__ = "club_days"

@@ -1,6 +1,6 @@
 """the dashboard's per-day aggregate: club_days (club, local day, metric) -> count, amount, written
 by the posting path with each run's operations and journal legs; backfilled here from the
-operations and the journal (kimia.service.dashboard_views.rebuild_daily_tx)
+operations and the journal (kimia.service.daily.rebuild_daily_tx)
 
 Revision ID: 0015
 Revises: 0013
@@ -30,7 +30,7 @@ def upgrade() -> None:
         sa.Column('amount', sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint('club_id', 'day', 'metric', name='pk_club_days'),
     )
-    from kimia.service.dashboard_views import rebuild_daily_tx
+    from kimia.service.daily import rebuild_daily_tx
     from kimia.service.sql import Tx
 
     bind = op.get_bind()

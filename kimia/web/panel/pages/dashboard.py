@@ -159,7 +159,7 @@ def _amount(v: Viewer, kind: str, value: int) -> str:
 
 def figures(v: Viewer, board: dv.Dashboard) -> dict[str, Any]:
     lang = v.lang
-    labels = [fmt.jday_label(dt.date(1970, 1, 1) + dt.timedelta(days=d), lang) for d in board.days]
+    labels = _axis_labels([fmt.jday_label(dt.date(1970, 1, 1) + dt.timedelta(days=d), lang) for d in board.days])
     dates = [fmt.digits(_jdate_of(d), lang) for d in board.days]
     purchases = [a + b for a, b in zip(board.counts("op:purchase"), board.counts("op:completion"))]
     sales = [a + b for a, b in zip(board.amounts("op:purchase"), board.amounts("op:completion"))]
@@ -192,6 +192,14 @@ def figures(v: Viewer, board: dv.Dashboard) -> dict[str, Any]:
                       (fmt.number(expired[i], lang), True)] for i in range(len(board.days))])
     return {"range_first": dates[0], "range_last": dates[-1], "stats": stats, "figures": [trade, points, _liability(v, board), _funders(v, board), _tiers(v, board),
                                         _segments(v, board)], "moves": _moves(v, board), "budget_rows": _budgets(v, board)}
+
+
+def _axis_labels(labels: list[str], most: int = 6) -> list[str]:
+    """At most ``most`` day labels under a chart's axis (the rest blank: the table has every day),
+    on the days the chart writes labels under (every ``len // 10``-th)."""
+    every = max(1, len(labels) // 10)
+    step = every * max(1, -(-len(labels) // every // most))
+    return [label if i % step == 0 else "" for i, label in enumerate(labels)]
 
 
 def _jdate_of(day: int) -> str:
@@ -281,7 +289,9 @@ def _budgets(v: Viewer, board: dv.Dashboard) -> list[dict[str, str]]:
     for b in board.budgets:
         limit = b.limit_rial if b.limit_rial is not None else b.limit_count
         money = b.limit_rial is not None
-        shown = (lambda n: fmt.money(n, v.lang, toman=v.toman)) if money else (lambda n: fmt.number(n, v.lang))
+
+        def shown(n: int, money: bool = money) -> str:
+            return fmt.money(n, v.lang, toman=v.toman) if money else fmt.number(n, v.lang)
         per = f"dashboard.per.{b.period}"
         rows.append({
             "rule": fmt.digits(b.rule_id, v.lang),
