@@ -27,6 +27,7 @@ Metrics (``metric`` column):
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -43,44 +44,50 @@ _FUNDED = frozenset({"expense", "points_issued", "cash"})
 Key = tuple[int, int, str]
 
 
-def _account(account: str) -> tuple[str, str, str]:
-    """(owner type, kind, scope) of ``member:42/merchant_credit@merchant:7``."""
-    owner, _, rest = account.partition("/")
+_NOT_HELD = ("held", "held_points", "lottery_entries")
+
+
+@lru_cache(maxsize=16_384)
+def _classify(account: str) -> tuple[str | None, str | None, str | None]:
+    """What a leg on ``account`` counts in: (its holder metric, or None; the prefix of its
+    business metric, to which the operation's kind is added, or None; as the source of a
+    posting, the funder it names, or None). ``member:42/merchant_credit@merchant:7`` gives
+    (``h:merchant_credit@merchant:7``, None, None); ``club:1/expense`` (None, ``b:expense:club:``, ``club``)."""
+    owner_text, _, rest = account.partition("/")
     kind, _, scope = rest.partition("@")
-    return owner.partition(":")[0], kind, scope
-
-
-def _holder_metric(kind: str, scope: str) -> str:
-    return f"h:{kind}@{scope}" if kind == "merchant_credit" and scope.startswith("merchant:") else f"h:{kind}"
+    owner = owner_text.partition(":")[0]
+    if owner in _HOLDERS:
+        if kind in _NOT_HELD:
+            return None, None, None
+        holder = f"h:{kind}@{scope}" if kind == "merchant_credit" and scope.startswith("merchant:") else f"h:{kind}"
+        return holder, None, None
+    business = f"b:{kind}:{owner}:" if kind in _BUSINESS else None
+    funder = ("cash" if kind == "cash" else owner) if kind in _FUNDED else None
+    return None, business, funder
 
 
 def leg_metrics(out: dict[Key, list[int]], legs: Iterable[Sequence[Any]], kind_of: dict[int, str], day_of: dict[int, int]) -> None:
     """Add the metrics of journal legs to ``out``. ``legs``: (club, op id, seq, account, amount,
     ...) in posting order, a posting's two legs one after the other (from, then to)."""
-    pending: Sequence[Any] | None = None
+    funder: str | None = None
+    source = True
     for leg in legs:
-        club, op_id, account, amount = int(leg[0]), int(leg[1]), str(leg[3]), int(leg[4])
-        day, op_kind = day_of[op_id], kind_of[op_id]
-        owner, kind, scope = _account(account)
-        if owner in _HOLDERS:
-            if kind not in ("held", "held_points", "lottery_entries"):
-                cell = out[(club, day, _holder_metric(kind, scope))]
+        club, op_id, amount = leg[0], leg[1], leg[4]
+        holder, business, names = _classify(leg[3])
+        if holder is not None:
+            cell = out[(club, day_of[op_id], holder)]
+            cell[0] += 1
+            cell[1] += amount
+            if not source and funder is not None:  # value granted straight from a funder
+                cell = out[(club, day_of[op_id], f"g:{funder}:{holder[2:].partition('@')[0]}")]
                 cell[0] += 1
                 cell[1] += amount
-        elif kind in _BUSINESS:
-            cell = out[(club, day, f"b:{kind}:{owner}:{op_kind}")]
+        elif business is not None:
+            cell = out[(club, day_of[op_id], business + kind_of[op_id])]
             cell[0] += 1
             cell[1] += amount
-        if pending is None:
-            pending = leg
-            continue
-        source, pending = pending, None
-        f_owner, f_kind, _ = _account(str(source[3]))
-        if f_owner not in _HOLDERS and f_kind in _FUNDED and owner in _HOLDERS and kind not in ("held", "held_points", "lottery_entries"):
-            funder = "cash" if f_kind == "cash" else f_owner
-            cell = out[(club, day, f"g:{funder}:{kind}")]
-            cell[0] += 1
-            cell[1] += amount
+        funder = names if source else None
+        source = not source
 
 
 def op_metrics(out: dict[Key, list[int]], ops: Iterable[tuple[int, int, str, str, int]]) -> None:
