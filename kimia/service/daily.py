@@ -16,7 +16,8 @@ Metrics (``metric`` column):
   sales minus refunds minus reversals, each on its own day;
 - ``h:<kind>``: the net change of members' and shared wallets' value of a kind (``points``,
   ``club_credit`` ...; merchant credit as ``h:merchant_credit@merchant:<id>``), legs and amount:
-  summed over every day up to now it is the value outstanding (the club's liability);
+  summed over every day up to now it is the value outstanding (the club's liability), kept as
+  well in the club's row of day 0 (``ALL_TIME``), so reading it is one row per kind;
 - ``b:<kind>:<owner>:<op kind>``: the net change of the business side's accounts (``points_issued``,
   ``points_retired``, ``expense``, ``discount_given``, ``credit_accepted`` ...) by owner type and
   operation kind: points issued, redeemed and expired per day;
@@ -111,8 +112,28 @@ def add_daily(tx: Tx, ops: Sequence[Sequence[Any]], legs: Sequence[Sequence[Any]
     write_cells(tx, out)
 
 
+#: The day of the all-time rows: each holder metric (``h:``) is also added to its club's row of
+#: day 0, so the value outstanding is one row per kind, not a sum over every day.
+ALL_TIME = 0
+
+
+def with_totals(out: dict[Key, list[int]]) -> dict[Key, list[int]]:
+    """``out`` with the all-time rows of its holder metrics added."""
+    totals: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
+    for (club, day, metric), (n, amount) in out.items():
+        if metric.startswith("h:") and day != ALL_TIME:
+            cell = totals[(club, ALL_TIME, metric)]
+            cell[0] += n
+            cell[1] += amount
+    for key, (n, amount) in totals.items():
+        cell = out[key]
+        cell[0] += n
+        cell[1] += amount
+    return out
+
+
 def write_cells(tx: Tx, out: dict[Key, list[int]]) -> None:
-    rows = [(club, day, metric, n, amount) for (club, day, metric), (n, amount) in sorted(out.items()) if n or amount]
+    rows = [(club, day, metric, n, amount) for (club, day, metric), (n, amount) in sorted(with_totals(out).items()) if n or amount]
     tx.insert_rows("club_days", ("club_id", "day", "metric", "count", "amount"), rows,
                    " ON CONFLICT (club_id, day, metric) DO UPDATE SET count = club_days.count + excluded.count,"
                    " amount = club_days.amount + excluded.amount")
@@ -141,7 +162,7 @@ def recount(tx: Tx, club_id: int | None = None) -> dict[Key, tuple[int, int]]:
         leg_metrics(out, rows, kind_of, day_of)
         kind_of.clear()
         day_of.clear()
-    return {k: (v[0], v[1]) for k, v in out.items() if v[0] or v[1]}
+    return {k: (v[0], v[1]) for k, v in with_totals(out).items() if v[0] or v[1]}
 
 
 def stored(tx: Tx, club_id: int | None = None) -> dict[Key, tuple[int, int]]:
@@ -178,4 +199,4 @@ def rebuild_daily(svc: Host, club_id: int | None = None) -> int:
 
 
 
-__all__ = ["Key", "add_daily", "check_daily", "leg_metrics", "op_metrics", "rebuild_daily", "rebuild_daily_tx", "recount", "stored", "write_cells"]
+__all__ = ["ALL_TIME", "Key", "add_daily", "check_daily", "leg_metrics", "op_metrics", "rebuild_daily", "rebuild_daily_tx", "recount", "stored", "write_cells"]

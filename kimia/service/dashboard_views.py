@@ -5,6 +5,7 @@ which the posting path writes with each operation.
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
 from collections import defaultdict
@@ -13,7 +14,7 @@ from typing import Any
 
 from kimia.service import backoffice_views
 from kimia.service.clubs import club_tree
-from kimia.service.daily import rebuild_daily, rebuild_daily_tx, recount, stored
+from kimia.service.daily import ALL_TIME, rebuild_daily, rebuild_daily_tx, recount, stored
 from kimia.service.host import Host
 from kimia.service.sql import Tx
 
@@ -77,12 +78,13 @@ def dashboard(svc: Host, club_id: int, period_days: int) -> Dashboard:
         days = list(range(first, today + 1))
         series: dict[str, list[tuple[int, int]]] = {}
         for day, metric, n, amount in tx.all("SELECT day, metric, count, amount FROM club_days WHERE club_id = ? AND day >= ?"
-                                              " AND day <= ? AND metric NOT LIKE 'h:%'", (root, first, today)):
+                                              " AND day <= ?", (root, max(first, ALL_TIME + 1), today)):
+            if str(metric).startswith("h:"):
+                continue
             values = series.setdefault(str(metric), [(0, 0)] * len(days))
             values[int(day) - first] = (int(n), int(amount))
         outstanding: dict[str, int] = {}
-        for metric, amount in tx.all("SELECT metric, SUM(amount) FROM club_days WHERE club_id = ? AND metric LIKE 'h:%'"
-                                     " GROUP BY metric", (root,)):
+        for metric, amount in tx.all("SELECT metric, amount FROM club_days WHERE club_id = ? AND day = ?", (root, ALL_TIME)):
             kind = str(metric)[2:].split("@", 1)[0]
             outstanding[kind] = outstanding.get(kind, 0) + int(amount or 0)
         tiers, segments = _members_distribution(svc, tx, root)
@@ -100,13 +102,38 @@ def _day_start(svc: Host, tx: Tx, root: int, day: int) -> int:
 
 
 def _members_distribution(svc: Host, tx: Tx, root: int) -> tuple[list[tuple[str, int]], dict[str, int]]:
-    """Members per tier and per recency/frequency/monetary segment: one pass over the club's
-    members, kept for ``MEMBERS_TTL_S`` (a million members take a few hundred ms to count)."""
-    now = svc.clock()
+    """Members per tier and per recency/frequency/monetary segment. One pass over the club's
+    members (a million take seconds), so it is kept: counted in the request the first time only,
+    then, once older than ``MEMBERS_TTL_S``, the kept counts are shown while a background thread
+    counts again (one at a time per club)."""
     kept = _members_cache.setdefault(svc, {})
     cached = kept.get(root)
-    if cached is not None and time.monotonic() - cached[0] < MEMBERS_TTL_S:
-        return cached[1]  # type: ignore[no-any-return]
+    if cached is None:
+        result = _count_members(svc, tx, root)
+        kept[root] = (time.monotonic(), result)
+        return result
+    if time.monotonic() - cached[0] >= MEMBERS_TTL_S and (svc, root) not in _refreshing:
+        _refreshing.add((svc, root))
+        threading.Thread(target=_refresh_members, args=(svc, root), name=f"kimia-dashboard-members-{root}", daemon=True).start()
+    return cached[1]  # type: ignore[no-any-return]
+
+
+_refreshing: set[tuple[Any, int]] = set()
+
+
+def _refresh_members(svc: Host, root: int) -> None:
+    try:
+        with svc.reading() as tx:
+            result = _count_members(svc, tx, root)
+        _members_cache.setdefault(svc, {})[root] = (time.monotonic(), result)
+    except Exception:  # a closed service or database: the kept counts stay, counted again next time
+        pass
+    finally:
+        _refreshing.discard((svc, root))
+
+
+def _count_members(svc: Host, tx: Tx, root: int) -> tuple[list[tuple[str, int]], dict[str, int]]:
+    now = svc.clock()
     clubs = club_tree(tx, root)
     r1, r2 = now - RECENCY[0][0] * 86_400, now - RECENCY[1][0] * 86_400
     rows = tx.all(
@@ -125,9 +152,7 @@ def _members_distribution(svc: Host, tx: Tx, root: int) -> tuple[list[tuple[str,
         segments[str(f)] += int(n)
         segments[str(m)] += int(n)
         segments[segment_of(str(r), str(f))] += int(n)
-    result = (sorted(tiers.items(), key=lambda t: (-t[1], t[0])), dict(segments))
-    kept[root] = (time.monotonic(), result)
-    return result
+    return sorted(tiers.items(), key=lambda t: (-t[1], t[0])), dict(segments)
 
 
 def segment_of(recency: str, frequency: str) -> str:
@@ -241,7 +266,7 @@ def merchant_liability(svc: Host, root: int, merchant_id: int) -> tuple[int, int
     """(members' merchant credit spendable only at this merchant still outstanding, holders)."""
     metric = f"h:merchant_credit@merchant:{merchant_id}"
     with svc.reading() as tx:
-        total = tx.one("SELECT COALESCE(SUM(amount), 0) FROM club_days WHERE club_id = ? AND metric = ?", (root, metric))
+        total = tx.one("SELECT COALESCE(SUM(amount), 0) FROM club_days WHERE club_id = ? AND day = ? AND metric = ?", (root, ALL_TIME, metric))
         holders = tx.one("SELECT COUNT(*) FROM balances WHERE club_id = ? AND account LIKE ? AND balance > 0",
                          (root, f"%/merchant_credit@merchant:{merchant_id}"))
     return int(total[0]), int(holders[0])
