@@ -78,9 +78,8 @@ def dashboard(svc: Host, club_id: int, period_days: int) -> Dashboard:
         days = list(range(first, today + 1))
         series: dict[str, list[tuple[int, int]]] = {}
         for day, metric, n, amount in tx.all("SELECT day, metric, count, amount FROM club_days WHERE club_id = ? AND day >= ?"
-                                              " AND day <= ?", (root, max(first, ALL_TIME + 1), today)):
-            if str(metric).startswith("h:"):
-                continue
+                                              " AND day <= ? AND NOT (metric >= 'h:' AND metric < 'h;')",  # not the holders' rows
+                                              (root, max(first, ALL_TIME + 1), today)):
             values = series.setdefault(str(metric), [(0, 0)] * len(days))
             values[int(day) - first] = (int(n), int(amount))
         outstanding: dict[str, int] = {}
