@@ -10,7 +10,8 @@ benchmark's data generator).
 
 Metrics (``metric`` column):
 
-- ``op:<kind>``: operations of a kind written on the day (any status but void or rejected),
+- ``op:<kind>``: operations of a kind written on the day (any status but void or rejected; not
+  the markers kimia.service.ops writes: bind, refusal, timeout),
   count and ``amount_rial``: sales are ``op:purchase`` + ``op:completion``; a refund's or a
   reversal's amount is what it takes back (a reversed refund's is negative), so net sales are
   sales minus refunds minus reversals, each on its own day;
@@ -37,6 +38,9 @@ from kimia.service.sql import Tx
 
 #: Operation statuses that are not operations (a void key is a marker; a refusal moves nothing).
 _NOT_COUNTED = ("void", "rejected")
+#: Operations that move no value and are written outside the posting path (kimia.service.ops):
+#: a card bound, a refusal or a timeout remembered under its key.
+_NOT_VALUE = ("bind", "refusal", "timeout")
 _HOLDERS = ("member", "group")
 #: Business-side account kinds worth a metric (cash and lottery entries are not).
 _BUSINESS = frozenset({"points_issued", "points_retired", "expense", "credit_retired", "discount_given", "credit_accepted"})
@@ -94,7 +98,7 @@ def leg_metrics(out: dict[Key, list[int]], legs: Iterable[Sequence[Any]], kind_o
 def op_metrics(out: dict[Key, list[int]], ops: Iterable[tuple[int, int, str, str, int]]) -> None:
     """Add operations (club, day, kind, status, amount) to ``out``."""
     for club, day, kind, status, amount in ops:
-        if status in _NOT_COUNTED:
+        if status in _NOT_COUNTED or kind in _NOT_VALUE:
             continue
         cell = out[(int(club), int(day), f"op:{kind}")]
         cell[0] += 1
@@ -143,9 +147,10 @@ def recount(tx: Tx, club_id: int | None = None) -> dict[Key, tuple[int, int]]:
     """``club_days`` as the operations and the journal say it should be (every club, or one)."""
     out: dict[Key, list[int]] = defaultdict(lambda: [0, 0])
     where, params = ("", ()) if club_id is None else (" WHERE club_id = ?", (club_id,))
-    ph = ",".join("?" * len(_NOT_COUNTED))
+    ph, kh = ",".join("?" * len(_NOT_COUNTED)), ",".join("?" * len(_NOT_VALUE))
     for row in tx.all(f"SELECT club_id, day, kind, COUNT(*), SUM(amount_rial) FROM operations{where}"
-                      f"{' AND' if where else ' WHERE'} status NOT IN ({ph}) GROUP BY club_id, day, kind", (*params, *_NOT_COUNTED)):
+                      f"{' AND' if where else ' WHERE'} status NOT IN ({ph}) AND kind NOT IN ({kh}) GROUP BY club_id, day, kind",
+                      (*params, *_NOT_COUNTED, *_NOT_VALUE)):
         cell = out[(int(row[0]), int(row[1]), f"op:{row[2]}")]
         cell[0] += int(row[3])
         cell[1] += int(row[4] or 0)
