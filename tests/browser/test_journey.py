@@ -1,9 +1,9 @@
 """The panel in a real browser (issue 16): gunicorn on a free port over an SQLite database with a
 club (tests/service/builders.py ``build_club``), driven by headless chromium like a person would.
 
-A club admin signs in (Persian) → [the rules builder: a rule built with the form, dry-run,
-backtested, published] → a purchase arrives through the JSON API with an integration key →
-[the member's page shows the new balance and the Persian explanation] → the admin switches to
+A club admin signs in (Persian) → the rules builder: a points rule built with the form, dry-run,
+backtested, published → a purchase arrives through the JSON API with an integration key → the
+member's page shows the new balance and the Persian explanation → the admin switches to
 English (the header's link): the page is English, left to right → signs out → a merchant's staff
 member signs in and sees their own merchant only → the member signs in to the portal with a one-time
 code (read from the notifier's file) and sees the same balance.
@@ -126,16 +126,6 @@ def both_languages(b: Browser, name: str) -> tuple[str, str]:
     return fa, en
 
 
-def declared(endpoint: str) -> bool:
-    """Whether the panel has the page (its module imported, as the server does)."""
-    from kimia.web.panel import pages
-    from kimia.web.panel.access import PANEL
-    from kimia.web.panel.site import load_pages
-
-    load_pages(pages)
-    return any(p.endpoint == endpoint for p in PANEL.pages)
-
-
 def press(b: Browser, css: str, *, confirm: bool = False) -> None:
     """Press a form's button (scrolled into view) and wait for the next page."""
     button = b.driver.find_element(By.CSS_SELECTOR, css)
@@ -181,11 +171,8 @@ def dry_run_and_backtest(b: Browser, lang: str) -> None:
     b.shot(f"05-rules-backtest-{lang}", "#backtest")
 
 
-def build_and_publish_a_rule(b: Browser, skipped: list[str]) -> bool:
+def build_and_publish_a_rule(b: Browser) -> None:
     """The rules builder: a points rule added with the form, dry-run, backtested, published."""
-    if not declared("rules.edit"):
-        skipped.append("rules builder (panel.rules.edit not declared yet)")
-        return False
     b.go("/panel/rules/edit")
     wait_for(b, "#add-rule")
     count = len(b.driver.find_elements(By.CSS_SELECTOR, "input[name$='.id'][name^='rules.']"))
@@ -224,24 +211,19 @@ def build_and_publish_a_rule(b: Browser, skipped: list[str]) -> bool:
     b.shot("03-rules-builder-en")
     dry_run_and_backtest(b, "en")
     b.go("/panel/?lang=fa")
-    return True
 
 
-def member_page_shows_the_purchase(b: Browser, journey: Journey, member: int, rule_published: bool, skipped: list[str]) -> None:
+def member_page_shows_the_purchase(b: Browser, journey: Journey, member: int) -> None:
     """The member's page: the balance the API reports, and the purchase explained in Persian."""
-    if not declared("members.member_page"):
-        skipped.append("member page (panel.members.member_page not declared yet)")
-        return
     status, balances = call(journey.server.port, "GET", f"/api/v1/members/{member}/balances", key=journey.world.key)
     assert status == 200, balances
     b.go(f"/panel/members/{member}")
     wait_for(b, "main h1")
     text = page_is(b, "fa")
     assert fmt.number(int(balances["points"]), "fa") in text, (balances, text[:2000])
-    if rule_published:
-        assert JOURNEY_RULE_FA in text, text[:3000]  # the purchase's Persian explanation names the new rule
+    assert JOURNEY_RULE_FA in text, text[:3000]  # the purchase's Persian explanation names the new rule
     fa, en = both_languages(b, "07-member")
-    assert "Journey points" in en if rule_published else True
+    assert "Journey points" in en
 
 
 def member_signs_in_to_the_portal(b: Browser, journey: Journey, member: int) -> None:
@@ -286,19 +268,17 @@ def test_the_panel_journey_in_a_real_browser(browser_factory: object, journey: J
     assert "مدیر سفر" in fa
 
     # 2. The rules builder: a points rule built with the form, dry-run, backtested, published.
-    skipped: list[str] = []
-    published = build_and_publish_a_rule(b, skipped)
+    build_and_publish_a_rule(b)
 
     # 3. A purchase arrives through the JSON API (an integration key).
     member = journey.world.members[0]
     status, receipt = call(journey.server.port, "POST", "/api/v1/purchases", key=journey.world.key,
                            body=purchase_body(journey.world, member, 2_500_000), idem="journey-purchase-1")
     assert status in (200, 201), receipt
-    if published:
-        assert "journey-points" in receipt["applied_rules"], receipt
+    assert "journey-points" in receipt["applied_rules"], receipt
 
     # 4. The member's page: the new balance and the Persian explanation.
-    member_page_shows_the_purchase(b, journey, member, published, skipped)
+    member_page_shows_the_purchase(b, journey, member)
 
     # 5. English for good: the header's switch is remembered from page to page.
     b.go("/panel/")
@@ -317,15 +297,10 @@ def test_the_panel_journey_in_a_real_browser(browser_factory: object, journey: J
     sign_in(b, journey.merchant_staff)
     fa, en = both_languages(b, "10-merchant-home")
     assert journey.other_merchant_fa not in fa
-    if declared("merchant.home"):
-        assert journey.merchant_fa in fa, fa[:2000]
-    else:
-        skipped.append("merchant's own page (panel.merchant.home not declared yet)")
+    assert journey.merchant_fa in fa, fa[:2000]
     # 8. The member signs in to the portal with a one-time code and sees the same balance.
     member_signs_in_to_the_portal(b, journey, member)
 
-    if skipped:
-        print("journey steps waiting for their pages:", "; ".join(skipped))
 
     assert not b.wide, f"pages wider than the window (something overflows): {b.wide}"
     outside = b.outside()
