@@ -208,12 +208,13 @@ def dry_run(svc: Host, club_id: int, body: dict[str, Any], req: PurchaseRequest,
 
 
 def credits_of(lots: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The credit lots a decision creates (not its points): kind, rials, when they expire and
-    become spendable (``member:7/club_credit@set:1`` is kind ``club``)."""
+    """The credit lots a decision creates (not its points, nor its lottery entries, which are
+    counted apart): kind, rials, when they expire and become spendable
+    (``member:7/club_credit@set:1`` is kind ``club``)."""
     out = []
     for lot in lots:
         kind = str(lot["account"]).split("/", 1)[-1].split("@", 1)[0]
-        if kind == "points":
+        if kind in ("points", "lottery_entries"):
             continue
         out.append({"kind": kind.removesuffix("_credit"), "amount_rial": int(lot["remaining"]),
                     "expires_at": lot.get("expires_at"), "pending_until": lot.get("pending_until")})

@@ -29,8 +29,8 @@ class Series:
 
 def _scale(series: Sequence[Series]) -> int:
     top = int(max((max(s.values, default=0) for s in series), default=0))
-    if top <= 0:
-        return 1
+    if top <= 4:
+        return 4  # small counts (or none): a grid of 0..4, not four rows labelled 0
     step: int = 10 ** (len(str(top)) - 1)
     return ((top + step - 1) // step) * step
 
