@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -253,13 +254,18 @@ def audit_log(svc: Host, root: int, *, before_id: int, limit: int, action: str |
     """Rows of the audit log of the club tree of ``root``, newest first, before ``before_id`` (0:
     from the newest), optionally of one action and one actor only."""
     with svc.reading() as tx:
-        clubs = club_tree(tx, root)
-        where, params = [f"club_id IN ({tx.placeholders(len(clubs))})"], list[Any](clubs)
-        for column, value in (("id <", before_id or None), ("action =", action), ("actor =", actor)):
-            if value is not None:
-                where.append(f"{column} ?")
-                params.append(value)
-        rows = tx.all(f"SELECT id, club_id, actor, action, reason, payload, at FROM audit_log WHERE {' AND '.join(where)}"
-                      " ORDER BY id DESC LIMIT ?", (*params, min(limit, MAX_PAGE)))
+        return audit_rows(tx, club_tree(tx, root), before_id=before_id, limit=limit, action=action, actor=actor)
+
+
+def audit_rows(tx: Tx, clubs: Sequence[int] | None, *, before_id: int, limit: int, action: str | None = None,
+               actor: str | None = None) -> list[AuditEntry]:
+    """Audit rows of ``clubs`` (None: every club's and the platform's own), newest first."""
+    where, params = (["1 = 1"], list[Any]()) if clubs is None else ([f"club_id IN ({tx.placeholders(len(clubs))})"], list[Any](clubs))
+    for column, value in (("id <", before_id or None), ("action =", action), ("actor =", actor)):
+        if value is not None:
+            where.append(f"{column} ?")
+            params.append(value)
+    rows = tx.all(f"SELECT id, club_id, actor, action, reason, payload, at FROM audit_log WHERE {' AND '.join(where)}"
+                  " ORDER BY id DESC LIMIT ?", (*params, min(limit, MAX_PAGE)))
     return [AuditEntry(int(r[0]), None if r[1] is None else int(r[1]), str(r[2]), str(r[3]), str(r[4]), _json(r[5]), int(r[6]))
             for r in rows]

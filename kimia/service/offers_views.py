@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kimia.service import audit
-from kimia.service.backoffice_views import MAX_PAGE, AuditEntry, _json
+from kimia.service.backoffice_views import MAX_PAGE, AuditEntry, audit_rows
 from kimia.service.host import Host
 
 #: Settlement roles in the order a settlement reads them.
@@ -89,15 +89,8 @@ def platform_audit_log(svc: Host, *, before_id: int, limit: int, action: str | N
     """Rows of the whole audit log (every club's and the platform's own), newest first, before
     ``before_id`` (0: from the newest), optionally of one action, one actor, one club only."""
     with svc.reading() as tx:
-        where, params = ["1 = 1"], list[Any]()
-        for column, value in (("id <", before_id or None), ("action =", action), ("actor =", actor), ("club_id =", club_id)):
-            if value is not None:
-                where.append(f"{column} ?")
-                params.append(value)
-        rows = tx.all(f"SELECT id, club_id, actor, action, reason, payload, at FROM audit_log WHERE {' AND '.join(where)}"
-                      " ORDER BY id DESC LIMIT ?", (*params, min(limit, MAX_PAGE)))
-    return [AuditEntry(int(r[0]), None if r[1] is None else int(r[1]), str(r[2]), str(r[3]), str(r[4]), _json(r[5]), int(r[6]))
-            for r in rows]
+        return audit_rows(tx, None if club_id is None else [club_id], before_id=before_id, limit=limit, action=action,
+                          actor=actor)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from types import ModuleType
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -88,7 +89,7 @@ def _refused(site: Site, error: KimiaError) -> Any:
     lang = viewer.lang if viewer else "fa"
     if error.code == "session_expired" and request.method == "GET":
         return redirect(url_for(site.login_endpoint))
-    return render(f"{site.name}/error.html", status=status_of(error.code), code=error.code, message=message_of(error, lang))
+    return render("error.html", status=status_of(error.code), code=error.code, message=message_of(error, lang))
 
 
 def render(template: str, *, status: int = 200, **values: Any) -> Response:
@@ -96,6 +97,20 @@ def render(template: str, *, status: int = 200, **values: Any) -> Response:
     response = make_response(render_template(template, v=g.viewer, **values), status)
     response.headers["Content-Language"] = g.viewer.lang
     return response
+
+
+def every_page(fetch: Callable[[str | None], Any], most: int = 1_000) -> list[Any]:
+    """The items of an API list, page after page (``fetch(cursor)`` answers a ``Page``), up to
+    ``most``: for a page that shows a club's whole list (its lotteries, its voucher offers)."""
+    found: list[Any] = []
+    cursor = None
+    while len(found) < most:
+        page = fetch(cursor)
+        found += page.items
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    return found
 
 
 def safe_next(target: str | None, prefix: str) -> str | None:

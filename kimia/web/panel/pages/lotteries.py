@@ -21,7 +21,7 @@ from kimia.web.api.routes import lotteries as api
 from kimia.web.panel import i18n
 from kimia.web.panel.access import CLUB_ADMIN, CLUB_READ, MARKETING, PANEL, Viewer
 from kimia.web.panel.offers_forms import field_errors, form_values
-from kimia.web.panel.site import render
+from kimia.web.panel.site import every_page, render
 
 FIELDS = ("name_fa", "name_en", "prizes", "seed_commitment", "reason")
 NOTICES = ("lotteries.created", "lotteries.drawn")
@@ -82,14 +82,7 @@ i18n.add({
 
 def _all(v: Viewer) -> list[api.LotteryOut]:
     ctx = v.ctx()
-    found: list[api.LotteryOut] = []
-    cursor = None
-    while len(found) < 1_000:
-        page = api.list_lotteries(ctx, PageQuery(limit=200, cursor=cursor))
-        found += page.items
-        if not page.next_cursor:
-            break
-        cursor = page.next_cursor
+    found: list[api.LotteryOut] = every_page(lambda cursor: api.list_lotteries(ctx, PageQuery(limit=200, cursor=cursor)))
     return found
 
 

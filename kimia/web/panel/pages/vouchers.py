@@ -20,7 +20,7 @@ from kimia.web.api.routes import vouchers_admin as api
 from kimia.web.panel import i18n
 from kimia.web.panel.access import CLUB_READ, MARKETING, PANEL, Viewer
 from kimia.web.panel.offers_forms import field_errors, form_values
-from kimia.web.panel.site import render
+from kimia.web.panel.site import every_page, render
 
 FIELDS = ("name_fa", "name_en", "discount_rial", "discount_bp", "cap_rial", "valid_days", "price_points", "price_credit_rial",
           "min_balance", "funder", "reason")
@@ -89,14 +89,7 @@ def _merchants(v: Viewer) -> dict[int, Any]:
 
 def _templates(v: Viewer) -> list[api.VoucherTemplateOut]:
     ctx = v.ctx()
-    found: list[api.VoucherTemplateOut] = []
-    cursor = None
-    while len(found) < 1_000:
-        page = api.list_templates(ctx, PageQuery(limit=200, cursor=cursor))
-        found += page.items
-        if not page.next_cursor:
-            break
-        cursor = page.next_cursor
+    found: list[api.VoucherTemplateOut] = every_page(lambda cursor: api.list_templates(ctx, PageQuery(limit=200, cursor=cursor)))
     return found
 
 
