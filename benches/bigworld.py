@@ -688,17 +688,22 @@ def _search_words(db: Loader, info: WorldInfo) -> Any:
 
 def _dashboard_rebuild(url: str, info: WorldInfo, say: Any) -> None:
     """The dashboard's aggregates (0015), rebuilt by its own function when it is there."""
-    try:
-        from kimia.service import dashboard_views  # type: ignore[attr-defined]
-    except ImportError:
-        return
-    rebuild = getattr(dashboard_views, "rebuild_daily", None)
+    import importlib
+
+    rebuild = None
+    for module in ("kimia.service.daily", "kimia.service.dashboard_views"):
+        try:
+            rebuild = getattr(importlib.import_module(module), "rebuild_daily", None)
+        except ImportError:
+            continue
+        if rebuild is not None:
+            break
     if rebuild is None:
         return
     started = time.perf_counter()
     with assemble(Settings.from_env({}, database_url=url, dev_mode=True)) as svc:
         rebuild(svc)
-    info.extras.append("dashboard_views.rebuild_daily")
+    info.extras.append(f"{rebuild.__module__}.rebuild_daily")
     say(f"  dashboard aggregates rebuilt in {time.perf_counter() - started:.1f} s")
 
 

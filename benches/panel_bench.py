@@ -288,6 +288,31 @@ def run(url: str, *, members: int, operations: int, requests: int, reuse: bool =
     return timings
 
 
+def profile(url: str, page: str, requests: int, top: int = 30) -> None:
+    """cProfile over ``requests`` of ``page`` in-process (after a warm-up): where its time goes."""
+    import cProfile
+    import pstats
+
+    from kimia.web import create_app
+
+    info = WorldInfo.load(url)
+    if info is None:
+        raise SystemExit(f"no world at {url}")
+    paths = requests_of(info, requests)[page]
+    app = create_app(Settings.from_env({}, database_url=url, dev_mode=True, web_secure_cookies=False))
+    client = FlaskClient(app)
+    sign_in(client, info)
+    for path in paths[:WARMUP]:
+        client.get(path)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for path in paths:
+        client.get(path)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(top)
+    app.extensions["kimia"].close()
+
+
 def table(database: str, timings: list[Timing]) -> str:
     lines = [f"{'database':<11}{'mode':<12}{'page':<20}{'n':>5}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'target p95':>12}  statuses"]
     for t in timings:
@@ -316,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep a built world of the same size between runs")
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn run")
     parser.add_argument("--no-in-process", action="store_true", help="skip the Flask test client run")
+    parser.add_argument("--profile", choices=("search", "dashboard", "member"), help="profile one page in-process instead")
     args = parser.parse_args(argv)
     size = f"{args.members // 1000}k-{args.operations // 1000}k"
     results = []
@@ -323,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
         url = (f"sqlite:////tmp/bench/world-{size}.db" if database == "sqlite" else pg_url(f"kimia_world_{size.replace('-', '_')}")
                if database in ("pg", "postgresql") else database)
         name = "sqlite" if url.startswith("sqlite") else "postgresql"
+        if args.profile:
+            profile(url, args.profile, args.requests)
+            continue
         timings = run(url, members=args.members, operations=args.operations, requests=args.requests, reuse=args.reuse,
                       http_server=not args.no_http, in_process=not args.no_in_process)
         results.append((name, timings))
