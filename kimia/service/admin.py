@@ -38,12 +38,12 @@ class Admin:
         with self.service.reading() as tx:
             tenancy.check_refs(tx, club_id, refs)
 
-    def _add(self, obj: Any, *, actor: str, action: str, club_id: int | None = None) -> Any:
+    def _add(self, obj: Any, *, actor: str, action: str, club_id: int | None = None, reason: str = "") -> Any:
         with self._session() as s, s.begin():
             s.add(obj)
             s.flush()
             payload = {c.key: getattr(obj, c.key) for c in obj.__table__.columns if c.key not in ("mac_key_enc", "mac_key_prev_enc")}
-            self._audit(s, club_id if club_id is not None else getattr(obj, "club_id", None), actor, action, payload)
+            self._audit(s, club_id if club_id is not None else getattr(obj, "club_id", None), actor, action, payload, reason)
         self.service.caches.clear()
         return obj
 
@@ -240,21 +240,22 @@ class Admin:
     def create_voucher_template(self, club_id: int, name_fa: str, *, discount_rial: int = 0, discount_bp: int = 0,
                                 cap_rial: int | None = None, valid_days: int = 30, merchants: list[int] | None = None,
                                 price_points: int = 0, price_credit_rial: int = 0, min_balance: int = 0,
-                                funder: str = "club_owner", name_en: str = "", actor: str = "platform") -> int:
+                                funder: str = "club_owner", name_en: str = "", actor: str = "platform", reason: str = "") -> int:
         if (price_points > 0) == (price_credit_rial > 0) and (price_points or price_credit_rial):
             raise reject("invalid_request", path="price", detail="a voucher costs points or credit, not both")
         self._check(club_id, [("merchant", mid, f"merchants[{i}]") for i, mid in enumerate(merchants or [])])
         template = m.VoucherTemplate(club_id=club_id, name_fa=name_fa, name_en=name_en, discount_rial=discount_rial, discount_bp=discount_bp,
                                      cap_rial=cap_rial, valid_days=valid_days, merchants=merchants or [], price_points=price_points,
                                      price_credit_rial=price_credit_rial, min_balance=min_balance, funder=funder)
-        return int(self._add(template, actor=actor, action="create_voucher_template").id)
+        return int(self._add(template, actor=actor, action="create_voucher_template", reason=reason).id)
 
-    def open_lottery(self, club_id: int, name_fa: str, *, prizes: list[str], seed_commitment: str, name_en: str = "", actor: str = "platform") -> int:
+    def open_lottery(self, club_id: int, name_fa: str, *, prizes: list[str], seed_commitment: str, name_en: str = "", actor: str = "platform",
+                     reason: str = "") -> int:
         """Open a lottery with the SHA-256 of its secret seed committed now (revealed at the draw)."""
         if len(seed_commitment) != 64 or any(c not in "0123456789abcdef" for c in seed_commitment):
             raise reject("invalid_request", path="seed_commitment", detail="a SHA-256 hex digest")
         lottery = m.Lottery(club_id=club_id, name_fa=name_fa, name_en=name_en, prizes=prizes, seed_commitment=seed_commitment, status="open")
-        return int(self._add(lottery, actor=actor, action="open_lottery").id)
+        return int(self._add(lottery, actor=actor, action="open_lottery", reason=reason).id)
 
     @staticmethod
     def commitment(seed: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 import kimia._core as core
 from kimia import identifiers as ids
 from kimia.errors import Rejected, reject
-from kimia.service import audit, verify
+from kimia.service import audit, search_keys, verify
 from kimia.service.cardkeys import HASHED_KINDS
 from kimia.service.context import MerchantContext
 from kimia.service.host import Host
@@ -260,6 +260,7 @@ def enroll(
                 [(root, op.member_id, kind, lookup, display, now, key) for (kind, lookup, display), key in zip(rows, key_ids)],
             )
             tx.executemany("INSERT INTO member_group_members (group_id, member_id) VALUES (?,?)", [(g, op.member_id) for g in groups or []])
+            search_keys.write_words(tx, root, op.member_id, name_fa, replace=False)
             answer.update({"member_id": op.member_id, "identifiers": [{"kind": k, "display": d} for k, _, d in rows], "op_id": op.id})
 
         return Post(answer, [Posting(op, "done", answer, then=insert)])

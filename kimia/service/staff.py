@@ -148,6 +148,16 @@ def get_user(svc: Host, user_id: int) -> User | None:
     return _user(row) if row else None
 
 
+def user_for(svc: Host, user_id: int, *, club_id: int | None, any_club: bool = False) -> User:
+    """A user as a manager may see it: one of ``club_id``'s (None: the platform's own), or any
+    user when ``any_club`` (the platform's operator); ``not_found`` otherwise, so another club's
+    users are never told apart from users that do not exist."""
+    user = get_user(svc, user_id) if 0 < user_id < 2**63 else None
+    if user is None or not any_club and user.club_id != club_id:
+        raise reject("not_found", path="user_id", what="user")
+    return user
+
+
 def list_users(svc: Host, club_id: int | None) -> list[User]:
     """The users of a club (None: the platform's own), by login."""
     where = "club_id = ?" if club_id is not None else "club_id IS NULL"

@@ -220,7 +220,9 @@ class MemberIdentifier(Base):
     is not hashed (and for cards stored before revision 0005)."""
 
     __tablename__ = "member_identifiers"
-    __table_args__ = (UniqueConstraint("club_id", "kind", "lookup"),)
+    __table_args__ = (UniqueConstraint("club_id", "kind", "lookup"),
+                      # The panel's search by a card's last 4 (migration 0014): an exact match on the mask.
+                      Index("ix_member_identifiers_display", "club_id", "kind", "display"))
     id: Mapped[intpk]
     club_id: Mapped[int] = mapped_column(ForeignKey("clubs.id"), nullable=False)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), nullable=False, index=True)
@@ -229,6 +231,18 @@ class MemberIdentifier(Base):
     display: Mapped[str] = mapped_column(String(100), nullable=False)
     created_at: Mapped[ts]
     key_id: Mapped[str | None] = mapped_column(String(16))
+
+
+class MemberSearchWord(Base):
+    """A word of a member's name, normalised for search (kimia.service.search_keys), under the
+    member's root club: the panel finds members by the prefix of any word of their name through
+    the primary key (migration 0014). PostgreSQL keeps the words in byte order (collation "C") so
+    that a prefix is a range of the index."""
+
+    __tablename__ = "member_search_words"
+    club_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    word: Mapped[str] = mapped_column(String(100).with_variant(String(100, collation="C"), "postgresql"), primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True, index=True)
 
 
 class MemberPin(Base):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kimia.service import staff
+from kimia.web.api.limits import RateLimiter
 from kimia.web.panel.access import PANEL, PORTAL
 from service.builders import FakeClock
 
@@ -57,6 +58,7 @@ def test_sign_in_without_the_form_token_is_refused(panel: Panel) -> None:
 
 def test_sign_in_is_limited_per_address(panel: Panel) -> None:
     panel.api.app.config["KIMIA_SIGN_IN_PER_MIN"] = 10
+    panel.api.app.extensions["kimia_sign_in"] = RateLimiter(clock=lambda: 0.0)  # time stands still: no refill
     client = panel.api.app.test_client()
     token = csrf_of(client.get("/panel/login").get_data(as_text=True))
     statuses = [client.post("/panel/login", data={"login": "x-y-z", "password": "no no no no no", "csrf_token": token}).status_code

@@ -24,6 +24,7 @@ class LotteryIn(Model):
     seed_commitment: str = Field(pattern="^[0-9a-f]{64}$",
                                  description="SHA-256 (lowercase hex) of the secret seed the club keeps and reveals at the draw")
     club_id: int | None = Field(default=None, ge=1, description="The caller's club or one of its sub-clubs (default: the caller's)")
+    reason: str = Field(default="", max_length=500, description="Why, for the audit log (optional)")
 
 
 class DrawIn(Model):
@@ -70,7 +71,8 @@ def open_lottery(ctx: Ctx, body: LotteryIn) -> LotteryOut:
     if club_id not in ctx.clubs():
         raise reject("unknown_club", path="club_id")
     lottery_id = Admin(ctx.svc).open_lottery(club_id, body.name_fa, name_en=body.name_en, prizes=body.prizes,
-                                             seed_commitment=body.seed_commitment, actor=ctx.actor)
+                                             seed_commitment=body.seed_commitment, actor=ctx.actor,
+                                             reason=body.reason)
     return _out(ctx, views.lottery(ctx.svc, ctx.root(), lottery_id))
 
 

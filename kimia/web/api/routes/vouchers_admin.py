@@ -32,6 +32,7 @@ class VoucherTemplateIn(Model):
     min_balance: int = Field(default=0, ge=0, le=10**15, description="The balance a member must hold to buy it")
     funder: Literal["club_owner", "merchant", "platform", "marketer"] = Field(default="club_owner",
                                                                                description="Who bears the voucher's discount")
+    reason: str = Field(default="", max_length=500, description="Why, for the audit log (optional)")
 
 
 class VoucherTemplateOut(Model):
@@ -69,7 +70,7 @@ def create_template(ctx: Ctx, body: VoucherTemplateIn) -> VoucherTemplateOut:
     template_id = Admin(ctx.svc).create_voucher_template(
         ctx.club_id, body.name_fa, name_en=body.name_en, discount_rial=body.discount_rial, discount_bp=body.discount_bp,
         cap_rial=body.cap_rial, valid_days=body.valid_days, merchants=body.merchants, price_points=body.price_points,
-        price_credit_rial=body.price_credit_rial, min_balance=body.min_balance, funder=body.funder, actor=ctx.actor)
+        price_credit_rial=body.price_credit_rial, min_balance=body.min_balance, funder=body.funder, actor=ctx.actor, reason=body.reason)
     return _out(views.voucher_template(ctx.svc, ctx.root(), template_id))
 
 
