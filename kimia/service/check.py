@@ -13,6 +13,8 @@
    the newest rows were not deleted.
 9. every tier period close is finished (one stopped half-way is reported until it is run again),
    closed each of its members once, and took exactly the deductions its history records.
+10. the dashboard's per-day aggregate (``club_days``) equals a recount from the operations and
+   the journal (kimia.service.daily).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 
 import kimia._core as core
 from kimia.service.audit import chain_rows, verify_chain
+from kimia.service.daily import check_daily
 from kimia.service.sql import Tx
 
 
@@ -99,6 +102,7 @@ def run_check(tx: Tx, *, limit: int = 1000) -> CheckReport:
     for club, key, used in tx.all("SELECT club_id, key, used FROM budget_usage WHERE used < 0 LIMIT ?", (limit,)):
         add(f"budget {key} of club {club} is negative ({used})")
     check_period_closes(tx, add)
+    check_daily(tx, add, limit)
 
     report.audit_rows, report.audit_head, broken = verify_chain(chain_rows(tx))
     report.problems.extend(broken)

@@ -29,6 +29,7 @@ import kimia._core as core
 from kimia.errors import KimiaError, reject
 from kimia.service import audit
 from kimia.service.posting import OPERATION_COLUMNS, BulkWriteMismatch, Run
+from kimia.service.daily import add_daily
 from kimia.service.host import Host
 from kimia.service.requests import request_hash
 from kimia.service.sql import Tx
@@ -203,6 +204,7 @@ def _post_deductions(tx: Tx, service: Host, state: CloseState, due: dict[int, in
         service.committed(tx, kind="adjustment", club_id=root, op_id=d.op_id, member_id=member_id, receipt=receipt)
     tx.insert_rows("operations", OPERATION_COLUMNS, ops)
     tx.insert_rows("journal", ("club_id", "op_id", "seq", "account", "amount", "unit", "memo", "created_at"), rows["legs"])
+    add_daily(tx, ops, rows["legs"])
     tx.insert_rows("balances", ("club_id", "account", "owner", "balance", "credit_limit"), [(*b, 0) for b in rows["balances"]],
                    " ON CONFLICT (club_id, account) DO UPDATE SET balance = balances.balance + excluded.balance")
     consumed = rows["lots_consumed"]

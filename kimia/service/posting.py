@@ -25,6 +25,7 @@ from typing import Any
 
 import kimia._core as core
 from kimia.errors import reject
+from kimia.service.daily import add_daily
 from kimia.service.host import Host
 from kimia.service.record import issue_voucher
 from kimia.service.requests import actor_of, response_json
@@ -258,6 +259,8 @@ class Run:
                            rows["lots_created"])
             tx.insert_rows("split_legs", ("club_id", "op_id", "role", "beneficiary_id", "amount_rial", "day"), splits)
             _write_counters(tx, rows)
+            # The dashboard's per-day aggregate, in the same transaction (kimia.service.dashboard_views).
+            add_daily(tx, self.ops, rows["legs"])
         self._draw_lots(rows["lots_consumed"])
         self._use_budgets(rows["budgets"])
         self._check_floors(rows["balances"])

@@ -186,13 +186,14 @@ class SampleMember:
 
 
 def dry_run(svc: Host, club_id: int, body: dict[str, Any], req: PurchaseRequest,
-            sample: SampleMember | None = None) -> dict[str, Any]:
+            sample: SampleMember | None = None, *, now: int | None = None) -> dict[str, Any]:
     """What ``req`` would get under the draft ``body`` (the receipt and the explanation of every
     rule), nothing written. The member is ``req.member`` as they are now, or ``sample`` (made up:
-    no balances, no history). The merchant must be of the club's tree."""
+    no balances, no history). The merchant must be of the club's tree. ``now``: the moment the
+    purchase is made at (default: now; the panel's builder tries a rule at another hour or day)."""
     book = compiled(svc, club_id, body)
     validate_purchase(req)
-    now = svc.clock()
+    now = svc.clock() if now is None else now
     with svc.reading() as tx:
         merchant = svc.caches.merchant(tx, req.merchant_id)
         if merchant.root_club_id != club_id or not merchant.active:
@@ -202,7 +203,21 @@ def dry_run(svc: Host, club_id: int, body: dict[str, Any], req: PurchaseRequest,
         else:
             snapshot = {"member_id": 0, "tier": sample.tier, "groups": list(sample.groups), "purchase_count": sample.purchase_count}
             decision = book.evaluate(purchase_input(merchant, req, 0, None), snapshot, now)
-    return {**receipt_of(decision, snapshot, 0, "dry_run"), "explanation": decision.explanation}
+    return {**receipt_of(decision, snapshot, 0, "dry_run"), "explanation": decision.explanation,
+            "credits": credits_of(decision.lots_created), "vouchers_issued": list(decision.vouchers_issued)}
+
+
+def credits_of(lots: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The credit lots a decision creates (not its points): kind, rials, when they expire and
+    become spendable (``member:7/club_credit@set:1`` is kind ``club``)."""
+    out = []
+    for lot in lots:
+        kind = str(lot["account"]).split("/", 1)[-1].split("@", 1)[0]
+        if kind == "points":
+            continue
+        out.append({"kind": kind.removesuffix("_credit"), "amount_rial": int(lot["remaining"]),
+                    "expires_at": lot.get("expires_at"), "pending_until": lot.get("pending_until")})
+    return out
 
 
 # --- backtest ------------------------------------------------------------------------------------

@@ -439,6 +439,18 @@ class BudgetUsage(Base):
     used: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
 
 
+class ClubDay(Base):
+    """Per club and local day, a count and an amount per metric (kimia.service.daily):
+    written with the operations and journal legs it counts, read by the dashboard (migration 0015)."""
+
+    __tablename__ = "club_days"
+    club_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(80), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
 class SplitLegRow(Base):
     """A beneficiary's part of a payment (S1), the input of the daily settlement file."""
 
