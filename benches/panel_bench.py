@@ -263,10 +263,10 @@ def server(url: str, log: Path) -> Iterator[int]:
 
 
 def run(url: str, *, members: int, operations: int, requests: int, reuse: bool = True, http_server: bool = True,
-        in_process: bool = True, say: Callable[[str], None] = print) -> list[Timing]:
-    """Build (or reuse) the world on ``url`` and time every page; returns the timings."""
+        in_process: bool = True, pages: list[str] | None = None, say: Callable[[str], None] = print) -> list[Timing]:
+    """Build (or reuse) the world on ``url`` and time every page (or ``pages``); returns the timings."""
     info = world_for(url, members, operations, reuse, say)
-    work = requests_of(info, requests)
+    work = {page: paths for page, paths in requests_of(info, requests).items() if pages is None or page in pages or "(ref)" in page}
     timings: list[Timing] = []
     if http_server:
         log = Path("/tmp") / f"panel-bench-{os.getpid()}.log"
@@ -346,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse", action="store_true", help="keep a built world of the same size between runs")
     parser.add_argument("--no-http", action="store_true", help="skip the gunicorn run")
     parser.add_argument("--no-in-process", action="store_true", help="skip the Flask test client run")
+    parser.add_argument("--pages", default="search,dashboard,member", help="the pages to time (the references always)")
     parser.add_argument("--profile", choices=("search", "dashboard", "member"), help="profile one page in-process instead")
     args = parser.parse_args(argv)
     size = f"{args.members // 1000}k-{args.operations // 1000}k"
@@ -358,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             profile(url, args.profile, args.requests)
             continue
         timings = run(url, members=args.members, operations=args.operations, requests=args.requests, reuse=args.reuse,
-                      http_server=not args.no_http, in_process=not args.no_in_process)
+                      http_server=not args.no_http, in_process=not args.no_in_process, pages=args.pages.split(","))
         results.append((name, timings))
         print(table(name, timings), flush=True)
     print()
