@@ -155,6 +155,7 @@ class Ctx:
     #: The service's idempotency key for this POST (the caller's key, scoped to the API key).
     idem_key: str | None = None
     _root: int | None = field(default=None, repr=False)
+    _offset_min: int | None = field(default=None, repr=False)
 
     @property
     def actor(self) -> str:
@@ -162,11 +163,14 @@ class Ctx:
         return f"api:{self.principal.public_id}"
 
     def utc_offset_min(self) -> int:
-        """The caller's club's time zone (UTC for the platform)."""
+        """The caller's club's time zone (UTC for the platform), read once per request (a page
+        formats dozens of times)."""
         if self.principal.club_id is None:
             return 0
-        with self.svc.reading() as tx:
-            return self.svc.caches.utc_offset_min(tx, self.principal.club_id)
+        if self._offset_min is None:
+            with self.svc.reading() as tx:
+                self._offset_min = self.svc.caches.utc_offset_min(tx, self.principal.club_id)
+        return self._offset_min
 
     def stamp(self, ts: int) -> Stamp:
         """``ts`` as the caller's club reads it, with its Jalali date."""
