@@ -13,6 +13,7 @@
 # (00; 51 or 57 once one has spent what is valid at the terminal's merchant), not declined 55.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p .kimia  # the demo's logs, roster and messages live here whatever KIMIA_DATABASE_URL says
 KIMIA_RELEASE=1 bash scripts/setup.sh
 export KIMIA_DATABASE_URL=${KIMIA_DATABASE_URL:-sqlite:///.kimia/kimia.db}
 PORT=${KIMIA_TERMINAL_PORT:-8583}
