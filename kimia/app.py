@@ -42,13 +42,14 @@ def assemble(
     settings = settings or Settings.from_env()
     # The keys first: a process that would hash cards under a known key does not start at all.
     card_keys = card_keys_of(settings)
-    apply_migration_policy(settings)
+    pm = plugins if plugins is not None else plugin_manager(settings)
+    apply_migration_policy(settings, pm)
     return Kimia(
         settings,
         engine=make_engine(settings.database_url),
         card_keys=card_keys,
         caches=Caches(),
-        plugins=plugins if plugins is not None else plugin_manager(settings),
+        plugins=pm,
         notifier=notifier or notifier_for(settings.notify),
         clock=clock,
     )
@@ -60,12 +61,13 @@ def card_keys_of(settings: Settings) -> CardKeys:
     return CardKeys.resolve(settings.card_key, settings.old_card_keys, dev_mode=settings.dev_mode)
 
 
-def apply_migration_policy(settings: Settings) -> None:
-    """``upgrade``: bring the schema to the newest revision; ``check``: refuse unless it is there."""
+def apply_migration_policy(settings: Settings, plugins: pluggy.PluginManager | None = None) -> None:
+    """``upgrade``: bring the schema to the newest revision, the plugins' steps included;
+    ``check``: refuse unless it is there."""
     if settings.migrations == "upgrade":
-        upgrade(settings.database_url)
+        upgrade(settings.database_url, plugins)
     else:
-        require_head(settings.database_url)
+        require_head(settings.database_url, plugins)
 
 
 def plugin_manager(settings: Settings) -> pluggy.PluginManager:

@@ -264,12 +264,18 @@ def init(ctx: click.Context) -> None:
     from kimia.store.engine import is_sqlite
     from kimia.store.migrate import current_revision, head_revision, upgrade
 
+    from kimia.app import plugin_manager
+    from kimia.store.plugin_schema import missing
+
     settings = _settings(ctx)
     url = settings.database_url
-    upgrade(url)
+    plugins = plugin_manager(settings)
+    upgrade(url, plugins)
     current, head = current_revision(url), head_revision()
     click.echo(f"database: {_safe_url(url)}")
     click.echo(f"revision: {current}" + (" (newest)" if current == head else f" (newest is {head})"))
+    lacking = missing(url, plugins)
+    click.echo("plugins' tables: " + ("up to date" if not lacking else f"{len(lacking)} steps missing"))
     if settings.card_key is None:
         note = "" if is_sqlite(url) else "; set it before the first enrolment"
         click.echo("warning: KIMIA_CARD_HASH_KEY is not set: kimia will refuse to serve this database without it"

@@ -31,6 +31,7 @@ from kimia.service.check import run_check
 from kimia.service.context import Caches, MerchantContext, TerminalContext
 from kimia.service.lotteries import draw_winners
 from kimia.service.bulk import run_postings
+from kimia.service.plugin_services import PluginServices
 from kimia.service.posting import PostingWork
 from kimia.service.purchases import PurchaseWork
 from kimia.service.requests import Deadline, MemberRef, PurchaseRequest, local_day, request_hash
@@ -85,6 +86,8 @@ class Kimia:
         self.notifier = notifier
         self.caches = caches
         self.plugins = plugins
+        #: What plugins are handed: the public calls of kimia.plugins.types.Services.
+        self.plugin_services = PluginServices(self)
         # One thread runs the ``kimia_operation_committed`` hooks, in commit order, off the writer.
         self._events = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kimia-events")
         self.writer = Writer(lambda: raw_connect(self.url), max_batch=settings.writer_max_batch, max_wait_s=settings.writer_max_wait_s,

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import pluggy
 from alembic import command
 from alembic.config import Config
 
 from kimia.errors import Phrase, reject
 from kimia.store.engine import connect_url, is_sqlite, make_engine, sqlite_path
+from kimia.store.plugin_schema import require_plugins, upgrade_plugins
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -43,9 +45,10 @@ def current_revision(url: str) -> str | None:
         engine.dispose()
 
 
-def require_head(url: str) -> None:
+def require_head(url: str, plugins: pluggy.PluginManager | None = None) -> None:
     """Refuse (``not_initialized``, ``schema_outdated``) a database ``kimia init`` has not brought
-    to the newest revision. A missing SQLite file is refused before it could be created."""
+    to the newest revision, its plugins' steps included (``plugins``: the process's by default).
+    A missing SQLite file is refused before it could be created."""
     path = sqlite_path(url) if is_sqlite(url) else None
     if path is not None and not path.exists():
         raise reject("not_initialized", detail=Phrase(f"there is no database at {path}", f"پایگاه داده‌ای در {path} نیست"))
@@ -54,6 +57,15 @@ def require_head(url: str) -> None:
         raise reject("not_initialized", detail=Phrase(f"{_where(url)} has no kimia schema", f"پایگاه داده {_where(url)} هنوز ساخته نشده است"))
     if current != head:
         raise reject("schema_outdated", current=current, head=head)
+    require_plugins(url, _plugins(plugins))
+
+
+def _plugins(plugins: pluggy.PluginManager | None) -> pluggy.PluginManager:
+    if plugins is not None:
+        return plugins
+    from kimia.plugins import default_plugin_manager
+
+    return default_plugin_manager()
 
 
 def _where(url: str) -> str:
@@ -66,8 +78,9 @@ def _where(url: str) -> str:
         return url.split("@")[-1]
 
 
-def upgrade(url: str | None = None) -> None:
-    """Bring the database at ``url`` to the newest revision (idempotent)."""
+def upgrade(url: str | None = None, plugins: pluggy.PluginManager | None = None) -> None:
+    """Bring the database at ``url`` to the newest revision, then apply the plugins' own steps
+    (kimia.store.plugin_schema; ``plugins``: the process's by default). Idempotent."""
     url = connect_url(url)
     engine = make_engine(url)
     try:
@@ -77,3 +90,4 @@ def upgrade(url: str | None = None) -> None:
             command.upgrade(config, "head")
     finally:
         engine.dispose()
+    upgrade_plugins(url, _plugins(plugins))

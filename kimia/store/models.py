@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -449,6 +450,53 @@ class ClubDay(Base):
     metric: Mapped[str] = mapped_column(String(80), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
     amount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+
+
+class OutboxEvent(Base):
+    """A notification event, written in the transaction that caused it (kimia.service.outbox);
+    ``uid`` is its stable id, ``dispatched_at`` set once the worker made its deliveries (0016)."""
+
+    __tablename__ = "outbox_events"
+    __table_args__ = (Index("ix_outbox_events_waiting", "id", postgresql_where=text("dispatched_at IS NULL"),
+                            sqlite_where=text("dispatched_at IS NULL")),)
+    id: Mapped[intpk]
+    uid: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    event: Mapped[str] = mapped_column(String(60), nullable=False)
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    member_id: Mapped[int | None] = mapped_column(BigInteger)
+    payload: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[ts]
+    dispatched_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class OutboxDelivery(Base):
+    """One event to one target of one channel, with its attempts and back-off (0016)."""
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (UniqueConstraint("event_id", "channel", "target", name="uq_outbox_deliveries_event_id"),
+                      Index("ix_outbox_deliveries_due", "status", "next_at"),
+                      Index("ix_outbox_deliveries_club", "club_id", "status"))
+    id: Mapped[intpk]
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id"), nullable=False)
+    club_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    channel: Mapped[str] = mapped_column(String(40), nullable=False)
+    target: Mapped[str] = mapped_column(String(200), nullable=False)
+    status: Mapped[str] = mapped_column(String(10), nullable=False)  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    lease_until: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[ts]
+
+
+class PluginMigration(Base):
+    """A plugin's schema step that was applied (kimia.store.plugin_schema, 0016)."""
+
+    __tablename__ = "plugin_migrations"
+    plugin: Mapped[str] = mapped_column(String(100), primary_key=True)
+    revision: Mapped[str] = mapped_column(String(100), primary_key=True)
+    applied_at: Mapped[ts]
 
 
 class SplitLegRow(Base):

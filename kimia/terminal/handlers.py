@@ -1,4 +1,4 @@
-"""Built-in terminal operations, registered like any plugin's (``kimia_register_terminal_handlers``).
+"""Built-in terminal operations, registered like any plugin's (``kimia_register_terminal_operations``).
 
 Processing codes (field 3, first two digits) used by kimia:
 
@@ -25,13 +25,13 @@ by natural key and deadlines.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from kimia.errors import KimiaError, reject
 from kimia.identifiers import IdentifierError
 from kimia.plugins.hookspecs import hookimpl
+from kimia.plugins.types import TerminalInfo, TerminalOperation, TerminalReply, TerminalRequest
 from kimia.service.api import Deadline, Kimia, MemberRef, PurchaseRequest
 from kimia.service.context import TerminalContext
 from kimia.service.verify import Proof
@@ -81,20 +81,40 @@ def member_ref(key: str) -> MemberRef:
     return MemberRef({"M": "mobile", "N": "national_code", "C": "club_card", "A": "account"}[kind], value)
 
 
-@dataclass
-class TerminalRequest:
-    """What a handler gets: the decoded request, its field-48 items and the terminal it came from."""
+class _Fields(Mapping[str, str]):
+    """A message's fields as text, read when asked (a purchase never builds the whole map)."""
 
-    message: Message
-    items: list[tuple[str, str]]
-    terminal: TerminalContext
-    service: Kimia
-    idem_key: str
-    #: The MAC key the request was authenticated under (None on a host allowing unkeyed terminals).
-    mac_key: bytes | None = field(default=None, repr=False)
+    def __init__(self, message: Message) -> None:
+        self._message = message
 
-    def tag(self, name: str) -> str | None:
-        return tlv.tlv_get(self.items, name)
+    def __getitem__(self, fid: str) -> str:
+        value = self._message.get_str(fid) if fid in self._message.fields else None
+        if value is None:
+            raise KeyError(fid)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._message.fields)
+
+    def __len__(self) -> int:
+        return len(self._message.fields)
+
+
+class HostRequest(TerminalRequest):
+    """The request as kimia's own operations get it: the plugin's view (kimia.plugins.types)
+    plus the decoded message and the service itself, which only built-in operations touch."""
+
+    def __init__(self, message: Message, items: list[tuple[str, str]], terminal: TerminalContext, service: Kimia, idem_key: str,
+                 *, mac_key: bytes | None = None) -> None:
+        info = TerminalInfo(terminal.terminal_id, terminal.merchant_id, terminal.branch_id, terminal.kind)
+        super().__init__(message.original_mti, (message.processing_code or "")[:2], _Fields(message), items, info, idem_key,
+                         service.plugin_services)
+        self.message = message
+        #: The terminal as the host knows it (its keys): for kimia's own key change only.
+        self.host = terminal
+        self.service = service
+        #: The MAC key the request was authenticated under (None on a host allowing unkeyed terminals).
+        self.mac_key = mac_key
 
     def int_tag(self, name: str, *, too_large: Callable[[], KimiaError] | None = None) -> int:
         """An integer tag (0 when absent); see :func:`wire_int`."""
@@ -138,39 +158,14 @@ class TerminalRequest:
         return lines
 
 
-@dataclass
-class TerminalReply:
-    response_code: str = "00"
-    fields: dict[str, str | bytes] = field(default_factory=dict)
-    items: list[tuple[str, str]] = field(default_factory=list)
-    receipt: dict[str, Any] | None = None
-    #: Why a refusal was given (a kimia error code, ``deadline``, ...): logged, never sent.
-    reason: str | None = None
+def host_request(handle: Callable[[HostRequest], TerminalReply]) -> Callable[[TerminalRequest], TerminalReply]:
+    """A built-in operation as the contract types it: the host always builds a HostRequest."""
+    def run(request: TerminalRequest) -> TerminalReply:
+        assert isinstance(request, HostRequest)
+        return handle(request)
 
-
-Handle = Callable[[TerminalRequest], TerminalReply]
-#: An operation that can run on the event loop itself: it gets the request's deadline to pass on.
-AsyncHandle = Callable[[TerminalRequest, Deadline], Awaitable[TerminalReply]]
-
-
-@dataclass(frozen=True)
-class TerminalHandler:
-    """A terminal operation: the request MTIs (first transmission form, e.g. "0200") and processing
-    codes (two digits; "" for messages without field 3) it answers.
-
-    ``required`` lists the fields the request must carry; the server answers 30 without one.
-
-    ``handle`` runs on a worker thread and may block on the service. ``handle_async``, if given,
-    is used instead and runs on the event loop: it must not block (use the service's ``*_async``
-    calls), and it saves the request two thread hops."""
-
-    name: str
-    mtis: tuple[str, ...]
-    processing_codes: tuple[str, ...]
-    handle: Handle
-    handle_async: AsyncHandle | None = None
-    #: Fields the request must carry, else 30 (format error) before the handler runs.
-    required: tuple[str, ...] = ("7", "11", "12", "13", "41", "42")
+    run.__name__ = handle.__name__
+    return run
 
 
 def balance_block(credit_rial: int) -> str:
@@ -222,7 +217,7 @@ def _receipt_reply(receipt: dict[str, Any], *, rrn: str | None = None) -> Termin
     return TerminalReply("00", fields, items, receipt)
 
 
-def _purchase_request(req: TerminalRequest, *, channel: str) -> PurchaseRequest:
+def _purchase_request(req: HostRequest, *, channel: str) -> PurchaseRequest:
     return PurchaseRequest(
         idem_key=req.idem_key,
         merchant_id=req.terminal.merchant_id,
@@ -246,7 +241,7 @@ def _purchase_request(req: TerminalRequest, *, channel: str) -> PurchaseRequest:
     )
 
 
-def network(req: TerminalRequest) -> TerminalReply:
+def network(req: HostRequest) -> TerminalReply:
     code = req.message.get_str("70") or ""
     if code == "161":
         return key_change(req)
@@ -255,7 +250,7 @@ def network(req: TerminalRequest) -> TerminalReply:
     return TerminalReply("00")
 
 
-def key_change(req: TerminalRequest) -> TerminalReply:
+def key_change(req: HostRequest) -> TerminalReply:
     """0800 with 70=161: a new working MAC key, wrapped (RFC 3394) under the key this request was
     MAC'd with, in 48 KE, with its check value KC and version KV. The answer is signed with the
     old key; the terminal's next messages use the new one. A terminal without a key has nothing to
@@ -265,12 +260,12 @@ def key_change(req: TerminalRequest) -> TerminalReply:
     if req.mac_key is None:
         return TerminalReply("12", reason="key_change_without_key")
     m = req.message
-    change = change_key(req.service, (m.terminal_id or "").strip(), (m.merchant_id or "").strip(), req.terminal, req.mac_key)
+    change = change_key(req.service, (m.terminal_id or "").strip(), (m.merchant_id or "").strip(), req.host, req.mac_key)
     items = [(tlv.KE, change.wrapped.hex().upper()), (tlv.KC, change.kcv), (tlv.KV, str(change.version))]
     return TerminalReply("00", {}, items, reason=None)
 
 
-def balance_inquiry(req: TerminalRequest) -> TerminalReply:
+def balance_inquiry(req: HostRequest) -> TerminalReply:
     """BP, BC and TR mean what they mean in every answer (see :func:`balance_items`); CU, the credit
     usable at this merchant now, is this answer's own."""
     balances = req.service.member_balances(req.terminal.merchant_id, req.member())
@@ -281,17 +276,18 @@ def balance_inquiry(req: TerminalRequest) -> TerminalReply:
     return TerminalReply("00", {"54": balance_block(credit)}, items)
 
 
-def hold(req: TerminalRequest) -> TerminalReply:
+def hold(req: HostRequest) -> TerminalReply:
     receipt = req.service.hold(_purchase_request(req, channel=req.terminal.kind))
     return _receipt_reply(receipt)
 
 
-def purchase(req: TerminalRequest) -> TerminalReply:
+def purchase(req: HostRequest) -> TerminalReply:
     receipt = req.service.purchase(_purchase_request(req, channel=req.terminal.kind))
     return _receipt_reply(receipt, rrn=req.message.rrn)
 
 
-async def purchase_async(req: TerminalRequest, deadline: Deadline) -> TerminalReply:
+async def purchase_async(request: Any, deadline: Deadline) -> TerminalReply:
+    req: HostRequest = request
     receipt = await req.service.purchase_async(_purchase_request(req, channel=req.terminal.kind), deadline)
     return _receipt_reply(receipt, rrn=req.message.rrn)
 
@@ -300,7 +296,7 @@ def _unknown_hold() -> KimiaError:
     return reject("unknown_operation", path="HR")
 
 
-def completion(req: TerminalRequest) -> TerminalReply:
+def completion(req: HostRequest) -> TerminalReply:
     """An advice records what already happened (the bank sale), so it is not declined for business
     reasons: a problem (the hold was already reversed, or a hold reference no hold can have) is
     recorded for review and answered 00. Only an unreadable advice is refused (30)."""
@@ -319,7 +315,7 @@ def completion(req: TerminalRequest) -> TerminalReply:
     return _receipt_reply(receipt, rrn=req.message.rrn)
 
 
-def refund(req: TerminalRequest) -> TerminalReply:
+def refund(req: HostRequest) -> TerminalReply:
     original = req.tag(tlv.OR)
     if not original:
         return TerminalReply("30")
@@ -329,13 +325,13 @@ def refund(req: TerminalRequest) -> TerminalReply:
     return _receipt_reply(receipt, rrn=req.message.rrn)
 
 
-def _account_key(req: TerminalRequest, member_id: int) -> str:
+def _account_key(req: HostRequest, member_id: int) -> str:
     """The member's ``MK`` as answered: ``A:`` and their random account number (never the
     sequential member id)."""
     return f"A:{req.service.account_number(member_id) or ''}"
 
 
-def enrol(req: TerminalRequest) -> TerminalReply:
+def enrol(req: HostRequest) -> TerminalReply:
     """Enrol a new member with the card swiped (and mobile / national code), or bind the swiped
     card to the member named by MK (with the member's PIN or one-time code, as their club asks).
 
@@ -367,7 +363,7 @@ def enrol(req: TerminalRequest) -> TerminalReply:
     return TerminalReply("00", {}, [(tlv.MK, _account_key(req, int(result["member_id"]))), (tlv.RL, "عضویت انجام شد")])
 
 
-def request_code(req: TerminalRequest) -> TerminalReply:
+def request_code(req: HostRequest) -> TerminalReply:
     """Send the member (card in 2/35, else 48 MK) a one-time code on their mobile; the terminal
     then sends it in 48 OT with the purchase, hold or card binding it proves."""
     club = req.service.merchant_club(req.terminal.merchant_id)
@@ -459,7 +455,7 @@ def _local_date_of(transmission: str, today: dt.date) -> str:
     raise _format_error("field 90 holds no valid transmission date and time")
 
 
-def original_keys(req: TerminalRequest) -> tuple[str, str]:
+def original_keys(req: HostRequest) -> tuple[str, str]:
     """The natural key of the message a reversal cancels, as a switch matches it from field 90:
     the original's MTI and STAN, and its local date (with its year) from the original transmission
     date-time (GMT, converted to Tehran time), at the reversal's own terminal and merchant. The
@@ -485,12 +481,12 @@ def original_keys(req: TerminalRequest) -> tuple[str, str]:
     return f"{prefix}{date}:{mti}", f"{prefix}{date[4:]}:{mti}"
 
 
-def original_key(req: TerminalRequest) -> str:
+def original_key(req: HostRequest) -> str:
     """The reversal's original key (see :func:`original_keys`)."""
     return original_keys(req)[0]
 
 
-def replacement_amount(req: TerminalRequest) -> int | None:
+def replacement_amount(req: HostRequest) -> int | None:
     """Field 95's actual transaction amount (its first 12 digits): what the sale comes to after a
     partial reversal. None (reverse it all) when 95 is absent or that amount is zero."""
     data = req.message.get_str("95")
@@ -501,7 +497,7 @@ def replacement_amount(req: TerminalRequest) -> int | None:
     return amount or None
 
 
-def reversal(req: TerminalRequest) -> TerminalReply:
+def reversal(req: HostRequest) -> TerminalReply:
     """Reversals are acknowledged: the original is reversed (in part, with field 95), a hold
     cancelled, or an unknown original recorded as void so that it can never post if it arrives
     late. Field 4 is the original's amount, as ISO 8583 has it; it does not say how much to reverse."""
@@ -516,19 +512,24 @@ COMMON: tuple[str, ...] = ("7", "11", "12", "13", "41", "42")
 #: A money request also names its processing code, amount and currency (364).
 MONEY: tuple[str, ...] = (*COMMON, "3", "4", "49")
 
-BUILTIN: tuple[TerminalHandler, ...] = (
-    TerminalHandler("network", ("0800",), ("",), network, required=("7", "11", "41", "42", "70")),
-    TerminalHandler("balance_inquiry", ("0100",), ("31",), balance_inquiry, required=(*COMMON, "3")),
-    TerminalHandler("hold", ("0100",), ("00",), hold, required=MONEY),
-    TerminalHandler("enrol", ("0100",), ("91",), enrol, required=(*COMMON, "3")),
-    TerminalHandler("request_code", ("0100",), ("92",), request_code, required=(*COMMON, "3")),
-    TerminalHandler("purchase", ("0200",), ("00",), purchase, purchase_async, required=MONEY),
-    TerminalHandler("refund", ("0200",), ("20",), refund, required=MONEY),
-    TerminalHandler("completion", ("0220",), ("00",), completion, required=(*MONEY, "37")),
-    TerminalHandler("reversal", ("0400", "0420"), ("*",), reversal, required=MONEY),
+def _op(name: str, mtis: tuple[str, ...], codes: tuple[str, ...], handle: Callable[[HostRequest], TerminalReply], *,
+        required: tuple[str, ...], handle_async: Callable[[Any, Any], Awaitable[TerminalReply]] | None = None) -> TerminalOperation:
+    return TerminalOperation(name, mtis, codes, host_request(handle), handle_async, required=required)
+
+
+BUILTIN: tuple[TerminalOperation, ...] = (
+    _op("network", ("0800",), ("",), network, required=("7", "11", "41", "42", "70")),
+    _op("balance_inquiry", ("0100",), ("31",), balance_inquiry, required=(*COMMON, "3")),
+    _op("hold", ("0100",), ("00",), hold, required=MONEY),
+    _op("enrol", ("0100",), ("91",), enrol, required=(*COMMON, "3")),
+    _op("request_code", ("0100",), ("92",), request_code, required=(*COMMON, "3")),
+    _op("purchase", ("0200",), ("00",), purchase, handle_async=purchase_async, required=MONEY),
+    _op("refund", ("0200",), ("20",), refund, required=MONEY),
+    _op("completion", ("0220",), ("00",), completion, required=(*MONEY, "37")),
+    _op("reversal", ("0400", "0420"), ("*",), reversal, required=MONEY),
 )
 
 
 @hookimpl
-def kimia_register_terminal_handlers() -> list[TerminalHandler]:
+def kimia_register_terminal_operations() -> list[TerminalOperation]:
     return list(BUILTIN)

@@ -42,8 +42,9 @@ from kimia.terminal import tlv
 from kimia.terminal.codec import DecodeError, EncodeError, Message, decode, encode, mask_pan, response_for
 from kimia.terminal.dialect import KIMIA_V1, Dialect
 from kimia.terminal.framing import FramingError, read_frame, write_frame
-from kimia.terminal.handlers import (FRESHNESS_S, TerminalHandler, TerminalReply, TerminalRequest, idempotency_key, is_stale,
-                                    response_code_for)
+from kimia.service.plugin_services import refusal_error
+from kimia.plugins.types import Refusal, TerminalOperation, TerminalReply, TerminalRequest
+from kimia.terminal.handlers import FRESHNESS_S, HostRequest, idempotency_key, is_stale, response_code_for
 from kimia.terminal.codec import response_mti
 from kimia.terminal.mac import sign_message, verify_message
 
@@ -77,9 +78,9 @@ class HandlerConflict(RuntimeError):
     pass
 
 
-def build_registry(pm: pluggy.PluginManager) -> dict[tuple[str, str], TerminalHandler]:
-    registry: dict[tuple[str, str], TerminalHandler] = {}
-    for handlers in pm.hook.kimia_register_terminal_handlers():
+def build_registry(pm: pluggy.PluginManager) -> dict[tuple[str, str], TerminalOperation]:
+    registry: dict[tuple[str, str], TerminalOperation] = {}
+    for handlers in pm.hook.kimia_register_terminal_operations():
         for handler in handlers:
             for mti in handler.mtis:
                 for code in handler.processing_codes:
@@ -360,7 +361,7 @@ class TerminalServer:
         except KimiaError:
             self._refused(message, "30", "bad_local_date", peer)
             return self._answer(message, TerminalReply("30"), mac_key)
-        request = TerminalRequest(message, items, terminal, self.service, idem_key, mac_key=mac_key)
+        request = HostRequest(message, items, terminal, self.service, idem_key, mac_key=mac_key)
         if handler.handle_async is None and self._pending >= self.max_pending:
             return self._overloaded(message, peer, mac_key)
         reply = await self._handle(handler, request, started)
@@ -412,7 +413,7 @@ class TerminalServer:
         self._terminals[ids] = (started + TERMINAL_TTL_S, terminal)
         return terminal
 
-    def _route(self, message: Message) -> tuple[TerminalHandler | None, tuple[str, str] | None]:
+    def _route(self, message: Message) -> tuple[TerminalOperation | None, tuple[str, str] | None]:
         """The handler of a request and, if it cannot run, (response code, reason): 30 for a missing
         required field (field 3 included: without it no operation is named), 13 for an amount in a
         currency other than rials (49 ≠ 364)."""
@@ -431,7 +432,7 @@ class TerminalServer:
             return handler, ("13", "currency_not_rial")
         return handler, None
 
-    async def _handle(self, handler: TerminalHandler, request: TerminalRequest, started: float) -> TerminalReply:
+    async def _handle(self, handler: TerminalOperation, request: TerminalRequest, started: float) -> TerminalReply:
         """Run the handler within the request's deadline (91 past it, nothing posted)."""
         guard = Deadline(started + self.deadline_s)
         future: asyncio.Future[TerminalReply]
@@ -469,7 +470,7 @@ class TerminalServer:
         self._refused(request, "30", reason, peer)
         return answer
 
-    def _run(self, handler: TerminalHandler, request: TerminalRequest, guard: Deadline) -> TerminalReply:
+    def _run(self, handler: TerminalOperation, request: TerminalRequest, guard: Deadline) -> TerminalReply:
         with self.service.deadline(guard):
             try:
                 return handler.handle(request)
@@ -477,9 +478,11 @@ class TerminalServer:
                 return self._failed(handler, exc)
 
     @staticmethod
-    def _failed(handler: TerminalHandler, exc: Exception) -> TerminalReply:
+    def _failed(handler: TerminalOperation, exc: Exception) -> TerminalReply:
         """The answer of a handler that raised: its error's response code (the service lets
         identifier errors through), 30 for unreadable private data, else 96 (and a log line)."""
+        if isinstance(exc, Refusal):  # a plugin's refusal: a code of the catalogue
+            exc = refusal_error(exc)
         if isinstance(exc, (KimiaError, IdentifierError)):
             return TerminalReply(response_code_for(exc), reason=exc.code)
         if isinstance(exc, (tlv.TlvError, DecodeError)):
@@ -511,7 +514,7 @@ class TerminalServer:
                 return TerminalReply("91")
         return await future
 
-    async def _run_async(self, handler: TerminalHandler, request: TerminalRequest, guard: Deadline) -> TerminalReply:
+    async def _run_async(self, handler: TerminalOperation, request: TerminalRequest, guard: Deadline) -> TerminalReply:
         assert handler.handle_async is not None
         try:
             return await handler.handle_async(request, guard)

@@ -24,6 +24,7 @@ from kimia.web.api import http_error
 from kimia.web.api.limits import MAX_REQUEST_BYTES
 from kimia.web.api.state import ApiState
 from kimia.web.panel.site import install as install_sites
+from kimia.web.plugins import install_assets, page_specs
 
 
 
@@ -47,12 +48,14 @@ def create_app(settings: Settings | None = None, *, service: Kimia | None = None
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Persian text as text, not \u escapes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["kimia"] = ApiState(service)
-    app.register_blueprint(api_blueprint(), url_prefix="/api/v1")
+    app.register_blueprint(api_blueprint(service.plugins), url_prefix="/api/v1")
     app.register_error_handler(HTTPException, http_error)
     app.add_url_rule("/healthz", "healthz", _healthz)
     app.add_url_rule("/", "root", _root)
     secure = settings.web_secure_cookies if settings is not None else True
-    install_sites(app, secure_cookies=secure)
+    install_sites(app, secure_cookies=secure, panel_extra=page_specs(service.plugins, "panel"),
+                  portal_extra=page_specs(service.plugins, "portal"))
+    install_assets(app, service.plugins)
     return app
 
 

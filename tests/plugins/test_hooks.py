@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from kimia.plugins import hookimpl, hookspecs, make_plugin_manager
-from kimia.terminal.handlers import BUILTIN, TerminalHandler, TerminalReply, TerminalRequest
+from kimia.plugins.types import TerminalOperation, TerminalReply, TerminalRequest
+from kimia.terminal.handlers import BUILTIN
 from kimia.terminal.server import HandlerConflict, build_registry
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
@@ -42,8 +43,8 @@ class AttendancePlugin:
         return TerminalReply("00", items=[("RL", "ورود ثبت شد")])
 
     @hookimpl
-    def kimia_register_terminal_handlers(self) -> list[TerminalHandler]:
-        return [TerminalHandler("attendance", ("0200",), ("92",), self.clock_in)]
+    def kimia_register_terminal_operations(self) -> list[TerminalOperation]:
+        return [TerminalOperation("attendance", ("0200",), ("92",), self.clock_in)]
 
 
 def test_a_plugin_adds_a_terminal_operation() -> None:
@@ -53,8 +54,8 @@ def test_a_plugin_adds_a_terminal_operation() -> None:
 
 class Clash:
     @hookimpl
-    def kimia_register_terminal_handlers(self) -> list[TerminalHandler]:
-        return [TerminalHandler("clash", ("0200",), ("00",), AttendancePlugin.clock_in)]
+    def kimia_register_terminal_operations(self) -> list[TerminalOperation]:
+        return [TerminalOperation("clash", ("0200",), ("00",), AttendancePlugin.clock_in)]
 
 
 def test_two_plugins_claiming_one_operation_fail_at_start() -> None:

@@ -7,6 +7,7 @@ import importlib
 import pkgutil
 from typing import Any
 
+import pluggy
 from flask import Blueprint, Response, request
 from werkzeug.exceptions import HTTPException
 
@@ -24,9 +25,18 @@ def load_routes() -> list[Endpoint]:
     return REGISTRY
 
 
-def blueprint() -> Blueprint:
+def blueprint(plugins: pluggy.PluginManager | None = None) -> Blueprint:
+    """kimia's endpoints and those the plugins register (kimia.web.plugins)."""
+    from kimia.web.plugins import api_endpoints
+
     bp = Blueprint("api", __name__)
-    for ep in load_routes():
+    extra = api_endpoints(plugins) if plugins is not None else []
+    taken = {ep.key for ep in load_routes()}
+    for ep in extra:
+        if ep.key in taken:
+            raise ValueError(f"a plugin's route {ep.key} is taken")
+        taken.add(ep.key)
+    for ep in [*load_routes(), *extra]:
         bp.add_url_rule(ep.rule, endpoint=ep.name, view_func=_view(ep), methods=[ep.method])
     bp.add_url_rule("/openapi.json", endpoint="openapi", view_func=_openapi_json)
     bp.add_url_rule("/docs", endpoint="reference", view_func=_reference)

@@ -142,7 +142,8 @@ def _answer(ep: Endpoint, result: BaseModel | Raw | None, lang: str) -> Response
     if result is None:
         response = Response(status=204)
     elif isinstance(result, Raw):
-        response = Response(result.text, status=ep.status, content_type=f"{ep.raw}; charset=utf-8")
+        media = getattr(result, "media_type", None) or ep.raw  # a plugin's file names its own
+        response = Response(result.text, status=ep.status, content_type=f"{media}; charset=utf-8")
         if result.filename:
             response.headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
     else:

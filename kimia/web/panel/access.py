@@ -179,9 +179,10 @@ class Site:
 
         return declare
 
-    def menu_for(self, viewer: Viewer) -> Iterator[PageSpec]:
-        """The menu entries this viewer may open, in order."""
-        entries = [p for p in self.pages if p.menu is not None and viewer.can(p.roles) and p.roles != ANYONE]
+    def menu_for(self, viewer: Viewer, extra: list[PageSpec] | None = None) -> Iterator[PageSpec]:
+        """The menu entries this viewer may open, in order (``extra``: the plugins' pages)."""
+        pages = [*self.pages, *(extra or [])]
+        entries = [p for p in pages if p.menu is not None and viewer.can(p.roles) and p.roles != ANYONE]
         yield from sorted(entries, key=lambda p: (p.menu or ("", 0))[1])
 
 

@@ -24,7 +24,7 @@ from kimia.errors import KimiaError
 from kimia.service import staff
 from kimia.web.api.problems import status_of
 from kimia.web.panel import fmt
-from kimia.web.panel.access import Site, Viewer, guard, message_of, service
+from kimia.web.panel.access import PageSpec, Site, Viewer, guard, message_of, service
 from kimia.web.panel.i18n import MESSAGES, lang_of, text
 
 LANG_COOKIE = "kimia_lang"
@@ -39,11 +39,18 @@ def load_pages(package: ModuleType) -> None:
         importlib.import_module(f"{package.__name__}.{info.name}")
 
 
-def blueprint(site: Site, pages: ModuleType) -> Blueprint:
+def blueprint(site: Site, pages: ModuleType, extra: list[PageSpec] | None = None) -> Blueprint:
+    """The site's own pages and ``extra`` ones (the plugins': kimia.web.plugins)."""
     load_pages(pages)
+    extra = extra or []
+    taken = {p.endpoint for p in site.pages}
+    for spec in extra:
+        if spec.endpoint in taken:
+            raise ValueError(f"{site.name}: page {spec.endpoint} is declared twice")
+        taken.add(spec.endpoint)
     bp = Blueprint(site.name, __name__)
     areas: dict[str, Blueprint] = {}
-    for spec in site.pages:  # one nested blueprint per area: url_for("panel.members.search")
+    for spec in [*site.pages, *extra]:  # one nested blueprint per area: url_for("panel.members.search")
         area, name = spec.endpoint.split(".", 1)
         child = areas.setdefault(area, Blueprint(area, __name__))
         child.add_url_rule(spec.rule, endpoint=name, view_func=guard(site, spec), methods=list(spec.methods))
@@ -52,7 +59,7 @@ def blueprint(site: Site, pages: ModuleType) -> Blueprint:
     bp.before_request(lambda: _load_viewer(site))
     bp.after_request(_remember_preferences)
     bp.register_error_handler(KimiaError, lambda error: _refused(site, error))
-    bp.context_processor(lambda: {"site": site, "menu": list(site.menu_for(g.viewer)) if "viewer" in g else []})
+    bp.context_processor(lambda: {"site": site, "menu": list(site.menu_for(g.viewer, extra)) if "viewer" in g else []})
     return bp
 
 
@@ -123,8 +130,10 @@ def safe_next(target: str | None, prefix: str) -> str | None:
     return target
 
 
-def install(app: Flask, *, secure_cookies: bool) -> None:
-    """The panel and the portal on ``app``: blueprints, template helpers, security headers."""
+def install(app: Flask, *, secure_cookies: bool, panel_extra: list[PageSpec] | None = None,
+            portal_extra: list[PageSpec] | None = None) -> None:
+    """The panel and the portal on ``app``: blueprints (with the plugins' pages, ``*_extra``),
+    template helpers, security headers."""
     from kimia.web.panel import pages as panel_pages
     from kimia.web.panel.access import PANEL, PORTAL
     from kimia.web.portal import pages as portal_pages
@@ -133,8 +142,8 @@ def install(app: Flask, *, secure_cookies: bool) -> None:
     app.jinja_env.globals.update(_=_words, csrf_field=_csrf_field, form_key_field=_form_key_field, here=_here)
     app.jinja_env.filters.update(num=_num, money=_money, jdate=_jdate, jdatetime=_jdatetime, digits=_digits)
     app.jinja_env.autoescape = True
-    app.register_blueprint(blueprint(PANEL, panel_pages), url_prefix="/panel")
-    app.register_blueprint(blueprint(PORTAL, portal_pages), url_prefix="/portal")
+    app.register_blueprint(blueprint(PANEL, panel_pages, panel_extra), url_prefix="/panel")
+    app.register_blueprint(blueprint(PORTAL, portal_pages, portal_extra), url_prefix="/portal")
     app.after_request(_security_headers)
 
 
