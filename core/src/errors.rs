@@ -156,6 +156,12 @@ catalogue! {
     voucher_not_found: Core, "No such voucher", "چنین ووچری وجود ندارد";
     unknown_lottery: Service, "No such lottery", "چنین قرعه‌کشی‌ای وجود ندارد";
     no_rules: Cli, "Club {club} has no published rule set", "باشگاه {club} هیچ مجموعه قانون منتشرشده‌ای ندارد";
+    // the extras (kimia/extras): what their requests name
+    unknown_staff: Service, "No staff member has the code {staff} at this merchant", "کارمندی با کد {staff} در این فروشگاه ثبت نشده است";
+    unknown_category: Service, "There is no category {category} here", "دسته‌ای با نام {category} تعریف نشده است";
+    unknown_booking: Service, "No such booking", "چنین نوبتی وجود ندارد";
+    unknown_slot: Service, "No such time slot", "چنین زمانی برای نوبت وجود ندارد";
+    unknown_delivery: Service, "No such notification delivery", "چنین ارسال پیامی وجود ندارد";
     // --- 7. the caller's authority ---
     forbidden: Web, "This key may not {action}", "این کلید اجازهٔ {action} را ندارد";
     // web codes (authority): helpers add theirs below this line
@@ -173,6 +179,17 @@ catalogue! {
     otp_invalid: Service, "The one-time code is not valid (wrong, used or expired)", "کد یکبار مصرف نامعتبر است (نادرست، استفاده‌شده یا منقضی)";
     no_mobile: Service, "This member has no mobile number to send a code to", "برای این عضو شماره موبایلی ثبت نشده است";
     code_too_soon: Service, "A code was sent a moment ago; wait before asking again", "کد چند لحظه پیش ارسال شد؛ کمی صبر کنید";
+    // the extras (kimia/extras): the state of what a request names
+    staff_code_taken: Service, "The staff code {staff} is already registered at this merchant", "کد کارمندی {staff} قبلاً در این فروشگاه ثبت شده است";
+    already_clocked_in: Service, "{name} is already clocked in (since {since})", "ورود {name} از {since} ثبت شده است";
+    not_clocked_in: Service, "{name} is not clocked in", "ورودی برای {name} ثبت نشده است";
+    category_exists: Service, "The category {category} already exists", "دستهٔ {category} از قبل وجود دارد";
+    slot_taken: Service, "This time slot is already booked", "این زمان قبلاً رزرو شده است";
+    slot_unavailable: Service, "This time slot cannot be booked ({why})", "این زمان قابل رزرو نیست ({why})";
+    booking_not_cancellable: Service, "This booking can no longer be cancelled: cancellations close {hours} hours before it", "این نوبت دیگر لغوشدنی نیست: لغو تا {hours} ساعت پیش از نوبت ممکن است";
+    booking_state: Service, "This booking is {state}; it cannot be {action}", "این نوبت در وضعیت «{state}» است و «{action}» برای آن ممکن نیست";
+    delivery_not_retryable: Service, "Only a failed delivery can be sent again", "فقط ارسال ناموفق را می‌توان دوباره فرستاد";
+    template_invalid: Service, "The message template is not valid: {detail}", "قالب پیام درست نیست: {detail}";
     wrong_member: Core, "The decision belongs to another member", "این تصمیم متعلق به عضو دیگری است";
     // --- 8. the state of what the request names ---
     identifier_taken: Service, "This identifier already belongs to another member", "این شناسه متعلق به عضو دیگری است";

@@ -13,7 +13,13 @@ from kimia.plugins import hookspecs
 PROJECT = "kimia"
 
 #: Modules that are part of kimia and registered as plugins.
-BUILTIN_PLUGINS = ("kimia.terminal.handlers",)
+BUILTIN_PLUGINS = (
+    "kimia.terminal.handlers",
+    "kimia.extras.notifications.plugin",
+    "kimia.extras.attendance.plugin",
+    "kimia.extras.cash.plugin",
+    "kimia.extras.appointments.plugin",
+)
 
 
 def make_plugin_manager(extra: Iterable[object] = (), *, load_entry_points: bool = True) -> pluggy.PluginManager:

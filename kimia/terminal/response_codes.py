@@ -103,6 +103,15 @@ RESPONSE_FOR_ERROR: Final[dict[ErrorCode, str]] = {
     "pin_locked": PIN_TRIES_EXCEEDED,
     "no_mobile": DO_NOT_HONOUR,
     "code_too_soon": DO_NOT_HONOUR,
+    # The extras' terminal operations (docs/terminal-protocol.md, section 7).
+    "unknown_staff": INVALID_CARD,
+    "unknown_booking": ORIGINAL_NOT_FOUND,
+    "unknown_category": INVALID_TRANSACTION,
+    "staff_code_taken": DO_NOT_HONOUR,
+    "already_clocked_in": DO_NOT_HONOUR,
+    "not_clocked_in": DO_NOT_HONOUR,
+    "booking_state": INVALID_TRANSACTION,
+    "slot_taken": DO_NOT_HONOUR,
 }
 
 #: The answer to a code the terminal can meet but that has no entry above: do not honour.
@@ -131,6 +140,9 @@ NOT_MET_AT_TERMINAL: Final[frozenset[ErrorCode]] = frozenset({
     # The panel's and portal's sign-in, sessions and forms (kimia.web.panel).
     "login_failed", "login_throttled", "session_expired", "csrf_failed", "role_forbidden", "password_too_weak",
     "login_taken",
+    # The extras' administration: the panel's and the API's.
+    "unknown_slot", "unknown_delivery", "category_exists", "slot_unavailable", "booking_not_cancellable",
+    "delivery_not_retryable", "template_invalid",
     # The terminal's requests always carry their key (terminal, STAN and date).
     "missing_idempotency_key",
 })

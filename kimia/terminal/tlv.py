@@ -113,6 +113,15 @@ EX: Final = "EX"
 NT: Final = "NT"
 """Free-text note, Persian text allowed."""
 
+SN: Final = "SN"
+"""Staff member's name, Persian text (attendance: registering staff on a terminal)."""
+
+AD: Final = "AD"
+"""Attendance direction: ``I`` clock in, ``O`` clock out."""
+
+BK: Final = "BK"
+"""Booking code (appointments: confirming or checking a member in at the terminal)."""
+
 KE: Final = "KE"
 """Key change answer (0810, 70=161): the new MAC key wrapped under the key the 0800 was MAC'd with
 (AES key wrap, RFC 3394), upper-case hex: 48 digits for an AES-128 key, 80 for AES-256."""
@@ -147,6 +156,9 @@ TAGS: Final[dict[str, str]] = {
     ST: "Staff id (attendance)",
     EX: "Expense category",
     NT: "Note, Persian text allowed",
+    SN: "Staff member's name (attendance registration)",
+    AD: "Attendance direction: I (in) or O (out)",
+    BK: "Booking code (appointments)",
     KE: "Key change: the new MAC key wrapped under the current one (RFC 3394, hex; 0810 70=161)",
     KC: "Key change: check value of the new MAC key (6 hex digits)",
     KV: "Key change: version of the new MAC key",

@@ -1,0 +1,1 @@
+"""The appointments extra (kimia.extras). Its hooks are in ``plugin``."""

@@ -1,0 +1,1 @@
+"""The attendance extra (kimia.extras). Its hooks are in ``plugin``."""

@@ -1,0 +1,3 @@
+"""The attendance extra's hooks (registered as a built-in plugin: kimia.plugins.manager)."""
+
+from __future__ import annotations

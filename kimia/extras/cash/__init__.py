@@ -1,0 +1,1 @@
+"""The cash extra (kimia.extras). Its hooks are in ``plugin``."""

@@ -1,0 +1,1 @@
+"""The notifications extra (kimia.extras). Its hooks are in ``plugin``."""
