@@ -15,6 +15,7 @@ import pkgutil
 from flask.testing import FlaskClient
 
 from kimia.web.panel.access import ANYONE, PANEL, PORTAL, STAFF_ROLES, PageSpec
+from kimia.web.plugins import page_specs
 
 from . import roles
 from .conftest import Panel, csrf_of
@@ -104,7 +105,7 @@ class Walker:
 def test_every_page_as_every_role(panel: Panel) -> None:
     cases = all_cases()
     walker = Walker(panel)
-    declared = [*PANEL.pages, *PORTAL.pages]
+    declared = [*PANEL.pages, *PORTAL.pages, *plugin_pages(panel)]
     names = {f"{spec.site}.{spec.endpoint}" for spec in declared}
     for key in sorted(set(cases) - names):
         walker.failures.append(f"{key}: a case for a page that is not declared")
@@ -118,10 +119,18 @@ def test_every_page_as_every_role(panel: Panel) -> None:
     assert not walker.failures, "\n".join(walker.failures)
 
 
+def plugin_pages(panel: Panel) -> list[PageSpec]:
+    """The pages of the built-in plugins (the extras), declared through ``kimia_register_pages``:
+    walked like kimia's own (their cases are ``roles/<plugin>.py``)."""
+    plugins = panel.api.service.plugins
+    return [*page_specs(plugins, "panel"), *page_specs(plugins, "portal")]
+
+
 def test_every_role_is_refused_the_pages_it_is_not_given(panel: Panel) -> None:
     """The registry itself: no page is open to every staff role by accident of an empty set, and
     the portal's pages are only members'."""
-    for spec in PANEL.pages:
+    extra = plugin_pages(panel)
+    for spec in [*PANEL.pages, *(s for s in extra if s.site == "panel")]:
         assert spec.roles == ANYONE or spec.roles <= set(STAFF_ROLES), spec
-    for spec in PORTAL.pages:
+    for spec in [*PORTAL.pages, *(s for s in extra if s.site == "portal")]:
         assert spec.roles == ANYONE or spec.roles == {"member"}, spec
