@@ -59,6 +59,13 @@ def kimia_register_templates() -> list[TemplateDir]:
 
 
 @hookspec
+def kimia_register_words() -> dict[str, tuple[str, str]]:
+    """Words of the plugin's pages, ``key → (Persian, English)``, for ``_("key")`` in its
+    templates; name keys ``<plugin>.…``. A key another plugin defined differently is an error."""
+    return {}
+
+
+@hookspec
 def kimia_register_static() -> list[StaticDir]:
     """Folders of static files, served at ``/static/plugins/<name>/``."""
     return []
