@@ -142,7 +142,8 @@ def _errors_of(exc: Exception, lang: str) -> dict[str, str]:
 def install_assets(app: Flask, pm: pluggy.PluginManager) -> None:
     """The plugins' words, their template folders after kimia's own, and their static folders."""
     for impl in reversed(pm.hook.kimia_register_words.get_hookimpls()):
-        i18n.add(dict(impl.function() or {}))
+        words: dict[str, tuple[str, str]] = impl.function() or {}
+        i18n.add(words)
     folders = [d.path for _, d in collected(pm, "kimia_register_templates")]
     if folders:
         assert app.jinja_loader is not None
