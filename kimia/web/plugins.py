@@ -8,7 +8,7 @@ checks, layout and languages. Plugins get the plain types of ``kimia.plugins.typ
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 import pluggy
 from flask import Blueprint, Flask, redirect, request, url_for
@@ -142,7 +142,7 @@ def _errors_of(exc: Exception, lang: str) -> dict[str, str]:
 def install_assets(app: Flask, pm: pluggy.PluginManager) -> None:
     """The plugins' words, their template folders after kimia's own, and their static folders."""
     for impl in reversed(pm.hook.kimia_register_words.get_hookimpls()):
-        words: dict[str, tuple[str, str]] = impl.function() or {}
+        words: dict[str, tuple[str, str]] = cast(dict[str, tuple[str, str]], impl.function() or {})
         i18n.add(words)
     folders = [d.path for _, d in collected(pm, "kimia_register_templates")]
     if folders:
