@@ -963,3 +963,27 @@ def panel_user_disable(ctx: click.Context, user_id: int, reason: str, enable: bo
     with _service(_settings(ctx)) as service:
         user = staff.set_disabled(service, user_id, not enable, actor=_actor(), reason=reason)
     click.echo(f"user {user.id} ({user.login}) {'disabled · غیرفعال شد' if user.disabled else 'enabled · فعال شد'}")
+
+
+def _plugin_services() -> Any:
+    """What a plugin's command gets from ``services()``: the service of the command's settings
+    (assembled on first use, closed when the process exits), as the plugin contract shows it."""
+    import atexit
+
+    from kimia.app import assemble
+
+    ctx = click.get_current_context()
+    service = assemble(_settings(ctx))
+    atexit.register(service.close)
+    return service.plugin_services
+
+
+def _add_plugin_commands() -> None:
+    """The commands plugins add (``kimia_register_commands``), from the process's plugins."""
+    from kimia.plugins import default_plugin_manager
+
+    default_plugin_manager().hook.kimia_register_commands(cli=main, services=_plugin_services)
+
+
+_add_plugin_commands()
+

@@ -174,6 +174,15 @@ class Services(Protocol):
         clear: a staff card, a booking code. Same ``purpose`` and ``value``, same hash."""
         ...
 
+    def seal(self, purpose: str, value: str) -> str:
+        """``value`` encrypted (AES-GCM) under the operator's key-encryption key, for a secret the
+        plugin must read back (a webhook's signing secret): store what this returns."""
+        ...
+
+    def unseal(self, purpose: str, sealed: str) -> str:
+        """The clear value of what :meth:`seal` returned for the same ``purpose``."""
+        ...
+
     def card_sales(self, merchant_id: int, first_day: str, last_day: str) -> list[DaySales]:
         """The merchant's card purchases and refunds seen by kimia per local day, from
         ``first_day`` to ``last_day`` (ISO dates, inclusive), days without any left out."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from kimia.errors import KimiaError, reject
 from kimia.plugins.types import DaySales, MemberInfo, MerchantInfo, Refusal
-from kimia.service import audit, outbox
+from kimia.service import audit, outbox, terminalkeys
 from kimia.service.requests import MemberRef
 from kimia.service.sql import Tx
 
@@ -138,6 +138,12 @@ class PluginServices:
     def secret_hash(self, purpose: str, value: str) -> str:
         key = hmac.new(self._svc.card_key, b"kimia-plugin-secret:" + purpose.encode(), hashlib.sha256).digest()
         return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+    def seal(self, purpose: str, value: str) -> str:
+        return terminalkeys.seal(terminalkeys.load_kek(), value.encode(), f"kimia-plugin|{purpose}")
+
+    def unseal(self, purpose: str, sealed: str) -> str:
+        return terminalkeys.unseal(terminalkeys.load_kek(), sealed, f"kimia-plugin|{purpose}").decode()
 
     def card_sales(self, merchant_id: int, first_day: str, last_day: str) -> list[DaySales]:
         first, last = _day_number(first_day), _day_number(last_day)

@@ -104,6 +104,24 @@ def wrap(kek: Kek, key: bytes, terminal_code: str, merchant_code: str) -> str:
     return f"{_FORMAT}:{kek.kid}:{(nonce + sealed).hex()}"
 
 
+def seal(kek: Kek, data: bytes, aad: str) -> str:
+    """Any secret encrypted under ``kek`` for storage, bound to ``aad`` (a plugin's sealed value)."""
+    nonce = secrets.token_bytes(12)
+    return f"{_FORMAT}:{kek.kid}:{(nonce + AESGCM(kek.key).encrypt(nonce, data, aad.encode())).hex()}"
+
+
+def unseal(kek: Kek, stored: str, aad: str) -> bytes:
+    """The clear bytes of :func:`seal`'s output; ``terminal_kek_missing`` if under another KEK or altered."""
+    parts = stored.split(":")
+    if len(parts) != 3 or parts[0] != _FORMAT or parts[1] != kek.kid:
+        raise _kek_error("a sealed value is not under the settings' KEK")
+    blob = bytes.fromhex(parts[2])
+    try:
+        return AESGCM(kek.key).decrypt(blob[:12], blob[12:], aad.encode())
+    except InvalidTag:
+        raise _kek_error("a sealed value does not decrypt (altered, or sealed for another purpose)") from None
+
+
 def kek_id_of(stored: str) -> str:
     """The id of the KEK a stored key is under."""
     parts = stored.split(":")
