@@ -1,0 +1,1 @@
+"""Tests of kimia.extras (each extra: a built-in plugin)."""
