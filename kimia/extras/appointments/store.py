@@ -154,6 +154,8 @@ def _merchant_info(services: Services, merchant_id: int) -> Any:
 
 def int_of(value: Any, path: str, *, low: int = 1, high: int = 2**63 - 1) -> int:
     """An integer a caller sent (a JSON number or digits in any script), within bounds."""
+    if value is None or value == "":
+        raise Refusal("field_required", path=path)
     if isinstance(value, bool):
         raise Refusal("field_invalid", path=path, detail="a whole number")
     if isinstance(value, int):
