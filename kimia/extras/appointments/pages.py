@@ -32,7 +32,6 @@ NOTICES = ("appointments.booked", "appointments.cancelled", "appointments.done",
            "appointments.closed")
 #: The form fields each page shows errors at; any other path is shown above the form.
 PORTAL_FIELDS = ("day", "service_id")
-BOOKINGS_FIELDS = ("day", "merchant_id")
 SERVICE_FIELDS = ("name_fa", "name_en", "duration_min", "cancel_before_hours", "reminder_hours")
 SLOT_FIELDS = ("service_id", "from", "to", "weekdays", "start", "end", "every_min", "capacity", "day")
 
@@ -182,17 +181,12 @@ def panel_bookings(call: PageCall, *, errors: dict[str, str] | None = None, stat
     names = _names(call, merchants)
     chosen: int | None = None
     wanted = source.get("merchant_id", "")
-    if caller.merchant_id is not None:
-        chosen = caller.merchant_id
-    elif wanted:
-        try:
-            chosen = store.merchant_for(call.services, caller, wanted)
-        except Exception as exc:
-            if getattr(exc, "code", "") == "unknown_merchant":
-                raise
-            errors = {**errors, **_errors(call, exc, BOOKINGS_FIELDS)}
+    if wanted:  # another club's merchant is not found (404), another merchant's staff forbidden (403)
+        chosen = store.merchant_for(call.services, caller, wanted)
         if chosen is not None and chosen not in names:
             names.update(_names(call, [chosen]))
+    elif caller.merchant_id is not None:
+        chosen = caller.merchant_id
     elif merchants:
         chosen = merchants[0]
     rows: list[tuple[Any, ...]] = []
