@@ -222,7 +222,7 @@ def panel_act(call: PageCall) -> Any:
             raise Refusal("field_invalid", path="action", detail=", ".join(store.ACTIONS))
         store.change(call.services, call.caller, booking, action, call.form.get("reason", ""), _key(call, "panel"))
     except Exception as exc:
-        if getattr(exc, "code", "") in ("unknown_booking",):
+        if getattr(exc, "code", "") in ("unknown_booking", "forbidden"):
             raise
         shown = call.errors_of(exc)
         return panel_bookings(call, errors={f"booking:{booking}": " ".join(shown.values())}, status=_status(exc),
