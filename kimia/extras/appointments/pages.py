@@ -70,6 +70,21 @@ def _day(call: PageCall, value: str | None, offset: int) -> tuple[dt.date, dict[
     return store.today(call.services, offset), {}
 
 
+WEEKDAY_KEYS = {v: k for k, v in store.WEEKDAYS.items()}
+
+
+def day_words(day: dt.date, lang: str) -> dict[str, str]:
+    """A day as a heading reads it: its weekday's key (``appointments.wd.<key>``) and 25 Ordibehesht 1404."""
+    y, _, _ = fmt.jalali(day)
+    short = fmt.jday_label(day, lang)
+    return {"wd": WEEKDAY_KEYS[day.weekday()], "short": short, "label": f"{short} {fmt.digits(y, lang)}"}
+
+
+def hhmm(ts: int, offset: int, lang: str) -> str:
+    local = fmt.local_time(ts, offset)
+    return fmt.digits(f"{local.hour:02d}:{local.minute:02d}", lang)
+
+
 def jday(day: dt.date) -> str:
     y, m, d = fmt.jalali(day)
     return f"{y:04d}/{m:02d}/{d:02d}"
@@ -117,7 +132,9 @@ def portal_home(call: PageCall, *, errors: dict[str, str] | None = None, status:
     services = store.list_services(call.services, caller, {"limit": "200"})["items"]
     rules = {m: _rules(call, m) for m in {int(r[1]) for r in mine}}
     bookings = []
-    for row in reversed(mine):
+    upcoming = [r for r in mine if int(r[5]) >= now]
+    past = [r for r in reversed(mine) if int(r[5]) < now]
+    for row in upcoming + past:
         item = store.booking_json(row, offset)
         hours = rules[int(row[1])].cancel_before_hours
         item.update(ts=int(row[5]), merchant=names.get(int(row[1])) or _names(call, [int(row[1])])[int(row[1])],
@@ -135,15 +152,16 @@ def portal_home(call: PageCall, *, errors: dict[str, str] | None = None, status:
                 raise Refusal("not_found", path="service_id", what="خدمت" if caller.lang == "fa" else "service")
             found = store.list_slots(call.services, caller, {"service_id": str(service_id), "from": day.isoformat(),
                                                              "to": day.isoformat(), "free": "1", "limit": "200"})
-            slots = [{**s, "ts": store.stamp_ts(s)} for s in found["items"]]
+            slots = [{**s, "ts": store.stamp_ts(s), "time": hhmm(store.stamp_ts(s), offset, caller.lang)} for s in found["items"]]
         except Exception as exc:
             errors = {**errors, **_errors(call, exc, PORTAL_FIELDS)}
     groups = [{"merchant": names[m], "services": [dict(s, label=_service_name(call, s)) for s in services if s["merchant_id"] == m]}
               for m in merchants]
-    days = [{"value": jday(d), "date": d} for d in (store.today(call.services, offset) + dt.timedelta(days=i) for i in range(7))]
+    days = [{"value": jday(d), "current": d == day, **day_words(d, caller.lang)}
+            for d in (store.today(call.services, offset) + dt.timedelta(days=i) for i in range(7))]
     return call.render("appointments/portal.html", status=status, bookings=bookings, groups=groups, slots=slots, service=service,
                        chosen=chosen, day_value=call.query.get("day") or jday(day), day_ts=fmt.day_start(day, offset) + 43_200,
-                       days=days, errors=errors, notice=_notice(call), form_key=call.form_key(),
+                       days=days, day_words=day_words(day, caller.lang), errors=errors, notice=_notice(call), form_key=call.form_key(),
                        service_label=_service_name(call, service) if service else "",
                        merchant_label=names.get(int(service["merchant_id"]), "") if service else "")
 
@@ -199,14 +217,14 @@ def panel_bookings(call: PageCall, *, errors: dict[str, str] | None = None, stat
     bookings = []
     for row in rows:
         item = store.booking_json(row, offset)
-        item.update(ts=int(row[5]), member=people.get(int(row[4]), ""), service=_service_name(call, item), started=now >= int(row[5]))
+        item.update(ts=int(row[5]), time=hhmm(int(row[5]), offset, caller.lang), member=people.get(int(row[4]), ""),
+                    service=_service_name(call, item), started=now >= int(row[5]))
         bookings.append(item)
     query = {"day": jday(day), **({"merchant_id": str(chosen)} if caller.merchant_id is None and chosen is not None else {})}
     return call.render(
         "appointments/bookings.html", status=status, bookings=bookings, merchants=[(m, names[m]) for m in merchants], chosen=chosen,
         merchant_name=names.get(chosen, "") if chosen is not None else "", day_value=source.get("day") or jday(day),
-        day_ts=fmt.day_start(day, offset) + 43_200, errors=errors, notice=_notice(call), form_key=call.form_key(),
-        manager=store.is_manager(caller), cancels=store.cancels_as_staff(caller),
+        day_words=day_words(day, caller.lang), errors=errors, notice=_notice(call), form_key=call.form_key(), manager=store.is_manager(caller), cancels=store.cancels_as_staff(caller),
         prev_url=call.url_for("panel.appointments.bookings", **{**query, "day": jday(day - dt.timedelta(days=1))}),
         next_url=call.url_for("panel.appointments.bookings", **{**query, "day": jday(day + dt.timedelta(days=1))}),
         more_url=call.url_for("panel.appointments.bookings", **query, cursor=cursor) if cursor else None,
@@ -278,11 +296,13 @@ def panel_slots(call: PageCall) -> Any:
     services = store.list_services(call.services, caller, {"limit": "200"})["items"]
     labels = {s["id"]: _service_name(call, s) for s in services}
     found = store.list_slots(call.services, caller, {"from": day.isoformat(), "to": day.isoformat(), "limit": "200"})
-    slots = [{**s, "ts": store.stamp_ts(s), "service": labels.get(s["service_id"], "")} for s in found["items"]]
+    slots = [{**s, "time": hhmm(store.stamp_ts(s), offset, caller.lang), "ends": hhmm(store.stamp_ts(s, "ends_at"), offset, caller.lang),
+              "service": labels.get(s["service_id"], "")} for s in found["items"]]
     form = dict(call.form) if call.method == "POST" else {}
     picked = {k for k in store.WEEK_ORDER if form.get(f"wd_{k}")} if form else set(store.WEEK_ORDER) - {"fri"}
     return call.render("appointments/slots.html", status=status, services=services, labels=labels, slots=slots, errors=errors,
                        form=form, picked=picked, week=store.WEEK_ORDER, day_value=call.query.get("day") or jday(day),
+                       day_words=day_words(day, caller.lang),
                        today_value=jday(store.today(call.services, offset)), notice=_notice(call), form_key=call.form_key(),
                        prev_url=call.url_for("panel.appointments.slots", day=jday(day - dt.timedelta(days=1))),
                        next_url=call.url_for("panel.appointments.slots", day=jday(day + dt.timedelta(days=1))))

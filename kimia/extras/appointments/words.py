@@ -47,6 +47,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "appointments.free_slots": ("زمان‌های آزاد {service} در {merchant}، {day}", "Free times of {service} at {merchant}, {day}"),
     "appointments.no_free": ("در این روز زمان آزادی نیست؛ روز دیگری را ببینید.", "No free time this day; try another day."),
     "appointments.book": ("رزرو", "Book"),
+    "appointments.pick_time": ("برای رزرو، روی زمان دلخواه بزنید.", "Choose a time to book it."),
     "appointments.book_confirm": ("این زمان رزرو شود؟", "Book this time?"),
     "appointments.seats_left": ("{n} جای خالی", "{n} left"),
     # the panel: bookings
