@@ -5,7 +5,8 @@
 - ``appointments_slots``: times a service can be booked, each with a ``capacity`` and a
   ``taken`` counter. A booking raises ``taken`` with ``UPDATE ... WHERE taken < capacity`` and the
   seat it gets is guarded by ``UNIQUE (slot_id, seat)``: a slot is never booked beyond its
-  capacity, whatever process books it. Cancelling frees the seat (``seat`` becomes NULL).
+  capacity, whatever process books it, and a member holds one seat of a slot at most
+  (``UNIQUE (slot_id, seated_member)``). Cancelling frees the seat (both become NULL).
 - ``appointments_bookings``: a member's booking of a slot, with its 6-digit code. The code is
   unique per merchant among live bookings (``live_code``: the code while booked or confirmed,
   NULL after).
@@ -71,6 +72,7 @@ def _create(db: Db) -> None:
         " member_id BIGINT NOT NULL,"
         " starts_at BIGINT NOT NULL,"
         " seat INTEGER,"
+        " seated_member BIGINT,"
         " status TEXT NOT NULL DEFAULT 'booked',"
         " code TEXT NOT NULL,"
         " live_code TEXT,"
@@ -84,6 +86,7 @@ def _create(db: Db) -> None:
         " reminded_at BIGINT,"
         " CONSTRAINT appointments_bookings_key UNIQUE (idem_key),"
         " CONSTRAINT appointments_bookings_seat UNIQUE (slot_id, seat),"
+        " CONSTRAINT appointments_bookings_one_seat UNIQUE (slot_id, seated_member),"
         " CONSTRAINT appointments_bookings_code UNIQUE (merchant_id, live_code),"
         " CONSTRAINT appointments_bookings_status CHECK (status IN ('booked', 'confirmed', 'checked_in', 'cancelled', 'no_show')))"
     )

@@ -54,6 +54,8 @@ DEFAULT_CANCEL_BEFORE_HOURS = 2
 DEFAULT_REMINDER_HOURS = 24
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+#: The most rows a CSV of bookings holds.
+MAX_CSV_ROWS = 10_000
 #: Bounds of what a merchant publishes (a limit on everything).
 MAX_SLOTS_PER_REQUEST = 2000
 MAX_DAYS_PER_REQUEST = 92
@@ -602,6 +604,9 @@ def book(services: Services, caller: Caller, slot_id_value: Any, member_key: Any
     offset = services.utc_offset_min(club)
     now = services.now()
 
+    def already() -> Refusal:
+        return Refusal("slot_unavailable", path="slot_id", why=word(("قبلاً رزرو کرده‌اید", "already booked by this member"), caller.lang))
+
     def work(db: Db) -> dict[str, Any]:
         def add() -> dict[str, Any]:
             row = db.one("SELECT status, starts_at, capacity FROM appointments_slots WHERE id = ?", (slot_id,))
@@ -610,10 +615,8 @@ def book(services: Services, caller: Caller, slot_id_value: Any, member_key: Any
                 raise Refusal("slot_unavailable", path="slot_id", why=word(("بسته شده", "closed"), caller.lang))
             if int(row[1]) <= now:
                 raise Refusal("slot_unavailable", path="slot_id", why=word(("زمانش گذشته", "it has started"), caller.lang))
-            if db.one("SELECT id FROM appointments_bookings WHERE slot_id = ? AND member_id = ? AND seat IS NOT NULL",
-                      (slot_id, member)):
-                raise Refusal("slot_unavailable", path="slot_id", why=word(("قبلاً رزرو کرده‌اید", "already booked by this member"),
-                                                                           caller.lang))
+            if db.one("SELECT id FROM appointments_bookings WHERE slot_id = ? AND seated_member = ?", (slot_id, member)):
+                raise already()
             if db.execute("UPDATE appointments_slots SET taken = taken + 1 WHERE id = ? AND status = 'open' AND taken < capacity",
                           (slot_id,)) != 1:
                 raise Refusal("slot_taken", path="slot_id")
@@ -625,13 +628,15 @@ def book(services: Services, caller: Caller, slot_id_value: Any, member_key: Any
                 code = f"{secrets.randbelow(10**6):06d}"
                 found = db.one(
                     "INSERT INTO appointments_bookings (club_id, root_club_id, merchant_id, service_id, slot_id, member_id, starts_at,"
-                    " seat, status, code, live_code, idem_key, booked_at, booked_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'booked', ?, ?, ?, ?, ?)"
-                    " ON CONFLICT DO NOTHING RETURNING id",
-                    (int(slot[8]), int(slot[9]), int(slot[1]), int(slot[2]), slot_id, member, int(slot[3]), seat, code, code,
+                    " seat, seated_member, status, code, live_code, idem_key, booked_at, booked_by)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'booked', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING id",
+                    (int(slot[8]), int(slot[9]), int(slot[1]), int(slot[2]), slot_id, member, int(slot[3]), seat, member, code, code,
                      key or f"book:{secrets.token_hex(16)}", now, caller.actor))
                 if found is not None:
                     booking = int(found[0])
                     break
+                if db.one("SELECT 1 FROM appointments_bookings WHERE slot_id = ? AND seated_member = ?", (slot_id, member)):
+                    raise already()  # booked by the member's other request, in another process
                 if not db.one("SELECT 1 FROM appointments_bookings WHERE merchant_id = ? AND live_code = ?", (int(slot[1]), code)):
                     raise Refusal("slot_taken", path="slot_id")  # the seat went to another process
             if booking is None:
@@ -703,7 +708,8 @@ def change(services: Services, caller: Caller, booking_id: int, action: str, rea
                     hours = rules_in(db, int(row[1])).cancel_before_hours
                     if now > starts - hours * 3600:
                         raise Refusal("booking_not_cancellable", path="booking_id", hours=hours)
-                db.execute("UPDATE appointments_bookings SET status = 'cancelled', seat = NULL, live_code = NULL, closed_at = ?,"
+                db.execute("UPDATE appointments_bookings SET status = 'cancelled', seat = NULL, seated_member = NULL, live_code = NULL,"
+                           " closed_at = ?,"
                            " closed_by = ?, cancel_reason = ? WHERE id = ?", (now, caller.actor, reason or None, booking_id))
                 db.execute("UPDATE appointments_slots SET taken = taken - 1 WHERE id = ? AND taken > 0", (int(current[2]),))
                 if staff_cancel:
@@ -775,7 +781,8 @@ def list_bookings(services: Services, caller: Caller, query: Mapping[str, Any]) 
     if last is not None:
         where += " AND b.starts_at < ?"
         params.append(day_bounds(last, offset)[1])
-    limit = optional_int(query.get("limit"), "limit", DEFAULT_LIMIT, high=MAX_LIMIT if query.get("format") != "csv" else 10_000)
+    csv = query.get("format") == "csv"  # a file of the whole day or period, not a page
+    limit = optional_int(query.get("limit"), "limit", MAX_CSV_ROWS if csv else DEFAULT_LIMIT, high=MAX_CSV_ROWS if csv else MAX_LIMIT)
     after = decode_cursor(query.get("cursor"), 2)
     if after:
         where += " AND (b.starts_at > ? OR (b.starts_at = ? AND b.id > ?))"
