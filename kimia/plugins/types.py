@@ -266,14 +266,24 @@ class TerminalOperation:
 
 @dataclass(frozen=True)
 class DialectSpec:
-    """A terminal dialect: how a vendor's messages are laid out. ``spec`` is a pyiso8583
-    specification; ``mac_fields`` the fields carrying a MAC (``("64", "128")``, empty for an
-    unkeyed demo dialect); ``header`` the bytes before the MTI."""
+    """A terminal dialect: how a switch's or vendor's ISO 8583 messages are laid out, served with
+    ``kimia terminal serve --dialect <name>``. ``spec`` is a pyiso8583 specification (per field:
+    ``data_enc``, ``len_enc``, ``len_type``, ``max_len``, ...; ``t`` and ``p`` required, ``1``
+    when a field above 64 is used). ``formats`` gives each data field's content format (``n``,
+    ``an``, ``ans``, ``z``, ``text``, ``b``; docs/terminal-protocol.md section 11), which the host
+    checks because pyiso8583 does not; a field's ``"format"`` key inside ``spec`` is taken too.
+    ``length_prefix`` frames a message (``binary2``: two bytes big-endian; ``ascii4``: four
+    digits), ``tpdu`` puts a 5-byte TPDU before the MTI, ``mac_fields`` are the fields carrying a
+    MAC (``("64", "128")``; empty only for a demo: the host refuses it without
+    ``--allow-unkeyed``), ``mtis`` the MTIs it accepts (empty: any)."""
 
     name: str
-    spec: Mapping[str, Any]
+    spec: Mapping[str, Mapping[str, Any]]
+    formats: Mapping[str, str] = field(default_factory=dict)
+    length_prefix: Literal["binary2", "ascii4"] = "binary2"
+    tpdu: bool = False
     mac_fields: tuple[str, ...] = ("64", "128")
-    header: bytes = b""
+    mtis: tuple[str, ...] = ()
     description: str = ""
 
 
