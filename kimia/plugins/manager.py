@@ -151,3 +151,115 @@ def _shut(pm: pluggy.PluginManager, process: str, only: set[str] | None) -> None
             _call(impl, process=process)
         except Exception:
             log.exception("plugin %s failed to shut down in the %s process", impl.plugin_name, process)
+
+
+# --- what is loaded (``kimia plugins``) -------------------------------------------------------------
+
+
+class _TableRecorder:
+    """A :class:`kimia.plugins.types.Db` that runs nothing and notes the tables a migration creates."""
+
+    def __init__(self, dialect: Literal["sqlite", "postgresql"]) -> None:
+        self.dialect = dialect
+        self.tables: list[str] = []
+
+    def execute(self, sql: str, params: Any = ()) -> int:
+        import re
+
+        for match in re.finditer(r"\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", sql, re.IGNORECASE):
+            if match.group(1) not in self.tables:
+                self.tables.append(match.group(1))
+        return 0
+
+    def one(self, sql: str, params: Any = ()) -> None:
+        self.execute(sql)
+        return None
+
+    def all(self, sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        self.execute(sql)
+        return []
+
+    def insert(self, table: str, row: Any) -> int:
+        return 0
+
+    def emit(self, event: str, **kwargs: Any) -> str:
+        return event
+
+    def audit(self, **kwargs: Any) -> None:
+        return None
+
+
+def _items(impl: Any) -> list[Any]:
+    found = impl.function()
+    if found is None:
+        return []
+    return list(found) if isinstance(found, (list, tuple)) else [found]
+
+
+def describe(pm: pluggy.PluginManager) -> list[dict[str, Any]]:
+    """Every loaded plugin, kimia's built-ins first: its name, where it came from, the hooks it
+    implements and what its registration hooks register (terminal operations, dialects, API
+    routes, pages, templates, static folders, words, tables, channels, periodic tasks). Commands
+    are the command line's to list (they need its group)."""
+    out: list[dict[str, Any]] = []
+    for name, plugin in _in_order(pm):
+        where, dist = origin(pm, name)
+        entry: dict[str, Any] = {"name": name, "origin": where, "distribution": dist or None,
+                                 "hooks": sorted(caller.name for caller in (pm.get_hookcallers(plugin) or []))}
+        for hook, impl in _impls(pm, plugin):
+            if hook == "kimia_register_terminal_operations":
+                entry["terminal_operations"] = [{"name": op.name, "mtis": list(op.mtis), "processing_codes": list(op.processing_codes)}
+                                                for op in _items(impl)]
+            elif hook == "kimia_register_dialects":
+                entry["dialects"] = [{"name": d.name, "description": d.description} for d in _items(impl)]
+            elif hook == "kimia_register_api_routes":
+                entry["api_routes"] = [{"method": r.method, "path": "/api/v1" + r.path, "access": sorted(r.access), "summary": r.summary,
+                                        "tag": r.tag} for r in _items(impl)]
+            elif hook == "kimia_register_pages":
+                entry["pages"] = [{"site": p.site, "path": f"/{p.site}{p.rule}", "name": p.name, "roles": sorted(p.roles),
+                                   "methods": list(p.methods),
+                                   "menu": None if p.menu is None else {"fa": p.menu.label_fa, "en": p.menu.label_en, "order": p.menu.order}}
+                                  for p in _items(impl)]
+            elif hook == "kimia_register_templates":
+                entry["templates"] = [t.path for t in _items(impl)]
+            elif hook == "kimia_register_static":
+                entry["static"] = [{"name": s.name, "path": s.path} for s in _items(impl)]
+            elif hook == "kimia_register_words":
+                entry["words"] = len(impl.function() or {})
+            elif hook == "kimia_register_schema":
+                entry["schema"] = _schema(impl)
+            elif hook == "kimia_register_notification_channels":
+                entry["notification_channels"] = [str(getattr(c, "name", type(c).__name__)) for c in _items(impl)]
+            elif hook == "kimia_register_periodic_tasks":
+                entry["periodic_tasks"] = [{"name": t.name, "every_s": t.every_s} for t in _items(impl)]
+        out.append(entry)
+    return out
+
+
+def _in_order(pm: pluggy.PluginManager) -> list[tuple[str, Any]]:
+    """(name, plugin) in registration order (kimia's built-ins first)."""
+    named = [(name, plugin) for name, plugin in pm.list_name_plugin() if plugin is not None]
+    order = {name: i for i, name in enumerate(BUILTIN_PLUGINS)}
+    return sorted(named, key=lambda item: order.get(item[0], len(order)))
+
+
+def _impls(pm: pluggy.PluginManager, plugin: Any) -> list[tuple[str, Any]]:
+    found = []
+    for caller in pm.get_hookcallers(plugin) or []:
+        for impl in caller.get_hookimpls():
+            if impl.plugin is plugin:
+                found.append((caller.name, impl))
+    return sorted(found, key=lambda item: item[0])
+
+
+def _schema(impl: Any) -> dict[str, Any] | None:
+    schema = impl.function()
+    if schema is None:
+        return None
+    recorder = _TableRecorder("sqlite")
+    for step in schema.migrations:
+        try:
+            step.upgrade(recorder)
+        except Exception:  # a step that reads what it migrates: its tables are not all known
+            log.debug("could not list the tables of %s %s", schema.name, step.revision, exc_info=True)
+    return {"name": schema.name, "migrations": [m.revision for m in schema.migrations], "tables": recorder.tables}
