@@ -344,7 +344,7 @@ class MenuEntry:
 class PageCall:
     """One request to a plugin's page. ``form`` is the posted form (the CSRF token already
     checked), ``render(template, **context)`` renders a template inside kimia's layout (the
-    template ``{% extends "base.html" %}`` and fills ``{% block main %}``), ``url_for`` builds an
+    template ``{% extends "base.html" %}`` and fills ``{% block content %}``), ``url_for`` builds an
     address (``url_for("panel.<page name>", **params)``), ``redirect(url)`` answers a redirect,
     ``form_key`` is a fresh key to post back with a form that writes (it becomes the
     idempotency key), ``posted_form_key`` the one posted (``missing_idempotency_key`` if bad)."""
