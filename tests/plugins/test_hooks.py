@@ -10,6 +10,7 @@ from kimia.plugins.types import TerminalOperation, TerminalReply, TerminalReques
 from kimia.terminal.handlers import BUILTIN
 from kimia.terminal.server import HandlerConflict, build_registry
 
+
 def test_builtin_handlers_are_a_plugin() -> None:
     pm = make_plugin_manager(load_entry_points=False)
     registry = build_registry(pm)
