@@ -199,8 +199,6 @@ def correct(call: PageCall) -> Any:
         try:
             key = call.posted_form_key()
             action = form.get("action", "add")
-            if record is not None and record.voided:
-                raise Refusal("invalid_request", path="record_id", detail="this record was voided already")
             at = None
             direction = None
             staff_id = None
