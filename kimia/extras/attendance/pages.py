@@ -52,6 +52,14 @@ def _club(call: PageCall) -> int:
     return call.caller.club_id
 
 
+def _choices(call: PageCall, club: int) -> list[tuple[int, str]]:
+    """(id, name) of the club tree's merchants with registered staff, for club staff to pick."""
+    if call.caller.kind == "merchant":
+        return []
+    ids = call.services.read(lambda db: store.merchants_with_staff(db, club))
+    return [(m, _name(call.services.merchant(m), call.caller.lang)) for m in ids]
+
+
 def _offset(call: PageCall, merchant: MerchantInfo | None) -> int:
     return call.services.utc_offset_min(merchant.club_id if merchant else _club(call))
 
@@ -257,7 +265,8 @@ def records(call: PageCall) -> Any:
     names = {m: _name(call.services.merchant(m), lang) for m in sorted({r.merchant_id for r in rows})}
     return call.render("attendance/records.html", merchant=merchant, merchant_name=_name(merchant, lang) if merchant else "",
                        rows=rows, names=names, errors=errors, from_value=from_value, to_value=to_value, next_url=next_url,
-                       can_correct=call.caller.kind in CORRECTORS, staff_id=staff_id, notice=_notice(call))
+                       can_correct=call.caller.kind in CORRECTORS, staff_id=staff_id, notice=_notice(call),
+                       choices=_choices(call, club))
 
 
 def report(call: PageCall) -> Any:
@@ -275,7 +284,7 @@ def report(call: PageCall) -> Any:
     return call.render("attendance/report.html", merchant=merchant, merchant_name=_name(merchant, lang) if merchant else "",
                        rows=rows, names=names, errors=errors, from_value=from_value, to_value=to_value, csv_url=csv_url,
                        first_en=store.jalali_text(first), last_en=store.jalali_text(last), totals=totals,
-                       period_text=f"{store.jalali_text(first, lang)} – {store.jalali_text(last, lang)}")
+                       period_text=f"{store.jalali_text(first, lang)} – {store.jalali_text(last, lang)}", choices=_choices(call, club))
 
 
 def report_csv(call: PageCall) -> Any:

@@ -188,8 +188,13 @@ def clean_direction(value: object, path: str = "direction") -> str:
 
 
 def masked(code: str) -> str:
-    """How a code is shown and named in messages: its last four characters only."""
+    """How a code is shown: its last four characters only."""
     return "…" + code[-4:]
+
+
+def masked_words(code: str) -> tuple[str, str]:
+    """A code as a message names it: its last four characters, in Persian digits in Persian."""
+    return masked(code), fmt.digits(masked(code), "fa")
 
 
 def code_hash(services: Services, code: str) -> str:
@@ -259,7 +264,7 @@ def register(services: Services, merchant: MerchantInfo, *, code: str, name: str
         if found is not None:
             return found
         if db.one("SELECT id FROM attendance_staff WHERE merchant_id = ? AND code_hash = ?", (merchant.id, hashed)):
-            raise Refusal("staff_code_taken", path="code", staff=masked(code))
+            raise Refusal("staff_code_taken", path="code", staff=masked_words(code))
         added = db.execute(
             "INSERT INTO attendance_staff (club_id, root_club_id, merchant_id, code_hash, code_last4, name, active, created_at,"
             " created_by, idem_key) VALUES (?,?,?,?,?,?,1,?,?,?) ON CONFLICT DO NOTHING",
@@ -267,7 +272,7 @@ def register(services: Services, merchant: MerchantInfo, *, code: str, name: str
         )
         found = _staff_by_key(db, idem_key, hashed, merchant.id)
         if not added and found is None:  # another process registered the code a moment ago
-            raise Refusal("staff_code_taken", path="code", staff=masked(code))
+            raise Refusal("staff_code_taken", path="code", staff=masked_words(code))
         assert found is not None
         if added:
             db.audit(club_id=merchant.club_id, actor=actor, action="attendance.staff_register", reason="register staff",
@@ -284,6 +289,12 @@ def _staff_by_key(db: Db, idem_key: str, hashed: str, merchant_id: int) -> Staff
     if row[8] != hashed or int(row[2]) != merchant_id:
         raise Refusal("exists_with_different_request", path="code")
     return _staff(row)
+
+
+def merchants_with_staff(db: Db, root_club_id: int) -> list[int]:
+    """The merchants of a club tree where anyone is registered (the report's merchant picker)."""
+    return [int(r[0]) for r in db.all("SELECT DISTINCT merchant_id FROM attendance_staff WHERE root_club_id = ? OR club_id = ?"
+                                      " ORDER BY merchant_id", (root_club_id, root_club_id))]
 
 
 def staff_by_id(db: Db, staff_id: int) -> Staff | None:
@@ -372,7 +383,7 @@ def clock(services: Services, merchant: MerchantInfo, *, code: str, direction: s
                 raise Refusal("exists_with_different_request", path=path)
             return stored
         if staff is None or not staff.active:
-            raise Refusal("unknown_staff", path=path, staff=masked(code))
+            raise Refusal("unknown_staff", path=path, staff=masked_words(code))
         now = services.now()
         last = last_effective(db, staff.id)
         inside = is_in(last, now)
