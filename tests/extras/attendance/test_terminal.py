@@ -146,3 +146,26 @@ def test_a_repeat_is_answered_the_same_and_written_once(shop: Shop) -> None:
     other = Message("0201", {**{k: v for k, v in clock_in.fields.items() if k != "64"}, "48": tlv.encode_tlv([("ST", "7777"), ("AD", "O")])})
     (o, _), = asyncio.run(exchange(shop, other))
     assert o.response_code == "94" and count(shop.service, "attendance_records") == 1
+
+
+def test_the_protocol_documents_attendance_with_bytes_that_decode() -> None:
+    """docs/terminal-protocol.md, *Attendance*: its four hex examples are a 0100/93, its 0110, a
+    0200/93 and its 0210, MAC'd under the documented key, carrying the documented tags."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "terminal-protocol.md").read_text(encoding="utf-8")
+    section = doc.split("#### Attendance", 1)[1].split("####", 1)[0]
+    frames = [bytes.fromhex(h) for h in re.findall(r"```text\n([0-9A-F]+)\n```", section)]
+    assert len(frames) == 4
+    wanted = [("0100", [("ST", "4521"), ("SN", "مریم")]), ("0110", None), ("0200", [("ST", "4521"), ("AD", "I")]), ("0210", None)]
+    for frame, (mti, items) in zip(frames, wanted):
+        raw = frame[2:]
+        assert int.from_bytes(frame[:2], "big") == len(raw)
+        assert verify_message(raw, KIMIA_V1, MAC_KEY)
+        msg = decode(raw, KIMIA_V1)
+        assert msg.mti == mti and msg.get_str("3") == "930000"
+        if items is not None:
+            assert items_of(msg) == items
+        else:
+            assert msg.response_code == "00" and ("SN", "مریم") in items_of(msg)
