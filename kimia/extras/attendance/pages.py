@@ -80,7 +80,6 @@ def _day(call: PageCall, offset: int, errors: dict[str, str]) -> tuple[dt.date, 
 def _period(call: PageCall, offset: int, errors: dict[str, str]) -> tuple[dt.date, dt.date, str, str]:
     """``?from=`` and ``?to=`` (Jalali): this local month so far by default."""
     today = store.today(call.services, offset)
-    y, m, _ = fmt.jalali(today)
     month_start = today - dt.timedelta(days=fmt.jalali(today)[2] - 1)
     first, last = month_start, today
     typed_from, typed_to = call.query.get("from", "").strip(), call.query.get("to", "").strip()
@@ -97,7 +96,6 @@ def _period(call: PageCall, offset: int, errors: dict[str, str]) -> tuple[dt.dat
     except Exception as exc:
         errors.update(call.errors_of(exc))
         first, last = month_start, today
-    del y, m
     lang = call.caller.lang
     return first, last, typed_from or store.jalali_text(first, lang), typed_to or store.jalali_text(last, lang)
 

@@ -389,11 +389,16 @@ def clock(services: Services, merchant: MerchantInfo, *, code: str, direction: s
         inside = is_in(last, now)
         if direction == "in" and inside:
             assert last is not None
-            raise Refusal("already_clocked_in", path=path, name=staff.name, since=fmt.jdatetime(last.at, offset, "en"))
+            since = (fmt.jdatetime(last.at, offset, "en"), fmt.jdatetime(last.at, offset, "fa"))
+            raise Refusal("already_clocked_in", path=path, name=staff.name, since=since)
         if direction == "out" and not inside:
             raise Refusal("not_clocked_in", path=path, name=staff.name)
-        return _append(db, staff, kind="clock", direction=direction, at=now, source=source, terminal_id=terminal_id,
-                       idem_key=idem_key, actor=actor, now=now)
+        record = _append(db, staff, kind="clock", direction=direction, at=now, source=source, terminal_id=terminal_id,
+                         idem_key=idem_key, actor=actor, now=now)
+        db.emit("attendance.clocked", club_id=staff.club_id, key=str(record.id),
+                payload={"record_id": record.id, "merchant_id": staff.merchant_id, "staff_id": staff.id, "name": staff.name,
+                         "direction": direction, "at": now, "source": source})
+        return record
 
     return services.write(work)
 

@@ -91,6 +91,10 @@ def test_clock_records_corrections_and_report(api: Api, clock: FakeClock) -> Non
     assert out.status_code == 200
     refused(api.post("/attendance/clock", a["merchant"], {"code": "4521", "direction": "out"}), 409, "not_clocked_in", "code")
     assert count(api, "attendance_records") == 2
+    with api.service.reading() as tx:  # each clock is an outbox event (webhooks), written with it
+        events = tx.all("SELECT uid, payload FROM outbox_events WHERE event = 'attendance.clocked' ORDER BY id")
+    assert [uid for uid, _ in events] == [f"attendance.clocked:{api.a.club_id}:{first.json['id']}",
+                                          f"attendance.clocked:{api.a.club_id}:{out.json['id']}"]
 
     listed = api.get("/attendance/records", a["management"], merchant_id=cafe)
     assert [r["direction"] for r in listed.json["items"]] == ["in", "out"]
