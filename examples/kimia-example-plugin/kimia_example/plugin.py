@@ -29,6 +29,7 @@ TAG = "GW"
 PROCESSING_CODE = "99"
 MAX_WRAPS = 99
 MAX_LIMIT = 200
+_FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
 
 #: kimia's services, handed over at start-up (``kimia_startup``) for the notification hook, which
 #: gets none; None before start-up and after shut-down.
@@ -68,7 +69,8 @@ def _wraps_of(text: str | None, path: str) -> int:
         raise Refusal("field_required", path=path)
     text = str(text).strip()
     if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_WRAPS:
-        raise Refusal("field_invalid", path=path, detail=f"a number of wraps from 1 to {MAX_WRAPS}")
+        raise Refusal("field_invalid", path=path, detail=(f"a number of wraps from 1 to {MAX_WRAPS}",
+                                                          f"تعداد بسته‌بندی، از ۱ تا {str(MAX_WRAPS).translate(_FA_DIGITS)}"))
     return int(text)
 
 
@@ -97,9 +99,6 @@ def _item(row: tuple[Any, ...]) -> dict[str, Any]:
 
 
 # --- the terminal operation ----------------------------------------------------------------------
-
-_FA_DIGITS = str.maketrans("0123456789", "۰۱۲۳۴۵۶۷۸۹")
-
 
 def wrap_at_terminal(request: TerminalRequest) -> TerminalReply:
     """0200, 3 = 99xxxx, 48 GW = how many: noted for the terminal's merchant."""
@@ -130,14 +129,14 @@ def _merchant_of(services: Services, caller_club: int | None, caller_merchant: i
     if value is None or value == "":
         raise Refusal("field_required", path=path)
     if isinstance(value, bool) or not str(value).isascii() or not str(value).isdigit():
-        raise Refusal("field_invalid", path=path, detail="a merchant id")
+        raise Refusal("field_invalid", path=path, detail=("a merchant id", "شناسه پذیرنده"))
     merchant_id = int(value)
     try:
         merchant = services.merchant(merchant_id)
     except Exception:
-        raise Refusal("not_found", path=path, what="merchant") from None
+        raise Refusal("not_found", path=path, what=("merchant", "پذیرنده")) from None
     if merchant.club_id != caller_club or (caller_merchant is not None and merchant_id != caller_merchant):
-        raise Refusal("not_found", path=path, what="merchant")
+        raise Refusal("not_found", path=path, what=("merchant", "پذیرنده"))
     return merchant.club_id, merchant_id
 
 
@@ -152,9 +151,9 @@ def api_add(call: ApiCall) -> Any:
 def _page_of(services: Services, club_id: int | None, merchant_id: int | None, query: Any) -> tuple[list[dict[str, Any]], int | None, int]:
     limit_text, cursor_text = query.get("limit", "50"), query.get("cursor", "")
     if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_LIMIT:
-        raise Refusal("field_invalid", path="limit", detail=f"1 to {MAX_LIMIT}")
+        raise Refusal("field_invalid", path="limit", detail=(f"1 to {MAX_LIMIT}", f"۱ تا {str(MAX_LIMIT).translate(_FA_DIGITS)}"))
     if cursor_text and not cursor_text.isdigit():
-        raise Refusal("field_invalid", path="cursor", detail="the next_cursor of the last answer")
+        raise Refusal("field_invalid", path="cursor", detail=("the next_cursor of the last answer", "next_cursor پاسخ پیشین"))
     limit, cursor = int(limit_text), int(cursor_text or 0)
     where, params = "club_id = ?", [club_id]
     if merchant_id is not None:
