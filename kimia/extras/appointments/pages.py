@@ -149,7 +149,7 @@ def portal_home(call: PageCall, *, errors: dict[str, str] | None = None, status:
             service_id = store.int_of(chosen, "service_id")
             service = next((s for s in services if s["id"] == service_id), None)
             if service is None:
-                raise Refusal("not_found", path="service_id", what="خدمت" if caller.lang == "fa" else "service")
+                raise Refusal("not_found", path="service_id", what=("service", "خدمت"))
             found = store.list_slots(call.services, caller, {"service_id": str(service_id), "from": day.isoformat(),
                                                              "to": day.isoformat(), "free": "1", "limit": "200"})
             slots = [{**s, "ts": store.stamp_ts(s), "time": hhmm(store.stamp_ts(s), offset, caller.lang)} for s in found["items"]]
@@ -237,7 +237,7 @@ def panel_act(call: PageCall) -> Any:
     back = {k: call.form[k] for k in ("day", "merchant_id") if call.form.get(k)}
     try:
         if action not in store.ACTIONS:
-            raise Refusal("field_invalid", path="action", detail=", ".join(store.ACTIONS))
+            raise Refusal("field_invalid", path="action", detail=(", ".join(store.ACTIONS), "، ".join(store.ACTIONS)))
         store.change(call.services, call.caller, booking, action, call.form.get("reason", ""), _key(call, "panel"))
     except Exception as exc:
         if getattr(exc, "code", "") in ("unknown_booking", "forbidden"):

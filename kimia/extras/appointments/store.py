@@ -78,6 +78,11 @@ def word(pair: tuple[str, str], lang: str) -> str:
     return pair[0] if lang == "fa" else pair[1]
 
 
+def pair(words: tuple[str, str]) -> tuple[str, str]:
+    """Words ``(Persian, English)`` as a refusal's parameter takes them: ``(English, Persian)``."""
+    return words[1], words[0]
+
+
 # --- who asks ----------------------------------------------------------------------------------
 
 
@@ -159,16 +164,16 @@ def int_of(value: Any, path: str, *, low: int = 1, high: int = 2**63 - 1) -> int
     if value is None or value == "":
         raise Refusal("field_required", path=path)
     if isinstance(value, bool):
-        raise Refusal("field_invalid", path=path, detail="a whole number")
+        raise Refusal("field_invalid", path=path, detail=("a whole number", "عددی صحیح"))
     if isinstance(value, int):
         number = value
     else:
         text = fmt.latin_digits(str(value if value is not None else "").strip())
         if not text or not text.isascii() or not text.isdigit() or len(text) > 19:
-            raise Refusal("field_invalid", path=path, detail="a whole number")
+            raise Refusal("field_invalid", path=path, detail=("a whole number", "عددی صحیح"))
         number = int(text)
     if not low <= number <= high:
-        raise Refusal("field_invalid", path=path, detail=f"from {low} to {high}")
+        raise Refusal("field_invalid", path=path, detail=(f"from {low} to {high}", f"از {low} تا {high}"))
     return number
 
 
@@ -183,7 +188,7 @@ def text_of(value: Any, path: str, *, required: bool = True, most: int = MAX_NAM
     if required and not text:
         raise Refusal("field_required", path=path)
     if len(text) > most:
-        raise Refusal("field_invalid", path=path, detail=f"at most {most} characters")
+        raise Refusal("field_invalid", path=path, detail=(f"at most {most} characters", f"حداکثر {most} نویسه"))
     return text
 
 
@@ -198,7 +203,7 @@ def day_of(value: Any, path: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise Refusal("field_invalid", path=path, detail="a day is YYYY-MM-DD (or Jalali YYYY/MM/DD)") from None
+        raise Refusal("field_invalid", path=path, detail=("a day is YYYY-MM-DD (or Jalali YYYY/MM/DD)", "روز به شکل ۱۴۰۴/۰۲/۲۵ (یا میلادی YYYY-MM-DD)")) from None
 
 
 def minute_of(value: Any, path: str) -> int:
@@ -208,10 +213,10 @@ def minute_of(value: Any, path: str) -> int:
         raise Refusal("field_required", path=path)
     hh, sep, mm = text.partition(":")
     if not sep or not hh.isdigit() or not mm.isdigit() or len(hh) > 2 or len(mm) != 2:
-        raise Refusal("field_invalid", path=path, detail="a time is HH:MM")
+        raise Refusal("field_invalid", path=path, detail=("a time is HH:MM", "ساعت به شکل ۰۹:۳۰"))
     minutes = int(hh) * 60 + int(mm)
     if int(mm) > 59 or minutes > 24 * 60:
-        raise Refusal("field_invalid", path=path, detail="a time is HH:MM")
+        raise Refusal("field_invalid", path=path, detail=("a time is HH:MM", "ساعت به شکل ۰۹:۳۰"))
     return minutes
 
 
@@ -383,7 +388,7 @@ def service_in(db: Db, caller: Caller, service_id: int, path: str = "service_id"
     where, params = _seen(caller)
     row = db.one(f"SELECT {_SERVICE}, club_id, root_club_id FROM appointments_services WHERE id = ? AND {where}", (service_id, *params))
     if row is None:
-        raise Refusal("not_found", path=path, what=word(("خدمت", "service"), caller.lang))
+        raise Refusal("not_found", path=path, what=("service", "خدمت"))
     return row
 
 
@@ -418,7 +423,7 @@ def slot_starts(day_from: dt.date, day_to: dt.date, weekdays: set[int], start_mi
             while at + duration_min <= end_min:
                 found.append(base + at * 60)
                 if len(found) > MAX_SLOTS_PER_REQUEST:
-                    raise Refusal("field_invalid", path="every_min", detail=f"at most {MAX_SLOTS_PER_REQUEST} slots at once")
+                    raise Refusal("field_invalid", path="every_min", detail=(f"at most {MAX_SLOTS_PER_REQUEST} slots at once", f"حداکثر {MAX_SLOTS_PER_REQUEST} نوبت در یک بار"))
                 at += every_min
         day += dt.timedelta(days=1)
     return found
@@ -429,12 +434,12 @@ def weekdays_of(value: Any) -> set[int]:
         return set(range(7))
     names = value.split(",") if isinstance(value, str) else value
     if not isinstance(names, list):
-        raise Refusal("field_invalid", path="weekdays", detail="a list of sat, sun, mon, tue, wed, thu, fri")
+        raise Refusal("field_invalid", path="weekdays", detail=("a list of sat, sun, mon, tue, wed, thu, fri", "فهرستی از روزهای هفته: sat تا fri"))
     days: set[int] = set()
     for name in names:
         key = str(name).strip().lower()[:3]
         if key not in WEEKDAYS:
-            raise Refusal("field_invalid", path="weekdays", detail="a list of sat, sun, mon, tue, wed, thu, fri")
+            raise Refusal("field_invalid", path="weekdays", detail=("a list of sat, sun, mon, tue, wed, thu, fri", "فهرستی از روزهای هفته: sat تا fri"))
         days.add(WEEKDAYS[key])
     return days
 
@@ -448,21 +453,21 @@ def publish_slots(services: Services, caller: Caller, body: Mapping[str, Any], k
     service = services.read(lambda db: service_in(db, caller, service_id))
     merchant = int(service[1])
     if body.get("merchant_id") not in (None, "") and int_of(body.get("merchant_id"), "merchant_id") != merchant:
-        raise Refusal("not_found", path="service_id", what=word(("خدمت", "service"), caller.lang))
+        raise Refusal("not_found", path="service_id", what=("service", "خدمت"))
     duration = int(service[4])
     offset = services.utc_offset_min(club_of(caller))
     first = day_of(body.get("from") or body.get("day"), "from")
     last = day_of(body.get("to"), "to") if body.get("to") not in (None, "") else first
     if last < first:
-        raise Refusal("field_invalid", path="to", detail="the last day is before the first")
+        raise Refusal("field_invalid", path="to", detail=("the last day is before the first", "روز پایان پیش از روز آغاز است"))
     if (last - first).days >= MAX_DAYS_PER_REQUEST:
-        raise Refusal("field_invalid", path="to", detail=f"at most {MAX_DAYS_PER_REQUEST} days at once")
+        raise Refusal("field_invalid", path="to", detail=(f"at most {MAX_DAYS_PER_REQUEST} days at once", f"حداکثر {MAX_DAYS_PER_REQUEST} روز در یک بار"))
     start = minute_of(body.get("start"), "start")
     end = minute_of(body.get("end"), "end") if body.get("end") not in (None, "") else start + duration
     if end > 24 * 60:
-        raise Refusal("field_invalid", path="end", detail="slots end by midnight")
+        raise Refusal("field_invalid", path="end", detail=("slots end by midnight", "نوبت‌ها تا نیمه‌شب تمام می‌شوند"))
     if end < start + duration:
-        raise Refusal("field_invalid", path="end", detail="too early for one slot of the service")
+        raise Refusal("field_invalid", path="end", detail=("too early for one slot of the service", "زودتر از پایان یک نوبت این خدمت است"))
     every = optional_int(body.get("every_min"), "every_min", duration, low=5, high=MAX_DURATION_MIN)
     capacity = optional_int(body.get("capacity"), "capacity", 1, high=MAX_CAPACITY)
     days = weekdays_of(body.get("weekdays"))
@@ -470,7 +475,7 @@ def publish_slots(services: Services, caller: Caller, body: Mapping[str, Any], k
     now = services.now()
     starts = [s for s in starts if s > now]
     if not starts:
-        raise Refusal("field_invalid", path="from", detail="no future slot in these days and times")
+        raise Refusal("field_invalid", path="from", detail=("no future slot in these days and times", "در این روزها و ساعت‌ها زمان آینده‌ای نیست"))
     request = {"service_id": service_id, "starts": starts, "capacity": capacity}
 
     def work(db: Db) -> dict[str, Any]:
@@ -504,7 +509,7 @@ def list_slots(services: Services, caller: Caller, query: Mapping[str, Any]) -> 
     first = day_of(query.get("from"), "from") if query.get("from") else today(services, offset)
     last = day_of(query.get("to"), "to") if query.get("to") else first + dt.timedelta(days=6)
     if last < first or (last - first).days >= MAX_DAYS_PER_REQUEST:
-        raise Refusal("field_invalid", path="to", detail=f"from 0 to {MAX_DAYS_PER_REQUEST - 1} days after from")
+        raise Refusal("field_invalid", path="to", detail=(f"from 0 to {MAX_DAYS_PER_REQUEST - 1} days after from", f"از ۰ تا {MAX_DAYS_PER_REQUEST - 1} روز پس از روز آغاز"))
     where += " AND starts_at >= ? AND starts_at < ?"
     params += [day_bounds(first, offset)[0], day_bounds(last, offset)[1]]
     if query.get("free") in ("1", "true") or acts_for_members(caller):
@@ -605,16 +610,16 @@ def book(services: Services, caller: Caller, slot_id_value: Any, member_key: Any
     now = services.now()
 
     def already() -> Refusal:
-        return Refusal("slot_unavailable", path="slot_id", why=word(("قبلاً رزرو کرده‌اید", "already booked by this member"), caller.lang))
+        return Refusal("slot_unavailable", path="slot_id", why=("already booked by this member", "قبلاً رزرو کرده‌اید"))
 
     def work(db: Db) -> dict[str, Any]:
         def add() -> dict[str, Any]:
             row = db.one("SELECT status, starts_at, capacity FROM appointments_slots WHERE id = ?", (slot_id,))
             assert row is not None
             if row[0] != "open":
-                raise Refusal("slot_unavailable", path="slot_id", why=word(("بسته شده", "closed"), caller.lang))
+                raise Refusal("slot_unavailable", path="slot_id", why=("closed", "بسته شده است"))
             if int(row[1]) <= now:
-                raise Refusal("slot_unavailable", path="slot_id", why=word(("زمانش گذشته", "it has started"), caller.lang))
+                raise Refusal("slot_unavailable", path="slot_id", why=("it has started", "زمانش گذشته است"))
             if db.one("SELECT id FROM appointments_bookings WHERE slot_id = ? AND seated_member = ?", (slot_id, member)):
                 raise already()
             if db.execute("UPDATE appointments_slots SET taken = taken + 1 WHERE id = ? AND status = 'open' AND taken < capacity",
@@ -690,10 +695,9 @@ def change(services: Services, caller: Caller, booking_id: int, action: str, rea
     merchant = services.merchant(int(row[1]))
     person = services.member(int(row[16]), int(row[4])) if action == "cancel" else None
     now = services.now()
-    lang = caller.lang
 
     def refuse_state(state: str) -> Refusal:
-        return Refusal("booking_state", path="booking_id", state=word(STATE_WORDS[state], lang), action=word(ACTION_WORDS[action], lang))
+        return Refusal("booking_state", path="booking_id", state=pair(STATE_WORDS[state]), action=pair(ACTION_WORDS[action]))
 
     def work(db: Db) -> dict[str, Any]:
         def apply() -> dict[str, Any]:
@@ -765,7 +769,7 @@ def list_bookings(services: Services, caller: Caller, query: Mapping[str, Any]) 
     if query.get("status") not in (None, ""):
         states = [s.strip() for s in str(query.get("status")).split(",")]
         if not all(s in STATES for s in states):
-            raise Refusal("field_invalid", path="status", detail=", ".join(STATES))
+            raise Refusal("field_invalid", path="status", detail=(", ".join(STATES), "، ".join(STATES)))
         where += f" AND b.status IN ({', '.join('?' * len(states))})"
         params += states
     first: dt.date | None = None

@@ -22,9 +22,9 @@ STATE_FA = {key: pair[0] for key, pair in store.STATE_WORDS.items()}
 def _code(request: TerminalRequest) -> str:
     value = request.tag(BK)
     if value is None or value == "":
-        raise Refusal("invalid_request", path="BK", detail="48 BK (the booking code) is required")
+        raise Refusal("invalid_request", path="BK", detail=("48 BK (the booking code) is required", "کد نوبت (48 BK) لازم است"))
     if len(value) != 6 or not value.isascii() or not value.isdigit():
-        raise Refusal("invalid_request", path="BK", detail="a booking code is 6 ASCII digits")
+        raise Refusal("invalid_request", path="BK", detail=("a booking code is 6 ASCII digits", "کد نوبت شش رقم لاتین است"))
     return value
 
 
@@ -66,7 +66,8 @@ def check_in(request: TerminalRequest) -> TerminalReply:
             assert current is not None
             state = str(current[0])
             if state not in store.LIVE:
-                raise Refusal("booking_state", path="BK", state=store.STATE_WORDS[state][0], action=store.ACTION_WORDS["check_in"][0])
+                raise Refusal("booking_state", path="BK", state=store.pair(store.STATE_WORDS[state]),
+                              action=store.pair(store.ACTION_WORDS["check_in"]))
             db.execute("UPDATE appointments_bookings SET status = 'checked_in', live_code = NULL, checked_in_at = ?,"
                        " checked_in_by = ? WHERE id = ?", (services.now(), actor, booking))
             done = [*lines[:-1], (RL, "وضعیت: حضور ثبت شد")]
