@@ -109,16 +109,7 @@ def _switch(call: ApiCall, active: bool) -> Any:
     caller = call.caller
     if caller.club_id is None or caller.kind == "integration" and caller.merchant_id is None:
         raise Refusal("forbidden", action="change a category")
-    category_id = int(call.params["category_id"])
-    merchant = None
-    if caller.merchant_id is None and call.body.get("merchant_id") is not None:
-        merchant = _merchant(call, call.body.get("merchant_id"))
-
-    def work(db: Any) -> book.Category:
-        found = book.category_for_caller(db, caller, category_id, merchant)
-        return book.set_active(db, found, active=active, actor=caller.actor)
-
-    return call.services.write(work).as_json()
+    return book.set_active(call.services, caller, int(call.params["category_id"]), active=active).as_json()
 
 
 def disable_category(call: ApiCall) -> Any:

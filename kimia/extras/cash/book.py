@@ -275,31 +275,46 @@ def create_category(db: Db, *, club_id: int, merchant_id: int | None, new: NewCa
     return category
 
 
-def category_for_caller(db: Db, caller: Caller, category_id: int, merchant: MerchantInfo | None) -> Category:
-    """A category the caller manages: a merchant's own (by its staff or key), or a shared one of
-    the caller's club (by club management). Anything else is ``not_found``."""
-    row = db.one(f"SELECT {_CATEGORY_COLUMNS} FROM cash_categories WHERE id = ?", (category_id,))
+def category_for_caller(services: Services, caller: Caller, category_id: int) -> Category:
+    """A category the caller manages: a merchant's own (by its staff or key, or by its club's
+    management), or a shared one of the caller's club (by club management). Anything else is
+    ``not_found``, as if it did not exist."""
+    row = services.read(lambda db: db.one(f"SELECT {_CATEGORY_COLUMNS} FROM cash_categories WHERE id = ?", (category_id,)))
     found = None if row is None else _category(row)
-    if found is not None:
+    if found is not None and caller.club_id is not None:
         if caller.merchant_id is not None:
             if found.merchant_id == caller.merchant_id:
                 return found
-        elif found.merchant_id is None and found.club_id == caller.club_id:
-            return found
-        elif found.merchant_id is not None and merchant is not None and found.merchant_id == merchant.id:
-            return found
+        elif found.merchant_id is None:
+            if found.club_id == caller.club_id:
+                return found
+        else:
+            try:
+                merchant_for(services, caller, found.merchant_id)
+                return found
+            except Refusal:
+                pass
     raise Refusal("not_found", path="category_id", what="category")
 
 
-def set_active(db: Db, category: Category, *, active: bool, actor: str) -> Category:
-    """Disable (or enable again) a category: entries keep it; new ones cannot name it."""
-    if category.active != active:
-        db.execute("UPDATE cash_categories SET active = ? WHERE id = ?", (1 if active else 0, category.id))
-        db.audit(club_id=category.club_id, actor=actor, action="cash.category_enabled" if active else "cash.category_disabled",
-                 reason="category enabled" if active else "category disabled",
-                 payload={"category": category.id, "merchant": category.merchant_id, "code": category.code})
-    return Category(category.id, category.club_id, category.merchant_id, category.kind, category.code, category.name_fa,
-                    category.name_en, active)
+def set_active(services: Services, caller: Caller, category_id: int, *, active: bool) -> Category:
+    """Disable (or enable again) a category the caller manages: entries keep it; new ones cannot
+    name it. An audit row when it changes."""
+    category = category_for_caller(services, caller, category_id)
+
+    def work(db: Db) -> Category:
+        row = db.one(f"SELECT {_CATEGORY_COLUMNS} FROM cash_categories WHERE id = ?", (category.id,))
+        assert row is not None
+        current = _category(row)
+        if current.active != active:
+            db.execute("UPDATE cash_categories SET active = ? WHERE id = ?", (1 if active else 0, category.id))
+            db.audit(club_id=current.club_id, actor=caller.actor, action="cash.category_enabled" if active else "cash.category_disabled",
+                     reason="category enabled" if active else "category disabled",
+                     payload={"category": current.id, "merchant": current.merchant_id, "code": current.code})
+        return Category(current.id, current.club_id, current.merchant_id, current.kind, current.code, current.name_fa,
+                        current.name_en, active)
+
+    return services.write(work)
 
 
 # --- entries ----------------------------------------------------------------------------------------------

@@ -176,8 +176,7 @@ def switch_category(call: PageCall) -> Any:
     caller = call.caller
     category_id = int(call.params["category_id"])
     active = call.form.get("active") == "1"
-    call.services.write(lambda db: book.set_active(db, book.category_for_caller(db, caller, category_id, None), active=active,
-                                                   actor=caller.actor))
+    book.set_active(call.services, caller, category_id, active=active)
     return call.redirect(call.url_for("panel.cash.categories", done="1"))
 
 
@@ -229,14 +228,14 @@ def _report_merchant(call: PageCall) -> tuple[MerchantInfo, list[MerchantInfo]]:
     """The merchant of the report: merchant staff's own; for club staff ``?merchant_id=`` (the
     first of their club's merchants by default) and the list to choose from."""
     caller = call.caller
-    if caller.merchant_id is not None:
-        return _own_merchant(call), []
+    wanted = (call.query.get("merchant_id") or "").strip()
+    if wanted and (not wanted.isdigit() or len(wanted) > 18):
+        raise Refusal("unknown_merchant", path="merchant_id")
+    if caller.merchant_id is not None:  # their own; another merchant's is unknown to them
+        return book.merchant_for(call.services, caller, int(wanted) if wanted else None), []
     assert caller.club_id is not None
     choices = call.services.merchants(caller.club_id)
-    wanted = (call.query.get("merchant_id") or "").strip()
     if wanted:
-        if not wanted.isdigit():
-            raise Refusal("unknown_merchant", path="merchant_id")
         return book.merchant_for(call.services, caller, int(wanted)), choices
     if not choices:
         raise Refusal("not_found", path="merchant_id", what="merchant")
