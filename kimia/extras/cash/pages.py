@@ -122,9 +122,11 @@ def void(call: PageCall) -> Any:
     try:
         entry = book.void(call.services, call.caller, entry_id, call.form.get("reason", ""), idem_key=_key(call))
     except Exception as exc:
-        errors = call.errors_of(exc)
-        if "entry_id" in errors:  # not theirs, or no such entry: as the API answers it
+        if getattr(exc, "code", None) == "not_found":  # not theirs, or no such entry: 404, as the API answers it
             raise
+        errors = call.errors_of(exc)
+        if "entry_id" in errors:  # voided already: shown beside the entry
+            errors[""] = errors.pop("entry_id")
         return _book_page(call, errors=errors, form=call.form, void_id=entry_id)
     return call.redirect(call.url_for("panel.cash.book", day=_typed_day(book.day_date(entry.day)), done="voided"))
 
