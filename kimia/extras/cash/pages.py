@@ -84,7 +84,7 @@ def _book_page(call: PageCall, *, errors: Mapping[str, str] | None = None, form:
         "cash/book.html", status=422 if call.method == "POST" else 200, merchant=m.name_en if lang == "en" else m.name_fa, entries=entries, totals=totals,
         expense_categories=[c for c in categories if c.kind == "expense"],
         receipt_categories=[c for c in categories if c.kind == "receipt"],
-        day_label=_label(shown, lang), day_value=_typed_day(shown) if shown != today else "", is_today=shown == today,
+        day_label=_label(shown, lang), day_value=_label(shown, lang) if shown != today else "", is_today=shown == today,
         errors=errors, form=dict(form or {}), form_key=call.form_key(), void_id=void_id,
         notice="cash.recorded" if call.query.get("done") == "recorded" else
         "cash.voided_notice" if call.query.get("done") == "voided" else None,
@@ -262,8 +262,8 @@ def income(call: PageCall) -> Any:
         "cash/income.html", merchant=m, merchant_name=m.name_en if lang == "en" else m.name_fa, choices=choices, report=report,
         errors=errors, bars=chart(report.days, lang) if report else [], chart_w=CHART_W, chart_h=CHART_H,
         labels=[_label(d.day, lang) for d in report.days] if report else [],
-        from_value=call.query.get("from") or (_typed_day(report.first) if report else ""),
-        to_value=call.query.get("to") or (_typed_day(report.last) if report else ""),
+        from_value=call.query.get("from") or (_label(report.first, lang) if report else ""),
+        to_value=call.query.get("to") or (_label(report.last, lang) if report else ""),
         period=f"{_label(report.first, lang)} – {_label(report.last, lang)}" if report else "",
         csv_url=call.url_for("panel.cash.income_csv", **query),
     )

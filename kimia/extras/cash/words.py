@@ -18,7 +18,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "cash.choose": ("انتخاب کنید", "Choose one"),
     "cash.note": ("توضیح", "Note"),
     "cash.day": ("روز", "Day"),
-    "cash.day_hint": ("خالی: امروز", "Empty: today"),
+    "cash.day_hint": ("خالی: امروز", "empty: today"),
     "cash.save": ("ثبت", "Record"),
     "cash.show": ("نمایش", "Show"),
     "cash.today": ("امروز", "Today"),
