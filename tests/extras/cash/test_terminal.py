@@ -10,8 +10,11 @@ records once; the same key with another amount is 94.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,8 +24,10 @@ from kimia.terminal import tlv
 from kimia.terminal.client import TerminalIdentity, request, to_bytes
 from kimia.terminal.codec import Message, decode
 from kimia.terminal.dialect import KIMIA_V1
+from kimia.terminal.handlers import TEHRAN
 from kimia.terminal.mac import verify_message
 from kimia.world import WorldBuilder
+from service.builders import FakeClock
 from terminal.conftest import TEST_KEK, connected, serving
 
 TID, MID = "T0000094", "M00000000000094"
@@ -168,3 +173,46 @@ def test_a_disabled_category_is_refused_at_the_terminal(shop: Shop) -> None:
     PluginServices(shop.service).write(lambda db: db.execute("UPDATE cash_categories SET active = 0 WHERE code = 'transport'"))
     assert run(record("transport")).response_code == "12"
     assert len(entries(shop.service)) == 1
+
+
+# --- the example of docs/terminal-protocol.md ------------------------------------------------------------
+
+#: The documented example's moment: 1405/09/16 (7 December 2026) 08:30 in Tehran, 05:00 GMT.
+EXAMPLE_AT = 1_796_619_600
+DOC = Path(__file__).resolve().parents[3] / "docs" / "terminal-protocol.md"
+
+
+def example_bytes(open_service: Any, db_url: str) -> tuple[bytes, bytes]:
+    """The framed request and answer of the documented example, as the host exchanges them: a
+    fresh club, its terminal T0000001 / M00000000000001 keyed with ``MAC_KEY``, an expense of
+    2,500,000 rials for rent with a note, on a clock stopped at :data:`EXAMPLE_AT`."""
+    clock = FakeClock(EXAMPLE_AT)
+    service = open_service(db_url, clock=clock)
+    try:
+        b = WorldBuilder(service)
+        s = b.shop("مالک", "باشگاه آزمون", "نانوایی")
+        b.terminal(s.merchant_id, "T0000001", "M00000000000001", kind="pos", mac_key=MAC_KEY)
+        t = TerminalIdentity("T0000001", "M00000000000001", mac_key=MAC_KEY)
+        at = dt.datetime.fromtimestamp(EXAMPLE_AT, TEHRAN)
+        req = request(t, "0200", "940000", amount_rial=2_500_000, items=[(tlv.EX, "rent"), (tlv.NT, "آذر")], stan="000124", now=at)
+        raw = to_bytes(req, t)
+
+        async def body() -> bytes:
+            async with serving(service, allow_unkeyed=False) as srv, connected(srv) as conn:
+                return await conn.send_raw(raw)
+
+        answer = run(body())
+        return struct.pack(">H", len(raw)) + raw, struct.pack(">H", len(answer)) + answer
+    finally:
+        service.close()
+
+
+def test_the_documented_example_is_what_the_host_answers(open_service: Any, db_url: str, terminal_kek: str) -> None:
+    sent, answered = example_bytes(open_service, db_url)
+    doc = DOC.read_text(encoding="utf-8")
+    section = doc.split("#### Expenses and cash receipts", 1)[1].split("\n#### ", 1)[0]
+    assert sent.hex().upper() in section, sent.hex().upper()
+    assert answered.hex().upper() in section, answered.hex().upper()
+    answer = decode(answered[2:], KIMIA_V1)
+    assert answer.response_code == "00" and verify_message(answered[2:], KIMIA_V1, MAC_KEY)
+    assert lines_of(answer)[0] == "هزینه ثبت شد: اجاره ۲٬۵۰۰٬۰۰۰ ریال"
