@@ -8,7 +8,8 @@
 Approved (00) with Persian receipt lines (48 ``RL``): what was recorded and the day's totals; 37
 is the entry's number. Refused: 13 for an amount of zero or above the limit, 12 for a category the
 merchant does not have, 30 for an expense without ``EX``. A repeat (the same natural key) is
-answered from the stored entry, byte for byte, and records nothing.
+answered from the stored entry, byte for byte, and records nothing. A note (``NT``) longer than
+200 characters is cut to 200.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def _record(request: TerminalRequest, kind: str) -> TerminalReply:
         raise Refusal("invalid_request", path=EX, detail="an expense names its category in 48 EX")
     services = request.services
     merchant = services.merchant(request.terminal.merchant_id)
-    new = book.NewEntry(kind, request.amount_rial, category=code or None, note=request.tag(NT) or "",
+    # A terminal cannot show a form error: a note longer than the book keeps is cut, not refused.
+    note = " ".join((request.tag(NT) or "").split())[:book.MAX_NOTE]
+    new = book.NewEntry(kind, request.amount_rial, category=code or None, note=note,
                         paths={"amount_rial": "4", "category": EX, "note": NT})
     wire = {key: value for key, value in (("7", request.field("7")), ("12", request.field("12"))) if value}
     entry = book.record(services, merchant, new, source="terminal", idem_key=request.idem_key,

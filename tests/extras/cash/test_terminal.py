@@ -95,7 +95,7 @@ def test_an_expense_and_a_cash_receipt_from_the_card_reader(shop: Shop) -> None:
             # A cash receipt, without a category, and one with a category typed in capitals.
             sale = request(t, "0200", "950000", amount_rial=150_000)
             second = await conn.send(sale, t)
-            debts = request(t, "0200", "950000", amount_rial=50_000, items=[(tlv.EX, "DEBTS")])
+            debts = request(t, "0200", "950000", amount_rial=50_000, items=[(tlv.EX, "DEBTS"), (tlv.NT, "ب" * 300)])
             third = await conn.send(debts, t)
             return first, second, third
 
@@ -110,7 +110,8 @@ def test_an_expense_and_a_cash_receipt_from_the_card_reader(shop: Shop) -> None:
     assert third.response_code == "00" and lines_of(third)[0] == "دریافت نقدی ثبت شد: وصول طلب ۵۰٬۰۰۰ ریال"
     rows = entries(shop.service)
     assert [(r[1], r[2], r[4], r[5]) for r in rows] == [("expense", 2_500_000, "اجارهٔ آذر", "terminal"),
-                                                          ("receipt", 150_000, "", "terminal"), ("receipt", 50_000, "", "terminal")]
+                                                          ("receipt", 150_000, "", "terminal"),
+                                                          ("receipt", 50_000, "ب" * 200, "terminal")]  # a long note is cut
     assert rows[1][3] is None and rows[0][3] is not None
     assert {r[6] for r in rows} == {shop.terminal_id} and {r[7] for r in rows} == {f"terminal:{shop.terminal_id}"}
 
