@@ -29,7 +29,9 @@ class Refusal(Exception):
     """Raise to refuse a request with a code of kimia's error catalogue (docs/errors.md), the
     field it concerns (a dotted path, a terminal tag) and the message's parameters. The channel
     turns it into its own answer: a terminal response code, an API problem, a form error. A code
-    the catalogue does not list is a programming error (``UnlistedErrorCode``)."""
+    the catalogue does not list is a programming error (``UnlistedErrorCode``). A parameter that
+    is words rather than a value (``what``, ``detail``) may be a pair ``(English, Persian)``, so
+    the Persian message holds no English: ``Refusal("not_found", what=("record", "رکورد"))``."""
 
     def __init__(self, code: str, path: str | None = None, **params: Any) -> None:
         super().__init__(code)

@@ -40,8 +40,8 @@ class PluginRaw(Raw):
 
 
 def short_name(plugin_name: str) -> str:
-    """The part of a plugin's name an endpoint can carry (``kimia.extras.attendance`` → ``attendance``;
-    a module named ``plugin`` takes its package's name: ``kimia.extras.cash.plugin`` → ``cash``)."""
+    """The part of a plugin's name an endpoint can carry (``kimia.extras.attendance`` and
+    ``kimia.extras.attendance.plugin`` → ``attendance``: a module named ``plugin`` is its package's)."""
     parts = plugin_name.split(".")
     if len(parts) > 1 and parts[-1] == "plugin":
         parts.pop()
