@@ -29,11 +29,11 @@ def _int(value: Any, path: str, *, required: bool = False) -> int | None:
             raise Refusal("field_required", path=path)
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise Refusal("field_invalid", path=path, detail="a whole number")
+        raise Refusal("field_invalid", path=path, detail=("a whole number", "عددی صحیح"))
     if isinstance(value, str):
         text = value.strip()
         if not text.lstrip("-").isdigit() or len(text) > 20:
-            raise Refusal("field_invalid", path=path, detail="a whole number")
+            raise Refusal("field_invalid", path=path, detail=("a whole number", "عددی صحیح"))
         return int(text)
     return value
 
@@ -43,7 +43,7 @@ def _text(body: Mapping[str, Any], key: str) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise Refusal("field_invalid", path=key, detail="text")
+        raise Refusal("field_invalid", path=key, detail=("text", "متن"))
     return value
 
 
@@ -70,11 +70,11 @@ def list_categories(call: ApiCall) -> Any:
     ones too)."""
     kind = call.query.get("kind") or None
     if kind is not None and kind not in book.KINDS:
-        raise Refusal("field_invalid", path="kind", detail="expense or receipt")
+        raise Refusal("field_invalid", path="kind", detail=("expense or receipt", "هزینه یا دریافت"))
     caller = call.caller
     if caller.merchant_id is None and not call.query.get("merchant_id"):
         if caller.club_id is None:
-            raise Refusal("forbidden", action="read a club's categories")
+            raise Refusal("forbidden", action=("read a club's categories", "دیدن دسته‌های باشگاه"))
         book.ensure_defaults(call.services, caller.club_id)
         club_id = caller.club_id
         found = call.services.read(lambda db: book.club_categories(db, club_id))
@@ -91,7 +91,7 @@ def add_category(call: ApiCall) -> Any:
     own); a merchant-bound key adds its merchant's own."""
     caller = call.caller
     if caller.club_id is None or caller.kind == "integration" and caller.merchant_id is None:
-        raise Refusal("forbidden", action="add a category")
+        raise Refusal("forbidden", action=("add a category", "افزودن دسته"))
     new = book.read_new_category(call.body)
     key = _key(call)
     merchant = None
@@ -108,7 +108,7 @@ def add_category(call: ApiCall) -> Any:
 def _switch(call: ApiCall, active: bool) -> Any:
     caller = call.caller
     if caller.club_id is None or caller.kind == "integration" and caller.merchant_id is None:
-        raise Refusal("forbidden", action="change a category")
+        raise Refusal("forbidden", action=("change a category", "تغییر دسته"))
     return book.set_active(call.services, caller, int(call.params["category_id"]), active=active).as_json()
 
 
@@ -159,10 +159,10 @@ def list_entries(call: ApiCall) -> Any:
     q = call.query
     kind = q.get("kind") or None
     if kind is not None and kind not in book.KINDS:
-        raise Refusal("field_invalid", path="kind", detail="expense or receipt")
+        raise Refusal("field_invalid", path="kind", detail=("expense or receipt", "هزینه یا دریافت"))
     limit = _int(q.get("limit"), "limit") or DEFAULT_LIMIT
     if not 1 <= limit <= MAX_LIMIT:
-        raise Refusal("field_invalid", path="limit", detail=f"1 to {MAX_LIMIT}")
+        raise Refusal("field_invalid", path="limit", detail=(f"1 to {MAX_LIMIT}", f"۱ تا {MAX_LIMIT}"))
     cursor = q.get("cursor") or None
     if cursor is not None and (not cursor.isdigit() or len(cursor) > 19):
         raise Refusal("invalid_cursor", path="cursor")
@@ -172,7 +172,7 @@ def list_entries(call: ApiCall) -> Any:
         m = _merchant(call, q.get("merchant_id"))
         merchant_id, offset_club = m.id, m.club_id
     elif club_id is None:
-        raise Refusal("forbidden", action="read a club's cash book")
+        raise Refusal("forbidden", action=("read a club's cash book", "دیدن دفتر صندوق باشگاه"))
     else:
         offset_club = club_id
     first = book.day_number(book.parse_day(q["from"], "from")) if q.get("from") else None
@@ -205,7 +205,7 @@ def income(call: ApiCall) -> Any:
     if call.query.get("format") == "csv":
         return RawAnswer(report.csv(), filename=f"income-{m.id}-{first.isoformat()}-{last.isoformat()}.csv")
     if call.query.get("format") not in (None, "", "json"):
-        raise Refusal("field_invalid", path="format", detail="json or csv")
+        raise Refusal("field_invalid", path="format", detail=("json or csv", "json یا csv"))
     return report.as_json()
 
 

@@ -56,7 +56,7 @@ def merchant_for(services: Services, caller: Caller, merchant_id: int | None, pa
     which must be of the caller's club (or a sub-club of it). Another club's or merchant's is
     ``unknown_merchant`` (404), as if it did not exist."""
     if caller.club_id is None:
-        raise Refusal("forbidden", action="act for a merchant")
+        raise Refusal("forbidden", action=("act for a merchant", "اقدام از طرف پذیرنده"))
     if caller.merchant_id is not None:
         if merchant_id is not None and merchant_id != caller.merchant_id:
             raise Refusal("unknown_merchant", path=path)
@@ -106,7 +106,7 @@ def parse_day(text: str, path: str) -> dt.date:
     try:
         return dt.date.fromisoformat(cleaned)
     except ValueError:
-        raise Refusal("field_invalid", path=path, detail="a day is YYYY-MM-DD or a Jalali 1405/09/16") from None
+        raise Refusal("field_invalid", path=path, detail=("a day is YYYY-MM-DD or a Jalali 1405/09/16", "روز به شکل 2026-12-07 یا شمسی 1405/09/16")) from None
 
 
 def month_start(today: dt.date) -> dt.date:
@@ -229,19 +229,19 @@ def read_new_category(body: Mapping[str, Any]) -> NewCategory:
     if not kind:
         raise Refusal("field_required", path="kind")
     if kind not in KINDS:
-        raise Refusal("field_invalid", path="kind", detail="expense or receipt")
+        raise Refusal("field_invalid", path="kind", detail=("expense or receipt", "هزینه یا دریافت"))
     code = fmt.latin_digits(str(body.get("code") or "")).strip().lower()
     if not code:
         raise Refusal("field_required", path="code")
     if not CODE.fullmatch(code):
-        raise Refusal("field_invalid", path="code", detail="1 to 16 ASCII letters, digits, - or _")
+        raise Refusal("field_invalid", path="code", detail=("1 to 16 ASCII letters, digits, - or _", "۱ تا ۱۶ حرف و رقم لاتین، - یا _"))
     name_fa = fmt.normalize(str(body.get("name_fa") or ""))
     if not name_fa:
         raise Refusal("field_required", path="name_fa")
     name_en = " ".join(str(body.get("name_en") or "").split()) or code
     for path, name in (("name_fa", name_fa), ("name_en", name_en)):
         if len(name) > MAX_NAME:
-            raise Refusal("field_invalid", path=path, detail=f"at most {MAX_NAME} characters")
+            raise Refusal("field_invalid", path=path, detail=(f"at most {MAX_NAME} characters", f"حداکثر {MAX_NAME} نویسه"))
     return NewCategory(kind, code, name_fa, name_en)
 
 
@@ -294,7 +294,7 @@ def category_for_caller(services: Services, caller: Caller, category_id: int) ->
                 return found
             except Refusal:
                 pass
-    raise Refusal("not_found", path="category_id", what="category")
+    raise Refusal("not_found", path="category_id", what=("category", "دسته‌ا"))
 
 
 def set_active(services: Services, caller: Caller, category_id: int, *, active: bool) -> Category:
@@ -440,7 +440,7 @@ def record(services: Services, m: MerchantInfo, new: NewEntry, *, source: str, i
     ``idem_key`` answers the stored entry; the same key with another request is
     ``exists_with_different_request``."""
     if new.kind not in KINDS:
-        raise Refusal("field_invalid", path="kind", detail="expense or receipt")
+        raise Refusal("field_invalid", path="kind", detail=("expense or receipt", "هزینه یا دریافت"))
     fingerprint = new.fingerprint(m.id)
     offset = services.utc_offset_min(m.club_id)
 
@@ -458,14 +458,14 @@ def record(services: Services, m: MerchantInfo, new: NewEntry, *, source: str, i
         category = _category_of(db, m, new)
         note = " ".join(new.note.split())
         if len(note) > MAX_NOTE:
-            raise Refusal("field_invalid", path=new.path("note"), detail=f"at most {MAX_NOTE} characters")
+            raise Refusal("field_invalid", path=new.path("note"), detail=(f"at most {MAX_NOTE} characters", f"حداکثر {MAX_NOTE} نویسه"))
         now = services.now()
         today = local_day(now, offset)
         day = today if new.day is None else day_number(new.day)
         if day > today:
-            raise Refusal("field_invalid", path=new.path("day"), detail="a day still to come")
+            raise Refusal("field_invalid", path=new.path("day"), detail=("a day still to come", "روزی که هنوز نیامده"))
         if day < today - MAX_DAYS_BACK:
-            raise Refusal("field_invalid", path=new.path("day"), detail=f"more than {MAX_DAYS_BACK} days ago")
+            raise Refusal("field_invalid", path=new.path("day"), detail=(f"more than {MAX_DAYS_BACK} days ago", f"بیش از {MAX_DAYS_BACK} روز پیش"))
         added = db.execute(
             "INSERT INTO cash_entries (club_id, merchant_id, kind, category_id, amount_rial, note, at, day, source, terminal_id,"
             " idem_key, fingerprint, actor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -514,7 +514,7 @@ def entry_for_caller(services: Services, caller: Caller, entry_id: int) -> Entry
                 return found
             except Refusal:
                 pass
-    raise Refusal("not_found", path="entry_id", what="entry")
+    raise Refusal("not_found", path="entry_id", what=("entry", "ثبت"))
 
 
 def void(services: Services, caller: Caller, entry_id: int, reason: str, *, idem_key: str) -> Entry:
@@ -529,7 +529,7 @@ def void(services: Services, caller: Caller, entry_id: int, reason: str, *, idem
     if not reason:
         raise Refusal("reason_required", path="reason")
     if len(reason) > MAX_REASON:
-        raise Refusal("field_invalid", path="reason", detail=f"at most {MAX_REASON} characters")
+        raise Refusal("field_invalid", path="reason", detail=(f"at most {MAX_REASON} characters", f"حداکثر {MAX_REASON} نویسه"))
 
     def work(db: Db) -> Entry:
         done = entry_by(db, "void_key", idem_key)
@@ -665,9 +665,9 @@ def period(query: Mapping[str, str], today: dt.date, *, first_key: str = "from",
     last = parse_day(last_text, last_key) if last_text else today
     first = parse_day(first_text, first_key) if first_text else month_start(min(last, today))
     if first > last:
-        raise Refusal("field_invalid", path=first_key, detail="the first day is after the last")
+        raise Refusal("field_invalid", path=first_key, detail=("the first day is after the last", "روز نخست پس از روز آخر است"))
     if (last - first).days + 1 > MAX_PERIOD_DAYS:
-        raise Refusal("field_invalid", path=last_key, detail=f"at most {MAX_PERIOD_DAYS} days")
+        raise Refusal("field_invalid", path=last_key, detail=(f"at most {MAX_PERIOD_DAYS} days", f"حداکثر {MAX_PERIOD_DAYS} روز"))
     return first, last
 
 

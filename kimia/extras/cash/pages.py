@@ -40,7 +40,7 @@ def _amount(text: str) -> int | None:
     if not cleaned:
         return None
     if not cleaned.isdigit() or len(cleaned) > 18:
-        raise Refusal("field_invalid", path="amount_rial", detail="a whole number of rials")
+        raise Refusal("field_invalid", path="amount_rial", detail=("a whole number of rials", "عددی صحیح به ریال"))
     return int(cleaned)
 
 
@@ -101,12 +101,12 @@ def record(call: PageCall) -> Any:
     kind = form.get("kind", "")
     try:
         if kind not in book.KINDS:
-            raise Refusal("field_invalid", path="kind", detail="expense or receipt")
+            raise Refusal("field_invalid", path="kind", detail=("expense or receipt", "هزینه یا دریافت"))
         m = _own_merchant(call)
         day_text = form.get("day", "").strip()
         category = form.get(f"category_{kind}", "").strip()
         if category and not category.isdigit():
-            raise Refusal("field_invalid", path="category_id", detail="a category of the list")
+            raise Refusal("field_invalid", path="category_id", detail=("a category of the list", "یکی از دسته‌های فهرست"))
         new = book.NewEntry(kind, _amount(form.get("amount_rial", "")), category_id=int(category) if category else None,
                             note=form.get("note", ""), day=book.parse_day(day_text, "day") if day_text else None,
                             paths={"category": "category_id"})
@@ -240,7 +240,7 @@ def _report_merchant(call: PageCall) -> tuple[MerchantInfo, list[MerchantInfo]]:
     if wanted:
         return book.merchant_for(call.services, caller, int(wanted)), choices
     if not choices:
-        raise Refusal("not_found", path="merchant_id", what="merchant")
+        raise Refusal("not_found", path="merchant_id", what=("merchant", "پذیرنده‌ا"))
     return choices[0], choices
 
 
@@ -270,10 +270,9 @@ def income(call: PageCall) -> Any:
 
 
 def income_csv(call: PageCall) -> Any:
-    m, _, report, errors = _report(call)
-    if report is None:
-        path, message = next(iter(errors.items()))
-        raise Refusal("field_invalid", path=path or "from", detail=message)
+    m, _ = _report_merchant(call)
+    first, last = book.period(call.query, book.today_of(call.services, m.club_id))  # bad dates: the error page
+    report = book.income(call.services, m, first, last)
     return RawAnswer(report.csv(), filename=f"income-{m.id}-{report.first.isoformat()}-{report.last.isoformat()}.csv")
 
 

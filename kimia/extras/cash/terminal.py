@@ -25,7 +25,7 @@ REQUIRED = ("3", "4", "7", "11", "12", "13", "41", "42", "49")
 def _record(request: TerminalRequest, kind: str) -> TerminalReply:
     code = (request.tag(EX) or "").strip()
     if kind == "expense" and not code:
-        raise Refusal("invalid_request", path=EX, detail="an expense names its category in 48 EX")
+        raise Refusal("invalid_request", path=EX, detail=("an expense names its category in 48 EX", "هزینه باید دسته‌اش را در EX بیاورد"))
     services = request.services
     merchant = services.merchant(request.terminal.merchant_id)
     # A terminal cannot show a form error: a note longer than the book keeps is cut, not refused.

@@ -256,3 +256,15 @@ def test_the_daily_income_report_puts_card_sales_beside_cash(api: Api) -> None:
     refused(api.get("/cash/income", k["merchant"], **{"from": "2024-01-01", "to": "2025-05-01"}), 400, "field_invalid", "to")
     refused(api.get("/cash/income", k["merchant"], format="xml"), 400, "field_invalid", "format")
     assert api.get("/cash/income", k["member"]).status_code == 403
+
+
+def test_persian_refusals_hold_no_english(api: Api) -> None:
+    k = keys(api)
+    gone = api.post("/cash/entries/999999/void", k["merchant"], {"reason": "x"}, lang="fa")
+    assert gone.status_code == 404 and gone.json["error"]["message"] == "چنین ثبتی اینجا وجود ندارد"
+    kind = api.get("/cash/entries", k["merchant"], lang="fa", kind="loan")
+    assert kind.json["error"]["message"] == "این فیلد معتبر نیست: هزینه یا دریافت"
+    code = api.post("/cash/categories", k["merchant"], {"kind": "expense", "code": "!", "name_fa": "x"}, lang="fa")
+    assert code.status_code == 400 and not any("a" <= ch <= "z" for ch in code.json["error"]["message"])
+    switch = api.post("/cash/categories/999999/disable", k["merchant"], {}, lang="fa")
+    assert switch.json["error"]["message"] == "چنین دسته‌ای اینجا وجود ندارد"
