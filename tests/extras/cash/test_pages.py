@@ -204,6 +204,7 @@ def test_the_income_report_and_its_csv(panel: Panel) -> None:
     assert "۵٬۷۹۰٬۰۰۰ ریال" in totals and "۱۵۰٬۰۰۰ ریال" in totals and "۲٬۵۰۰٬۰۰۰ ریال" in totals
     assert 'id="net">۳٬۴۴۰٬۰۰۰ ریال<' in html  # 5,790,000 + 150,000 - 2,500,000
     assert "<svg" in html and 'class="s1"' in html and "اجاره" in html
+    assert ">۲۴</text>" in html and ">24</text>" not in html  # the chart's days in the page's digits
     status, html = page(client, "/panel/cash/income?lang=en&from=1404/02/24&to=1404/02/24")
     assert status == 200 and "Daily income report" in html and 'id="net">3,440,000 rials<' in html and "Rent" in html
     days = html.split('id="days"', 1)[1].split("</table>", 1)[0]
