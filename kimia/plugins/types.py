@@ -157,6 +157,11 @@ class Services(Protocol):
         """A merchant (``unknown_merchant`` if there is none)."""
         ...
 
+    def merchants(self, club_id: int) -> list[MerchantInfo]:
+        """The merchants of a club and of its sub-clubs, at any depth, by id (a club's staff
+        choosing one of them)."""
+        ...
+
     def member(self, club_id: int, member_id: int) -> MemberInfo:
         """A member of the club or of a club sharing members with it (``unknown_member``)."""
         ...
@@ -372,7 +377,8 @@ class PanelPage:
     member portal (``site="portal"``). ``rule`` is under ``/panel`` or ``/portal``; ``roles`` who
     may open it (the guard checks the session, the role and the CSRF token of every POST before
     the view runs); ``name`` is unique within the plugin and makes the endpoint
-    ``<site>.<plugin>.<name>``. The view returns HTML (``call.render(...)``) or a redirect."""
+    ``<site>.<plugin>.<name>``. The view returns HTML (``call.render(...)``), a redirect, or a
+    :class:`RawAnswer` (a file to download: a CSV)."""
 
     site: Literal["panel", "portal"]
     rule: str

@@ -112,6 +112,16 @@ class PluginServices:
             root = self._svc.caches.root_club(tx, int(row[1]))
         return MerchantInfo(int(row[0]), int(row[1]), root, str(row[2] or ""), str(row[3] or ""))
 
+    def merchants(self, club_id: int) -> list[MerchantInfo]:
+        from kimia.service.clubs import club_tree
+
+        with self._svc.reading() as tx:
+            root = self._svc.caches.root_club(tx, club_id)
+            clubs = club_tree(tx, club_id)
+            rows = tx.all(f"SELECT id, club_id, name_fa, name_en FROM merchants WHERE club_id IN ({tx.placeholders(len(clubs))})"
+                          " ORDER BY id", tuple(clubs))
+        return [MerchantInfo(int(i), int(c), root, str(fa or ""), str(en or "")) for i, c, fa, en in rows]
+
     def member(self, club_id: int, member_id: int) -> MemberInfo:
         from kimia.service.members import resolve_member
 

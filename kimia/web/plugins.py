@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, cast
 
 import pluggy
-from flask import Blueprint, Flask, redirect, request, url_for
+from flask import Blueprint, Flask, Response, redirect, request, url_for
 from jinja2 import ChoiceLoader, FileSystemLoader
 from pydantic import RootModel
 
@@ -128,9 +128,15 @@ def _page_view(page: PanelPage) -> Callable[..., Any]:
                         service().plugin_services, lambda template, **values: render(template, **values), url_for,
                         lambda target: redirect(target), form_key, posted_form_key, lambda exc: _errors_of(exc, v.lang))
         try:
-            return page.view(call)
+            result = page.view(call)
         except Refusal as refusal:
             raise refusal_error(refusal) from None
+        if isinstance(result, RawAnswer):  # a file (a CSV download)
+            response = Response(result.body, mimetype=result.media_type)
+            if result.filename:
+                response.headers["Content-Disposition"] = f'attachment; filename="{result.filename}"'
+            return response
+        return result
 
     return view
 
