@@ -19,6 +19,7 @@ BUILTIN_PLUGINS = (
     "kimia.extras.attendance.plugin",
     "kimia.extras.cash.plugin",
     "kimia.extras.appointments.plugin",
+    "kimia.extras.messages.plugin",
 )
 
 
