@@ -40,8 +40,12 @@ class PluginRaw(Raw):
 
 
 def short_name(plugin_name: str) -> str:
-    """The part of a plugin's name an endpoint can carry (``kimia.extras.attendance`` → ``attendance``)."""
-    return plugin_name.rsplit(".", 1)[-1].replace("-", "_")
+    """The part of a plugin's name an endpoint can carry (``kimia.extras.attendance`` → ``attendance``;
+    a module named ``plugin`` is its package's: ``kimia.extras.attendance.plugin`` → ``attendance``)."""
+    parts = plugin_name.split(".")
+    if len(parts) > 1 and parts[-1] == "plugin":
+        parts.pop()
+    return parts[-1].replace("-", "_")
 
 
 def collected(pm: pluggy.PluginManager, hook: str) -> Iterator[tuple[str, Any]]:
