@@ -122,8 +122,8 @@ def webhooks_page(call: PageCall) -> Any:
             else:
                 made = {"hook": hook, "secret": secret}
             form = {"url": "", "events": "*"}
-        except Refusal as exc:
-            errors = call.errors_of(exc)
+        except Exception as exc:  # a Refusal, or kimia's error for one raised inside Services.write
+            errors = call.errors_of(exc)  # anything else than a refusal is raised again
     return call.render("messages/webhooks.html", tabs=_tabs(call, "webhooks"), hooks=store.webhooks(call.services, club),
                        made=made, errors=errors, form=form, form_key=call.form_key(), events=list(tpl.EVENTS),
                        notice="messages.notice_repeat" if repeat else _notice(call), status=422 if errors else 200)
@@ -156,8 +156,8 @@ def recipients_page(call: PageCall) -> Any:
             store.add_recipient(call.services, club_id=club, actor=call.caller.actor, email=form["email"], events=form["events"],
                                 idem_key=call.posted_form_key())
             return call.redirect(call.url_for("panel.messages.recipients", notice="recipient_added"))
-        except Refusal as exc:
-            errors = call.errors_of(exc)
+        except Exception as exc:  # a Refusal, or kimia's error for one raised inside Services.write
+            errors = call.errors_of(exc)  # anything else than a refusal is raised again
     return call.render("messages/recipients.html", tabs=_tabs(call, "recipients"), people=store.recipients(call.services, club),
                        errors=errors, form=form, form_key=call.form_key(), events=list(tpl.EVENTS), notice=_notice(call),
                        status=422 if errors else 200)
@@ -192,11 +192,13 @@ def retry_page(call: PageCall) -> Any:
     try:
         store.retry(call.services, club_id=club, actor=call.caller.actor, delivery_id=delivery_id,
                     reason=call.form.get("reason", ""), idem_key=call.posted_form_key())
-    except Refusal as exc:
-        if exc.code in ("unknown_delivery", "not_found"):
+    except Exception as exc:  # a Refusal, or kimia's error for one raised inside Services.write
+        if getattr(exc, "code", None) in ("unknown_delivery", "not_found"):
             raise
-        found = call.errors_of(exc)
-        return deliveries_page(call, {f"{k}.{delivery_id}": v for k, v in found.items()}, 422)
+        found = call.errors_of(exc)  # anything else than a refusal is raised again
+        shown = {f"{k}.{delivery_id}": v for k, v in found.items()}
+        shown.update({"": v for k, v in found.items() if k != "reason"})  # the row may show no form any more
+        return deliveries_page(call, shown, 422)
     return call.redirect(call.url_for("panel.messages.deliveries", notice="retried"))
 
 
