@@ -60,7 +60,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "messages.channel_sms": ("پیامک", "SMS"),
     "messages.channel_email": ("ایمیل", "E-mail"),
     "messages.channel_webhook": ("وب‌هوک", "Webhook"),
-    "messages.target": ("گیرنده", "To"),
+    "messages.target": ("کانال و گیرنده", "Channel and recipient"),
     "messages.attempts": ("تلاش‌ها", "Attempts"),
     "messages.when": ("زمان", "When"),
     "messages.last_error": ("آخرین خطا", "Last error"),
