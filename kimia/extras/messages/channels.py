@@ -250,6 +250,8 @@ class EmailChannel:
         self.smtp = smtp
 
     def targets(self, event: Event, services: Services) -> list[str]:
+        if event.event == "webhook.test":  # for the one webhook it names
+            return []
         rows = services.read(lambda db: db.all("SELECT email, events FROM messages_recipients WHERE club_id = ? AND active = 1"
                                                " ORDER BY id", (event.club_id,)))
         return sorted({str(email) for email, events in rows if store.wants(str(events), event.event)})

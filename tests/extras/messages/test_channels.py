@@ -234,6 +234,8 @@ def test_a_test_event_goes_to_the_one_endpoint_it_names(api: Api, receiver: Rece
     from .conftest import event_of
     event = event_of(api.service, uid)
     assert WebhookChannel().targets(event, services) == [str(first["id"])]
+    store.add_recipient(services, club_id=club, actor="test", email="all@example.ir", events="*", idem_key="r9")
+    assert EmailChannel().targets(event, services) == [] and SmsChannel().targets(event, services) == []
     WebhookChannel().deliver(delivery(event, "webhook", str(first["id"])), services)
     assert secret and VerifyingReceiver(secret).take(receiver.requests[0])
 
