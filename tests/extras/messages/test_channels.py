@@ -254,3 +254,37 @@ def test_a_delivery_row_the_worker_would_keep(api: Api) -> None:
     found = add_delivery(api.service, event, "sms", "+989120000000")
     items, _ = store.deliveries(api.service.plugin_services, api.a.club_id, status="failed", limit=10, before=None)
     assert [d["id"] for d in items] == [found] and items[0]["target"] == "+98912***0000"
+
+
+def test_the_built_in_plugin_registers_the_three_channels() -> None:
+    from kimia.plugins import make_plugin_manager
+
+    pm = make_plugin_manager(load_entry_points=False)
+    names = [c.name for found in pm.hook.kimia_register_notification_channels() for c in found]
+    assert {"sms", "email", "webhook"} <= set(names) and len(names) == len(set(names))
+
+
+def test_the_channels_read_their_settings_through_the_services(db_url: str, receiver: Receiver, smtp_server: Mailbox) -> None:
+    from conftest import assembled
+    from service.builders import FakeClock, build_club, mobile
+
+    clock = FakeClock()
+    svc = assembled(db_url, clock=clock, sms=receiver.url, sms_token="from-settings",
+                    smtp_url=f"smtp://{smtp_server.host}:{smtp_server.port}", smtp_from="club@example.ir")
+    try:
+        world = build_club(svc, clock)
+        member = world.enroll(identifiers=[("mobile", mobile(3_000_001))], name_fa="سارا")
+        services = svc.plugin_services
+        assert services.setting("sms_token") == "from-settings" and services.setting("card_key") is None
+        assert services.setting("database_url") is None and services.setting("smtp_from") == "club@example.ir"
+        store.save_text(services, club_id=world.club_id, actor="test", event="tier.changed", lang="fa", text=None, enabled=True)
+        event = emit(svc, "tier.changed", world.club_id, "t-1", {"from_tier": "نقره‌ای", "to_tier": "طلایی"}, member_id=member)
+        [target] = SmsChannel().targets(event, services)
+        SmsChannel().deliver(delivery(event, "sms", target), services)
+        [sent] = receiver.requests
+        assert sent["headers"]["Authorization"] == "Bearer from-settings"
+        assert "از نقره‌ای به طلایی" in json.loads(sent["body"])["text"]
+        EmailChannel().deliver(delivery(event, "email", "owner@example.ir"), services)
+        assert smtp_server.messages[0]["from"] == "club@example.ir"
+    finally:
+        svc.close()

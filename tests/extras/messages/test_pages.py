@@ -156,3 +156,18 @@ def test_deliveries_are_listed_and_a_failed_one_retried_once_with_its_reason(pan
     platform = panel.client("platform")
     status, counts = page(platform, "/panel/messages/platform?lang=en")
     assert status == 200 and "failed deliveries" in counts and f'<small class="muted">{club}</small>' in counts
+
+
+def test_every_word_the_pages_name_exists_in_both_languages(panel: Panel) -> None:
+    from pathlib import Path
+
+    from kimia.extras.messages import pages
+    from kimia.extras.messages.words import WORDS
+    from kimia.web.panel.i18n import MESSAGES
+
+    folder = Path(pages.__file__).parent / "templates"
+    keys = {k for path in folder.rglob("*.html") for k in re.findall(r"""_\(\s*['"]([a-z0-9_.]+)['"]\s*[,)]""", path.read_text())}
+    keys |= {f"messages.notice_{n}" for n in pages.NOTICES} | {f"messages.status_{s}" for s in ("pending", "sent", "failed")}
+    keys |= {f"messages.tab_{t}" for t in ("templates", "deliveries", "webhooks", "recipients")}
+    assert not [k for k in keys if k not in MESSAGES]
+    assert all(fa and en and fa != en for fa, en in WORDS.values())
