@@ -65,7 +65,8 @@ def templates_page(call: PageCall) -> Any:
 
 def language_page(call: PageCall) -> Any:
     club = _club(call)
-    store.save_lang(call.services, club_id=club, actor=call.caller.actor, lang=call.form.get("language", ""))
+    store.save_lang(call.services, club_id=club, actor=call.caller.actor, lang=call.form.get("language", ""),
+                    idem_key=call.posted_form_key())
     return call.redirect(call.url_for("panel.messages.templates", notice="language"))
 
 

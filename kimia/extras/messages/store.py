@@ -133,10 +133,12 @@ def save_texts(services: Services, *, club_id: int, actor: str, event: str, text
     return services.write(work)
 
 
-def save_lang(services: Services, *, club_id: int, actor: str, lang: str) -> str:
+def save_lang(services: Services, *, club_id: int, actor: str, lang: str, idem_key: str | None = None) -> str:
     tpl.check_lang(lang, "language")
 
     def work(db: Db) -> str:
+        if claim(db, club_id=club_id, action="language", idem_key=idem_key, now=services.now()) is not None:
+            return club_lang(db, club_id)
         db.execute("INSERT INTO messages_clubs (club_id, lang, updated_by, updated_at) VALUES (?,?,?,?)"
                    " ON CONFLICT (club_id) DO UPDATE SET lang = excluded.lang, updated_by = excluded.updated_by,"
                    " updated_at = excluded.updated_at", (club_id, lang, actor, services.now()))

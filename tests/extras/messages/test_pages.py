@@ -70,10 +70,12 @@ def test_editing_a_template_lands_once_and_a_bad_text_changes_nothing(panel: Pan
 
 def test_the_language_of_members_messages(panel: Panel) -> None:
     client = panel.client("admin")
-    r = post(client, "/panel/messages/language", {"language": "en"})
-    assert r.status_code == 302
+    html = page(client, "/panel/messages")[1]
+    data = {"csrf_token": csrf_of(html), "form_key": _form_key(html), "language": "en"}
+    assert client.post("/panel/messages/language", data=data).status_code == 302
+    assert client.post("/panel/messages/language", data=data).status_code == 302  # a double submit: one change
     assert 'value="en" selected' in page(client, "/panel/messages")[1]
-    bad = post(client, "/panel/messages/language", {"language": "de"})
+    bad = post(client, "/panel/messages/language", {"language": "de", "form_key": "another-key-1"})
     assert bad.status_code == 400 and len(_audits(panel, "messages.language")) == 1
 
 

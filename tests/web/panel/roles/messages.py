@@ -31,7 +31,8 @@ def failed_delivery(p: Any) -> int:
 
 CASES: dict[str, Case] = {
     "panel.messages.templates": lambda p: Visit("/panel/messages", names_a=False),
-    "panel.messages.language": lambda p: Visit("/panel/messages/language", {"language": "fa"}, names_a=False),
+    "panel.messages.language": lambda p: Visit("/panel/messages/language", {"language": "fa", "form_key": f"walk-lang-{next(_n)}"},
+                                                names_a=False),
     "panel.messages.template": lambda p: Visit("/panel/messages/templates/tier.changed", names_a=False),
     "panel.messages.webhooks": lambda p: Visit("/panel/messages/webhooks", names_a=False),
     "panel.messages.webhook_disable": lambda p: Visit(f"/panel/messages/webhooks/{fresh_webhook(p)}/disable"),
