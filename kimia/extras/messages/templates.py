@@ -211,8 +211,12 @@ def values_of(event: str, payload: Mapping[str, Any], lang: str, *, utc_offset_m
 
     out["amount"] = money(_pick(payload, "amount_rial"))
     out["points"] = num(_pick(payload, "points_earned", "points"))
-    out["points_balance"] = num(_pick(payload, "points_balance", "points_after"))
-    out["credit_balance"] = money(_pick(payload, "credit_balance", "credit_after"))
+    balances = payload.get("balances") if isinstance(payload.get("balances"), Mapping) else {}
+    assert isinstance(balances, Mapping)
+    points_after = _pick(payload, "points_balance", "points_after")
+    credit_after = _pick(payload, "credit_balance", "credit_after")
+    out["points_balance"] = num(points_after if points_after is not None else balances.get("points"))
+    out["credit_balance"] = money(credit_after if credit_after is not None else balances.get("credit"))
     at = _int(_pick(payload, "at", "created_at"))
     out["date"] = day(at) if at is not None else ""
     out["expires_on"] = day(_pick(payload, "expires_at"))

@@ -43,6 +43,8 @@ def test_values_in_persian_digits_and_jalali_dates_and_in_english() -> None:
     assert en["amount"] == "800" and en["kind"] == "points" and en["expires_on"].startswith("1405/")
     credit = tpl.values_of("value.expiring", {"kind": "credit", "amount": 500_000, "expires_at": NOW}, "fa", utc_offset_min=210)
     assert credit["amount"] == "۵۰۰٬۰۰۰ ریال" and credit["kind"] == "اعتبار"
+    nested = tpl.values_of("operation.committed", {"balances": {"points": 3400, "credit": 20_000}}, "en", utc_offset_min=210)
+    assert nested["points_balance"] == "3,400" and nested["credit_balance"] == "20,000 rials"
     receipt = tpl.values_of("operation.committed", payload, "fa", utc_offset_min=210)
     assert receipt["amount"] == "۱٬۲۵۰٬۰۰۰ ریال" and receipt["points"] == "۱۲۵"
     starts = tpl.values_of("appointment.reminder", {"starts_at": NOW, "service": "کوتاهی مو"}, "fa", utc_offset_min=210)
