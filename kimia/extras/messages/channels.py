@@ -45,9 +45,13 @@ def compose(event: Event, services: Services, *, member_name: str = "") -> tuple
     its template (or the default) rendered with the event's values; an event without a template
     is told as its name and payload."""
     spec = tpl.EVENTS.get(event.event)
-    lang, name, chosen = services.read(lambda db: (
-        store.club_lang(db, event.club_id), store.club_name(db, event.club_id, store.club_lang(db, event.club_id)),
-        store.text_of(db, event.club_id, event.event, store.club_lang(db, event.club_id)) if spec else None))
+
+    def read(db: Db) -> tuple[str, str, store.Text | None, dict[str, Any]]:
+        lang = store.club_lang(db, event.club_id)
+        chosen = store.text_of(db, event.club_id, event.event, lang) if spec else None
+        return lang, store.club_name(db, event.club_id, lang), chosen, store.details(db, event.event, event.payload, lang)
+
+    lang, name, chosen, details = services.read(read)
     if spec is None or chosen is None:
         lines = [f"{k}: {v}" for k, v in sorted(event.payload.items())]
         return lang, f"{name}: {event.event}", "\n".join([f"{name}: {event.event}", *lines]), True
@@ -59,7 +63,7 @@ def compose(event: Event, services: Services, *, member_name: str = "") -> tuple
             merchant = info.name_fa if lang == "fa" else (info.name_en or info.name_fa)
         except Exception:  # a merchant gone: the message without its name
             pass
-    values = tpl.values_of(event.event, {"at": event.at, **event.payload}, lang,
+    values = tpl.values_of(event.event, {"at": event.at, **details, **event.payload}, lang,
                            utc_offset_min=services.utc_offset_min(event.club_id), member_name=member_name,
                            club_name=name, merchant_name=merchant)
     return lang, f"{name}: {spec.title(lang)}", tpl.render(chosen.text, values, spec.placeholders), chosen.enabled

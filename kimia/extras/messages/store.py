@@ -51,6 +51,25 @@ def club_name(db: Db, club_id: int, lang: str) -> str:
     return str((row[0] if lang == "fa" else row[1]) or row[0] or "")
 
 
+def details(db: Db, event: str, payload: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """What a message names that its event carries only by id: a voucher's name and expiry, a
+    lottery's name (read from kimia's tables in the message's language)."""
+    found: dict[str, Any] = {}
+    voucher = payload.get("voucher_id")
+    if event == "voucher.issued" and isinstance(voucher, int):
+        row = db.one("SELECT t.name_fa, t.name_en, v.valid_to FROM vouchers v JOIN voucher_templates t ON t.id = v.template_id"
+                     " WHERE v.id = ?", (voucher,))
+        if row is not None:
+            found["title"] = (row[1] if lang == "en" and row[1] else row[0]) or ""
+            found["expires_at"] = row[2]
+    lottery = payload.get("lottery_id")
+    if event in ("lottery.won", "lottery.drawn") and isinstance(lottery, int):
+        row = db.one("SELECT name_fa, name_en FROM lotteries WHERE id = ?", (lottery,))
+        if row is not None:
+            found["lottery"] = (row[1] if lang == "en" and row[1] else row[0]) or ""
+    return found
+
+
 @dataclass(frozen=True)
 class Text:
     event: str

@@ -190,11 +190,12 @@ def values_of(event: str, payload: Mapping[str, Any], lang: str, *, utc_offset_m
               club_name: str = "", merchant_name: str = "") -> dict[str, str]:
     """The placeholders' values for one event, formatted for ``lang`` (Persian digits, Jalali
     dates): amounts in rials, dates in the club's time zone. The payload fields read are listed
-    in the module's documentation (``operation.committed``: amount_rial, points_earned or points,
-    points_balance, credit_balance, merchant_id; ``value.expiring``: kind, amount, expires_at;
-    ``tier.changed``: from_tier, to_tier; ``voucher.issued``: title, expires_at; ``lottery.won``:
-    lottery (title), prize; ``lottery.drawn``: lottery, winners; ``appointment.reminder``:
-    service, starts_at)."""
+    in the module's documentation (``operation.committed``: amount_rial, points_earned,
+    balance_points, balance_credit_rial, merchant_id; ``value.expiring``: kind, amount, expires_at;
+    ``tier.changed``: from_tier, to_tier; ``voucher.issued``: title, expires_at (looked up from
+    voucher_id when the event lacks them); ``lottery.won``: lottery (its name, looked up from
+    lottery_id), prize; ``lottery.drawn``: lottery, winners; ``appointment.reminder``: service,
+    merchant or merchant_id, starts_at)."""
     out: dict[str, str] = {"member_name": member_name, "club_name": club_name, "merchant_name": merchant_name}
 
     def num(value: Any) -> str:
@@ -213,8 +214,8 @@ def values_of(event: str, payload: Mapping[str, Any], lang: str, *, utc_offset_m
     out["points"] = num(_pick(payload, "points_earned", "points"))
     balances = payload.get("balances") if isinstance(payload.get("balances"), Mapping) else {}
     assert isinstance(balances, Mapping)
-    points_after = _pick(payload, "points_balance", "points_after")
-    credit_after = _pick(payload, "credit_balance", "credit_after")
+    points_after = _pick(payload, "balance_points", "points_balance", "points_after")
+    credit_after = _pick(payload, "balance_credit_rial", "credit_balance", "credit_after")
     out["points_balance"] = num(points_after if points_after is not None else balances.get("points"))
     out["credit_balance"] = money(credit_after if credit_after is not None else balances.get("credit"))
     at = _int(_pick(payload, "at", "created_at"))

@@ -288,3 +288,28 @@ def test_the_channels_read_their_settings_through_the_services(db_url: str, rece
         assert smtp_server.messages[0]["from"] == "club@example.ir"
     finally:
         svc.close()
+
+
+def test_a_voucher_and_a_lottery_are_named_in_the_message_from_their_ids(api: Api, tmp_path: Any) -> None:
+    """The outbox's events carry a voucher's and a lottery's id: the message names them."""
+    services = api.service.plugin_services
+    club, member = api.a.club_id, api.members[api.a.club_id]
+    for event in ("voucher.issued", "lottery.won"):
+        _enable(api, event)
+    expires = api.service.clock() + 30 * 86_400
+    voucher = services.write(lambda db: db.insert("vouchers", {
+        "club_id": club, "code": "MSG-TEST-1", "template_id": api.a.voucher_template_id, "member_id": member, "issued_op_id": 0,
+        "valid_from": api.service.clock(), "valid_to": expires}))
+    issued = emit(api.service, "voucher.issued", club, f"voucher:{voucher}", {"voucher_id": voucher, "code": "MSG-TEST-1"},
+                  member_id=member)
+    won = emit(api.service, "lottery.won", club, "lottery:1:rank:1", {"lottery_id": api.a.lottery_id, "rank": 1, "prize": "سکه طلا",
+                                                                      "member_id": member}, member_id=member)
+    sink = FileSms(tmp_path / "sms.jsonl")
+    for event in (issued, won):
+        [target] = SmsChannel().targets(event, services)
+        SmsChannel(sink).deliver(delivery(event, "sms", target), services)
+    first, second = (m["text"] for m in sink.messages())
+    assert "«ووچر ۱۰۰ هزار ریالی»" in first and "MSG-TEST-1" not in first
+    from kimia.web.panel import fmt
+    assert fmt.jdate(expires, api.service.plugin_services.utc_offset_min(club), "fa") in first
+    assert "«سکه طلا»" in second and "«قرعه‌کشی نوروز»" in second
