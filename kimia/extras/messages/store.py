@@ -425,8 +425,8 @@ def delivery(db: Db, club_id: int, delivery_id: int) -> dict[str, Any]:
 
 def retry(services: Services, *, club_id: int, actor: str, delivery_id: int, reason: str,
           idem_key: str | None) -> dict[str, Any]:
-    """Send a failed delivery again: ``pending``, due now, its attempts counted afresh, with an
-    audit row (``delivery_not_retryable`` unless it failed). A repeat of the same key answers the
+    """Send a failed delivery again: ``pending``, due now, its attempts kept (one more try, as the
+    delivery worker's own ``retry_delivery``), with an audit row (``delivery_not_retryable`` unless it failed). A repeat of the same key answers the
     delivery as it is now, and writes nothing."""
     why = reason.strip()
     if not why:
@@ -439,7 +439,7 @@ def retry(services: Services, *, club_id: int, actor: str, delivery_id: int, rea
             return found
         if found["status"] != "failed":
             raise Refusal("delivery_not_retryable", path="delivery_id")
-        db.execute("UPDATE outbox_deliveries SET status = 'pending', next_at = ?, lease_until = 0, attempts = 0"
+        db.execute("UPDATE outbox_deliveries SET status = 'pending', next_at = ?, lease_until = 0"
                    " WHERE id = ? AND club_id = ? AND status = 'failed'", (now, delivery_id, club_id))
         settle(db, club_id=club_id, action="retry", idem_key=idem_key, ref=delivery_id)
         db.audit(club_id=club_id, actor=actor, action="messages.retry", reason=why,

