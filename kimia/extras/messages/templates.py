@@ -170,12 +170,15 @@ def render(text: str, values: Mapping[str, Any], allowed: tuple[str, ...] | froz
 
 
 def _pick(payload: Mapping[str, Any], *names: str) -> Any:
+    """The first of ``names`` the payload has, at its top or in its ``summary`` (an operation's
+    receipt summary) or ``balances``."""
     for name in names:
         if payload.get(name) is not None:
             return payload[name]
-        balances = payload.get("balances")
-        if isinstance(balances, Mapping) and balances.get(name) is not None:
-            return balances[name]
+        for inner in ("summary", "balances"):
+            nested = payload.get(inner)
+            if isinstance(nested, Mapping) and nested.get(name) is not None:
+                return nested[name]
     return None
 
 

@@ -45,6 +45,10 @@ def test_values_in_persian_digits_and_jalali_dates_and_in_english() -> None:
     assert credit["amount"] == "۵۰۰٬۰۰۰ ریال" and credit["kind"] == "اعتبار"
     nested = tpl.values_of("operation.committed", {"balances": {"points": 3400, "credit": 20_000}}, "en", utc_offset_min=210)
     assert nested["points_balance"] == "3,400" and nested["credit_balance"] == "20,000 rials"
+    outbox = {"amount_rial": 400_000, "kind": "purchase", "summary": {"points_earned": 40, "balance_points": 40,
+                                                                      "balance_credit_rial": 0}}
+    told = tpl.values_of("operation.committed", outbox, "fa", utc_offset_min=210)  # the outbox's payload, as it is written
+    assert (told["amount"], told["points"], told["points_balance"], told["credit_balance"]) == ("۴۰۰٬۰۰۰ ریال", "۴۰", "۴۰", "۰ ریال")
     receipt = tpl.values_of("operation.committed", payload, "fa", utc_offset_min=210)
     assert receipt["amount"] == "۱٬۲۵۰٬۰۰۰ ریال" and receipt["points"] == "۱۲۵"
     starts = tpl.values_of("appointment.reminder", {"starts_at": NOW, "service": "کوتاهی مو"}, "fa", utc_offset_min=210)
