@@ -19,7 +19,8 @@ from collections.abc import Callable
 import pluggy
 
 from kimia.errors import reject
-from kimia.plugins import PROJECT, default_plugin_manager, make_plugin_manager
+from kimia.plugins import default_plugin_manager, make_plugin_manager
+from kimia.plugins.manager import PluginNotFound, load_configured
 from kimia.service.api import Kimia
 from kimia.service.cardkeys import CardKeys
 from kimia.service.context import Caches
@@ -71,16 +72,16 @@ def apply_migration_policy(settings: Settings, plugins: pluggy.PluginManager | N
 
 
 def plugin_manager(settings: Settings) -> pluggy.PluginManager:
-    """The built-in plugins and the installed ones the settings name (every one unless named).
+    """The built-in plugins and the ones the settings name (every installed one unless named):
+    entry points of the ``kimia`` group or dotted module paths (kimia.plugins.manager.load_configured).
     The process-wide manager is shared when every installed plugin is loaded."""
     if settings.plugins is None:
         return default_plugin_manager()
     pm = make_plugin_manager(load_entry_points=False)
-    for name in settings.plugins:
-        if not pm.load_setuptools_entrypoints(PROJECT, name=name):
-            raise reject("invalid_setting", path="KIMIA_PLUGINS", name="KIMIA_PLUGINS",
-                         detail=f"no plugin {name} is installed under the kimia entry points")
-    pm.check_pending()
+    try:
+        load_configured(pm, settings.plugins)
+    except PluginNotFound as exc:
+        raise reject("invalid_setting", path="KIMIA_PLUGINS", name="KIMIA_PLUGINS", detail=str(exc)) from None
     return pm
 
 

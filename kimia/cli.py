@@ -76,11 +76,20 @@ class KimiaGroup(click.Group):
             where = f" (at {exc.path})" if isinstance(exc, KimiaError) and exc.path else ""
             click.echo(f"{exc.code}: {exc.message_en}{where} / {exc.message_fa}", err=True)
             ctx.exit(1)
+        except _startup_failed() as exc:
+            click.echo(f"plugin_startup_failed: {exc}", err=True)
+            ctx.exit(1)
         except _db_errors() as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             error = reject("database_error", detail=f"{type(exc).__name__}: {first}")
             click.echo(f"{error.code}: {error.message_en} / {error.message_fa}", err=True)
             ctx.exit(1)
+
+
+def _startup_failed() -> type[Exception]:
+    from kimia.plugins.manager import PluginStartupFailed
+
+    return PluginStartupFailed
 
 
 def _db_errors() -> tuple[type[Exception], ...]:
@@ -118,16 +127,27 @@ def _safe_url(url: str) -> str:
 
 
 @contextmanager
-def _service(settings: Settings, **parts: Any) -> Iterator[Any]:
+def _service(settings: Settings, process: str = "cli", **parts: Any) -> Iterator[Any]:
     """The service of ``settings`` (kimia.app.assemble: refused before anything is written when the
-    schema is not at the newest revision or there is no card key); closed on the way out."""
+    schema is not at the newest revision or there is no card key), its plugins started
+    (``kimia_startup``, ``process``: ``cli``, or ``terminal`` for the host); on the way out they
+    are told ``kimia_shutdown`` and the service closes."""
     from kimia.app import assemble
+    from kimia.plugins.manager import started, stopping
 
     service = assemble(settings, **parts)
     try:
+        started(service.plugins, service.plugin_services, process)
+    except BaseException:
+        service.close()
+        raise
+    try:
         yield service
     finally:
-        service.close()
+        try:
+            stopping(service.plugins, process)
+        finally:
+            service.close()
 
 
 def _root_club(service: Any, club_id: int) -> int:
@@ -665,7 +685,9 @@ def terminal() -> None:
 @terminal.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8583, show_default=True, type=int, help="TCP port (0 picks a free one).")
-@click.option("--dialect", "dialect_path", default=None, metavar="JSON", help="A PSP's field layout (docs/terminal-protocol.md); default kimia-v1.")
+@click.option("--dialect", "dialect_path", default=None, metavar="NAME|JSON",
+              help="A registered dialect's name (`kimia plugins` lists them) or a PSP's JSON layout file"
+                   " (docs/terminal-protocol.md); default kimia-v1.")
 @click.option("--deadline-ms", default=20_000, show_default=True, type=int, help="Answer 91 and post nothing after this long.")
 @click.option("--idle-timeout", "idle_timeout", default=60.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds: close a connection that sends nothing for this long.")
@@ -692,12 +714,17 @@ def terminal_serve(ctx: click.Context, host: str, port: int, dialect_path: str |
     import asyncio
     import logging
 
-    from kimia.terminal.dialect import KIMIA_V1, dialect_from_json
+    from kimia.app import plugin_manager
+    from kimia.terminal.dialect import DialectError, resolve_dialect
     from kimia.terminal.server import TerminalServer
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    dialect = dialect_from_json(dialect_path) if dialect_path else KIMIA_V1
+    try:
+        # The dialects the plugins register (kimia's own among them), or a JSON layout file.
+        dialect = resolve_dialect(dialect_path, plugin_manager(_settings(ctx)))
+    except DialectError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dialect") from None
     if not allow_unkeyed and not dialect.mac_fields:
         raise click.UsageError(f"dialect {dialect.name} has no MAC fields (64/128): a production host refuses it"
                                " (--allow-unkeyed for a demo)")
@@ -716,7 +743,7 @@ def terminal_serve(ctx: click.Context, host: str, port: int, dialect_path: str |
         finally:
             await server.close()
 
-    with _service(_settings(ctx)) as service:
+    with _service(_settings(ctx), "terminal") as service:
         try:
             asyncio.run(run(service))
         except KeyboardInterrupt:
@@ -815,10 +842,6 @@ def terminal_simulate(ctx: click.Context, args: tuple[str, ...]) -> None:
     if "--database" not in argv and "--terminal" not in argv and not any(a in ("-h", "--help") for a in argv):
         argv += ["--database", _url(ctx)]
     ctx.exit(simulator_main(argv, prog="kimia terminal simulate"))
-
-
-if __name__ == "__main__":
-    main()
 
 
 @main.group()
@@ -967,23 +990,117 @@ def panel_user_disable(ctx: click.Context, user_id: int, reason: str, enable: bo
 
 def _plugin_services() -> Any:
     """What a plugin's command gets from ``services()``: the service of the command's settings
-    (assembled on first use, closed when the process exits), as the plugin contract shows it."""
+    (assembled on first use, its plugins started as a ``cli`` process; told ``kimia_shutdown`` and
+    closed when the process exits), as the plugin contract shows it."""
     import atexit
 
     from kimia.app import assemble
+    from kimia.plugins.manager import started, stopping
 
     ctx = click.get_current_context()
     service = assemble(_settings(ctx))
+    try:
+        started(service.plugins, service.plugin_services, "cli")
+    except BaseException:
+        service.close()
+        raise
     atexit.register(service.close)
+    atexit.register(stopping, service.plugins, "cli")  # atexit runs last-registered first
     return service.plugin_services
 
 
+@main.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for machines.")
+@click.pass_context
+def plugins_command(ctx: click.Context, as_json: bool) -> None:
+    """The loaded plugins (kimia's built-ins, installed ones, those KIMIA_PLUGINS names): where each
+    comes from, the hooks it implements and what it registers (docs/plugins.md)."""
+    import json
+
+    from kimia.app import plugin_manager
+    from kimia.plugins.manager import describe
+
+    pm = plugin_manager(_settings(ctx))
+    found = describe(pm)
+    for entry in found:
+        commands = _commands_of(pm, entry["name"])
+        if commands:
+            entry["commands"] = commands
+    if as_json:
+        click.echo(json.dumps({"plugins": found}, ensure_ascii=False, indent=1))
+        return
+    for entry in found:
+        click.echo("\n".join(_plugin_lines(entry)))
+
+
+def _commands_of(pm: Any, name: str) -> list[str]:
+    """The commands a plugin adds, found by letting it add them to an empty group."""
+    plugin = pm.get_plugin(name)
+    group = click.Group("kimia")
+    for impl in pm.hook.kimia_register_commands.get_hookimpls():
+        if impl.plugin is plugin:
+            args = {"cli": group, "services": _plugin_services}
+            impl.function(**{a: args[a] for a in impl.argnames})
+    names: list[str] = []
+
+    def walk(cmd: click.Command, prefix: str) -> None:
+        if isinstance(cmd, click.Group):
+            for sub in sorted(cmd.commands):
+                walk(cmd.commands[sub], f"{prefix} {sub}".strip())
+        else:
+            names.append(prefix)
+
+    walk(group, "")
+    return names
+
+
+def _plugin_lines(entry: dict[str, Any]) -> list[str]:
+    where = entry["origin"] + (f": {entry['distribution']}" if entry.get("distribution") else "")
+    lines = [f"{entry['name']}  ({where})", "  hooks: " + (", ".join(entry["hooks"]) or "none")]
+    for op in entry.get("terminal_operations", []):
+        lines.append(f"  terminal operation {op['name']}: MTI {'/'.join(op['mtis'])}, processing code "
+                     + "/".join(c if c else '(none)' for c in op["processing_codes"]))
+    for d in entry.get("dialects", []):
+        lines.append(f"  dialect {d['name']}" + (f": {d['description']}" if d["description"] else ""))
+    for r in entry.get("api_routes", []):
+        lines.append(f"  API route {r['method']} {r['path']} ({', '.join(r['access'])}): {r['summary']}")
+    for p in entry.get("pages", []):
+        menu = f", menu «{p['menu']['fa']}» / {p['menu']['en']}" if p["menu"] else ""
+        lines.append(f"  page {p['path']} ({', '.join(p['roles'])}){menu}")
+    schema = entry.get("schema")
+    if schema:
+        lines.append(f"  tables {', '.join(schema['tables']) or '(none found)'} (schema {schema['name']},"
+                     f" migrations {', '.join(schema['migrations'])})")
+    for c in entry.get("notification_channels", []):
+        lines.append(f"  notification channel {c}")
+    for t in entry.get("periodic_tasks", []):
+        lines.append(f"  periodic task {t['name']} every {t['every_s']} s")
+    for c in entry.get("commands", []):
+        lines.append(f"  command kimia {c}")
+    if entry.get("templates"):
+        lines.append(f"  templates {', '.join(entry['templates'])}")
+    for s in entry.get("static", []):
+        lines.append(f"  static /static/plugins/{s['name']}/")
+    if entry.get("words"):
+        lines.append(f"  words {entry['words']}")
+    return lines
+
+
 def _add_plugin_commands() -> None:
-    """The commands plugins add (``kimia_register_commands``), from the process's plugins."""
+    """The commands plugins add (``kimia_register_commands``), from the plugins the environment's
+    settings load (every installed one unless KIMIA_PLUGINS names some)."""
+    from kimia.app import plugin_manager
     from kimia.plugins import default_plugin_manager
 
-    default_plugin_manager().hook.kimia_register_commands(cli=main, services=_plugin_services)
+    try:
+        pm = plugin_manager(Settings.from_env())
+    except KimiaError:  # a bad setting is refused, with its name, when a command runs
+        pm = default_plugin_manager()
+    pm.hook.kimia_register_commands(cli=main, services=_plugin_services)
 
 
 _add_plugin_commands()
 
+
+if __name__ == "__main__":
+    main()

@@ -87,7 +87,8 @@ class Settings:
     writer_max_queue: int = 10_000
     #: Where one-time codes go: ``console`` (or empty) or ``file:<path>``.
     notify: str = ""
-    #: Entry-point plugins to load (``None``: every installed one); built-ins are always loaded.
+    #: Plugins to load (``None``: every installed one): names of entry points of the ``kimia`` group,
+    #: or dotted module paths (kimia.plugins.manager.load_configured); built-ins are always loaded.
     plugins: tuple[str, ...] | None = None
     #: The web application under gunicorn (kimia.web.gunicorn_conf; docs/operations.md): where it
     #: listens, its processes and threads, how long a silent worker lives, its access log

@@ -29,7 +29,9 @@ class Refusal(Exception):
     """Raise to refuse a request with a code of kimia's error catalogue (docs/errors.md), the
     field it concerns (a dotted path, a terminal tag) and the message's parameters. The channel
     turns it into its own answer: a terminal response code, an API problem, a form error. A code
-    the catalogue does not list is a programming error (``UnlistedErrorCode``)."""
+    the catalogue does not list is a programming error (``UnlistedErrorCode``). A parameter that
+    is words rather than a value (``what``, ``detail``) may be a pair ``(English, Persian)``, so
+    the Persian message holds no English: ``Refusal("not_found", what=("record", "رکورد"))``."""
 
     def __init__(self, code: str, path: str | None = None, **params: Any) -> None:
         super().__init__(code)
@@ -272,14 +274,24 @@ class TerminalOperation:
 
 @dataclass(frozen=True)
 class DialectSpec:
-    """A terminal dialect: how a vendor's messages are laid out. ``spec`` is a pyiso8583
-    specification; ``mac_fields`` the fields carrying a MAC (``("64", "128")``, empty for an
-    unkeyed demo dialect); ``header`` the bytes before the MTI."""
+    """A terminal dialect: how a switch's or vendor's ISO 8583 messages are laid out, served with
+    ``kimia terminal serve --dialect <name>``. ``spec`` is a pyiso8583 specification (per field:
+    ``data_enc``, ``len_enc``, ``len_type``, ``max_len``, ...; ``t`` and ``p`` required, ``1``
+    when a field above 64 is used). ``formats`` gives each data field's content format (``n``,
+    ``an``, ``ans``, ``z``, ``text``, ``b``; docs/terminal-protocol.md section 11), which the host
+    checks because pyiso8583 does not; a field's ``"format"`` key inside ``spec`` is taken too.
+    ``length_prefix`` frames a message (``binary2``: two bytes big-endian; ``ascii4``: four
+    digits), ``tpdu`` puts a 5-byte TPDU before the MTI, ``mac_fields`` are the fields carrying a
+    MAC (``("64", "128")``; empty only for a demo: the host refuses it without
+    ``--allow-unkeyed``), ``mtis`` the MTIs it accepts (empty: any)."""
 
     name: str
-    spec: Mapping[str, Any]
+    spec: Mapping[str, Mapping[str, Any]]
+    formats: Mapping[str, str] = field(default_factory=dict)
+    length_prefix: Literal["binary2", "ascii4"] = "binary2"
+    tpdu: bool = False
     mac_fields: tuple[str, ...] = ("64", "128")
-    header: bytes = b""
+    mtis: tuple[str, ...] = ()
     description: str = ""
 
 
@@ -340,7 +352,7 @@ class MenuEntry:
 class PageCall:
     """One request to a plugin's page. ``form`` is the posted form (the CSRF token already
     checked), ``render(template, **context)`` renders a template inside kimia's layout (the
-    template ``{% extends "base.html" %}`` and fills ``{% block main %}``), ``url_for`` builds an
+    template ``{% extends "base.html" %}`` and fills ``{% block content %}``), ``url_for`` builds an
     address (``url_for("panel.<page name>", **params)``), ``redirect(url)`` answers a redirect,
     ``form_key`` is a fresh key to post back with a form that writes (it becomes the
     idempotency key), ``posted_form_key`` the one posted (``missing_idempotency_key`` if bad)."""

@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from kimia.errors import KimiaError, reject
+from kimia.errors import KimiaError, Phrase, reject
 from kimia.plugins.types import DaySales, MemberInfo, MerchantInfo, Refusal
 from kimia.service import audit, outbox, terminalkeys
 from kimia.service.requests import MemberRef
@@ -33,8 +33,10 @@ _HIDDEN_SETTINGS = frozenset({"card_key", "old_card_keys", "database_url"})
 
 
 def refusal_error(refusal: Refusal) -> KimiaError:
-    """A plugin's refusal as kimia's own error (its code must be in the catalogue)."""
-    return reject(refusal.code, path=refusal.path, **refusal.params)  # type: ignore[arg-type]
+    """A plugin's refusal as kimia's own error (its code must be in the catalogue). A parameter
+    that is words (``what``, ``detail``) may be given as ``(English, Persian)``."""
+    params = {k: Phrase(str(v[0]), str(v[1])) if isinstance(v, tuple) and len(v) == 2 else v for k, v in refusal.params.items()}
+    return reject(refusal.code, path=refusal.path, **params)  # type: ignore[arg-type]
 
 
 class PluginDb:

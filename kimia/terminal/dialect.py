@@ -44,9 +44,16 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Final, Literal, cast
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
+
+from kimia.plugins.hookspecs import hookimpl
+from kimia.plugins.types import DialectSpec
+
+if TYPE_CHECKING:
+    import pluggy
 
 __all__ = [
+    "BUILTIN_DIALECTS",
     "FORMATS",
     "KIMIA_V1",
     "LENGTH_PREFIXES",
@@ -54,7 +61,11 @@ __all__ = [
     "DialectError",
     "LengthPrefix",
     "dialect_from_json",
+    "dialect_of",
     "dialect_to_json",
+    "registered_dialects",
+    "resolve_dialect",
+    "spec_of",
 ]
 
 LengthPrefix = Literal["binary2", "ascii4"]
@@ -484,3 +495,88 @@ def _dialect_from_mapping(data: object) -> Dialect:
         mtis=frozenset(mtis),
     )
 
+
+
+# -- dialects as plugins ---------------------------------------------------------------
+#
+# kimia's own dialects are registered through ``kimia_register_dialects`` exactly as a plugin's
+# are (this module is a built-in plugin: kimia.plugins.manager.BUILTIN_PLUGINS), and the host
+# resolves ``--dialect <name>`` through every registered one; a JSON layout file still works.
+
+#: The dialects kimia itself speaks.
+BUILTIN_DIALECTS: Final[tuple[Dialect, ...]] = (KIMIA_V1,)
+
+
+def spec_of(dialect: Dialect, description: str = "") -> DialectSpec:
+    """A dialect as the plugin contract describes it (:class:`kimia.plugins.types.DialectSpec`)."""
+    return DialectSpec(
+        name=dialect.name,
+        spec={fid: dict(fspec) for fid, fspec in dialect.spec.items() if fid != "h"},
+        formats=dict(dialect.formats),
+        length_prefix=dialect.length_prefix,
+        tpdu=dialect.tpdu,
+        mac_fields=tuple(dialect.mac_fields),
+        mtis=tuple(sorted(dialect.mtis)),
+        description=description,
+    )
+
+
+def dialect_of(spec: DialectSpec) -> Dialect:
+    """The dialect a plugin's :class:`DialectSpec` describes, checked (:class:`DialectError` names
+    what is wrong). A field's ``"format"`` may sit in its spec entry, as in a JSON layout file."""
+    if not isinstance(spec, DialectSpec):
+        raise DialectError(f"a registered dialect must be a DialectSpec, got {type(spec).__name__}")
+    fields: dict[str, dict[str, Any]] = {}
+    formats = dict(spec.formats)
+    for fid, entry in spec.spec.items():
+        if not isinstance(entry, Mapping):
+            raise DialectError(f"{spec.name}: field {fid!r}: spec must be a mapping")
+        entry_d = dict(entry)
+        fmt = entry_d.pop("format", None)
+        if fmt is not None:
+            formats.setdefault(str(fid), fmt)
+        fields[str(fid)] = entry_d
+    if "h" in fields:
+        raise DialectError(f"{spec.name}: field 'h' is not supported; use tpdu=True for a 5-byte TPDU header")
+    try:
+        return Dialect(name=spec.name, spec=fields, formats=formats, length_prefix=spec.length_prefix, tpdu=spec.tpdu,
+                       mac_fields=tuple(spec.mac_fields), mtis=frozenset(spec.mtis))
+    except DialectError as exc:
+        raise DialectError(f"{spec.name}: {exc}") from None
+
+
+@hookimpl
+def kimia_register_dialects() -> list[DialectSpec]:
+    """kimia's own dialects, registered as any plugin's are."""
+    return [spec_of(KIMIA_V1, "kimia's own layout: ASCII MTI and numerics, binary bitmaps, 2-byte length prefix")]
+
+
+def registered_dialects(pm: pluggy.PluginManager) -> dict[str, tuple[str, Dialect]]:
+    """name → (plugin, dialect) of every dialect the plugins register, kimia's first. Two with one
+    name, or a spec that is not a valid dialect, is a :class:`DialectError` naming the plugin."""
+    found: dict[str, tuple[str, Dialect]] = {}
+    for impl in pm.hook.kimia_register_dialects.get_hookimpls():  # in registration order: kimia's first
+        specs = cast(list[DialectSpec], impl.function() or [])
+        for spec in specs:
+            try:
+                dialect = dialect_of(spec)
+            except DialectError as exc:
+                raise DialectError(f"plugin {impl.plugin_name}: {exc}") from None
+            if dialect.name in found:
+                raise DialectError(f"plugins {found[dialect.name][0]} and {impl.plugin_name} both register a dialect"
+                                   f" named {dialect.name!r}")
+            found[dialect.name] = (impl.plugin_name, dialect)
+    return found
+
+
+def resolve_dialect(name_or_path: str | None, pm: pluggy.PluginManager) -> Dialect:
+    """The dialect ``--dialect`` names: a registered dialect's name (``kimia-v1`` when None), else
+    a JSON layout file (:func:`dialect_from_json`). :class:`DialectError` lists the known names."""
+    known = registered_dialects(pm)
+    name = name_or_path or KIMIA_V1.name
+    if name in known:
+        return known[name][1]
+    if name.endswith(".json") or os.path.sep in name or os.path.exists(name):
+        return dialect_from_json(name)
+    raise DialectError(f"no dialect named {name!r}: the registered ones are {', '.join(sorted(known))},"
+                       " or give a JSON layout file")

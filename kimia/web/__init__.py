@@ -25,6 +25,7 @@ from kimia.web.api.limits import MAX_REQUEST_BYTES
 from kimia.web.api.state import ApiState
 from kimia.web.panel.site import install as install_sites
 from kimia.web.plugins import install_assets, page_specs
+from kimia.plugins.manager import started, stopping
 
 
 
@@ -37,11 +38,29 @@ class DatabaseId(IntegerConverter):
 def create_app(settings: Settings | None = None, *, service: Kimia | None = None, **parts: Any) -> Flask:
     """The web application over ``service`` (made from ``settings`` by the assembly when not given;
     ``parts`` go to the assembly: a clock, plugins, a notifier). The application owns a service it
-    made: ``app.extensions["kimia"].close()`` closes it."""
+    made: ``app.extensions["kimia"].close()`` closes it.
+
+    The plugins are started (``kimia_startup``, process ``web``) once the application is built;
+    a plugin that fails to start stops it (:class:`kimia.plugins.manager.PluginStartupFailed`).
+    ``app.extensions["kimia"].close()`` tells them ``kimia_shutdown`` before the service closes."""
+    owned = service is None
     if service is None:
         # Read once and kept: the web settings below (secure cookies) come from the same place.
         settings = settings if settings is not None else Settings.from_env()
         service = assemble(settings, **parts)
+    try:
+        app = _build(service, settings)
+        started(service.plugins, service.plugin_services, "web")
+    except BaseException:
+        if owned:
+            service.close()
+        raise
+    pm = service.plugins
+    state_of(app).on_close = lambda: stopping(pm, "web")
+    return app
+
+
+def _build(service: Kimia, settings: Settings | None) -> Flask:
     app = Flask("kimia.web", static_folder="static", static_url_path="/static")
     app.url_map.converters["int"] = DatabaseId
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES

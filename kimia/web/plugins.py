@@ -40,8 +40,8 @@ class PluginRaw(Raw):
 
 
 def short_name(plugin_name: str) -> str:
-    """The part of a plugin's name an endpoint can carry (``kimia.extras.attendance`` → ``attendance``;
-    a module named ``plugin`` is its package's: ``kimia.extras.attendance.plugin`` → ``attendance``)."""
+    """The part of a plugin's name an endpoint can carry (``kimia.extras.attendance`` and
+    ``kimia.extras.attendance.plugin`` → ``attendance``: a module named ``plugin`` is its package's)."""
     parts = plugin_name.split(".")
     if len(parts) > 1 and parts[-1] == "plugin":
         parts.pop()
@@ -49,8 +49,9 @@ def short_name(plugin_name: str) -> str:
 
 
 def collected(pm: pluggy.PluginManager, hook: str) -> Iterator[tuple[str, Any]]:
-    """(plugin name, item) for every item each plugin's ``hook`` returned, kimia's built-ins first."""
-    for impl in reversed(getattr(pm.hook, hook).get_hookimpls()):
+    """(plugin name, item) for every item each plugin's ``hook`` returned, kimia's built-ins first
+    (``get_hookimpls`` lists them in registration order; a hook call runs them in reverse)."""
+    for impl in getattr(pm.hook, hook).get_hookimpls():
         for item in impl.function() or ():
             yield impl.plugin_name, item
 
@@ -67,6 +68,7 @@ def api_endpoints(pm: pluggy.PluginManager) -> list[Endpoint]:
         handler = _api_handler(route)
         handler.__name__ = f"{short_name(plugin)}_{len(found)}"
         handler.__doc__ = route.summary
+        handler.__module__ = plugin  # the OpenAPI document names the plugin a route comes from
         body = JsonBody if route.method in ("POST", "PUT") else None
         mode = "record" if route.method == "POST" else "none"
         found.append(Endpoint(route.method, route.path, route.tag, frozenset(route.access), handler, None, body, None,
@@ -145,7 +147,7 @@ def _errors_of(exc: Exception, lang: str) -> dict[str, str]:
 
 def install_assets(app: Flask, pm: pluggy.PluginManager) -> None:
     """The plugins' words, their template folders after kimia's own, and their static folders."""
-    for impl in reversed(pm.hook.kimia_register_words.get_hookimpls()):
+    for impl in pm.hook.kimia_register_words.get_hookimpls():
         words: dict[str, tuple[str, str]] = cast(dict[str, tuple[str, str]], impl.function() or {})
         i18n.add(words)
     folders = [d.path for _, d in collected(pm, "kimia_register_templates")]

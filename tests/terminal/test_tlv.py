@@ -122,7 +122,7 @@ def test_errors_do_not_leak_values() -> None:
 
 
 def test_tag_registry() -> None:
-    expected = {"MK", "BL", "RP", "RC", "VC", "RL", "BP", "BC", "TR", "HR", "OR", "LG", "MB", "NC", "ST", "EX", "NT", "CU", "KE", "KC", "KV", "PN", "OT"}
+    expected = {"MK", "BL", "RP", "RC", "VC", "RL", "BP", "BC", "TR", "HR", "OR", "LG", "MB", "NC", "ST", "EX", "NT", "CU", "KE", "KC", "KV", "PN", "OT", "SN", "AD", "BK"}
     assert set(TAGS) == expected
     assert all(len(t) == 2 and meaning for t, meaning in TAGS.items())
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from typing import Any
 
@@ -38,8 +39,16 @@ def blueprint(plugins: pluggy.PluginManager | None = None) -> Blueprint:
         taken.add(ep.key)
     for ep in [*load_routes(), *extra]:
         bp.add_url_rule(ep.rule, endpoint=ep.name, view_func=_view(ep), methods=[ep.method])
-    bp.add_url_rule("/openapi.json", endpoint="openapi", view_func=_openapi_json)
-    bp.add_url_rule("/docs", endpoint="reference", view_func=_reference)
+    if not extra:
+        bp.add_url_rule("/openapi.json", endpoint="openapi", view_func=_openapi_json)
+        bp.add_url_rule("/docs", endpoint="reference", view_func=_reference)
+        return bp
+    # The plugins' routes are in this application's document (kimia.web.api.openapi.document_with).
+    doc = openapi.document_with([(ep.handler.__module__, ep) for ep in extra])
+    doc_json = json.dumps(doc, ensure_ascii=False, indent=1)
+    reference = openapi.reference_html_of(doc)
+    bp.add_url_rule("/openapi.json", endpoint="openapi", view_func=lambda: Response(doc_json, content_type=JSON_TYPE))
+    bp.add_url_rule("/docs", endpoint="reference", view_func=lambda: Response(reference, content_type="text/html; charset=utf-8"))
     return bp
 
 

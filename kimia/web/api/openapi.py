@@ -1,8 +1,14 @@
 """The OpenAPI 3.1 document of ``/api/v1``, built from the endpoints' own typed models (never
-written by hand), and a reference page rendered from it here (no script, nothing fetched)."""
+written by hand), and a reference page rendered from it here (no script, nothing fetched).
+
+:func:`document` is kimia's own API (what docs/api.md lists); :func:`document_with` adds the
+routes an application's plugins register (kimia.web.plugins), with their summary and tag, a
+free-form JSON object as body and answer, and the plugin's name: what ``/api/v1/openapi.json``
+serves."""
 
 from __future__ import annotations
 
+import copy
 import html
 import json
 import re
@@ -140,10 +146,64 @@ h2{border-bottom:1px solid #ccc;margin-top:2em}.ep{margin:1em 0;padding:.5em 1em
 pre{background:#fff;padding:.5em;overflow:auto;max-height:20em}"""
 
 
+#: A plugin route's body and JSON answer: any JSON object (the plugin reads what it needs).
+FREE_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
+
+
+def plugin_operation(ep: Endpoint, plugin: str) -> dict[str, Any]:
+    """The operation of a plugin's route: its path parameters, summary, tag and keys; a free-form
+    object as body (POST, PUT) and as answer (or a file, when the plugin answers one)."""
+    params: list[dict[str, Any]] = [{"name": name, "in": "path", "required": True, "schema": _TYPES.get(conv, {"type": "string"})}
+                                    for name, conv in ep.path_params]
+    if ep.method == "POST":
+        params.append({"name": "Idempotency-Key", "in": "header", "required": True,
+                       "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                       "description": "The same key and body again gets the first answer (docs/api.md)"})
+    params.append({"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
+                   "description": "fa (the default) or en: the language of error messages and explanations"})
+    error = {"description": "", "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}}}
+    responses: dict[str, Any] = {code: {**error, "description": text} for code, text in ERRORS.items()}
+    responses[str(ep.status)] = {"description": "Done (JSON, or a file such as a CSV when asked for one)",
+                                 "content": {"application/json": {"schema": {}}, "text/csv": {"schema": {"type": "string"}}}}
+    if str(ep.status) != "204":
+        responses["204"] = {"description": "Done (no body)"}
+    op: dict[str, Any] = {
+        "operationId": ep.name,
+        "tags": [ep.tag],
+        "summary": ep.summary,
+        "description": f"Added by the plugin {plugin}.\n\nKeys: {', '.join(sorted(ep.access))}.",
+        "parameters": params,
+        "responses": responses,
+        "security": [{"apiKey": []}],
+        "x-kimia-plugin": plugin,
+    }
+    if ep.method in ("POST", "PUT"):
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": FREE_OBJECT}}}
+    return op
+
+
+def document_with(extra: list[tuple[str, Endpoint]]) -> dict[str, Any]:
+    """kimia's document plus the plugins' routes (``(plugin, endpoint)``), after kimia's own."""
+    if not extra:
+        return document()
+    doc = copy.deepcopy(document())
+    known = {tag["name"] for tag in doc["tags"]}
+    for plugin, ep in extra:
+        doc["paths"].setdefault("/api/v1" + ep.path, {})[ep.method.lower()] = plugin_operation(ep, plugin)
+        if ep.tag not in known:
+            known.add(ep.tag)
+            doc["tags"].append({"name": ep.tag, "description": f"Added by the plugin {plugin}"})
+    return doc
+
+
 @lru_cache(maxsize=1)
 def reference_html() -> str:
-    """A readable reference of every endpoint and schema, rendered from the document."""
-    doc = document()
+    """A readable reference of kimia's own endpoints and schemas, rendered from the document."""
+    return reference_html_of(document())
+
+
+def reference_html_of(doc: dict[str, Any]) -> str:
+    """A readable reference of every endpoint and schema of ``doc``."""
     by_tag: dict[str, list[str]] = {}
     for path, methods in doc["paths"].items():
         for method, op in methods.items():
@@ -159,9 +219,10 @@ def reference_html() -> str:
             shown = _schema_link(schema) if schema else f"<code>{html.escape(next(iter(content), 'no body'))}</code>"
             block += f"<p>Answer {ok}: {shown}</p></div>"
             by_tag.setdefault(op["tags"][0], []).append(block)
-    sections = "".join(f"<h2 id='tag-{html.escape(tag)}'>{html.escape(tag)}</h2><p>{html.escape(TAGS.get(tag, ''))}</p>{''.join(blocks)}"
+    about = {t["name"]: t.get("description", "") for t in doc["tags"]}
+    sections = "".join(f"<h2 id='tag-{html.escape(tag)}'>{html.escape(tag)}</h2><p>{html.escape(about.get(tag, ''))}</p>{''.join(blocks)}"
                        for tag, blocks in by_tag.items())
-    contents = "".join(f"<li><a href='#tag-{html.escape(tag)}'>{html.escape(tag)}</a>: {html.escape(TAGS.get(tag, ''))}</li>" for tag in by_tag)
+    contents = "".join(f"<li><a href='#tag-{html.escape(tag)}'>{html.escape(tag)}</a>: {html.escape(about.get(tag, ''))}</li>" for tag in by_tag)
     schemas = "".join(f"<h3 id='{html.escape(name)}'>{html.escape(name)}</h3><pre>{html.escape(json.dumps(s, ensure_ascii=False, indent=1))}</pre>"
                       for name, s in doc["components"]["schemas"].items())
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>kimia API reference</title>"

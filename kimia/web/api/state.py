@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from kimia.service import apikeys
@@ -27,6 +28,8 @@ class ApiState:
     _last_used: dict[int, int] = field(default_factory=dict)
     _roots: dict[int, tuple[int, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Called by :meth:`close` before the service closes (the plugins' ``kimia_shutdown``).
+    on_close: Callable[[], None] | None = None
 
     def key(self, public_id: str) -> ApiKeyRow | None:
         """The stored key of ``public_id`` (cached for :data:`KEY_CACHE_S`)."""
@@ -70,4 +73,10 @@ class ApiState:
         apikeys.touch(self.service, {row.id: now})
 
     def close(self) -> None:
-        self.service.close()
+        """Stop: the plugins are told (``on_close``), then the service closes. Once only."""
+        on_close, self.on_close = self.on_close, None
+        try:
+            if on_close is not None:
+                on_close()
+        finally:
+            self.service.close()

@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, g, make_response, redirect, render_template, request, url_for
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from kimia.errors import KimiaError
@@ -140,7 +141,10 @@ def install(app: Flask, *, secure_cookies: bool, panel_extra: list[PageSpec] | N
 
     app.config["KIMIA_SECURE_COOKIES"] = secure_cookies
     app.jinja_env.globals.update(_=_words, csrf_field=_csrf_field, form_key_field=_form_key_field, here=_here)
-    app.jinja_env.filters.update(num=_num, money=_money, jdate=_jdate, jdatetime=_jdatetime, digits=_digits)
+    # Each filter depends on the viewer's language: marked as taking the context, so Jinja never
+    # folds ``'1405/09/15'|digits`` into the template once, in whichever language compiled it first.
+    app.jinja_env.filters.update({name: _per_request(f) for name, f in
+                                  dict(num=_num, money=_money, jdate=_jdate, jdatetime=_jdatetime, digits=_digits).items()})
     app.jinja_env.autoescape = True
     app.register_blueprint(blueprint(PANEL, panel_pages, panel_extra), url_prefix="/panel")
     app.register_blueprint(blueprint(PORTAL, portal_pages, portal_extra), url_prefix="/portal")
@@ -188,6 +192,14 @@ def _csrf_field() -> Markup:
 def _form_key_field() -> Markup:
     from kimia.web.panel.access import form_key
     return Markup(f'<input type="hidden" name="form_key" value="{form_key()}">')
+
+
+def _per_request(f: Callable[[Any], str]) -> Callable[..., str]:
+    @pass_context
+    def run(_: Any, value: Any) -> str:
+        return f(value)
+
+    return run
 
 
 def _num(value: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -53,3 +54,18 @@ def test_leap_esfand_30() -> None:
 def test_search_text_is_normalised() -> None:
     assert fmt.normalize("علي  كريمي ۰۹۱۲") == "علی کریمی 0912"
     assert fmt.normalize("٠٩١٢٣٤٥٦٧٨٩") == "09123456789"
+
+
+def test_a_constant_under_a_language_filter_follows_each_request_s_language(panel: Any) -> None:
+    """``'1405/09/15'|digits`` is not folded into the compiled template in the first language."""
+    app = panel.api.app
+    template = app.jinja_env.from_string("{{ '1405/09/15'|digits }}")
+    from flask import g
+
+    from kimia.web.panel.access import Viewer
+
+    with app.test_request_context():
+        g.viewer = Viewer(None, "fa", False)
+        assert template.render() == "۱۴۰۵/۰۹/۱۵"
+        g.viewer = Viewer(None, "en", False)
+        assert template.render() == "1405/09/15"
