@@ -51,6 +51,10 @@ ENVIRONMENT: dict[str, str] = {
     "web_timeout_s": "KIMIA_WEB_TIMEOUT_S",
     "web_access_log": "KIMIA_WEB_ACCESS_LOG",
     "web_secure_cookies": "KIMIA_WEB_SECURE_COOKIES",
+    "sms": "KIMIA_SMS",
+    "sms_token": "KIMIA_SMS_TOKEN",
+    "smtp_url": "KIMIA_SMTP_URL",
+    "smtp_from": "KIMIA_SMTP_FROM",
 }
 
 _TRUE = ("1", "true", "yes", "on")
@@ -97,6 +101,13 @@ class Settings:
     #: The panel's and portal's session cookies are sent over HTTPS only (turn off only for a
     #: demo or development over plain HTTP on this machine).
     web_secure_cookies: bool = True
+    #: The messages extra (kimia.extras.messages): where members' SMS go (``console`` or empty,
+    #: ``file:<path>``, or an ``http(s)://`` gateway taking ``KIMIA_SMS_TOKEN`` as its bearer
+    #: token), and the SMTP server (``smtp://[user:password@]host:port``) and sender of e-mail.
+    sms: str = ""
+    sms_token: str = field(default="", repr=False)
+    smtp_url: str = field(default="", repr=False)
+    smtp_from: str = ""
 
     def __post_init__(self) -> None:
         if not self.database_url.startswith(("sqlite", "postgresql")):
@@ -120,6 +131,11 @@ class Settings:
             raise _invalid("web_timeout_s", "seconds between 1 and 3600")
         if self.notify not in ("", "console") and not (self.notify.startswith("file:") and len(self.notify) > 5):
             raise _invalid("notify", "console or file:<path>")
+        if self.sms not in ("", "console") and not (self.sms.startswith("file:") and len(self.sms) > 5) \
+                and not re.fullmatch(r"https?://[^\s/]+(/\S*)?", self.sms):
+            raise _invalid("sms", "console, file:<path> or an http(s):// gateway address")
+        if self.smtp_url and not re.fullmatch(r"smtps?://([^\s@/]+@)?[^\s@/:]+(:\d+)?/?", self.smtp_url):
+            raise _invalid("smtp_url", "smtp://[user:password@]host:port")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -138,6 +154,8 @@ class Settings:
 def parse(name: str, text: str) -> Any:
     """The value of setting ``name`` from its environment variable's text."""
     text = text.strip()
+    if name in ("sms", "sms_token", "smtp_url", "smtp_from"):
+        return text
     if name in ("database_url", "notify"):
         return text if text or name == "notify" else DEFAULT_DATABASE_URL
     if name in ("web_bind", "web_access_log"):

@@ -33,6 +33,10 @@ EVERYTHING = {
     "KIMIA_WEB_TIMEOUT_S": "60",
     "KIMIA_WEB_ACCESS_LOG": "",
     "KIMIA_WEB_SECURE_COOKIES": "0",
+    "KIMIA_SMS": "https://sms.example.ir/send",
+    "KIMIA_SMS_TOKEN": "sms-token",
+    "KIMIA_SMTP_URL": "smtp://mail:secret@mail.example.ir:587",
+    "KIMIA_SMTP_FROM": "club@example.ir",
 }
 
 
@@ -53,6 +57,8 @@ def test_every_variable_is_read() -> None:
         dev_mode=True, utc_offset_min=-300, migrations="upgrade", writer_max_batch=128, writer_max_wait_s=0.002,
         writer_max_queue=500, notify="file:/tmp/sms.jsonl", plugins=("receipts", "attendance"), web_bind="0.0.0.0:8080",
         web_workers=2, web_threads=16, web_timeout_s=60, web_access_log="", web_secure_cookies=False,
+        sms="https://sms.example.ir/send", sms_token="sms-token", smtp_url="smtp://mail:secret@mail.example.ir:587",
+        smtp_from="club@example.ir",
     )
 
 
@@ -100,6 +106,9 @@ def test_development_mode_flags(flag: str, expected: bool) -> None:
     ("KIMIA_WRITER_MAX_QUEUE", "0"),
     ("KIMIA_NOTIFY", "sms:+98912"),
     ("KIMIA_NOTIFY", "file:"),
+    ("KIMIA_SMS", "sms:+98912"),
+    ("KIMIA_SMS", "ftp://gateway"),
+    ("KIMIA_SMTP_URL", "mail.example.ir:25"),
     ("KIMIA_WEB_BIND", "127.0.0.1 8000"),
     ("KIMIA_WEB_WORKERS", "0"),
     ("KIMIA_WEB_THREADS", "2000"),

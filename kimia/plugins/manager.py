@@ -28,6 +28,7 @@ BUILTIN_PLUGINS = (
     "kimia.extras.attendance.plugin",
     "kimia.extras.cash.plugin",
     "kimia.extras.appointments.plugin",
+    "kimia.extras.messages.plugin",
 )
 
 #: Where a plugin came from, as ``kimia plugins`` shows it.

@@ -190,6 +190,12 @@ class Services(Protocol):
         """The clear value of what :meth:`seal` returned for the same ``purpose``."""
         ...
 
+    def setting(self, name: str) -> str | None:
+        """One of kimia's settings (``kimia.settings.Settings``, by field name: ``sms``,
+        ``smtp_url``, ...) as text, None when it is unset or empty. Keys and the database URL are
+        never given (None)."""
+        ...
+
     def card_sales(self, merchant_id: int, first_day: str, last_day: str) -> list[DaySales]:
         """The merchant's card purchases and refunds seen by kimia per local day, from
         ``first_day`` to ``last_day`` (ISO dates, inclusive), days without any left out."""

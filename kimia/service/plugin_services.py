@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 #: The member keys a plugin may name a member by (as a terminal's ``MK``).
 _KEY_KINDS = {"M": "mobile", "N": "national_code", "C": "club_card", "A": "account"}
+#: Settings a plugin is never given (:meth:`PluginServices.setting`).
+_HIDDEN_SETTINGS = frozenset({"card_key", "old_card_keys", "database_url"})
 
 
 def refusal_error(refusal: Refusal) -> KimiaError:
@@ -156,6 +158,12 @@ class PluginServices:
 
     def unseal(self, purpose: str, sealed: str) -> str:
         return terminalkeys.unseal(terminalkeys.load_kek(), sealed, f"kimia-plugin|{purpose}").decode()
+
+    def setting(self, name: str) -> str | None:
+        if name in _HIDDEN_SETTINGS:
+            return None
+        value = getattr(self._svc.settings, name, None)
+        return None if value is None or value == "" else str(value)
 
     def card_sales(self, merchant_id: int, first_day: str, last_day: str) -> list[DaySales]:
         first, last = _day_number(first_day), _day_number(last_day)
