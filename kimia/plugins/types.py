@@ -31,13 +31,20 @@ class Refusal(Exception):
     turns it into its own answer: a terminal response code, an API problem, a form error. A code
     the catalogue does not list is a programming error (``UnlistedErrorCode``). A parameter that
     is words rather than a value (``what``, ``detail``) may be a pair ``(English, Persian)``, so
-    the Persian message holds no English: ``Refusal("not_found", what=("record", "رکورد"))``."""
+    the Persian message holds no English: ``Refusal("not_found", what=("record", "رکورد"))``.
+
+    Every refusal a plugin meets is a ``Refusal``: one it raised inside :meth:`Services.write`
+    comes out of ``write`` as itself (after the transaction was undone), and kimia's own refusals
+    of a ``Services`` call (``unknown_merchant``, ``overloaded``, ...) are raised as ``Refusal`` too."""
 
     def __init__(self, code: str, path: str | None = None, **params: Any) -> None:
         super().__init__(code)
         self.code = code
         self.path = path
         self.params = params
+        #: When kimia itself refused a plugin's call (``Services``): its own error, worded in both
+        #: languages; a plugin reads ``code``/``path`` and lets it through or shows it.
+        self.error: object | None = None
 
 
 # --- the database, inside one transaction ------------------------------------------------------
@@ -341,6 +348,9 @@ class ApiRoute:
     summary: str
     tag: str
     status: int = 200
+    #: Answer fields shown once (a secret made by the request): the API never keeps them, so a
+    #: replay under the same Idempotency-Key answers them as null.
+    secret_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,12 @@ their audit rows and outbox events or not at all.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from kimia.errors import KimiaError, Phrase, reject
 from kimia.plugins.types import DaySales, MemberInfo, MerchantInfo, Refusal
@@ -32,9 +34,36 @@ _KEY_KINDS = {"M": "mobile", "N": "national_code", "C": "club_card", "A": "accou
 _HIDDEN_SETTINGS = frozenset({"card_key", "old_card_keys", "database_url"})
 
 
+@contextmanager
+def as_refusals() -> Iterator[None]:
+    """kimia's refusals of a plugin's call raised as the contract's ``Refusal`` (carrying kimia's
+    own error, so the channel answers it worded as kimia words it)."""
+    try:
+        yield
+    except KimiaError as error:
+        refusal = Refusal(error.code, error.path, **error.params)
+        refusal.error = error
+        raise refusal from None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _refusing(call: F) -> F:
+    """A ``Services`` call whose refusals reach the plugin as ``Refusal`` (see :func:`as_refusals`)."""
+    @functools.wraps(call)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with as_refusals():
+            return call(*args, **kwargs)
+
+    return cast(F, run)
+
+
 def refusal_error(refusal: Refusal) -> KimiaError:
     """A plugin's refusal as kimia's own error (its code must be in the catalogue). A parameter
     that is words (``what``, ``detail``) may be given as ``(English, Persian)``."""
+    if isinstance(refusal.error, KimiaError):
+        return refusal.error
     params = {k: Phrase(str(v[0]), str(v[1])) if isinstance(v, tuple) and len(v) == 2 else v for k, v in refusal.params.items()}
     return reject(refusal.code, path=refusal.path, **params)  # type: ignore[arg-type]
 
@@ -88,6 +117,7 @@ class PluginServices:
     def now(self) -> int:
         return self._svc.clock()
 
+    @_refusing
     def write(self, work: Callable[[PluginDb], T]) -> T:
         clock = self._svc.clock
 
@@ -99,6 +129,7 @@ class PluginServices:
 
         return self._svc.write(run)
 
+    @_refusing
     def read(self, work: Callable[[PluginDb], T]) -> T:
         with self._svc.reading() as tx:
             try:
@@ -106,6 +137,7 @@ class PluginServices:
             except Refusal as refusal:
                 raise refusal_error(refusal) from None
 
+    @_refusing
     def merchant(self, merchant_id: int) -> MerchantInfo:
         with self._svc.reading() as tx:
             row = tx.one("SELECT id, club_id, name_fa, name_en FROM merchants WHERE id = ?", (merchant_id,))
@@ -114,6 +146,7 @@ class PluginServices:
             root = self._svc.caches.root_club(tx, int(row[1]))
         return MerchantInfo(int(row[0]), int(row[1]), root, str(row[2] or ""), str(row[3] or ""))
 
+    @_refusing
     def merchants(self, club_id: int) -> list[MerchantInfo]:
         from kimia.service.clubs import club_tree
 
@@ -124,6 +157,7 @@ class PluginServices:
                           " ORDER BY id", tuple(clubs))
         return [MerchantInfo(int(i), int(c), root, str(fa or ""), str(en or "")) for i, c, fa, en in rows]
 
+    @_refusing
     def member(self, club_id: int, member_id: int) -> MemberInfo:
         from kimia.service.members import resolve_member
 
@@ -134,6 +168,7 @@ class PluginServices:
             mobile = tx.one("SELECT display FROM member_identifiers WHERE member_id = ? AND kind = 'mobile' ORDER BY id LIMIT 1", (found,))
         return MemberInfo(found, member_club, str(row[0] or ""), str(mobile[0]) if mobile else None, row[1])
 
+    @_refusing
     def find_member(self, club_id: int, key: str) -> int | None:
         kind, sep, value = key.partition(":")
         if not sep or kind not in _KEY_KINDS or not value:
@@ -145,6 +180,7 @@ class PluginServices:
                 return None
             raise
 
+    @_refusing
     def utc_offset_min(self, club_id: int) -> int:
         with self._svc.reading() as tx:
             return self._svc.caches.utc_offset_min(tx, club_id)
@@ -153,9 +189,11 @@ class PluginServices:
         key = hmac.new(self._svc.card_key, b"kimia-plugin-secret:" + purpose.encode(), hashlib.sha256).digest()
         return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
+    @_refusing
     def seal(self, purpose: str, value: str) -> str:
         return terminalkeys.seal(terminalkeys.load_kek(), value.encode(), f"kimia-plugin|{purpose}")
 
+    @_refusing
     def unseal(self, purpose: str, sealed: str) -> str:
         return terminalkeys.unseal(terminalkeys.load_kek(), sealed, f"kimia-plugin|{purpose}").decode()
 
@@ -165,6 +203,7 @@ class PluginServices:
         value = getattr(self._svc.settings, name, None)
         return None if value is None or value == "" else str(value)
 
+    @_refusing
     def card_sales(self, merchant_id: int, first_day: str, last_day: str) -> list[DaySales]:
         first, last = _day_number(first_day), _day_number(last_day)
         with self._svc.reading() as tx:

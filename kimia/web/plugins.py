@@ -72,7 +72,7 @@ def api_endpoints(pm: pluggy.PluginManager) -> list[Endpoint]:
         body = JsonBody if route.method in ("POST", "PUT") else None
         mode = "record" if route.method == "POST" else "none"
         found.append(Endpoint(route.method, route.path, route.tag, frozenset(route.access), handler, None, body, None,
-                              route.status, mode))  # type: ignore[arg-type]
+                              route.status, mode, route.secret_fields))  # type: ignore[arg-type]
     return found
 
 

@@ -34,7 +34,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "attendance.source": ("ثبت از", "Source"),
     "attendance.source.terminal": ("کارتخوان", "Card reader"),
     "attendance.source.panel": ("پنل", "Panel"),
-    "attendance.source.api": ("API", "API"),
+    "attendance.source.api": ("وب‌سرویس", "API"),
     "attendance.voided": ("باطل‌شده", "Voided"),
     "attendance.corrected_badge": ("اصلاحی", "Correction"),
     "attendance.correct": ("اصلاح", "Correct"),
