@@ -344,11 +344,26 @@ def demo(ctx: click.Context, purchases: int, seed: int, reset: bool, until: str 
     if roster_path is not None:
         click.echo(f"demo members' cards (for the terminal simulator; demo only): {roster.save(roster_path)}", err=True)
     click.echo(render_summary(summary))
+    _seed_demo_extras(ctx, roster)
     _print_demo_logins(ctx, roster)
     click.echo("پایانه‌ها · for a POS vendor: `kimia terminal list` prints the terminal ids (41), merchant ids (42) and test member"
                " keys (MK); `kimia terminal set-key` gives a terminal its MAC key; docs/terminal-protocol.md has the rest")
     if not summary.check_ok:
         ctx.exit(1)
+
+
+def _seed_demo_extras(ctx: click.Context, roster: Roster) -> None:
+    """The extras at the demo's café (kimia.world.extras_demo), on today's clock, and a line saying so."""
+    from kimia.world.extras_demo import seed_extras
+    from kimia.world.logins import portal_member
+
+    with _service(replace(_settings(ctx), dev_mode=True)) as service:
+        member = portal_member(service, {h.member_id: h.mobiles for h in roster.members.values()})
+        seeded = seed_extras(service, member[0] if member else None)
+    if seeded is not None:
+        click.echo(f"extras · افزونه‌ها (merchant {seeded.merchant_id}): {seeded.staff} staff (codes 1001–1003), "
+                   f"{seeded.cash_entries} cash-book entries today, {seeded.slots} bookable slots"
+                   + (", one booked by the portal's demo member" if seeded.booking_code else ""))
 
 
 def _print_demo_logins(ctx: click.Context, roster: Roster | None = None) -> None:

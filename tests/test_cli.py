@@ -87,9 +87,27 @@ def test_demo_builds_and_checks(demo_db: tuple[str, Result]) -> None:
                  "top members by points", "tiers: ", "drawn", "kimia draw-lottery --lottery"):
         assert fact in out, fact
     assert "every invariant holds" in out
+    assert "3 staff (codes 1001–1003), 3 cash-book entries today, 12 bookable slots, one booked" in out
     check = run(url, "check")
     assert check.exit_code == 0
     assert check.stdout.startswith("ok: ")
+
+
+def test_the_demo_s_extras_are_seeded_once(demo_db: tuple[str, Result], open_service: Callable[..., Kimia]) -> None:
+    """Seeding the extras again (a second run of the demo's last step) adds nothing."""
+    from kimia.world.extras_demo import seed_extras
+
+    url, _ = demo_db
+    tables = ("attendance_staff", "attendance_records", "cash_entries", "appointments_slots", "appointments_bookings")
+    with open_service(url, dev_mode=True) as service:
+        def counts() -> list[int]:
+            with service.reading() as tx:
+                return [int(tx.one(f"SELECT COUNT(*) FROM {t}")[0]) for t in tables]
+
+        before = counts()
+        assert before == [3, 2, 3, 12, 1]
+        seed_extras(service, None)
+        assert counts() == before
 
 
 def test_demo_is_deterministic_for_a_seed(tmp_path: Path) -> None:
