@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import smtplib
@@ -122,6 +123,24 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 _OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def public_address(url: str, services: Services) -> None:
+    """Refuse (``retry=False``) a webhook whose host resolves to a loopback, private, link-local,
+    multicast or reserved address: a club must not make kimia call into the operator's own network
+    (server-side request forgery). Development mode (``KIMIA_DEV_MODE``, the tests' local
+    receivers) allows them. A host that does not resolve now is tried again later."""
+    if (services.setting("dev_mode") or "").lower() in ("true", "1"):
+        return
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError as exc:
+        raise DeliveryFailed(f"{host} does not resolve: {str(exc)[:80]}") from None
+    for address in found:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if not ip.is_global or ip.is_multicast:
+            raise DeliveryFailed(f"{host} is a private or reserved address ({ip}): not called", retry=False)
 
 
 def post_json(url: str, body: bytes, headers: Mapping[str, str], timeout: float = TIMEOUT_S) -> int:
@@ -312,6 +331,7 @@ class WebhookChannel:
         if row is None or not int(row[2]):
             raise DeliveryFailed("the webhook endpoint is disabled", retry=False)
         url, sealed = str(row[0]), str(row[1])
+        public_address(url, services)
         secret = services.unseal(store.SECRET_PURPOSE, sealed)
         body = webhook_body(event)
         stamp = int(time.time())  # the wall clock: receivers compare it with theirs

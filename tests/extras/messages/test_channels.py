@@ -313,3 +313,25 @@ def test_a_voucher_and_a_lottery_are_named_in_the_message_from_their_ids(api: Ap
     from kimia.web.panel import fmt
     assert fmt.jdate(expires, api.service.plugin_services.utc_offset_min(club), "fa") in first
     assert "«سکه طلا»" in second and "«قرعه‌کشی نوروز»" in second
+
+
+class _Settings:
+    def __init__(self, dev_mode: bool) -> None:
+        self.dev_mode = dev_mode
+
+    def setting(self, name: str) -> str | None:
+        return str(self.dev_mode) if name == "dev_mode" else None
+
+
+def test_a_webhook_into_the_operator_s_own_network_is_never_called_outside_development() -> None:
+    from kimia.extras.messages.channels import public_address
+    from kimia.plugins.types import DeliveryFailed
+
+    production = _Settings(False)
+    for url in ("http://127.0.0.1:8000/hook", "https://10.1.2.3/x", "http://169.254.169.254/latest/meta-data",
+                "http://[::1]/x", "http://192.168.1.10/x", "http://localhost/x"):
+        with pytest.raises(DeliveryFailed) as refused:
+            public_address(url, production)  # type: ignore[arg-type]
+        assert refused.value.retry is False, url
+    public_address("https://93.184.216.34/hook", production)  # type: ignore[arg-type]  # a public address
+    public_address("http://127.0.0.1:8000/hook", _Settings(True))  # type: ignore[arg-type]  # development: local receivers
