@@ -138,7 +138,7 @@ def public_address(url: str, services: Services) -> None:
     except OSError as exc:
         raise DeliveryFailed(f"{host} does not resolve: {str(exc)[:80]}") from None
     for address in found:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        ip = ipaddress.ip_address(str(address).split("%", 1)[0])
         if not ip.is_global or ip.is_multicast:
             raise DeliveryFailed(f"{host} is a private or reserved address ({ip}): not called", retry=False)
 
