@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 from kimia import _core as core
-from kimia.errors import KimiaError, reject
+from kimia.errors import KimiaError, Phrase, reject
 
 PERSIAN_DIGITS = "۰۱۲۳۴۵۶۷۸۹"
 ARABIC_DIGITS = "٠١٢٣٤٥٦٧٨٩"
@@ -22,7 +22,7 @@ _TO_LATIN = str.maketrans(PERSIAN_DIGITS + ARABIC_DIGITS, "0123456789" * 2)
 _TO_PERSIAN = str.maketrans("0123456789", PERSIAN_DIGITS)
 #: Arabic letters people type for Persian ones, and the zero-width joiners of careless copies.
 _LETTERS = str.maketrans({"ي": "ی", "ى": "ی", "ك": "ک", "ة": "ه", "\u200d": None, "\u0640": None})
-_CALENDAR = "Jalali (شمسی)"
+_CALENDAR = Phrase("Jalali", "شمسی")
 JALALI_MONTHS_FA = ("فروردین", "اردیبهشت", "خرداد", "تیر", "مرداد", "شهریور", "مهر", "آبان", "آذر", "دی", "بهمن", "اسفند")
 JALALI_MONTHS_EN = ("Farvardin", "Ordibehesht", "Khordad", "Tir", "Mordad", "Shahrivar", "Mehr", "Aban", "Azar", "Dey",
                     "Bahman", "Esfand")
