@@ -26,6 +26,9 @@ EVERYTHING = {
     "KIMIA_WRITER_MAX_WAIT_S": "0.002",
     "KIMIA_WRITER_MAX_QUEUE": "500",
     "KIMIA_NOTIFY": "file:/tmp/sms.jsonl",
+    "KIMIA_NOTIFICATIONS": "off",
+    "KIMIA_NOTIFY_SINK": "file:/tmp/deliveries.txt",
+    "KIMIA_NOTIFY_MAX_ATTEMPTS": "5",
     "KIMIA_PLUGINS": "receipts, attendance",
     "KIMIA_WEB_BIND": "0.0.0.0:8080",
     "KIMIA_WEB_WORKERS": "2",
@@ -51,7 +54,8 @@ def test_every_variable_is_read() -> None:
     assert settings == Settings(
         database_url="postgresql+psycopg://kimia@db/kimia", card_key=KEY.encode(), old_card_keys=(b"o" * 32, b"p" * 32),
         dev_mode=True, utc_offset_min=-300, migrations="upgrade", writer_max_batch=128, writer_max_wait_s=0.002,
-        writer_max_queue=500, notify="file:/tmp/sms.jsonl", plugins=("receipts", "attendance"), web_bind="0.0.0.0:8080",
+        writer_max_queue=500, notify="file:/tmp/sms.jsonl", notifications=False, notify_sink="file:/tmp/deliveries.txt",
+        notify_max_attempts=5, plugins=("receipts", "attendance"), web_bind="0.0.0.0:8080",
         web_workers=2, web_threads=16, web_timeout_s=60, web_access_log="", web_secure_cookies=False,
     )
 
