@@ -280,7 +280,7 @@ def retry_delivery(service: Kimia, club_id: int | None, delivery_id: int, *, act
         if row is None or (club_id is not None and int(row[0]) != club_id):
             raise reject("unknown_delivery", path="delivery_id")
         if row[1] != "failed":
-            raise reject("delivery_not_retryable", path="delivery_id", status=str(row[1]))
+            raise reject("delivery_not_retryable", path="delivery_id")
         now = service.clock()
         tx.execute("UPDATE outbox_deliveries SET status = 'pending', next_at = ?, lease_until = 0 WHERE id = ?", (now, delivery_id))
         payload = {"delivery_id": delivery_id, "channel": row[2], "event_id": int(row[4])}
@@ -294,7 +294,7 @@ def retry_delivery(service: Kimia, club_id: int | None, delivery_id: int, *, act
 # --- the built-in periodic task: value about to expire ---------------------------------------------
 
 
-def expiring_lots(tx: Tx, club_id: int, now: int, window_s: int, limit: int = EXPIRY_SCAN) -> list[tuple[int, int, str, int, int]]:
+def expiring_lots(tx: Tx, club_id: int, now: int, window_s: int, limit: int = EXPIRY_SCAN) -> list[tuple[str, int, str, int, int]]:
     """(lot id, member id, kind, remaining, expires_at) of a club's members' lots expiring within
     ``window_s``, soonest first (through ``ix_lots_expiry``: club, expires_at); shared wallets'
     lots and lottery entries are left out."""
@@ -304,7 +304,7 @@ def expiring_lots(tx: Tx, club_id: int, now: int, window_s: int, limit: int = EX
     for (lot_id, owner, _account, remaining, expires), kind in zip(rows, core.kinds_of([str(r[2]) for r in rows])):
         if not str(owner).startswith("member:") or kind == "lottery_entries":
             continue
-        out.append((int(lot_id), int(str(owner)[7:]), str(kind), int(remaining), int(expires)))
+        out.append((str(lot_id), int(str(owner)[7:]), str(kind), int(remaining), int(expires)))
     return out
 
 
@@ -324,7 +324,7 @@ def warn_expiring(service: Kimia, now: int) -> int:
         if not isinstance(days, int) or days <= 0:
             continue
 
-        def work(tx: Tx, club_id: int = club_id, days: int = days) -> list[tuple[int, int, str, int, int]]:
+        def work(tx: Tx, club_id: int = club_id, days: int = days) -> list[tuple[str, int, str, int, int]]:
             new = []
             for lot in expiring_lots(tx, club_id, now, days * 86_400):
                 lot_id, member_id, kind, remaining, expires = lot
