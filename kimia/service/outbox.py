@@ -38,6 +38,10 @@ SUMMARY_KEYS = ("points_earned", "points_redeemed", "points_redeemed_rial", "cre
                 "discount_rial", "payable_rial", "balance_points", "balance_credit_rial", "lottery_entries", "vouchers", "refunded_rial",
                 "hold_id", "rrn")
 
+#: What ``dict.get`` answers for a key a receipt lacks (None is a value).
+_MISSING = object()
+_ABSENT = (_MISSING,) * 64
+
 _dumps = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
 
@@ -68,6 +72,7 @@ def insert_rows(tx: Tx, rows: Sequence[tuple[Any, ...]]) -> None:
     """Write events (rows of :func:`row`) with one statement; those already there are left."""
     if rows:
         tx.insert_rows("outbox_events", COLUMNS, rows, " ON CONFLICT (uid) DO NOTHING")
+
 
 
 def operation_payload(*, kind: str, op_id: int, member_id: int | None, merchant_id: int | None, amount_rial: int | None,
@@ -103,7 +108,8 @@ def operation_row(*, kind: str, club_id: int, op_id: int, member_id: int | None,
         merchant_id = receipt.get("merchant_id")
     if amount_rial is None:
         amount_rial = receipt.get("amount_rial")
-    summary = ",".join([f'"{k}":{_json(receipt[k])}' for k in SUMMARY_KEYS if k in receipt])
+    summary = ",".join([f'"{k}":{v}' if type(v) is int else f'"{k}":{_json(v)}'
+                        for k, v in zip(SUMMARY_KEYS, map(receipt.get, SUMMARY_KEYS, _ABSENT)) if v is not _MISSING])
     payload = (f'{{"amount_rial":{_json(amount_rial)},"kind":{_dumps(kind)},"member_id":{_json(member_id)},'
                f'"merchant_id":{_json(merchant_id)},"op_id":{op_id},"summary":{{{summary}}}}}')
     return (f"operation.committed:{club_id}:op:{op_id}", "operation.committed", club_id, member_id, payload, at)
