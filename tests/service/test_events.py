@@ -371,3 +371,28 @@ def test_value_about_to_expire_is_told_once_per_lot(told: tuple[World, PastTense
     lot = rows(service, "SELECT id FROM lots WHERE owner = ? AND expires_at IS NOT NULL", (f"member:{member}",))[0][0]
     assert event[0] == f"value.expiring:{w.club_id}:lot:{lot}" and event[3] == member
     assert warn_expiring(service, clock.now + 28 * 86_400) == 1  # the later lot enters its window
+
+
+def test_the_expiry_scan_pages_through_a_club_with_many_lots(told: tuple[World, PastTense, Recorder], clock: FakeClock) -> None:
+    """A page at a time (one write each), every page read: a club with more lots in its window
+    than a page is warned of all of them, once; a club's own window (``expiry_warning_days``)."""
+    from kimia.extras.notifications.worker import warn_expiring
+
+    w, past, _ = told
+    service = w.service
+    members = [w.enroll() for _ in range(7)]
+    for n, member in enumerate(members):
+        service.charge(w.club_id, member, idem_key=f"soon-{n}", kind="gift_credit", amount_rial=10_000 + n,
+                       source={"type": "club", "id": w.club_id}, expires_days=2, actor="test", reason="gift")
+    assert warn_expiring(service, clock.now, page=3) == 7
+    assert warn_expiring(service, clock.now, page=3) == 0
+    service.wait_for_events()
+    assert sorted(e["member_id"] for e in past.of("value_expiring")) == sorted(members)
+    assert len(outbox_events(service, "value.expiring")) == 7
+    # A club that asks for a one-day window is not warned two days ahead.
+    other = w.enroll()
+    service.charge(w.club_id, other, idem_key="other", kind="gift_credit", amount_rial=5_000, source={"type": "club", "id": w.club_id},
+                   expires_days=2, actor="test", reason="gift")
+    w.admin.update_settings(w.club_id, {"expiry_warning_days": 1}, actor="test", reason="shorter warning")
+    assert warn_expiring(service, clock.now) == 0
+    assert warn_expiring(service, clock.now + 86_400 + 60) == 1

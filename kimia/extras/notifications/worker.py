@@ -29,6 +29,7 @@ import json
 import logging
 import random
 import threading
+from functools import partial
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -58,8 +59,9 @@ MAX_ERROR = 300
 #: The club setting with the expiry warning window in days (``clubs.settings``), and its default.
 WARNING_SETTING = "expiry_warning_days"
 DEFAULT_WARNING_DAYS = 7
-#: Lots looked at per club and run of the expiry task (soonest first).
+#: Lots looked at per write of the expiry task (soonest first), and pages per club and run.
 EXPIRY_SCAN = 1000
+EXPIRY_PAGES = 100
 
 
 def backoff_s(attempts: int, *, base_s: int = BASE_S, cap_s: int = CAP_S, rng: random.Random | None = None) -> int:
@@ -294,25 +296,36 @@ def retry_delivery(service: Kimia, club_id: int | None, delivery_id: int, *, act
 # --- the built-in periodic task: value about to expire ---------------------------------------------
 
 
-def expiring_lots(tx: Tx, club_id: int, now: int, window_s: int, limit: int = EXPIRY_SCAN) -> list[tuple[str, int, str, int, int]]:
+Lot = tuple[str, int, str, int, int]
+
+
+def expiring_lots(tx: Tx, club_id: int, now: int, window_s: int, limit: int = EXPIRY_SCAN,
+                  after: tuple[int, str] | None = None) -> tuple[list[Lot], tuple[int, str] | None]:
     """(lot id, member id, kind, remaining, expires_at) of a club's members' lots expiring within
-    ``window_s``, soonest first (through ``ix_lots_expiry``: club, expires_at); shared wallets'
-    lots and lottery entries are left out."""
+    ``window_s``, soonest first, ``limit`` lots looked at from ``after`` (a page's last (expires_at,
+    id)), through ``ix_lots_expiry`` (club, expires_at); and where the next page starts (None: no
+    more). Shared wallets' lots and lottery entries are left out."""
+    since = ""
+    params: tuple[Any, ...] = ()
+    if after is not None:
+        since, params = " AND (expires_at > ? OR (expires_at = ? AND id > ?))", (after[0], after[0], after[1])
     rows = tx.all("SELECT id, owner, account, remaining, expires_at FROM lots WHERE club_id = ? AND expires_at > ? AND expires_at <= ?"
-                  " AND remaining > 0 ORDER BY expires_at, id LIMIT ?", (club_id, now, now + window_s, limit))
+                  f" AND remaining > 0{since} ORDER BY expires_at, id LIMIT ?", (club_id, now, now + window_s, *params, limit))
     out = []
     for (lot_id, owner, _account, remaining, expires), kind in zip(rows, core.kinds_of([str(r[2]) for r in rows])):
         if not str(owner).startswith("member:") or kind == "lottery_entries":
             continue
         out.append((str(lot_id), int(str(owner)[7:]), str(kind), int(remaining), int(expires)))
-    return out
+    return out, ((int(rows[-1][4]), str(rows[-1][0])) if len(rows) == limit else None)
 
 
-def warn_expiring(service: Kimia, now: int) -> int:
-    """For every root club: one write emitting ``value.expiring`` (key ``lot:<id>``: once per lot)
-    for its lots expiring within its warning window (``expiry_warning_days``, default 7); once it
-    committed, ``kimia_value_expiring`` for each lot warned of for the first time. Nothing when
-    notifications are off (the outbox is what remembers a lot was warned of)."""
+def warn_expiring(service: Kimia, now: int, *, page: int = EXPIRY_SCAN, max_pages: int = EXPIRY_PAGES) -> int:
+    """For every root club, a page of its lots at a time (one write each, so a club with many lots
+    never holds the writer long): ``value.expiring`` (key ``lot:<id>``: once per lot) for its
+    members' lots expiring within its warning window (``expiry_warning_days`` in the club's
+    settings, default 7); once a page committed, ``kimia_value_expiring`` for each lot warned of
+    for the first time. Nothing when notifications are off (the outbox is what remembers a lot
+    was warned of). Returns the lots warned of."""
     if not service.notifications:
         return 0
     with service.reading() as tx:
@@ -321,12 +334,13 @@ def warn_expiring(service: Kimia, now: int) -> int:
     for club_id, settings in clubs:
         config = settings if isinstance(settings, dict) else json.loads(settings or "{}")
         days = config.get(WARNING_SETTING, DEFAULT_WARNING_DAYS)
-        if not isinstance(days, int) or days <= 0:
+        if not isinstance(days, int) or isinstance(days, bool) or days <= 0:
             continue
 
-        def work(tx: Tx, club_id: int = club_id, days: int = days) -> list[tuple[str, int, str, int, int]]:
+        def work(tx: Tx, club_id: int, days: int, after: tuple[int, str] | None) -> tuple[list[Lot], tuple[int, str] | None]:
             new = []
-            for lot in expiring_lots(tx, club_id, now, days * 86_400):
+            lots, following = expiring_lots(tx, club_id, now, days * 86_400, page, after)
+            for lot in lots:
                 lot_id, member_id, kind, remaining, expires = lot
                 tx.execute("INSERT INTO outbox_events (uid, event, club_id, member_id, payload, created_at) VALUES (?,?,?,?,?,?)"
                            " ON CONFLICT (uid) DO NOTHING",
@@ -335,12 +349,17 @@ def warn_expiring(service: Kimia, now: int) -> int:
                                                "expires_at": expires}))
                 if tx.rowcount() == 1:
                     new.append(lot)
-            return new
+            return new, following
 
-        for _lot_id, member_id, kind, remaining, expires in service.write(work):
-            warned += 1
-            service.run_after_commit("kimia_value_expiring", club_id=club_id, member_id=member_id, kind=kind, amount=remaining,
-                                     expires_at=expires)
+        after: tuple[int, str] | None = None
+        for _ in range(max_pages):
+            new, after = service.write(partial(work, club_id=club_id, days=days, after=after))
+            for _lot_id, member_id, kind, remaining, expires in new:
+                warned += 1
+                service.run_after_commit("kimia_value_expiring", club_id=club_id, member_id=member_id, kind=kind, amount=remaining,
+                                         expires_at=expires)
+            if after is None:
+                break
     return warned
 
 
