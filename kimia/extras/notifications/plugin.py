@@ -59,6 +59,22 @@ def kimia_register_commands(cli: Any, services: Callable[[], Services]) -> None:
         finally:
             service.close()
 
+    @notify.command("retry")  # type: ignore[untyped-decorator]
+    @click.argument("delivery_id", type=int)
+    @click.option("--reason", required=True, help="Why it is sent again (kept in the audit log).")
+    def retry(delivery_id: int, reason: str) -> None:
+        """Send a failed delivery again (its next attempt is due at once)."""
+        import getpass
+
+        from kimia.extras.notifications.worker import retry_delivery
+
+        service = _service()
+        try:
+            retry_delivery(service, None, delivery_id, actor=f"cli:{getpass.getuser()}", reason=reason)
+        finally:
+            service.close()
+        click.echo(f"delivery {delivery_id} is pending again")
+
     @notify.command("status")  # type: ignore[untyped-decorator]
     @click.option("--json", "as_json", is_flag=True, help="As JSON.")
     def status(as_json: bool) -> None:

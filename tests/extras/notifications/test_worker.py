@@ -188,3 +188,17 @@ def test_kimia_notify_run_and_status(db_url: str, clock: FakeClock, open_service
     assert sorted(line.split()[1] for line in lines) == ["member.enrolled", "operation.committed", "operation.committed"]
     result = runner.invoke(main, ["--database", db_url, "notify", "status"], catch_exceptions=False)
     assert "sent     3" in result.output and "waiting  0" in result.output
+
+
+def test_kimia_notify_retry_puts_a_failed_delivery_back(world: World, db_url: str) -> None:
+    service = world.service
+    channel = Channel(events=("member.enrolled",))
+    channel.fail = lambda d: DeliveryFailed("unreachable", retry=False)
+    world.enroll()
+    Worker(service, channels=[channel], tasks=[]).run(once=True)
+    ((delivery_id, *_rest),) = deliveries(service)
+    result = CliRunner().invoke(main, ["--database", db_url, "notify", "retry", str(delivery_id), "--reason", "number fixed"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0 and f"delivery {delivery_id} is pending again" in result.output
+    assert deliveries(service)[0][4] == "pending"
+    assert rows(service, "SELECT reason FROM audit_log WHERE action = 'notifications.retry'") == [("number fixed",)]
