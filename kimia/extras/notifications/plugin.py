@@ -38,7 +38,9 @@ def kimia_register_commands(cli: Any, services: Callable[[], Services]) -> None:
                   help="How long an idle worker waits before looking again.")
     @click.option("--lease-s", type=click.IntRange(1, 3600), default=60, show_default=True,
                   help="How long a delivery taken by this worker is left to it before another may take it.")
-    def run(once: bool, interval_ms: int, lease_s: int) -> None:
+    @click.option("--concurrency", type=click.IntRange(1, 64), default=4, show_default=True,
+                  help="Deliveries made at once (a channel may wait on its gateway).")
+    def run(once: bool, interval_ms: int, lease_s: int, concurrency: int) -> None:
         """Run the delivery worker: every event of the outbox to every target of every channel,
         at least once, with retries and back-off (Ctrl-C or SIGTERM stops it after its pass)."""
         from kimia.extras.notifications.worker import Worker
@@ -49,7 +51,7 @@ def kimia_register_commands(cli: Any, services: Callable[[], Services]) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         try:
-            worker = Worker(service, lease_s=lease_s)
+            worker = Worker(service, lease_s=lease_s, concurrency=concurrency)
             service.plugins.hook.kimia_startup(services=service.plugin_services, process="worker")
             click.echo(f"kimia notify: channels {', '.join(c.name for c in worker.channels) or '(none)'};"
                        f" tasks {', '.join(t.name for t in worker.tasks)}", err=True)

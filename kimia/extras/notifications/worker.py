@@ -10,8 +10,9 @@ One pass (:meth:`Worker.step`):
    workers fanning out the same event make the same rows once;
 2. **claim**: deliveries due (``pending``, ``next_at <= now``) whose lease has run out get a lease
    (``lease_until = now + lease``) in one write: another worker leaves them alone meanwhile;
-3. **deliver**, outside any transaction: ``channel.deliver(Delivery, services)``; the outcomes are
-   written in one write: ``sent`` (``sent_at``), or ``attempts + 1`` and ``next_at = now +
+3. **deliver**, outside any transaction, a few at a time (``concurrency``):
+   ``channel.deliver(Delivery, services)``; the outcomes are written as they come, a write per
+   ``RECORD_EVERY`` outcomes or ``RECORD_S`` seconds: ``sent`` (``sent_at``), or ``attempts + 1`` and ``next_at = now +
    min(cap, base · 2^(attempts-1))`` with up to 20 % jitter and ``last_error`` (short), or
    ``failed`` after ``max_attempts`` or a ``DeliveryFailed(retry=False)``.
 
@@ -29,6 +30,8 @@ import json
 import logging
 import random
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,6 +57,10 @@ LEASE_S = 60
 #: Back-off: the first retry after ``BASE_S``, doubling, at most ``CAP_S`` apart.
 BASE_S = 30
 CAP_S = 3600
+#: Deliveries made at once by one worker, and how often their outcomes are written (outcomes, s).
+CONCURRENCY = 4
+RECORD_EVERY = 20
+RECORD_S = 0.5
 #: The longest ``last_error`` kept (a channel's reason, never a secret: channels say what failed).
 MAX_ERROR = 300
 #: The club setting with the expiry warning window in days (``clubs.settings``), and its default.
@@ -103,7 +110,8 @@ class Worker:
 
     def __init__(self, service: Kimia, *, channels: Sequence[NotificationChannel] | None = None,
                  tasks: Sequence[PeriodicTask] | None = None, lease_s: int = LEASE_S, base_s: int = BASE_S, cap_s: int = CAP_S,
-                 max_attempts: int | None = None, fanout_batch: int = FANOUT_BATCH, claim_batch: int = CLAIM_BATCH) -> None:
+                 max_attempts: int | None = None, fanout_batch: int = FANOUT_BATCH, claim_batch: int = CLAIM_BATCH,
+                 concurrency: int = CONCURRENCY) -> None:
         self.service = service
         self.services = service.plugin_services
         hook = service.plugins.hook
@@ -121,7 +129,7 @@ class Worker:
                           else [expiring_task(service), *(t for found in hook.kimia_register_periodic_tasks() for t in found)])
         self.lease_s, self.base_s, self.cap_s = lease_s, base_s, cap_s
         self.max_attempts = max_attempts if max_attempts is not None else service.settings.notify_max_attempts
-        self.fanout_batch, self.claim_batch = fanout_batch, claim_batch
+        self.fanout_batch, self.claim_batch, self.concurrency = fanout_batch, claim_batch, concurrency
         self._last_run: dict[str, int] = {}
         self._rng = random.Random()
 
@@ -191,25 +199,28 @@ class Worker:
 
         return list(self.service.write(write))
 
-    def deliver(self, claimed: list[tuple[Any, ...]]) -> tuple[int, int, int]:
-        """Deliver claimed deliveries (outside any transaction), then write the outcomes at once:
-        (sent, to retry, failed)."""
-        outcomes: list[tuple[int, str, int, str | None]] = []  # (id, status, next_at, error)
-        for delivery_id, channel_name, target, attempts, *event_row in claimed:
-            attempt = int(attempts) + 1
-            channel = self.by_name.get(channel_name)
-            try:
-                if channel is None:
-                    raise DeliveryFailed(f"no channel {channel_name!r} in this worker")
-                channel.deliver(Delivery(_event_of(event_row), channel_name, target, attempt), self.services)
-            except Exception as exc:
-                retry = not (isinstance(exc, DeliveryFailed) and not exc.retry) and attempt < self.max_attempts
-                if not isinstance(exc, DeliveryFailed):
-                    log.warning("delivery %s (%s) failed: %s", delivery_id, channel_name, _short(exc))
-                next_at = self.service.clock() + backoff_s(attempt, base_s=self.base_s, cap_s=self.cap_s, rng=self._rng)
-                outcomes.append((int(delivery_id), "pending" if retry else "failed", next_at, _short(exc)))
-                continue
-            outcomes.append((int(delivery_id), "sent", 0, None))
+    def deliver_one(self, claimed: tuple[Any, ...]) -> tuple[int, str, int, str | None]:
+        """Deliver one claimed delivery (outside any transaction): its outcome (id, status,
+        next_at, error)."""
+        delivery_id, channel_name, target, attempts, *event_row = claimed
+        attempt = int(attempts) + 1
+        channel = self.by_name.get(channel_name)
+        try:
+            if channel is None:
+                raise DeliveryFailed(f"no channel {channel_name!r} in this worker")
+            channel.deliver(Delivery(_event_of(event_row), channel_name, target, attempt), self.services)
+        except Exception as exc:
+            retry = not (isinstance(exc, DeliveryFailed) and not exc.retry) and attempt < self.max_attempts
+            if not isinstance(exc, DeliveryFailed):
+                log.warning("delivery %s (%s) failed: %s", delivery_id, channel_name, _short(exc))
+            next_at = self.service.clock() + backoff_s(attempt, base_s=self.base_s, cap_s=self.cap_s, rng=self._rng)
+            return (int(delivery_id), "pending" if retry else "failed", next_at, _short(exc))
+        return (int(delivery_id), "sent", 0, None)
+
+    def record(self, outcomes: list[tuple[int, str, int, str | None]]) -> None:
+        """Write outcomes in one write: sent, or the next attempt's time and the error, or failed."""
+        if not outcomes:
+            return
         now = self.service.clock()
 
         def write(tx: Tx) -> None:
@@ -223,9 +234,26 @@ class Worker:
                                " lease_until = 0 WHERE id = ? AND status = 'pending'", others)
 
         self.service.write(write)
-        sent_n = sum(1 for o in outcomes if o[1] == "sent")
-        failed_n = sum(1 for o in outcomes if o[1] == "failed")
-        return sent_n, len(outcomes) - sent_n - failed_n, failed_n
+
+    def deliver(self, claimed: list[tuple[Any, ...]]) -> tuple[int, int, int]:
+        """Deliver claimed deliveries, ``concurrency`` at a time (a channel may wait on a gateway),
+        writing their outcomes as they come, every ``RECORD_EVERY`` outcomes or ``RECORD_S``
+        seconds, so a worker killed mid-batch repeats little: (sent, to retry, failed)."""
+        done: list[tuple[int, str, int, str | None]] = []
+        pending: list[tuple[int, str, int, str | None]] = []
+        last = time.monotonic()
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="kimia-deliver") as pool:
+            for outcome in pool.map(self.deliver_one, claimed):
+                pending.append(outcome)
+                if len(pending) >= RECORD_EVERY or time.monotonic() - last >= RECORD_S:
+                    self.record(pending)
+                    done.extend(pending)
+                    pending, last = [], time.monotonic()
+        self.record(pending)
+        done.extend(pending)
+        sent_n = sum(1 for o in done if o[1] == "sent")
+        failed_n = sum(1 for o in done if o[1] == "failed")
+        return sent_n, len(done) - sent_n - failed_n, failed_n
 
     def run_tasks(self, *, force: bool = False) -> int:
         """Run the periodic tasks that are due (each every ``every_s`` s; all at a worker's start)."""
