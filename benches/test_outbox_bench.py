@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from outbox_ab import ab
 
-ROUNDS = int(os.environ.get("KIMIA_BENCH_ROUNDS", "8"))
+ROUNDS = int(os.environ.get("KIMIA_BENCH_ROUNDS", "16"))
 PER_CALLER = int(os.environ.get("KIMIA_BENCH_PURCHASES", "60"))
 
 

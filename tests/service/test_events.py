@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from kimia.cli import main
 from kimia.errors import KimiaError
 from kimia.plugins import default_plugin_manager, hookimpl, make_plugin_manager
-from kimia.service import Admin, Kimia
+from kimia.service import Admin, Kimia, outbox
 from kimia.terminal import tlv
 from kimia.terminal.client import Connection, TerminalIdentity, request
 from kimia.terminal.server import TerminalServer
@@ -265,6 +265,11 @@ def test_every_past_tense_hook_is_called_once_after_commit_with_its_arguments(to
     assert [(e[3], e[4]["rank"]) for e in events if e[1] == "lottery.won"] == [(r["member_id"], r["rank"]) for r in drawn]
     purchase = next(e[4] for e in events if e[1] == "operation.committed" and e[4]["kind"] == "purchase")
     assert purchase["member_id"] == member and purchase["amount_rial"] == 6_000_000 and purchase["merchant_id"] == w.merchants["restaurant"]
+    # The row names the operation; its receipt's summary is added from the stored receipt when it is read.
+    with service.reading() as tx:
+        outbox.with_summary(tx, [("operation.committed", purchase)])
+    receipt = next(e[4] for e in stored(service) if e[2] == purchase["op_id"])
+    assert purchase["summary"] == {k: receipt[k] for k in outbox.SUMMARY_KEYS if k in receipt}
     assert purchase["summary"]["points_earned"] > 0 and "balance_points" in purchase["summary"]
     assert len({e[0] for e in events}) == len(events)
 

@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import kimia._core as core
 from kimia.errors import reject
@@ -82,6 +82,14 @@ def _event_of(row: Sequence[Any]) -> Event:
     uid, name, club_id, member_id, payload, at = row
     return Event(str(uid), str(name), int(club_id), None if member_id is None else int(member_id),
                  payload if isinstance(payload, dict) else json.loads(payload), int(at))
+
+
+def events_of(tx: Tx, rows: Sequence[Sequence[Any]]) -> list[Event]:
+    """Events from outbox rows (uid, event, club, member, payload, created_at), each
+    ``operation.committed`` with its operation's receipt summary (kimia.service.outbox.with_summary)."""
+    events = [_event_of(row) for row in rows]
+    outbox.with_summary(tx, [(e.event, cast(dict[str, Any], e.payload)) for e in events])
+    return events
 
 
 def _short(error: BaseException) -> str:
@@ -151,13 +159,13 @@ class Worker:
         with self.service.reading() as tx:
             rows = tx.all("SELECT id, uid, event, club_id, member_id, payload, created_at FROM outbox_events"
                           " WHERE dispatched_at IS NULL ORDER BY id LIMIT ?", (self.fanout_batch,))
+            events = events_of(tx, [row[1:] for row in rows])
         if not rows:
             return 0, 0
         now = self.service.clock()
         ready: list[int] = []
         deliveries: list[tuple[Any, ...]] = []
-        for row in rows:
-            event = _event_of(row[1:])
+        for row, event in zip(rows, events):
             try:
                 targets = [(c.name, t) for c in self.channels for t in dict.fromkeys(c.targets(event, self.services))]
             except Exception:
@@ -180,7 +188,7 @@ class Worker:
         return len(ready), len(deliveries)
 
     def claim(self) -> list[tuple[Any, ...]]:
-        """Lease the due deliveries (a bounded batch); each with its event's row."""
+        """Lease the due deliveries (a bounded batch): (id, channel, target, attempts, Event) each."""
         now = self.service.clock()
 
         def write(tx: Tx) -> list[tuple[Any, ...]]:
@@ -193,22 +201,23 @@ class Worker:
             by_id, id_params = tx.among("id", ids)
             tx.execute(f"UPDATE outbox_deliveries SET lease_until = ? WHERE {by_id}", (now + self.lease_s, *id_params))
             in_ids, params = tx.among("d.id", ids)
-            return [tuple(r) for r in tx.all(
+            found = tx.all(
                 "SELECT d.id, d.channel, d.target, d.attempts, e.uid, e.event, e.club_id, e.member_id, e.payload, e.created_at"
-                f" FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id WHERE {in_ids} ORDER BY d.next_at, d.id", params)]
+                f" FROM outbox_deliveries d JOIN outbox_events e ON e.id = d.event_id WHERE {in_ids} ORDER BY d.next_at, d.id", params)
+            return [(*r[:4], event) for r, event in zip(found, events_of(tx, [r[4:] for r in found]))]
 
         return list(self.service.write(write))
 
     def deliver_one(self, claimed: tuple[Any, ...]) -> tuple[int, str, int, str | None]:
         """Deliver one claimed delivery (outside any transaction): its outcome (id, status,
         next_at, error)."""
-        delivery_id, channel_name, target, attempts, *event_row = claimed
+        delivery_id, channel_name, target, attempts, event = claimed
         attempt = int(attempts) + 1
         channel = self.by_name.get(channel_name)
         try:
             if channel is None:
                 raise DeliveryFailed(f"no channel {channel_name!r} in this worker")
-            channel.deliver(Delivery(_event_of(event_row), channel_name, target, attempt), self.services)
+            channel.deliver(Delivery(event, channel_name, target, attempt), self.services)
         except Exception as exc:
             retry = not (isinstance(exc, DeliveryFailed) and not exc.retry) and attempt < self.max_attempts
             if not isinstance(exc, DeliveryFailed):

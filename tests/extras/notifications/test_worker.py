@@ -75,6 +75,8 @@ def test_every_event_goes_to_every_target_of_every_channel_once(world: World) ->
     assert {d.event.id for d in a.delivered} == {f"member.enrolled:{world.club_id}:member:{member}",
                                                   *(f"operation.committed:{world.club_id}:op:{op}" for op in op_ids)}
     assert status_counts(service) == {"events": 3, "waiting": 0, "pending": 0, "sent": 4, "failed": 0}
+    bought = next(d.event.payload for d in a.delivered if d.event.payload.get("kind") == "purchase")
+    assert bought["amount_rial"] == 400_000 and bought["summary"]["points_earned"] == 40  # the receipt's summary, added on reading
     # Nothing left: another pass and another worker deliver nothing again.
     assert Worker(service, channels=[a, b], tasks=[]).run(once=True).delivered == 0
     assert len(a.delivered) + len(b.delivered) == 4
@@ -144,7 +146,7 @@ def test_a_claimed_delivery_is_left_to_its_worker_until_its_lease_runs_out(world
     assert second.claim() == []
     clock.advance(seconds=61)
     assert second.run(once=True).delivered == 1
-    assert [d.event.id for d in channel.delivered] == [claimed[0][4]]
+    assert [d.event.id for d in channel.delivered] == [claimed[0][4].id]
 
 
 def test_a_channel_whose_targets_fail_leaves_the_event_for_the_next_pass(world: World, caplog: pytest.LogCaptureFixture) -> None:
