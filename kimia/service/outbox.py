@@ -7,11 +7,12 @@ request, a periodic task run twice) is one event, and a receiver drops repeats b
 
 The events kimia writes itself (``KIMIA_NOTIFICATIONS=on``, the default):
 
-- ``operation.committed`` for every committed operation, key ``op:<operation id>``; the payload
-  has the operation's kind, id, member, merchant and amount and the receipt's summary (points
-  earned and redeemed, credit spent, discount, balances after). Operations of the write path's
-  runs (purchases above all) are written with the run's other rows, one statement per run
-  (:func:`insert_rows`, from ``kimia.service.posting.Run.flush``);
+- ``operation.committed`` for every committed operation, key ``op:<operation id>``; the row's
+  payload has the operation's kind, id, member, merchant and amount, and the delivery worker adds
+  the summary of the operation's stored receipt (points earned and redeemed, credit used,
+  discount, balances after: :func:`with_summary`) when it reads the event. Operations of the
+  write path's runs (purchases above all) are written with the run's other rows, one statement
+  per run (:func:`insert_rows`, from ``kimia.service.posting.Run.flush``);
 - ``member.enrolled`` (key ``member:<id>``), ``tier.changed`` (``member:<id>:period:<end>`` or
   ``member:<id>:manual:<audit time>``), ``voucher.issued`` (``voucher:<id>``), ``lottery.drawn``
   (``lottery:<id>``) and ``lottery.won`` (``lottery:<id>:rank:<n>``), ``value.expiring``
