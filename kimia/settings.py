@@ -44,6 +44,9 @@ ENVIRONMENT: dict[str, str] = {
     "writer_max_wait_s": "KIMIA_WRITER_MAX_WAIT_S",
     "writer_max_queue": "KIMIA_WRITER_MAX_QUEUE",
     "notify": "KIMIA_NOTIFY",
+    "notifications": "KIMIA_NOTIFICATIONS",
+    "notify_sink": "KIMIA_NOTIFY_SINK",
+    "notify_max_attempts": "KIMIA_NOTIFY_MAX_ATTEMPTS",
     "plugins": "KIMIA_PLUGINS",
     "web_bind": "KIMIA_WEB_BIND",
     "web_workers": "KIMIA_WEB_WORKERS",
@@ -87,6 +90,14 @@ class Settings:
     writer_max_queue: int = 10_000
     #: Where one-time codes go: ``console`` (or empty) or ``file:<path>``.
     notify: str = ""
+    #: Operations write their notification events to the outbox in their transaction (``on``);
+    #: ``off`` writes none (the plugins' past-tense hooks are called either way).
+    notifications: bool = True
+    #: A development channel of the delivery worker (kimia.extras.notifications): ``console``
+    #: prints a line per delivery, ``file:<path>`` appends one (the event's id); empty: none.
+    notify_sink: str = ""
+    #: Attempts of a delivery before it is marked failed (exponential back-off between them).
+    notify_max_attempts: int = 8
     #: Plugins to load (``None``: every installed one): names of entry points of the ``kimia`` group,
     #: or dotted module paths (kimia.plugins.manager.load_configured); built-ins are always loaded.
     plugins: tuple[str, ...] | None = None
@@ -136,6 +147,10 @@ class Settings:
             raise _invalid("sms", "console, file:<path> or an http(s):// gateway address")
         if self.smtp_url and not re.fullmatch(r"smtps?://([^\s@/]+@)?[^\s@/:]+(:\d+)?/?", self.smtp_url):
             raise _invalid("smtp_url", "smtp://[user:password@]host:port")
+        if self.notify_sink not in ("", "console") and not (self.notify_sink.startswith("file:") and len(self.notify_sink) > 5):
+            raise _invalid("notify_sink", "console or file:<path>")
+        if not 1 <= self.notify_max_attempts <= 100:
+            raise _invalid("notify_max_attempts", "between 1 and 100")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -156,14 +171,16 @@ def parse(name: str, text: str) -> Any:
     text = text.strip()
     if name in ("sms", "sms_token", "smtp_url", "smtp_from"):
         return text
-    if name in ("database_url", "notify"):
-        return text if text or name == "notify" else DEFAULT_DATABASE_URL
+    if name in ("database_url", "notify", "notify_sink"):
+        return text if text or name != "database_url" else DEFAULT_DATABASE_URL
     if name in ("web_bind", "web_access_log"):
         return text if text or name == "web_access_log" else "127.0.0.1:8000"
     if name == "card_key":
         return text.encode() if text else None
     if name == "old_card_keys":
         return tuple(k.encode() for k in re.split(r"[,\s]+", text) if k)
+    if name == "notifications":
+        return _flag(name, text or "on")
     if name in ("dev_mode", "web_secure_cookies"):
         return _flag(name, text)
     if name == "migrations":

@@ -32,14 +32,21 @@ echo
 .venv/bin/kimia terminal serve --host 127.0.0.1 --port "$PORT" --allow-unkeyed &
 HOST=$!
 WEB=
+NOTIFY=
 # SIGTERM to gunicorn's master is its graceful stop: requests in flight finish, the service closes.
-trap 'kill $HOST $WEB 2>/dev/null || true' EXIT
+# SIGTERM to the delivery worker stops it after its pass.
+trap 'kill $HOST $WEB $NOTIFY 2>/dev/null || true' EXIT
 trap 'exit 130' INT TERM
 # The web application: gunicorn, one worker with threads (kimia/web/gunicorn_conf.py); its log and
 # access log (paths only) go to .kimia/web.log.
 # The demo serves plain HTTP on loopback: its session cookies cannot be Secure-only (KIMIA_WEB_SECURE_COOKIES=0).
 KIMIA_WEB_SECURE_COOKIES=0 .venv/bin/kimia web gunicorn --bind "127.0.0.1:$WEB_PORT" > .kimia/web.log 2>&1 &
 WEB=$!
+# The notification delivery worker (kimia notify run): every event of the outbox (purchases,
+# enrolments, tier changes, ...) to its channels; in the demo the development sink writes a line
+# per delivery to .kimia/deliveries.txt (KIMIA_NOTIFY_SINK). Its log: .kimia/notify.log.
+KIMIA_NOTIFY_SINK=${KIMIA_NOTIFY_SINK:-file:.kimia/deliveries.txt} .venv/bin/kimia notify run > .kimia/notify.log 2>&1 &
+NOTIFY=$!
 for _ in $(seq 1 100); do
   if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then break; fi
   kill -0 "$HOST" 2>/dev/null || { echo "the terminal host did not start" >&2; exit 1; }
@@ -97,7 +104,8 @@ with assemble(Settings.from_env()) as service:
     print(demo_logins_text(service, roster=Roster.load(roster), base_url=base_url, notify=notify))
 EOF
 echo
-echo "The terminal host keeps serving on 127.0.0.1:$PORT, the web application on 127.0.0.1:$WEB_PORT (Ctrl-C to stop both)."
+echo "The notification worker delivers the outbox (log: .kimia/notify.log; deliveries: .kimia/deliveries.txt; counts: .venv/bin/kimia notify status)."
+echo "The terminal host keeps serving on 127.0.0.1:$PORT, the web application on 127.0.0.1:$WEB_PORT (Ctrl-C to stop them)."
 echo "Drive the host again with:"
 echo "  .venv/bin/python -m kimia.terminal.simulator --host 127.0.0.1 --port $PORT --terminals 2 --seconds 5 --database $KIMIA_DATABASE_URL --roster $ROSTER"
 wait "$HOST"

@@ -448,8 +448,8 @@ class PluginSchema:
 @dataclass(frozen=True)
 class Event:
     """A notification event from the outbox: ``id`` is stable (``<event>:<club>:<key>``) and is
-    what a receiver uses to drop repeats; ``event`` its name (``purchase.committed``,
-    ``member.enrolled``, ``tier.changed``, ``voucher.issued``, ``lottery.drawn``,
+    what a receiver uses to drop repeats; ``event`` its name (``operation.committed``,
+    ``member.enrolled``, ``tier.changed``, ``voucher.issued``, ``lottery.drawn``, ``lottery.won``,
     ``value.expiring``, ``appointment.reminder``, ...); ``at`` when it was written (Unix s)."""
 
     id: str

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from kimia.errors import KimiaError
-from kimia.service import cardholder, clubs, holds, lotteries, members, ops, purchases, refunds, settlement, tiers, value, verify
+from kimia.service import cardholder, clubs, holds, lotteries, members, ops, outbox, purchases, refunds, settlement, tiers, value, verify
 from kimia.service.cardkeys import DEV_CARD_KEY, CardKeys
 from kimia.service.check import run_check
 from kimia.service.context import Caches, MerchantContext, TerminalContext
@@ -116,29 +116,63 @@ class Kimia:
 
     # --- plumbing -----------------------------------------------------------------------------
 
-    def committed(self, tx: Tx, *, kind: str, club_id: int, op_id: int, member_id: int | None, receipt: dict[str, Any]) -> None:
+    @property
+    def notifications(self) -> bool:
+        """Whether operations write their notification events to the outbox (``KIMIA_NOTIFICATIONS``)."""
+        return self.settings.notifications
+
+    def announce(self, tx: Tx, hook: str, **kwargs: Any) -> None:
+        """Note a past-tense hook (``kimia_member_enrolled``, ...) of something written in ``tx``:
+        it is called once the transaction commits, only if the savepoint of the operation that
+        wrote it was kept, in commit order, on the event thread (docs/plugins.md)."""
+        if getattr(self.plugins.hook, hook).get_hookimpls():
+            tx.events.append((hook, kwargs))
+
+    def emit(self, tx: Tx, event: str, *, club_id: int, key: str, payload: dict[str, Any], member_id: int | None = None) -> None:
+        """Write a notification event to the outbox in ``tx`` (nothing when notifications are off)."""
+        if self.settings.notifications:
+            outbox.emit(tx, event=event, club_id=club_id, key=key, payload=payload, at=self.clock(), member_id=member_id)
+
+    def committed(self, tx: Tx, *, kind: str, club_id: int, op_id: int, member_id: int | None, receipt: dict[str, Any],
+                  merchant_id: int | None = None, amount_rial: int | None = None, pending: list[tuple[Any, ...]] | None = None) -> None:
         """Note an operation written in ``tx``: once its transaction commits (and only if its
-        savepoint was kept), ``kimia_operation_committed`` is called with it (docs/plugins.md)."""
+        savepoint was kept), ``kimia_operation_committed`` is called with it (docs/plugins.md).
+        Its ``operation.committed`` outbox row is written now, or, with ``pending`` (a run's
+        rows: kimia.service.posting), appended there for the run to write with its other rows."""
         if self.plugins.hook.kimia_operation_committed.get_hookimpls():
-            tx.events.append((kind, club_id, op_id, member_id, receipt))
+            tx.events.append(("kimia_operation_committed",
+                              {"kind": kind, "club_id": club_id, "op_id": op_id, "member_id": member_id, "receipt": receipt}))
+        if self.settings.notifications:
+            row = outbox.operation_row(kind=kind, club_id=club_id, op_id=op_id, member_id=member_id, receipt=receipt,
+                                       merchant_id=merchant_id, amount_rial=amount_rial, at=self.clock())
+            if pending is not None:
+                pending.append(row)
+            else:
+                outbox.insert_rows(tx, [row])
 
     def _announce(self, events: list[Any]) -> None:
-        """The writer's ``on_commit``: hand a committed batch's operations to the event thread."""
+        """The writer's ``on_commit``: hand a committed batch's events to the event thread."""
         try:
             self._events.submit(self._run_hooks, events)
         except RuntimeError:  # closing: the events of the last batches are run here instead
             self._run_hooks(events)
 
-    def _run_hooks(self, events: list[Any]) -> None:
-        """Each plugin's hook for each operation, on its own: one failing notifier (logged) neither
+    def _run_hooks(self, events: list[tuple[str, dict[str, Any]]]) -> None:
+        """Each plugin's hook for each event, on its own: one failing plugin (logged) neither
         stops the others nor touches the operation, which is committed already."""
-        for kind, club_id, op_id, member_id, receipt in events:
-            args = {"kind": kind, "club_id": club_id, "op_id": op_id, "member_id": member_id, "receipt": receipt}
-            for impl in self.plugins.hook.kimia_operation_committed.get_hookimpls():
+        for hook, args in events:
+            for impl in getattr(self.plugins.hook, hook).get_hookimpls():
                 try:
                     impl.function(**{name: args[name] for name in impl.argnames})
                 except Exception:
-                    log.exception("kimia_operation_committed of plugin %s failed for operation %s", impl.plugin_name, op_id)
+                    log.exception("%s of plugin %s failed for %s", hook, impl.plugin_name,
+                                  args.get("op_id", args.get("member_id", args.get("lottery_id"))))
+
+    def run_after_commit(self, hook: str, **kwargs: Any) -> None:
+        """Call a past-tense hook for something already committed outside the writer (the delivery
+        worker's expiry warnings), on the event thread as the others are."""
+        if getattr(self.plugins.hook, hook).get_hookimpls():
+            self._announce([(hook, kwargs)])
 
     def wait_for_events(self) -> None:
         """Return once the hooks of every operation committed so far have run."""

@@ -34,7 +34,6 @@ from kimia.service.context import MerchantContext
 from kimia.service.host import Host
 from kimia.service.members import MAX_MEMBER_ID, check_cross_club_spend, clubs_sharing_members, normalize_identifier, resolve_member
 from kimia.service.posting import BulkWriteMismatch, OpRow, Post, Posting, PostingWork, Run, op_ids_query
-from kimia.service.record import issue_voucher
 from kimia.service.requests import Deadline, MemberRef, PurchaseRequest, fresh_rrns, local_day, lots_to_spend, purchase_input
 from kimia.service.requests import response_json, stored_answer, terminal_fields
 from kimia.service.snapshot import HISTORY_DAYS, SPENDABLE_KINDS, load_budgets, load_vouchers
@@ -455,7 +454,7 @@ def _stage_purchase(run: Run, w: PurchaseWork, item: Decided, tiers: dict[int, s
             raise BulkWriteMismatch("voucher used twice")
     receipt, text = d.receipt(op_id, before, "done", list(terminal_fields(w.req, op_id, tiers.get(d.member_id), rrn).items()))
     for issue in d.vouchers_issued:
-        code = issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op_id, now=now)
+        code = run.issue_voucher(op_club, d.member_id, issue["template_id"], op_id)
         if code:
             receipt.setdefault("vouchers", []).append(code)
     if "vouchers" in receipt:

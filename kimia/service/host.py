@@ -31,6 +31,10 @@ class Host(Protocol):
     writer: Writer
     notifier: Notifier
 
+    @property
+    def notifications(self) -> bool:
+        """Operations write their notification events to the outbox (``KIMIA_NOTIFICATIONS``)."""
+
     def reading(self) -> AbstractContextManager[Tx]:
         """A read transaction on the calling thread's own connection."""
 
@@ -41,5 +45,14 @@ class Host(Protocol):
         """A work that posts: ``decide(tx, run)`` gives its answer or a ``Post`` to stage in the
         run (kimia.service.posting); it rides the writer's runs with the other postings."""
 
-    def committed(self, tx: Tx, *, kind: str, club_id: int, op_id: int, member_id: int | None, receipt: dict[str, Any]) -> None:
-        """Note an operation written in ``tx``, announced once its transaction commits."""
+    def committed(self, tx: Tx, *, kind: str, club_id: int, op_id: int, member_id: int | None, receipt: dict[str, Any],
+                  merchant_id: int | None = None, amount_rial: int | None = None, pending: list[tuple[Any, ...]] | None = None) -> None:
+        """Note an operation written in ``tx``, announced once its transaction commits; its outbox
+        row written now, or appended to ``pending`` (a run's rows) for the run to write."""
+
+    def announce(self, tx: Tx, hook: str, **kwargs: Any) -> None:
+        """Call the past-tense hook ``hook`` with ``kwargs`` once ``tx`` commits (if the savepoint
+        of the operation calling this is kept)."""
+
+    def emit(self, tx: Tx, event: str, *, club_id: int, key: str, payload: dict[str, Any], member_id: int | None = None) -> None:
+        """Write a notification event to the outbox in ``tx`` (nothing when notifications are off)."""

@@ -46,6 +46,12 @@ def draw_lottery(svc: Host, club_id: int, lottery_id: int, seed: str, *, actor: 
         tx.execute("UPDATE lotteries SET status = 'drawn', seed = ?, drawn_at = ? WHERE id = ?", (seed, now, lottery_id))
         audit.append(tx, club_id=lottery_club, actor=actor, action="draw_lottery", reason="seed revealed",
                      payload={"lottery_id": lottery_id, "winners": result}, at=now)
+        root = svc.caches.root_club(tx, int(lottery_club))
+        svc.announce(tx, "kimia_lottery_drawn", club_id=root, lottery_id=lottery_id, winners=list(winners))
+        svc.emit(tx, "lottery.drawn", club_id=root, key=f"lottery:{lottery_id}", payload={"lottery_id": lottery_id, "winners": result})
+        for rank, member_id in enumerate(winners, start=1):
+            svc.emit(tx, "lottery.won", club_id=root, key=f"lottery:{lottery_id}:rank:{rank}", member_id=member_id,
+                     payload={"lottery_id": lottery_id, **result[rank - 1]})
         return result
 
     return svc.write(work)

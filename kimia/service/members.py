@@ -262,6 +262,10 @@ def enroll(
             tx.executemany("INSERT INTO member_group_members (group_id, member_id) VALUES (?,?)", [(g, op.member_id) for g in groups or []])
             search_keys.write_words(tx, root, op.member_id, name_fa, replace=False)
             answer.update({"member_id": op.member_id, "identifiers": [{"kind": k, "display": d} for k, _, d in rows], "op_id": op.id})
+            svc.announce(tx, "kimia_member_enrolled", club_id=root, member_id=op.member_id, via=via)
+            svc.emit(tx, "member.enrolled", club_id=root, key=f"member:{op.member_id}", member_id=op.member_id,
+                     payload={"member_id": op.member_id, "member_club_id": club_id, "via": via, "merchant_id": merchant_id,
+                              "name": name_fa, "op_id": op.id})
 
         return Post(answer, [Posting(op, "done", answer, then=insert)])
 

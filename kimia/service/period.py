@@ -27,7 +27,7 @@ from typing import Any
 
 import kimia._core as core
 from kimia.errors import KimiaError, reject
-from kimia.service import audit
+from kimia.service import audit, outbox
 from kimia.service.posting import OPERATION_COLUMNS, BulkWriteMismatch, Run
 from kimia.service.daily import add_daily
 from kimia.service.host import Host
@@ -142,6 +142,7 @@ def close_chunk(tx: Tx, service: Host, *, close_id: int, clubs: list[int], chunk
         "members.id = v.column4",
         [(names[t], g, r[2], r[0]) for r, t, g in zip(members, result["tier"], result["grace_used"])],
     )
+    _tier_events(tx, service, state, [(int(r[0]), r[1], names[t]) for r, t in zip(members, result["tier"]) if names[t] != r[1]], now)
     tx.insert_rows("tier_history", HISTORY_COLUMNS, [
         (state.club_id, r[0], state.period_end, r[1], names[t], reason, r[2], taken.get(int(r[0]), 0))
         for r, t, reason in zip(members, result["tier"], result["reason"])
@@ -150,6 +151,21 @@ def close_chunk(tx: Tx, service: Host, *, close_id: int, clubs: list[int], chunk
     tx.execute("UPDATE period_closes SET members_done = members_done + ?, done_through = ? WHERE id = ?", (len(members), last, close_id))
     return CloseState(state.id, state.club_id, state.period_end, "running", state.config, state.last_member_id, state.members_total,
                       state.members_done + len(members), last, state.actor)
+
+
+def _tier_events(tx: Tx, service: Host, state: CloseState, moved: list[tuple[int, str | None, str]], now: int) -> None:
+    """The members a chunk moved: their ``kimia_tier_changed`` hooks and ``tier.changed`` events
+    (one statement; key ``member:<id>:period:<end>``, so a chunk run again adds none)."""
+    rows = []
+    for member_id, from_tier, to_tier in moved:
+        service.announce(tx, "kimia_tier_changed", club_id=state.club_id, member_id=member_id, from_tier=from_tier, to_tier=to_tier,
+                         reason="period_close")
+        if service.notifications:
+            rows.append(outbox.row(event="tier.changed", club_id=state.club_id, key=f"member:{member_id}:period:{state.period_end}",
+                                   member_id=member_id, at=now,
+                                   payload={"member_id": member_id, "from_tier": from_tier, "to_tier": to_tier, "reason": "period_close",
+                                            "period_end": state.period_end}))
+    outbox.insert_rows(tx, rows)
 
 
 def _points_snapshots(tx: Tx, root: int, member_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -195,14 +211,17 @@ def _post_deductions(tx: Tx, service: Host, state: CloseState, due: dict[int, in
     day = service.caches.local_day(tx, root, now)
     ops: list[tuple[Any, ...]] = []
     audits: list[tuple[int | None, str, str, str, Any, int]] = []
+    events: list[tuple[Any, ...]] = []
     for member_id, points, d in decisions:
         receipt, text = d.receipt(d.op_id, snaps[member_id], "done")
         body = {"member": str(member_id), "account": "points", "delta": -points, "reason": reason}
         ops.append((d.op_id, root, f"period:{state.period_end}:deduct:{member_id}", request_hash({"op": "period_deduction", **body}),
                     "adjustment", "done", member_id, None, None, None, points, 0, None, text, d.to_json(), day, now, state.actor))
         audits.append((root, state.actor, "adjust", reason, {**body, "op_id": d.op_id}, now))
-        service.committed(tx, kind="adjustment", club_id=root, op_id=d.op_id, member_id=member_id, receipt=receipt)
+        service.committed(tx, kind="adjustment", club_id=root, op_id=d.op_id, member_id=member_id, receipt=receipt,
+                          amount_rial=points, pending=events)
     tx.insert_rows("operations", OPERATION_COLUMNS, ops)
+    outbox.insert_rows(tx, events)
     tx.insert_rows("journal", ("club_id", "op_id", "seq", "account", "amount", "unit", "memo", "created_at"), rows["legs"])
     add_daily(tx, ops, rows["legs"])
     tx.insert_rows("balances", ("club_id", "account", "owner", "balance", "credit_limit"), [(*b, 0) for b in rows["balances"]],

@@ -25,6 +25,7 @@ from typing import Any
 
 import kimia._core as core
 from kimia.errors import reject
+from kimia.service import outbox
 from kimia.service.daily import add_daily
 from kimia.service.host import Host
 from kimia.service.record import issue_voucher
@@ -145,6 +146,8 @@ class Run:
         self.members: set[int] = set()
         self.owners: set[str] = set()
         self.budget_clubs: set[int] = set()
+        #: The run's ``operation.committed`` outbox rows (kimia.service.outbox), written with its other rows.
+        self.outbox: list[tuple[Any, ...]] = []
 
     # --- what is pending ---------------------------------------------------------------------
 
@@ -205,13 +208,27 @@ class Run:
                     raise reject("voucher_already_used")
             if d.voucher_restored:
                 tx.execute("UPDATE vouchers SET used_op_id = NULL WHERE code = ?", (d.voucher_restored,))
-            codes = [issue_voucher(tx, member_id=d.member_id, template_id=issue["template_id"], op_id=op.id, now=self.now)
-                     for issue in d.vouchers_issued]
+            codes = [self.issue_voucher(op.club_id, d.member_id, issue["template_id"], op.id) for issue in d.vouchers_issued]
             if posting.voucher_codes and any(codes):
                 receipt["vouchers"] = [c for c in codes if c]
         if posting.then is not None:
             posting.then(tx)
         self.stage_row(posting, response_json(receipt))
+
+    def issue_voucher(self, club_id: int, member_id: int, template_id: int, op_id: int) -> str | None:
+        """Issue a voucher a decision gives (its code; None if the template is gone), with its
+        ``kimia_voucher_issued`` hook and ``voucher.issued`` event (written with the run's rows)."""
+        issued = issue_voucher(self.tx, member_id=member_id, template_id=template_id, op_id=op_id, now=self.now)
+        if issued is None:
+            return None
+        voucher_id, code = issued
+        self.service.announce(self.tx, "kimia_voucher_issued", club_id=club_id, member_id=member_id, voucher_id=voucher_id,
+                              template_id=template_id)
+        if self.service.notifications:
+            self.outbox.append(outbox.row(event="voucher.issued", club_id=club_id, key=f"voucher:{voucher_id}", member_id=member_id,
+                                          payload={"voucher_id": voucher_id, "template_id": template_id, "code": code, "op_id": op_id,
+                                                   "member_id": member_id}, at=self.now))
+        return code
 
     def stage_row(self, posting: Posting, text: str) -> None:
         """The rows of a posting whose immediate writes are made (``text``: its answer's JSON)."""
@@ -235,7 +252,8 @@ class Run:
                 self.budget_clubs.add(op.club_id)
         if posting.status != "void":  # a void key is a marker, not an operation
             member = d.member_id if d is not None else op.member_id
-            self.service.committed(tx=self.tx, kind=op.kind, club_id=op.club_id, op_id=op.id, member_id=member, receipt=posting.receipt)
+            self.service.committed(tx=self.tx, kind=op.kind, club_id=op.club_id, op_id=op.id, member_id=member, receipt=posting.receipt,
+                                   merchant_id=op.merchant_id, amount_rial=op.amount_rial, pending=self.outbox)
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -261,6 +279,8 @@ class Run:
             _write_counters(tx, rows)
             # The dashboard's per-day aggregate, in the same transaction (kimia.service.dashboard_views).
             add_daily(tx, self.ops, rows["legs"])
+            # The notification events of the run's operations, in the same transaction (one statement).
+            outbox.insert_rows(tx, self.outbox)
         self._draw_lots(rows["lots_consumed"])
         self._use_budgets(rows["budgets"])
         self._check_floors(rows["balances"])

@@ -25,15 +25,15 @@ def restore_last_purchase_statement(member_id: int) -> tuple[str, tuple[Any, ...
     )
 
 
-def issue_voucher(tx: Tx, *, member_id: int, template_id: int, op_id: int, now: int) -> str | None:
-    """Create a voucher from a template for a member; returns its code (None if no such template)."""
+def issue_voucher(tx: Tx, *, member_id: int, template_id: int, op_id: int, now: int) -> tuple[int, str] | None:
+    """Create a voucher from a template for a member; returns its id and code (None if no such template)."""
     row = tx.one("SELECT club_id, valid_days FROM voucher_templates WHERE id = ?", (template_id,))
     if row is None:
         return None
     code = "V" + secrets.token_hex(6).upper()
-    tx.execute(
+    found = tx.one(
         "INSERT INTO vouchers (club_id, code, template_id, member_id, issued_op_id, used_op_id, valid_from, valid_to)"
-        " VALUES (?,?,?,?,?,NULL,?,?)",
+        " VALUES (?,?,?,?,?,NULL,?,?) RETURNING id",
         (row[0], code, template_id, member_id, op_id, now, now + int(row[1]) * 86_400),
     )
-    return code
+    return int(found[0]), code

@@ -111,7 +111,12 @@ def move_tier(svc: Host, club_id: int, member_id: int, tier: str, *, actor: str,
             raise reject("unknown_member", path="member_id")
         tx.execute("UPDATE members SET tier = ?, manual_tier = ? WHERE id = ?", (tier, tier, member_id))
         moved = {"member_id": member_id, "from_tier": row[1], "to_tier": tier}
-        audit.append(tx, club_id=int(row[0]), actor=actor, action="move_tier", reason=reason, payload=moved, at=svc.clock())
+        now = svc.clock()
+        audit.append(tx, club_id=int(row[0]), actor=actor, action="move_tier", reason=reason, payload=moved, at=now)
+        if row[1] != tier:
+            svc.announce(tx, "kimia_tier_changed", club_id=root, member_id=member_id, from_tier=row[1], to_tier=tier, reason="manual")
+            svc.emit(tx, "tier.changed", club_id=root, key=f"member:{member_id}:manual:{now}:{tier}", member_id=member_id,
+                     payload={"member_id": member_id, "from_tier": row[1], "to_tier": tier, "reason": "manual"})
         return moved
 
     return svc.write(work)
