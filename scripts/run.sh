@@ -90,6 +90,9 @@ echo "    curl -s -X POST http://127.0.0.1:$WEB_PORT/api/v1/purchases -H 'Author
 echo
 echo "The panel (club staff, merchants, the platform's operator) serves on http://127.0.0.1:$WEB_PORT/panel/ and the"
 echo "member portal on http://127.0.0.1:$WEB_PORT/portal/ (Persian; English is one click away in the header)."
+echo "The extras at the demo's café: sign in as cafe for Attendance, the Cash book, Daily income and Appointments (as admin:"
+echo "  Messages for SMS, e-mail and webhook templates); members book in the portal's Appointments. On a terminal they are"
+echo "  processing codes 93 (attendance), 94 (expense), 95 (cash receipt), 96 (appointments): docs/extras.md, docs/terminal-protocol.md."
 # The demo's logins (kimia demo made the users; this prints them again with the addresses).
 .venv/bin/python - "$ROSTER" "http://127.0.0.1:$WEB_PORT" "$KIMIA_NOTIFY" <<'EOF'
 import sys
