@@ -36,26 +36,29 @@ def _lines(services: Any, row: tuple[Any, ...], offset: int) -> list[tuple[str, 
             (RL, f"زمان: {when}"[:120]), (RL, f"وضعیت: {STATE_FA.get(str(row[7]), str(row[7]))}"[:120])]
 
 
-def lookup(request: TerminalRequest) -> TerminalReply:
-    """0100/96: the booking named by BK at this terminal's merchant."""
+def _booking_here(request: TerminalRequest) -> Any:
+    """The booking BK names at this terminal's merchant (another merchant's is unknown here)."""
     code = _code(request)
-    services = request.services
     merchant = request.terminal.merchant_id
-    row = services.read(lambda db: store.booking_by_code(db, merchant, code))
+    row = request.services.read(lambda db: store.booking_by_code(db, merchant, code))
     if row is None:
         raise Refusal("unknown_booking", path="BK")
+    return row
+
+
+def lookup(request: TerminalRequest) -> TerminalReply:
+    """0100/96: the booking named by BK at this terminal's merchant."""
+    services = request.services
+    row = _booking_here(request)
     return TerminalReply("00", {}, _lines(services, row, services.utc_offset_min(int(row[16]))))
 
 
 def check_in(request: TerminalRequest) -> TerminalReply:
     """0200/96: check the member of booking BK in. A cancelled, missed or already checked-in booking
     is ``booking_state`` (12)."""
-    code = _code(request)
     services = request.services
-    merchant = request.terminal.merchant_id
-    row = services.read(lambda db: store.booking_by_code(db, merchant, code))
-    if row is None:
-        raise Refusal("unknown_booking", path="BK")
+    code, merchant = _code(request), request.terminal.merchant_id
+    row = _booking_here(request)
     booking = int(row[0])
     lines = _lines(services, row, services.utc_offset_min(int(row[16])))
     actor = f"terminal:{request.terminal.terminal_id}"

@@ -82,17 +82,28 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
             for name, prop in schema.get("properties", {}).items()]
 
 
+def _path_parameters(ep: Endpoint) -> list[dict[str, Any]]:
+    return [{"name": name, "in": "path", "required": True, "schema": _TYPES.get(conv, {"type": "string"})}
+            for name, conv in ep.path_params]
+
+
+def _header_parameters(ep: Endpoint) -> list[dict[str, Any]]:
+    """The headers of every operation: a POST's Idempotency-Key, and the language asked for."""
+    found: list[dict[str, Any]] = []
+    if ep.method == "POST":
+        found.append({"name": "Idempotency-Key", "in": "header", "required": True,
+                      "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+                      "description": "The same key and body again gets the first answer (docs/api.md)"})
+    found.append({"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
+                  "description": "fa (the default) or en: the language of error messages and explanations"})
+    return found
+
+
 def _operation(ep: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
-    params: list[dict[str, Any]] = [{"name": name, "in": "path", "required": True, "schema": _TYPES.get(conv, {"type": "string"})}
-                                    for name, conv in ep.path_params]
+    params = _path_parameters(ep)
     if ep.query is not None:
         params += _query_parameters(ep.query)
-    if ep.method == "POST":
-        params.append({"name": "Idempotency-Key", "in": "header", "required": True,
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-                       "description": "The same key and body again gets the first answer (docs/api.md)"})
-    params.append({"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
-                   "description": "fa (the default) or en: the language of error messages and explanations"})
+    params += _header_parameters(ep)
     error = {"description": "", "content": {"application/json": {"schema": refs[(ErrorOut, "serialization")]}}}
     responses: dict[str, Any] = {code: {**error, "description": text} for code, text in ERRORS.items()}
     if ep.answer is not None:
@@ -153,14 +164,7 @@ FREE_OBJECT: dict[str, Any] = {"type": "object", "additionalProperties": True}
 def plugin_operation(ep: Endpoint, plugin: str) -> dict[str, Any]:
     """The operation of a plugin's route: its path parameters, summary, tag and keys; a free-form
     object as body (POST, PUT) and as answer (or a file, when the plugin answers one)."""
-    params: list[dict[str, Any]] = [{"name": name, "in": "path", "required": True, "schema": _TYPES.get(conv, {"type": "string"})}
-                                    for name, conv in ep.path_params]
-    if ep.method == "POST":
-        params.append({"name": "Idempotency-Key", "in": "header", "required": True,
-                       "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-                       "description": "The same key and body again gets the first answer (docs/api.md)"})
-    params.append({"name": "Accept-Language", "in": "header", "required": False, "schema": {"type": "string"},
-                   "description": "fa (the default) or en: the language of error messages and explanations"})
+    params = _path_parameters(ep) + _header_parameters(ep)
     error = {"description": "", "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}}}
     responses: dict[str, Any] = {code: {**error, "description": text} for code, text in ERRORS.items()}
     responses[str(ep.status)] = {"description": "Done (JSON, or a file such as a CSV when asked for one)",
