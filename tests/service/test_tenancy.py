@@ -396,6 +396,82 @@ def term_refund(ctx: Ctx) -> None:
     assert dump(ctx.service, TABLES) == before
 
 
+# --- the extras' terminal operations (built-in plugins) -----------------------------------------------
+
+
+def _foreign_cafe(ctx: Ctx) -> Any:
+    return ctx.service.plugin_services.merchant(ctx.foreign.merchants["cafe"])
+
+
+def term_attendance_register(ctx: Ctx) -> None:
+    """A staff code registered at the other club's café is no business of this one's: the same code
+    registers here (00, not 05 ``staff_code_taken``), and the other's person is untouched."""
+    from kimia.extras.attendance import store as attendance
+
+    attendance.register(ctx.service.plugin_services, _foreign_cafe(ctx), code="7001", name="کارمند دیگر", idem_key="t-staff", actor="test")
+    before = rows(ctx.service, "SELECT id, merchant_id, name, active FROM attendance_staff ORDER BY id")
+    on_terminal(ctx, lambda t: [(request(t, "0100", "930000", items=[(tlv.ST, "7001"), (tlv.SN, "کارمند ما")]), "00")])
+    assert rows(ctx.service, "SELECT id, merchant_id, name, active FROM attendance_staff ORDER BY id")[:len(before)] == before
+
+
+def term_attendance_clock(ctx: Ctx) -> None:
+    """The other club's staff member cannot clock in at this club's terminal (14: unknown here)."""
+    from kimia.extras.attendance import store as attendance
+
+    attendance.register(ctx.service.plugin_services, _foreign_cafe(ctx), code="7002", name="کارمند دیگر", idem_key="t-staff-2", actor="test")
+    on_terminal(ctx, lambda t: [(request(t, "0200", "930000", items=[(tlv.ST, "7002"), (tlv.AD, "I")]), "14")])
+    assert rows(ctx.service, "SELECT COUNT(*) FROM attendance_records") == [(0,)]
+
+
+def _foreign_category(ctx: Ctx, kind: str) -> None:
+    from kimia.extras.cash import book as cash
+
+    svc = ctx.service.plugin_services
+    svc.write(lambda db: cash.create_category(db, club_id=ctx.foreign.club_id, merchant_id=None, now=svc.now(), actor="test",
+                                              new=cash.NewCategory(kind, "theirs", "دستهٔ دیگر", "theirs"), idem_key=f"t-cat-{kind}"))
+
+
+def term_cash_expense(ctx: Ctx) -> None:
+    """A category only the other club has is unknown at this club's terminal (12); nothing is recorded."""
+    _foreign_category(ctx, "expense")
+    on_terminal(ctx, lambda t: [(request(t, "0200", "940000", amount_rial=100_000, items=[(tlv.EX, "theirs")]), "12")])
+    assert rows(ctx.service, "SELECT COUNT(*) FROM cash_entries") == [(0,)]
+
+
+def term_cash_receipt(ctx: Ctx) -> None:
+    _foreign_category(ctx, "receipt")
+    on_terminal(ctx, lambda t: [(request(t, "0200", "950000", amount_rial=100_000, items=[(tlv.EX, "theirs")]), "12")])
+    assert rows(ctx.service, "SELECT COUNT(*) FROM cash_entries") == [(0,)]
+
+
+def _foreign_booking_code(ctx: Ctx) -> str:
+    import datetime as dt
+
+    from kimia.extras.appointments import store as appointments
+    from kimia.plugins.types import Caller
+
+    svc, club = ctx.service.plugin_services, ctx.foreign.club_id
+    staff, member = Caller("management", club, "test"), Caller("member", club, "test", member_id=ctx.foreign_member)
+    service = appointments.create_service(svc, staff, {"merchant_id": ctx.foreign.merchants["cafe"], "name_fa": "میز",
+                                                       "name_en": "Table", "duration_min": 60}, "t-service")
+    day = dt.date.fromtimestamp(svc.now()) + dt.timedelta(days=2)
+    appointments.publish_slots(svc, staff, {"service_id": service["id"], "from": day.isoformat(), "start": "18:00"}, "t-slots")
+    slot = appointments.list_slots(svc, member, {"from": day.isoformat(), "free": "1"})["items"][0]
+    return str(appointments.book(svc, member, slot["id"], None, "t-book")["code"])
+
+
+def term_appointments_lookup(ctx: Ctx) -> None:
+    """The other club's booking code finds nothing at this club's terminal (25)."""
+    code = _foreign_booking_code(ctx)
+    on_terminal(ctx, lambda t: [(request(t, "0100", "960000", items=[(tlv.BK, code)]), "25")])
+
+
+def term_appointments_check_in(ctx: Ctx) -> None:
+    code = _foreign_booking_code(ctx)
+    on_terminal(ctx, lambda t: [(request(t, "0200", "960000", items=[(tlv.BK, code)]), "25")])
+    assert rows(ctx.service, "SELECT status FROM appointments_bookings") == [("booked",)]
+
+
 def term_completion(ctx: Ctx) -> None:
     """An advice is acknowledged (00) but a foreign hold is not completed: recorded for review."""
     hold_id = ctx.foreign_hold["hold_id"]
@@ -489,6 +565,12 @@ CASES: dict[str, Case | Exempt] = {
     "terminal.refund": term_refund,
     "terminal.completion": term_completion,
     "terminal.reversal": term_reversal,
+    "terminal.attendance_register": term_attendance_register,
+    "terminal.attendance_clock": term_attendance_clock,
+    "terminal.cash.expense": term_cash_expense,
+    "terminal.cash.receipt": term_cash_receipt,
+    "terminal.appointments.lookup": term_appointments_lookup,
+    "terminal.appointments.check_in": term_appointments_check_in,
 }
 
 

@@ -125,7 +125,12 @@ def test_migrations_upgrade_is_idempotent(db_url: str) -> None:
         upgrade(db_url)
         with engine.connect() as conn:
             assert MigrationContext.configure(conn).get_current_revision() == first == head_revision()
-            assert set(inspect(conn).get_table_names()) == tables == set(Base.metadata.tables) | {"alembic_version"}
+            assert set(inspect(conn).get_table_names()) == tables
+            # kimia's own tables, and besides them only the built-in plugins' (the extras': kimia init
+            # runs their migrations after kimia's).
+            kimia_tables = {t for t in tables if not t.startswith(plugin_prefixes())}
+            assert kimia_tables == set(Base.metadata.tables) | {"alembic_version"}
+            assert tables - kimia_tables
             assert conn.execute(text("SELECT COUNT(*) FROM alembic_version")).scalar() == 1
     finally:
         engine.dispose()
@@ -144,13 +149,27 @@ def test_migrations_keep_data(db_url: str) -> None:
         engine.dispose()
 
 
+def plugin_prefixes() -> tuple[str, ...]:
+    """The table-name prefixes of the registered plugins' schemas (``attendance_``, ...)."""
+    from kimia.plugins import default_plugin_manager
+    from kimia.store.plugin_schema import schemas
+
+    return tuple(f"{s.name}_" for s in schemas(default_plugin_manager()))
+
+
+def kimia_s_own(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Autogenerate compares kimia's tables with kimia's models; the plugins' tables are theirs."""
+    return not (type_ == "table" and reflected and compare_to is None and (name or "").startswith(plugin_prefixes()))
+
+
 def test_alembic_head_matches_the_models(db_url: str) -> None:
     """Autogenerate against the migrated database finds nothing to do."""
     upgrade(db_url)
     engine = make_engine(db_url)
     try:
         with engine.connect() as conn:
-            context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False})
+            context = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": False,
+                                                             "include_object": kimia_s_own})
             differences = compare_metadata(context, Base.metadata)
     finally:
         engine.dispose()

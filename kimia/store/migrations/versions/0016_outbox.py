@@ -54,6 +54,10 @@ def upgrade() -> None:
     )
     op.create_index('ix_outbox_deliveries_due', 'outbox_deliveries', ['status', 'next_at'])
     op.create_index('ix_outbox_deliveries_club', 'outbox_deliveries', ['club_id', 'status'])
+    # The plugins' record outlives a downgrade below this revision (their tables do too: they are
+    # the plugins', not kimia's), so an upgrade finds it again rather than making it anew.
+    if sa.inspect(op.get_bind()).has_table('plugin_migrations'):
+        return
     op.create_table(
         'plugin_migrations',
         sa.Column('plugin', sa.String(100), nullable=False),
@@ -64,7 +68,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table('plugin_migrations')
+    # plugin_migrations stays with the plugins' tables (see upgrade).
     op.drop_index('ix_outbox_deliveries_club', 'outbox_deliveries')
     op.drop_index('ix_outbox_deliveries_due', 'outbox_deliveries')
     op.drop_table('outbox_deliveries')
